@@ -1,0 +1,260 @@
+"""Component kinds, their one declaration (`ComponentSpec`), and the protocols each kind implements.
+
+Strategies and risk rules are plain synchronous code over read-only views. Feeds, executors, sinks
+and venues are async and own their I/O. The runtime calls them directly, never through pluggy.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from mmframe.clock import Clock
+from mmframe.domain.actions import OrderAction
+from mmframe.domain.events import Event, OrderFilled
+from mmframe.domain.money import Count, Price
+from mmframe.domain.quote import Quote, Verdict
+
+if TYPE_CHECKING:
+    from mmframe.domain.book import OrderBook
+    from mmframe.domain.ledger import Position
+    from mmframe.domain.market import MarketInfo
+    from mmframe.domain.orders import WorkingOrder
+
+
+class Kind(enum.StrEnum):
+    """The kinds of component a pipeline chains."""
+
+    VENUE = "venue"
+    FEED = "feed"
+    STRATEGY = "strategy"
+    RISK = "risk"
+    EXECUTOR = "executor"
+    SINK = "sink"
+
+
+EMPTY_OBJECT_SCHEMA: Mapping[str, Any] = {"type": "object", "additionalProperties": False, "properties": {}}
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """The one declaration of a component; it drives building, ``check``, ``plugins``, ``schema`` and docs.
+
+    ``factory(config, context)`` builds the component from its validated ``with:`` config (typed
+    values: ints, Decimals, bools, strings) and a `ComponentContext`. ``config_schema`` is the JSON
+    Schema of that config; ``example`` a config that validates against it; ``updatable`` the config
+    fields that ``POST /params`` may change while running.
+    """
+
+    kind: Kind
+    name: str
+    summary: str
+    factory: Callable[[dict[str, Any], ComponentContext], Any]
+    config_schema: Mapping[str, Any] = field(default_factory=lambda: dict(EMPTY_OBJECT_SCHEMA))
+    example: Mapping[str, Any] = field(default_factory=dict)
+    updatable: frozenset[str] = frozenset()
+    description: str = ""
+
+
+@dataclass
+class ComponentContext:
+    """What a factory may use to build a component: the pipeline's name and markets, a clock, a logger,
+    and (for feeds and executors built by a venue) the venue itself."""
+
+    pipeline: str
+    markets: tuple[str, ...]
+    clock: Clock
+    logger: logging.Logger
+    venue: Any = None
+    state_dir: str = "var"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- views the runtime hands to strategies and risk rules ----------------------------------------
+
+
+class MarketView(Protocol):
+    """A read-only view of one market, as the strategy and risk rules see it."""
+
+    @property
+    def ticker(self) -> str: ...
+    @property
+    def info(self) -> MarketInfo | None: ...
+    @property
+    def book(self) -> OrderBook: ...
+    @property
+    def position(self) -> Position: ...
+    @property
+    def working_orders(self) -> Sequence[WorkingOrder]: ...
+    @property
+    def last_trade_price(self) -> Price | None: ...
+    @property
+    def fair_value(self) -> Price | None: ...
+    @property
+    def status(self) -> str:
+        """Kalshi market status (``active`` when tradeable)."""
+        ...
+    @property
+    def now_ns(self) -> int: ...
+    @property
+    def last_book_update_ns(self) -> int | None: ...
+
+
+class PortfolioView(Protocol):
+    """A read-only view across all markets, for risk rules."""
+
+    @property
+    def positions(self) -> Mapping[str, Position]: ...
+    @property
+    def working_orders(self) -> Sequence[WorkingOrder]: ...
+    @property
+    def realised_pnl(self) -> Price:
+        """Realised PnL net of fees, price units."""
+        ...
+    @property
+    def unrealised_pnl(self) -> Price:
+        """Unrealised PnL marked to mid, price units."""
+        ...
+    @property
+    def fees(self) -> Price: ...
+    @property
+    def day_start_pnl(self) -> Price:
+        """Net PnL carried in from earlier runs today (journal), price units."""
+        ...
+    @property
+    def now_ns(self) -> int: ...
+
+
+# --- component protocols --------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Computes the quote for one market from its view. Pure, synchronous, no I/O."""
+
+    def quote(self, market: MarketView) -> Quote:
+        """What should rest in ``market`` now. `Quote.empty` pulls the market."""
+        ...
+
+    def on_fill(self, fill: OrderFilled, market: MarketView) -> None:
+        """One of our orders traded."""
+        ...
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Apply run-time params (already validated against the component's schema)."""
+        ...
+
+
+@runtime_checkable
+class RiskRule(Protocol):
+    """Checks a quote before it reaches the reconciler. Pure, synchronous, no I/O."""
+
+    def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:
+        """Pass, adjust, block or halt ``quote``."""
+        ...
+
+    def observe(self, event: Event) -> None:
+        """See every event (fills, actions submitted) to keep counters."""
+        ...
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Apply run-time params (already validated against the component's schema)."""
+        ...
+
+
+class FeedContext(Protocol):
+    """What a feed publishes into."""
+
+    @property
+    def markets(self) -> tuple[str, ...]: ...
+    @property
+    def clock(self) -> Clock: ...
+
+    def publish(self, event: Event) -> None:
+        """Hand an event to the runtime; never blocks."""
+        ...
+
+
+@runtime_checkable
+class Feed(Protocol):
+    """Produces market events until cancelled."""
+
+    async def run(self, ctx: FeedContext) -> None:
+        """Publish events for ``ctx.markets`` until cancelled. Raise on a fatal error."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    """The venue's view of the account at startup or after a reconnect."""
+
+    positions: Mapping[str, Count] = field(default_factory=dict)
+    open_orders: Sequence[WorkingOrder] = ()
+    fills: Sequence[OrderFilled] = ()
+    balance: Price | None = None
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Turns order actions into venue requests; reports outcomes as order events."""
+
+    async def start(self, ctx: FeedContext) -> AccountSnapshot:
+        """Connect and read positions, resting orders and recent fills before any quoting."""
+        ...
+
+    async def execute(self, actions: Sequence[OrderAction]) -> None:
+        """Send ``actions`` (already in priority order). Outcomes arrive through ``ctx.publish``."""
+        ...
+
+    async def cancel_all(self) -> None:
+        """Cancel every order this executor placed or adopted."""
+        ...
+
+    async def open_orders(self) -> Sequence[WorkingOrder]:
+        """The venue's ground truth: our orders still resting."""
+        ...
+
+    async def stop(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Receives every event, in batches, off the quoting path."""
+
+    async def start(self) -> None: ...
+
+    async def write(self, events: Sequence[Event]) -> None:
+        """Handle a batch of events."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release."""
+        ...
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """An exchange connection shared by its feed and executor (one connection, one account)."""
+
+    async def open(self) -> None:
+        """Connect (or start an embedded exchange)."""
+        ...
+
+    def feed(self) -> Feed:
+        """The venue's market-data feed."""
+        ...
+
+    def executor(self) -> Executor:
+        """The venue's default executor."""
+        ...
+
+    def describe(self) -> Mapping[str, Any]:
+        """Connection status for ``/state`` (never secrets)."""
+        ...
+
+    async def close(self) -> None: ...

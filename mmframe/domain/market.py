@@ -1,0 +1,27 @@
+"""Market metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmframe.domain.fees import FeeType
+from mmframe.domain.grid import TickGrid
+from mmframe.domain.money import ONE_DOLLAR, Price
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """What the core knows about a market: ticker, status, open/close times, tick grid, fee type.
+
+    ``payout`` is what one YES contract pays when it wins ($1 on Kalshi); YES ask = payout - NO bid.
+    """
+
+    ticker: str
+    status: str = "active"
+    open_ts_ns: int | None = None
+    close_ts_ns: int | None = None
+    grid: TickGrid | None = None
+    fee_type: FeeType = FeeType.QUADRATIC
+    fee_multiplier_bps: int = 10_000
+    event_ticker: str = ""
+    payout: Price = ONE_DOLLAR

@@ -1,0 +1,1 @@
+"""mmframe_backtest (placeholder until its issue lands)."""

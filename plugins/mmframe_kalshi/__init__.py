@@ -1,0 +1,1 @@
+"""mmframe_kalshi (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""mmframe_risk (placeholder until its issue lands)."""

@@ -1,0 +1,1 @@
+"""mmframe_sim (placeholder until its issue lands)."""

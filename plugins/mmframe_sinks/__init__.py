@@ -1,0 +1,1 @@
+"""mmframe_sinks (placeholder until its issue lands)."""

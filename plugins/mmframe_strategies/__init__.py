@@ -1,0 +1,1 @@
+"""mmframe_strategies (placeholder until its issue lands)."""
