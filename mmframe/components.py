@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -97,6 +97,7 @@ class MarketView(Protocol):
     def status(self) -> str:
         """Kalshi market status (``active`` when tradeable)."""
         ...
+
     @property
     def now_ns(self) -> int: ...
     @property
@@ -112,18 +113,21 @@ class PortfolioView(Protocol):
     def working_orders(self) -> Sequence[WorkingOrder]: ...
     @property
     def realised_pnl(self) -> Price:
-        """Realised PnL net of fees, price units."""
+        """Realised PnL before fees, price units (subtract `fees` for net)."""
         ...
+
     @property
     def unrealised_pnl(self) -> Price:
         """Unrealised PnL marked to mid, price units."""
         ...
+
     @property
     def fees(self) -> Price: ...
     @property
     def day_start_pnl(self) -> Price:
         """Net PnL carried in from earlier runs today (journal), price units."""
         ...
+
     @property
     def now_ns(self) -> int: ...
 
@@ -222,9 +226,23 @@ class Executor(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CarriedState:
+    """What a journaling sink hands the runtime at start so a restart resets nothing: today's net PnL
+    from earlier runs (price units) and the last known (position, average price) per market, used
+    as the cost of positions read from the venue."""
+
+    day_start_pnl: Price = 0
+    positions: Mapping[str, tuple[Count, Price]] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Sink(Protocol):
-    """Receives every event, in batches, off the quoting path."""
+    """Receives every event, in batches, off the quoting path.
+
+    A sink that keeps history may also define ``restore(now_ns) -> CarriedState``; the runtime calls
+    it once, after ``start`` and before reading the venue's positions.
+    """
 
     async def start(self) -> None: ...
 
@@ -258,3 +276,47 @@ class Venue(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# --- backtests: the same components, driven synchronously by simulated time ----------------------
+
+
+@runtime_checkable
+class BacktestFeed(Protocol):
+    """A feed a backtest can drive: market events from a recording or a model, synchronously.
+
+    ``mmframe backtest`` merges every backtest feed of a pipeline by ``ts_ns`` and sets its clock
+    from each event's timestamp, so time-based rules see simulated time.
+    """
+
+    def events(self, rng_seed: int) -> Iterator[Event]:
+        """Market events in non-decreasing ``ts_ns`` order for one run; ``rng_seed`` makes a random
+        model reproducible (recordings ignore it)."""
+        ...
+
+
+@runtime_checkable
+class SimulatedExecutor(Protocol):
+    """An executor that simulates a venue inside a backtest: synchronous, deterministic for a seed.
+
+    Order outcomes come back as return values (`OrderAccepted`, `OrderRejected`, `OrderAmended`,
+    `OrderDecreased`, `OrderCanceled`, `OrderFilled`) instead of through ``publish``.
+    """
+
+    def reset(self, seed: int) -> None:
+        """Forget every order and market and reseed for a new, independent run."""
+        ...
+
+    def execute(self, actions: Sequence[OrderAction], now_ns: int) -> list[Event]:
+        """Apply ``actions`` (in priority order) at ``now_ns``; the resulting order events."""
+        ...
+
+    def on_market_event(self, event: Event) -> list[Event]:
+        """See a market event after the runtime applied it; fills of our resting orders it causes
+        (the market traded at or through them)."""
+        ...
+
+    def on_step(self, now_ns: int) -> list[Event]:
+        """Time moved to ``now_ns`` (before the next market event); fills that arrived meanwhile
+        (intensity-based models)."""
+        ...

@@ -86,7 +86,7 @@ class Registry:
         info = PluginInfo(name=name, package=package, version=version, module=module)
         try:
             self.manager.register(module, name=name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the host
+        except Exception as exc:
             self._record_broken(info, f"{type(exc).__name__}: {exc}")
             return
         self.plugins.append(info)
@@ -96,7 +96,7 @@ class Registry:
                 continue
             try:
                 hook(register=self._registrar(kind, info))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._entries.append(
                     RegistryEntry(kind, name, package, version, None, _describe(exc, f"{hook_name} raised"))
                 )
@@ -120,7 +120,11 @@ class Registry:
                 first = self._by_key[key]
                 self._entries.append(
                     RegistryEntry(
-                        kind, spec.name, info.package, info.version, None,
+                        kind,
+                        spec.name,
+                        info.package,
+                        info.version,
+                        None,
                         f"duplicate {kind} name {spec.name!r}: already registered by {first.package}",
                     )
                 )
@@ -192,7 +196,7 @@ def load_registry(
         version = dist.version if dist is not None else "?"
         try:
             module = ep.load()
-        except Exception as exc:  # noqa: BLE001 - import errors are reported, not raised
+        except Exception as exc:
             registry.add_broken(ep.name, package, version, _describe(exc, "import failed"))
             continue
         if not isinstance(module, ModuleType):

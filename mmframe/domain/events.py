@@ -248,6 +248,41 @@ class ParamsUpdated(Event):
     params: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class PositionMark:
+    """One market's position in a `PortfolioMarked`: size, average cost, booked PnL, fees and the mid
+    it was marked at (None when the book had no mid)."""
+
+    ticker: str
+    position: Count
+    avg_price: Price
+    realised_pnl: Price
+    fees: Price
+    mark: Price | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioMarked(Event):
+    """The runtime valued the portfolio (periodically and at stop). PnL fields are this run's, price
+    units; ``day_start_pnl`` is what earlier runs today carried in (from the journal)."""
+
+    realised_pnl: Price
+    unrealised_pnl: Price
+    fees: Price
+    day_start_pnl: Price = 0
+    positions: tuple[PositionMark, ...] = ()
+
+    @property
+    def run_net_pnl(self) -> Price:
+        """This run's realised + unrealised - fees."""
+        return self.realised_pnl + self.unrealised_pnl - self.fees
+
+    @property
+    def day_net_pnl(self) -> Price:
+        """Today's net PnL: this run's plus what earlier runs carried in."""
+        return self.run_net_pnl + self.day_start_pnl
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStarted(Event):
     """The pipeline started."""

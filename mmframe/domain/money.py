@@ -7,6 +7,7 @@ integers exactly, here and only here; nothing in mmframe holds money as a float.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import TypeAlias
 
 Price: TypeAlias = int
@@ -17,9 +18,9 @@ Count: TypeAlias = int
 
 PRICE_DECIMALS = 4
 COUNT_DECIMALS = 2
-PRICE_SCALE = 10**PRICE_DECIMALS
+PRICE_SCALE: int = 10**PRICE_DECIMALS
 """Price units per dollar."""
-COUNT_SCALE = 10**COUNT_DECIMALS
+COUNT_SCALE: int = 10**COUNT_DECIMALS
 """Count units per contract."""
 ONE_DOLLAR: Price = PRICE_SCALE
 """What a winning contract pays, in price units."""
@@ -50,7 +51,7 @@ def parse_fixed(text: str, decimals: int, *, what: str = "value") -> int:
         if frac[decimals:].strip("0"):
             raise FixedPointError(f"{what} {text!r} has more than {decimals} decimal places")
         frac = frac[:decimals]
-    units = int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0")
+    units: int = int(whole or "0") * 10**decimals + int(frac.ljust(decimals, "0") or "0")
     return -units if sign == "-" else units
 
 
@@ -94,3 +95,41 @@ def notional(price: Price, count: Count) -> Price:
     collateral is never understated.
     """
     return -((-price * count) // COUNT_SCALE)
+
+
+def decimal_to_units(value: Decimal | int, decimals: int, *, what: str = "value") -> int:
+    """Convert a typed config number (a `Decimal` or an int, e.g. dollars) into integer ``10**-decimals``
+    units, exactly: ``Decimal("0.04")`` at 4 decimals is 400.
+
+    Raises `FixedPointError` for more precision than the unit (``0.00005`` dollars), for non-finite
+    values, and for anything that is not a Decimal or an int (floats are rejected: they are inexact).
+    """
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise FixedPointError(f"{what} must be a decimal number, got {type(value).__name__} {value!r}")
+    scale: int = 10**decimals
+    if isinstance(value, int):
+        return value * scale
+    if not value.is_finite():
+        raise FixedPointError(f"{what} must be a finite number, got {value}")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite Decimals have an int exponent
+    magnitude = int("".join(map(str, digits)) or "0")
+    shift = exponent + decimals
+    factor: int = 10 ** abs(shift)
+    if shift >= 0:
+        units = magnitude * factor
+    else:
+        units, rest = divmod(magnitude, factor)
+        if rest:
+            raise FixedPointError(f"{what} {value} has more than {decimals} decimal places")
+    return -units if sign else units
+
+
+def dollars_to_price(value: Decimal | int, *, what: str = "amount") -> Price:
+    """Dollars from a config (``Decimal("0.04")``) to price units (400), exactly; see `decimal_to_units`."""
+    return decimal_to_units(value, PRICE_DECIMALS, what=what)
+
+
+def contracts_to_count(value: Decimal | int, *, what: str = "size") -> Count:
+    """Contracts from a config (``Decimal("10")``) to count units (1000), exactly; see `decimal_to_units`."""
+    return decimal_to_units(value, COUNT_DECIMALS, what=what)

@@ -1,1 +1,14 @@
-"""mmframe_strategies (placeholder until its issue lands)."""
+"""First-party strategies: ``symmetric`` and ``avellaneda-stoikov``, written against `mmframe.api` only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmframe.api import hookimpl
+from mmframe_strategies import symmetric
+
+
+@hookimpl
+def register_strategies(register: Any) -> None:
+    """Register the first-party strategies."""
+    register(symmetric.SPEC)

@@ -1,0 +1,311 @@
+"""The ``mmframe`` command line: run, check, plugins, schema (plugins add more through a hook).
+
+Output formats here are contracts scripts rely on: ``check`` prints ``FILE: ok`` or
+``FILE:LINE: message`` lines; ``plugins list --json`` prints an array of objects with the keys
+name, kind, package, version, summary, status (and error). A user never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from mmframe import __version__
+from mmframe.components import Kind
+from mmframe.pipeline import PipelineError, full_schema, load_pipeline
+from mmframe.pipeline.coerce import suggest
+from mmframe.pipeline.schema import schema_files, to_json
+from mmframe.pipeline.snippets import component_snippet
+from mmframe.plugins import Registry, RegistryEntry, load_registry
+
+KIND_NAMES = [kind.value for kind in Kind]
+JSON_KEYS = ("name", "kind", "package", "version", "summary", "status")
+
+
+@dataclass
+class CliState:
+    """What every command reads: the plugin registry and the global options."""
+
+    registry: Registry
+    log_format: str = "text"
+    verbose: int = 0
+
+
+def _state(ctx: click.Context) -> CliState:
+    state = ctx.find_object(CliState)
+    assert state is not None, "commands run under the mmframe group"
+    return state
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"mmframe: error: {message}", err=True)
+    sys.exit(code)
+
+
+# --- run / check -----------------------------------------------------------------------------------
+
+_SET_OPTION = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY=VALUE",
+    help="Override a value in the file, e.g. --set strategy.with.spread=0.04 (repeatable).",
+)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop cleanly after this many seconds (default: run until SIGINT/SIGTERM).")
+@_SET_OPTION
+@click.pass_context
+def run(ctx: click.Context, file: str, duration: float | None, overrides: tuple[str, ...]) -> None:
+    """Run the pipeline in FILE until SIGINT/SIGTERM or --duration."""
+    state = _state(ctx)
+    try:
+        pipeline = load_pipeline(file, state.registry, overrides)
+    except PipelineError as exc:
+        for issue in exc.errors:
+            click.echo(str(issue), err=True)
+        sys.exit(1)
+    try:
+        import anyio
+
+        from mmframe.runtime import run_pipeline
+        from mmframe.runtime.logs import configure_logging
+    except ImportError as exc:
+        _fail(f"the runtime is not available: {exc}")
+    configure_logging(state.log_format, verbose=state.verbose > 0)
+    task = functools.partial(
+        run_pipeline, pipeline, state.registry, duration=duration, log_format=state.log_format
+    )
+    try:
+        code = anyio.run(task)
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # the runtime reports its own failures; anything else is one line
+        _fail(f"{pipeline.name}: {type(exc).__name__}: {exc}")
+    sys.exit(int(code))
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_SET_OPTION
+@click.pass_context
+def check(ctx: click.Context, files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
+    """Validate pipeline FILES offline: `FILE: ok`, or one `FILE:LINE: message` per problem."""
+    registry = _state(ctx).registry
+    failed = False
+    for file in files:
+        try:
+            load_pipeline(file, registry, overrides)
+        except PipelineError as exc:
+            failed = True
+            for issue in exc.errors:
+                click.echo(str(issue))
+        except Exception as exc:  # a loader bug must still come out as one line per file
+            failed = True
+            click.echo(f"{file}: internal error: {type(exc).__name__}: {exc}")
+        else:
+            click.echo(f"{file}: ok")
+    sys.exit(1 if failed else 0)
+
+
+# --- plugins ----------------------------------------------------------------------------------------
+
+
+@click.group()
+def plugins() -> None:
+    """Inspect installed plugins and create new ones."""
+
+
+def _row(entry: RegistryEntry) -> dict[str, str]:
+    row = {
+        "name": entry.name,
+        "kind": str(entry.kind),
+        "package": entry.package,
+        "version": entry.version,
+        "summary": entry.summary,
+        "status": entry.status,
+    }
+    if entry.error is not None:
+        row["error"] = entry.error
+    return row
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@plugins.command("list")
+@click.option("--kind", type=click.Choice(KIND_NAMES), default=None, help="Only components of this kind.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per component.")
+@click.pass_context
+def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """List installed components (broken plugins included, with status error)."""
+    entries = _state(ctx).registry.entries(Kind(kind) if kind else None)
+    rows = [_row(entry) for entry in entries]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no plugins installed" if kind is None else f"no {kind} components installed")
+        return
+    table = [[r["name"], r["kind"], r["package"], r["version"],
+              _truncate(r.get("error") or r["summary"], 64), r["status"]] for r in rows]
+    header = ["NAME", "KIND", "PACKAGE", "VERSION", "SUMMARY", "STATUS"]
+    widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
+    for line in [header, *table]:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    broken = [r for r in rows if r["status"] == "error"]
+    for r in broken:
+        click.echo(f"error: {r['kind']} {r['name']} ({r['package']}): {r.get('error', '')}", err=True)
+
+
+@plugins.command("show")
+@click.argument("kind", type=click.Choice(KIND_NAMES))
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The declaration as one JSON object.")
+@click.pass_context
+def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
+    """Show one component: summary, description, config schema, example, updatable fields."""
+    registry = _state(ctx).registry
+    matches = [e for e in registry.entries(Kind(kind)) if e.name == name]
+    working = [e for e in matches if e.spec is not None]
+    if not working:
+        if matches:
+            _fail(f"{kind} '{name}' is broken: {matches[0].error}")
+        known = registry.names(Kind(kind))
+        hint = suggest(name, known)
+        listing = "" if hint else f"; installed: {', '.join(known) or 'none'}"
+        _fail(f"unknown {kind} '{name}'{hint}{listing}")
+    entry = working[0]
+    spec = entry.spec
+    assert spec is not None
+    if as_json:
+        document = {
+            **_row(entry),
+            "description": spec.description,
+            "config_schema": spec.config_schema,
+            "example": spec.example,
+            "updatable": sorted(spec.updatable),
+        }
+        click.echo(to_json(document).rstrip())
+        return
+    click.echo(f"{spec.kind} {spec.name}  ({entry.package} {entry.version})")
+    click.echo(f"  {spec.summary}")
+    if spec.description:
+        click.echo("")
+        click.echo(inspect.cleandoc(spec.description))
+    click.echo("")
+    click.echo("config schema:")
+    click.echo(to_json(spec.config_schema).rstrip())
+    click.echo("")
+    click.echo("example:")
+    click.echo(component_snippet(spec.kind, spec.name, spec.example))
+    click.echo("")
+    click.echo("updatable at run time: " + (", ".join(sorted(spec.updatable)) or "none"))
+
+
+@plugins.command("new")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--kind", required=True, type=click.Choice([k.value for k in Kind if k is not Kind.VENUE]),
+              help="The kind of component the package provides.")
+@click.option("--name", required=True, help="The component's name, e.g. my-strategy.")
+def plugins_new(path: str, kind: str, name: str) -> None:
+    """Write a pip-installable plugin package at PATH with one working component."""
+    from mmframe.templates.scaffold import ScaffoldError, write_plugin_package
+
+    try:
+        written = write_plugin_package(Path(path), Kind(kind), name)
+    except ScaffoldError as exc:
+        _fail(str(exc))
+    for file in written:
+        click.echo(f"wrote {file}")
+    click.echo(f"next: pip install -e {path} && mmframe plugins show {kind} {name}")
+
+
+# --- schema -------------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--write", "directory", type=click.Path(file_okay=False), default=None,
+              help="Write pipeline.schema.json and one file per first-party component into this directory.")
+@click.pass_context
+def schema(ctx: click.Context, directory: str | None) -> None:
+    """Print the JSON Schema of a pipeline file with every installed component's config."""
+    registry = _state(ctx).registry
+    if directory is None:
+        click.echo(to_json(full_schema(registry)).rstrip())
+        return
+    root = Path(directory)
+    files = schema_files(registry)
+    components = root / "components"
+    if components.is_dir():
+        for stale in components.rglob("*.schema.json"):
+            if stale.relative_to(root).as_posix() not in files:
+                stale.unlink()
+                click.echo(f"removed {stale}")
+    for relative, text in sorted(files.items()):
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}")
+
+
+# --- the group ----------------------------------------------------------------------------------------
+
+
+def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Group:
+    """The ``mmframe`` group over ``registry``, with every plugin's commands added (in isolation)."""
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, "--version", prog_name="mmframe")
+    @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                  help="Logs as human-readable text or JSON lines.")
+    @click.option("-v", "--verbose", count=True, help="More logging (repeatable).")
+    @click.pass_context
+    def cli(ctx: click.Context, log_format: str, verbose: int) -> None:
+        """mmframe: a market-making daemon for Kalshi, built from pipeline files and plugins."""
+        ctx.obj = CliState(registry, log_format, verbose)
+
+    for command in (run, check, plugins, schema):
+        cli.add_command(command)
+    if plugin_commands:
+        for problem in add_plugin_commands(cli, registry):
+            click.echo(f"mmframe: warning: {problem}", err=True)
+    return cli
+
+
+def add_plugin_commands(cli: click.Group, registry: Registry) -> list[str]:
+    """Call every plugin's ``register_commands(cli=...)`` hook; one line per plugin whose hook raised."""
+    problems = []
+    for info in registry.plugins:
+        hook = getattr(info.module, "register_commands", None) if info.module is not None else None
+        if hook is None:
+            continue
+        try:
+            hook(cli=cli)
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+            problems.append(f"plugin {info.name} ({info.package}): register_commands failed: {reason}")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """The console script: load plugins, build the CLI, run it; never a traceback."""
+    try:
+        registry = load_registry()
+        cli = create_cli(registry)
+    except Exception as exc:  # discovery itself failed: say so in one line
+        _fail(f"cannot load plugins: {type(exc).__name__}: {exc}")
+    try:
+        return cli.main(args=list(argv) if argv is not None else None, prog_name="mmframe")
+    except Exception as exc:  # a bug somewhere below: one line, not a traceback
+        _fail(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,165 @@
+"""The control plane's ASGI app (starlette): routes over one running engine."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mmframe.control.auth import BearerAuth
+from mmframe.control.flatten import Flattener
+from mmframe.control.health import health
+from mmframe.control.metrics import CONTENT_TYPE, build_registry, render
+from mmframe.control.monitor import ControlMonitor
+from mmframe.control.openapi import openapi_document
+from mmframe.control.params import ParamsError, ParamsService
+from mmframe.control.state import build_state, jsonable, pnl_json
+from mmframe.domain.money import format_price
+
+if TYPE_CHECKING:
+    from mmframe.runtime.engine import Engine
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_DASHBOARD_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
+                    "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8")}
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, default=jsonable, separators=(",", ":")),
+        status_code=status, media_type="application/json", headers=_NO_STORE,
+    )
+
+
+class ControlPlane:
+    """Everything the routes share: the engine, its monitor, auth, params and flatten services."""
+
+    def __init__(
+        self, engine: Engine, *, monitor: ControlMonitor, auth: BearerAuth, params: ParamsService,
+        flattener: Flattener,
+    ) -> None:
+        self.engine = engine
+        self.monitor = monitor
+        self.auth = auth
+        self.params = params
+        self.flattener = flattener
+        self.metrics_registry = build_registry(engine, monitor)
+
+    def app(self) -> Starlette:
+        """The starlette application."""
+        routes = [
+            Route("/", self.dashboard, methods=["GET"]),
+            Route("/dashboard.js", self.dashboard, methods=["GET"]),
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
+            Route("/state", self.state, methods=["GET"]),
+            Route("/history", self.history, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+            Route("/pause", self.pause, methods=["POST"]),
+            Route("/resume", self.resume, methods=["POST"]),
+            Route("/flatten", self.flatten, methods=["POST"]),
+            Route("/params", self.update_params, methods=["POST"]),
+        ]
+        return Starlette(routes=routes)
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    async def dashboard(self, request: Request) -> Response:
+        name, media_type = _DASHBOARD_FILES[request.url.path]
+        body = resources.files("mmframe.control").joinpath("dashboard", name).read_bytes()
+        return Response(body, media_type=media_type, headers=_NO_STORE)
+
+    async def health(self, request: Request) -> Response:
+        ready, body = health(self.engine)
+        return _json(body, 200 if ready else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(render(self.metrics_registry), media_type=CONTENT_TYPE, headers=_NO_STORE)
+
+    async def state(self, request: Request) -> Response:
+        return _json(build_state(self.engine, self.monitor, self.params.describe()))
+
+    async def history(self, request: Request) -> Response:
+        points = [
+            {"ts_ns": p.ts_ns, "net": format_price(p.net), "realised": format_price(p.realised),
+             "unrealised": format_price(p.unrealised), "fees": format_price(p.fees)}
+            for p in self.monitor.history
+        ]
+        return _json({"points": points, "now": pnl_json(self.engine)})
+
+    async def openapi(self, request: Request) -> Response:
+        return _json(openapi_document())
+
+    # --- mutations ------------------------------------------------------------------------------
+
+    async def _authorized_body(self, request: Request, *, required: bool) -> Any:
+        """The parsed JSON body (None when empty and not required), or an error response."""
+        denied = self.auth.check(request.headers.get("authorization"))
+        if denied is not None:
+            return _error(denied.status, denied.reason)
+        raw = await request.body()
+        if not raw.strip():
+            return _error(400, "expected a JSON body") if required else None
+        try:
+            return json.loads(raw, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, f"malformed JSON: {exc}")
+
+    async def pause(self, request: Request) -> Response:
+        body = await self._authorized_body(request, required=False)
+        if isinstance(body, Response):
+            return body
+        reason = _reason(body, "operator")
+        if isinstance(reason, Response):
+            return reason
+        before = self.engine.core.state
+        self.engine.pause(reason)
+        return _json({"state": self.engine.core.state, "previous": before, "reason": self.engine.core.halt_reason})
+
+    async def resume(self, request: Request) -> Response:
+        body = await self._authorized_body(request, required=False)
+        if isinstance(body, Response):
+            return body
+        reason = _reason(body, "operator")
+        if isinstance(reason, Response):
+            return reason
+        before = self.engine.core.state
+        resumed = self.engine.resume(reason)
+        return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed})
+
+    async def flatten(self, request: Request) -> Response:
+        body = await self._authorized_body(request, required=False)
+        if isinstance(body, Response):
+            return body
+        report = await self.flattener.flatten()
+        return _json({**report.to_json(), "max_slippage": format_price(self.flattener.max_slippage)})
+
+    async def update_params(self, request: Request) -> Response:
+        body = await self._authorized_body(request, required=True)
+        if isinstance(body, Response):
+            return body
+        try:
+            result = self.params.apply(body)
+        except ParamsError as exc:
+            return _error(exc.status, str(exc))
+        return _json(result)
+
+
+def _reason(body: Any, default: str) -> str | Response:
+    """The optional ``{"reason": "..."}`` of pause/resume."""
+    if body is None:
+        return default
+    if not isinstance(body, dict) or not isinstance(body.get("reason", default), str):
+        return _error(400, 'expected an empty body or {"reason": "<text>"}')
+    return str(body.get("reason") or default)

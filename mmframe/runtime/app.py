@@ -1,0 +1,155 @@
+"""Build a pipeline's components from the registry and run them until a signal or the duration."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from mmframe.clock import Clock, LiveClock
+from mmframe.components import ComponentContext, Kind
+from mmframe.domain.reconciler import ReconcilePolicy
+from mmframe.pipeline.model import ComponentRef, Pipeline
+from mmframe.plugins import Registry
+from mmframe.runtime.engine import Engine, EngineParts
+from mmframe.runtime.quoting import NamedRule, QuotingCore
+
+log = logging.getLogger("mmframe")
+
+
+class BuildError(RuntimeError):
+    """A component could not be built from its config."""
+
+
+def client_order_prefix(pipeline_name: str) -> str:
+    """``<slug>-<run id>-``: the slug identifies our orders after a restart, the run id this run."""
+    slug = re.sub(r"[^a-z0-9]+", "", pipeline_name.lower())[:12] or "mm"
+    return f"{slug}-{secrets.token_hex(3)}-"
+
+
+def _rule_names(refs: list[ComponentRef]) -> list[str]:
+    names: list[str] = []
+    for ref in refs:
+        name = ref.name
+        if name in names:
+            name = f"{ref.name}#{sum(1 for n in names if n.split('#')[0] == ref.name) + 1}"
+        names.append(name)
+    return names
+
+
+def _build(registry: Registry, kind: Kind, ref: ComponentRef, ctx: ComponentContext) -> Any:
+    spec = registry.get(kind, ref.name)
+    try:
+        return spec.factory(dict(ref.config), ctx)
+    except Exception as exc:
+        raise BuildError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
+
+
+def build_engine(
+    pipeline: Pipeline,
+    registry: Registry,
+    *,
+    clock: Clock | None = None,
+    control: Callable[[Engine], Any] | None = None,
+) -> Engine:
+    """Instantiate venue, feeds, strategy, risk rules, executor and sinks for ``pipeline``."""
+    clock = clock or LiveClock()
+    markets = tuple(pipeline.markets.tickers)
+    ctx = ComponentContext(
+        pipeline=pipeline.name,
+        markets=markets,
+        clock=clock,
+        logger=logging.getLogger(f"mmframe.{pipeline.name}"),
+    )
+    venue = _build(registry, Kind.VENUE, pipeline.venue, ctx)
+    ctx.venue = venue
+    ctx.extra["market_selection"] = pipeline.markets
+    feeds = [venue.feed()] + [_build(registry, Kind.FEED, ref, ctx) for ref in pipeline.feeds]
+    executor = (
+        _build(registry, Kind.EXECUTOR, pipeline.executor, ctx) if pipeline.executor else venue.executor()
+    )
+    strategy = _build(registry, Kind.STRATEGY, pipeline.strategy, ctx)
+    rules = [
+        NamedRule(name, _build(registry, Kind.RISK, ref, ctx))
+        for name, ref in zip(_rule_names(list(pipeline.risk)), pipeline.risk, strict=True)
+    ]
+    sinks = [(ref.name, _build(registry, Kind.SINK, ref, ctx)) for ref in pipeline.sinks]
+    runtime = pipeline.runtime
+    policy = ReconcilePolicy(
+        price_tolerance=runtime.price_tolerance,
+        size_tolerance=runtime.size_tolerance,
+    )
+    core = QuotingCore(
+        strategy=strategy,
+        rules=rules,
+        now_ns=clock.now_ns,
+        monotonic_ns=clock.monotonic_ns,
+        emit=lambda event: None,
+        policy=policy,
+        client_order_prefix=client_order_prefix(pipeline.name),
+    )
+    parts = EngineParts(
+        venue=venue,
+        feeds=feeds,
+        executor=executor,
+        sinks=sinks,
+        core=core,
+        markets=markets,
+        foreign_orders=str(getattr(runtime, "foreign_orders", None) or "cancel"),
+    )
+    return Engine(
+        parts,
+        clock=clock,
+        pipeline_name=pipeline.name,
+        housekeeping_seconds=runtime.housekeeping_seconds,
+        shutdown_timeout_seconds=runtime.shutdown_timeout_seconds,
+        control=control,
+    )
+
+
+async def _watch_signals(engine: Engine) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if engine.stop_reason:
+                log.warning("%s again: still cancelling orders, please wait", name)
+                continue
+            log.info("%s received: cancelling orders and stopping", name)
+            engine.request_stop(name)
+
+
+async def run_pipeline(
+    pipeline: Pipeline, registry: Registry, *, duration: float | None = None, log_format: str = "text"
+) -> int:
+    """Run ``pipeline`` until SIGINT/SIGTERM or ``duration`` seconds; returns the process exit code.
+
+    0: clean stop with nothing left resting; 1: a fatal error during the run (or orders left
+    resting); 2: the pipeline could not be built or started.
+    """
+    control = None
+    if pipeline.control.enabled:
+        from mmframe.control import serve_control  # imported only when the pipeline enables it
+
+        control = functools.partial(
+            serve_control, config=pipeline.control, pipeline=pipeline, registry=registry
+        )
+
+    try:
+        engine = build_engine(pipeline, registry, control=control)
+    except Exception as exc:
+        log.error("cannot build pipeline %s: %s", pipeline.name, exc)
+        return 2
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_signals, engine)
+        log.info("running pipeline %s on %s markets", pipeline.name, len(engine.markets) or "selected")
+        code = await engine.run(duration)
+        tg.cancel_scope.cancel()
+    if engine.error:
+        log.error("pipeline %s stopped with an error: %s", pipeline.name, engine.error)
+    return code

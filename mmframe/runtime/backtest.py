@@ -1,0 +1,390 @@
+"""Backtests: a pipeline's strategy and risk rules driven by a recorded or modelled market, in
+simulated time, synchronously and deterministically for a seed.
+
+One run: merge the pipeline's `BacktestFeed` events by timestamp; at every new timestamp first
+quote the markets that changed (strategy -> risk -> reconciler -> `SimulatedExecutor`), then move
+the clock, let the executor report fills that arrived meanwhile (``on_step``), then apply the
+events of that timestamp (each also shown to the executor, which fills orders the market traded
+at or through). Quotes made at time t therefore rest until the next timestamp, as in a live market
+and as in Avellaneda & Stoikov's simulation. All money is exact integers; only the summary
+statistics across runs are floats.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import logging
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from mmframe.clock import NANOS_PER_SECOND
+from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor
+from mmframe.domain.events import Event, MarketEvent, OrderActionsSubmitted, OrderFilled
+from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
+from mmframe.domain.quote import Quote
+from mmframe.domain.reconciler import ReconcilePolicy
+from mmframe.plugins import Registry
+from mmframe.runtime.quoting import NamedRule, QuotingCore, TradingState
+
+log = logging.getLogger("mmframe.backtest")
+
+METRICS = ("profit", "fees", "fills", "spread", "final_inventory")
+"""The per-run metrics `BacktestReport` summarises, in the order they are printed."""
+
+
+class BacktestError(RuntimeError):
+    """The pipeline cannot be backtested (a component is not a backtest component, a feed is out of
+    order); the message says which and what to use instead."""
+
+
+class BacktestClock:
+    """Simulated time, set from event timestamps. Implements `mmframe.clock.Clock`; nothing in a
+    backtest sleeps, so ``sleep`` is refused."""
+
+    __slots__ = ("_now",)
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._now = start_ns
+
+    def now_ns(self) -> int:
+        return self._now
+
+    def monotonic_ns(self) -> int:
+        return self._now
+
+    def set(self, now_ns: int) -> None:
+        """Move to ``now_ns``."""
+        self._now = now_ns
+
+    async def sleep(self, seconds: float) -> None:
+        raise RuntimeError("nothing sleeps in a backtest: time moves with the recorded events")
+
+
+@dataclass(frozen=True, slots=True)
+class RunMetrics:
+    """What one run produced. Money in price units (1/10,000 dollar), contracts in count units."""
+
+    seed: int
+    profit: Price
+    """Net PnL with open positions marked at the final mid (terminal wealth x + q·S_T), after fees."""
+    fees: Price
+    fills: int
+    """Number of fills (a partial fill counts once)."""
+    filled: Count
+    spread_total: Price
+    """Sum of the quoted spread (best ask - best bid) over every two-sided quote decision."""
+    spread_samples: int
+    final_inventory: Count
+    """Signed YES position summed over the pipeline's markets at the end."""
+    events: int
+
+    @property
+    def average_spread(self) -> Fraction | None:
+        """Average quoted spread in price units, None when no two-sided quote was made."""
+        return Fraction(self.spread_total, self.spread_samples) if self.spread_samples else None
+
+    def values(self) -> dict[str, Fraction | None]:
+        """The metrics in dollars and contracts, exactly."""
+        spread = self.average_spread
+        return {
+            "profit": Fraction(self.profit, PRICE_SCALE),
+            "fees": Fraction(self.fees, PRICE_SCALE),
+            "fills": Fraction(self.fills),
+            "spread": None if spread is None else spread / PRICE_SCALE,
+            "final_inventory": Fraction(self.final_inventory, COUNT_SCALE),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Mean and sample standard deviation of one metric across runs (None when no run had it)."""
+
+    mean: float | None
+    std: float | None
+
+
+@dataclass(frozen=True)
+class BacktestReport:
+    """Every run of a backtest and their summary."""
+
+    pipeline: str
+    runs: tuple[RunMetrics, ...]
+
+    def summary(self) -> dict[str, Summary]:
+        """Mean and standard deviation (n - 1) of each metric in `METRICS`, in dollars / contracts."""
+        columns: dict[str, list[Fraction]] = {name: [] for name in METRICS}
+        for run in self.runs:
+            for name, value in run.values().items():
+                if value is not None:
+                    columns[name].append(value)
+        return {name: _summarise(values) for name, values in columns.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"runs": N, "metrics": {name: {"mean": .., "std": ..}}}``."""
+        return {
+            "runs": len(self.runs),
+            "metrics": {name: {"mean": s.mean, "std": s.std} for name, s in self.summary().items()},
+        }
+
+
+def _summarise(values: Sequence[Fraction]) -> Summary:
+    if not values:
+        return Summary(None, None)
+    mean = sum(values, Fraction(0)) / len(values)
+    if len(values) < 2:
+        return Summary(float(mean), 0.0)
+    variance = sum(((v - mean) ** 2 for v in values), Fraction(0)) / (len(values) - 1)
+    return Summary(float(mean), math.sqrt(variance))
+
+
+# --- building --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestParts:
+    """The components of a pipeline built for backtesting. Feeds and the executor are reused across
+    runs (they are reseeded); the strategy and risk rules are built fresh for every run."""
+
+    name: str
+    markets: tuple[str, ...]
+    selection: Any
+    feeds: list[BacktestFeed]
+    executor: SimulatedExecutor
+    build_strategy: Callable[[], Any]
+    build_rules: Callable[[], list[NamedRule]]
+    policy: ReconcilePolicy
+    clock: BacktestClock
+    housekeeping_ns: int = NANOS_PER_SECOND
+    prefix: str = "bt-"
+    logger: logging.Logger = field(default_factory=lambda: log)
+
+
+def _rule_names(names: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for name in names:
+        count = sum(1 for n in seen if n.split("#")[0] == name)
+        seen.append(f"{name}#{count + 1}" if count else name)
+    return seen
+
+
+def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
+    """Build ``pipeline``'s components for a backtest; `BacktestError` when a feed or the executor
+    cannot run without a live venue."""
+    clock = BacktestClock()
+    markets = tuple(pipeline.markets.tickers)
+    logger = logging.getLogger(f"mmframe.{pipeline.name}")
+    ctx = ComponentContext(pipeline=pipeline.name, markets=markets, clock=clock, logger=logger)
+    ctx.extra["market_selection"] = pipeline.markets
+    ctx.extra["pipeline_path"] = pipeline.path
+    ctx.extra["backtest"] = True
+
+    def build(kind: Kind, ref: Any) -> Any:
+        spec = registry.get(kind, ref.name)
+        try:
+            return spec.factory(dict(ref.config), ctx)
+        except Exception as exc:
+            raise BacktestError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
+
+    venue = build(Kind.VENUE, pipeline.venue)
+    ctx.venue = venue
+    feeds: list[Any] = [venue.feed()] + [build(Kind.FEED, ref) for ref in pipeline.feeds]
+    names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
+    for feed, name in zip(feeds, names, strict=True):
+        if not isinstance(feed, BacktestFeed):
+            raise BacktestError(
+                f"{name} cannot run in a backtest: it has no events(rng_seed) "
+                "(use venue: backtest and a backtest feed such as replay or as2008-midprice)"
+            )
+    executor = build(Kind.EXECUTOR, pipeline.executor) if pipeline.executor else venue.executor()
+    if not isinstance(executor, SimulatedExecutor):
+        what = f"executor {pipeline.executor.name!r}" if pipeline.executor else f"venue {pipeline.venue.name!r}"
+        raise BacktestError(
+            f"{what} cannot run in a backtest: it does not simulate fills "
+            "(use venue: backtest, or an executor such as backtest or as2008-fills)"
+        )
+    rule_refs = list(pipeline.risk)
+    rule_names = _rule_names(ref.name for ref in rule_refs)
+    runtime = pipeline.runtime
+    slug = re.sub(r"[^a-z0-9]+", "", pipeline.name.lower())[:12] or "mm"
+    return BacktestParts(
+        name=pipeline.name,
+        markets=markets,
+        selection=pipeline.markets,
+        feeds=feeds,
+        executor=executor,
+        build_strategy=lambda: build(Kind.STRATEGY, pipeline.strategy),
+        build_rules=lambda: [
+            NamedRule(name, build(Kind.RISK, ref)) for name, ref in zip(rule_names, rule_refs, strict=True)
+        ],
+        policy=ReconcilePolicy(
+            price_tolerance=int(runtime.price_tolerance), size_tolerance=int(runtime.size_tolerance)
+        ),
+        clock=clock,
+        housekeeping_ns=int(float(runtime.housekeeping_seconds) * NANOS_PER_SECOND),
+        prefix=f"{slug}-bt-",
+        logger=logger,
+    )
+
+
+# --- running ---------------------------------------------------------------------------------------
+
+
+def stream_seed(seed: int, stream: int) -> int:
+    """An independent seed for one random source (``stream``) of the run seeded ``seed``."""
+    return seed * 1_000_003 + stream
+
+
+def _merged(feeds: Sequence[BacktestFeed], seed: int) -> Iterator[Event]:
+    streams = [feed.events(stream_seed(seed, index + 1)) for index, feed in enumerate(feeds)]
+    if len(streams) == 1:
+        return streams[0]
+    # heapq.merge is stable: events with equal timestamps keep feed order, then their own order.
+    return heapq.merge(*streams, key=lambda event: event.ts_ns)
+
+
+def _selector(parts: BacktestParts) -> Callable[[str], bool]:
+    selection = parts.selection
+    tickers = frozenset(parts.markets)
+    if selection is None or selection.is_static:
+        return tickers.__contains__
+    prefixes = tuple(f"{s}-" for s in (*selection.series, *selection.events))
+    patterns = tuple(selection.patterns)
+
+    def wanted(ticker: str) -> bool:
+        return (
+            ticker in tickers
+            or ticker.startswith(prefixes)
+            or any(fnmatch.fnmatchcase(ticker, pattern) for pattern in patterns)
+        )
+
+    return wanted
+
+
+class _Run:
+    """One backtest run; `BacktestRunner.run_once` makes and drives it."""
+
+    def __init__(self, parts: BacktestParts, seed: int) -> None:
+        self.parts = parts
+        self.seed = seed
+        clock = parts.clock
+        clock.set(0)
+        self.core = QuotingCore(
+            strategy=parts.build_strategy(),
+            rules=parts.build_rules(),
+            now_ns=clock.now_ns,
+            monotonic_ns=clock.now_ns,
+            emit=_ignore,
+            policy=parts.policy,
+            client_order_prefix=f"{parts.prefix}{seed}-",
+        )
+        for ticker in parts.markets:
+            self.core.market(ticker)
+        self.executor = parts.executor
+        self.executor.reset(stream_seed(seed, 0))
+        self.fills = 0
+        self.filled = 0
+        self.spread_total = 0
+        self.spread_samples = 0
+        self.events = 0
+
+    def apply_all(self, events: list[Event]) -> None:
+        apply = self.core.apply
+        for event in events:
+            apply(event)
+            if type(event) is OrderFilled:
+                self.fills += 1
+                self.filled += event.count
+
+    def requote(self, now_ns: int) -> None:
+        core = self.core
+        for ticker in core.take_dirty():
+            actions = core.requote(ticker)
+            if core.state == TradingState.ACTIVE:
+                quote = core.markets[ticker].last_quote
+                if isinstance(quote, Quote) and quote.bids and quote.asks:
+                    self.spread_total += quote.asks[0].price - quote.bids[0].price
+                    self.spread_samples += 1
+            if actions:
+                if core.rules:
+                    submitted = OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions))
+                    for named in core.rules:
+                        named.rule.observe(submitted)
+                self.apply_all(self.executor.execute(actions, now_ns))
+
+    def run(self) -> RunMetrics:
+        parts = self.parts
+        core = self.core
+        clock = parts.clock
+        executor = self.executor
+        wanted = _selector(parts)
+        housekeeping_ns = parts.housekeeping_ns
+        next_housekeeping: int | None = None
+        now: int | None = None
+        count = 0
+        for event in _merged(parts.feeds, self.seed):
+            count += 1
+            ts = event.ts_ns
+            if ts != now:
+                if now is not None:
+                    if ts < now:
+                        raise BacktestError(
+                            f"feed events out of order: {event.kind} at {ts} after {now} "
+                            "(a backtest feed must yield events in time order)"
+                        )
+                    if core.dirty:
+                        self.requote(now)
+                now = ts
+                clock.set(ts)
+                stepped = executor.on_step(ts)
+                if stepped:
+                    self.apply_all(stepped)
+                if next_housekeeping is None:
+                    next_housekeeping = ts + housekeeping_ns
+                elif ts >= next_housekeeping:
+                    core.housekeeping()
+                    next_housekeeping = ts + housekeeping_ns
+            if isinstance(event, MarketEvent) and not wanted(event.ticker):
+                continue
+            core.apply(event)
+            caused = executor.on_market_event(event)
+            if caused:
+                self.apply_all(caused)
+        self.events = count
+        return self.metrics()
+
+    def metrics(self) -> RunMetrics:
+        core = self.core
+        portfolio = core.portfolio
+        inventory = sum(core.ledger.position(ticker).position for ticker in core.markets)
+        return RunMetrics(
+            seed=self.seed,
+            profit=portfolio.realised_pnl + portfolio.unrealised_pnl - portfolio.fees,
+            fees=portfolio.fees,
+            fills=self.fills,
+            filled=self.filled,
+            spread_total=self.spread_total,
+            spread_samples=self.spread_samples,
+            final_inventory=inventory,
+            events=self.events,
+        )
+
+
+def _ignore(event: Event) -> None:
+    """Runtime events (quotes computed, verdicts) are not kept in a backtest."""
+
+
+def run_backtest_once(parts: BacktestParts, seed: int) -> RunMetrics:
+    """One independent run seeded ``seed`` (fresh strategy and rules, reseeded feeds and executor)."""
+    return _Run(parts, seed).run()
+
+
+def run_backtest(parts: BacktestParts, *, runs: int = 1, seed: int = 0) -> BacktestReport:
+    """``runs`` independent runs seeded ``seed``, ``seed + 1``, ..."""
+    if runs < 1:
+        raise BacktestError(f"runs must be at least 1, got {runs}")
+    return BacktestReport(parts.name, tuple(run_backtest_once(parts, seed + i) for i in range(runs)))

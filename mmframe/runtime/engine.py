@@ -1,0 +1,491 @@
+"""The engine: runs one pipeline's components around the quoting core in one anyio event loop.
+
+feed -> publish(event) -> QuotingCore.apply (state) -> dirty markets -> quoting task (latest state
+only: conflation) -> strategy -> risk -> reconciler -> executor. Every event also goes to the sinks,
+each through its own queue and task.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import anyio.abc
+
+from mmframe.clock import NANOS_PER_SECOND, Clock
+from mmframe.components import AccountSnapshot, CarriedState
+from mmframe.domain.actions import CancelOrder, OrderAction
+from mmframe.domain.events import (
+    Event,
+    OrderActionsSubmitted,
+    OrderFilled,
+    OrderGroupTriggered,
+    OrderRejected,
+    ParamsUpdated,
+    PortfolioMarked,
+    PositionMark,
+    RunStarted,
+    RunStopped,
+    VenueStatusChanged,
+)
+from mmframe.domain.money import format_count, format_price
+from mmframe.runtime.quoting import QuotingCore, TradingState
+from mmframe.runtime.sinks import SinkRunner
+
+log = logging.getLogger("mmframe.engine")
+
+
+class StartupError(RuntimeError):
+    """The venue's state is inconsistent with the pipeline: the engine refuses to trade."""
+
+
+@dataclass
+class EngineStats:
+    """Counters for the control plane, metrics and the final summary."""
+
+    started_ns: int = 0
+    events: collections.Counter[str] = field(default_factory=collections.Counter)
+    actions: collections.Counter[str] = field(default_factory=collections.Counter)
+    fills: int = 0
+    filled_count: int = 0
+    rejects: int = 0
+    malformed_events: int = 0
+    latency_samples_dropped: int = 0
+    """Latency samples trimmed from ``core.latencies_ns`` so far (metrics count every sample once)."""
+
+
+@dataclass
+class EngineParts:
+    """The built components of a pipeline."""
+
+    venue: Any
+    feeds: Sequence[Any]
+    executor: Any
+    sinks: Sequence[tuple[str, Any]]
+    core: QuotingCore
+    markets: tuple[str, ...]
+    foreign_orders: str = "cancel"
+
+
+class _Context:
+    """The `FeedContext` handed to feeds and the executor."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.clock: Clock = engine.clock
+
+    @property
+    def markets(self) -> tuple[str, ...]:
+        return self._engine.markets
+
+    def publish(self, event: Event) -> None:
+        self._engine.publish(event)
+
+
+class Engine:
+    """Runs a pipeline until stopped, then leaves nothing resting."""
+
+    def __init__(
+        self,
+        parts: EngineParts,
+        *,
+        clock: Clock,
+        pipeline_name: str,
+        housekeeping_seconds: float = 1.0,
+        shutdown_timeout_seconds: float = 15.0,
+        status_interval_seconds: float = 5.0,
+        control: Callable[[Engine], Any] | None = None,
+    ) -> None:
+        self.parts = parts
+        self.clock = clock
+        self.core = parts.core
+        self.markets = parts.markets
+        self.pipeline_name = pipeline_name
+        self.stats = EngineStats()
+        self.ready = False
+        self.stop_reason = ""
+        self.error: str | None = None
+        self._housekeeping_s = housekeeping_seconds
+        self._shutdown_timeout_s = shutdown_timeout_seconds
+        self._status_interval_s = status_interval_seconds
+        self._control = control
+        self._sinks = [SinkRunner(name, sink) for name, sink in parts.sinks]
+        self._wake = anyio.Event()
+        self._stop = anyio.Event()
+        self._ctx = _Context(self)
+        self._venue_status = "starting"
+        self._observers: list[Callable[[Event], None]] = []
+        self._carried_positions: dict[str, tuple[int, int]] = {}
+        self.core._emit = self._emit  # runtime events go to sinks only
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Take an event from a feed or the executor: update state, wake quoting, offer to sinks."""
+        try:
+            self.core.apply(event)
+        except Exception as exc:
+            self.stats.malformed_events += 1
+            log.error("could not apply %s for %s: %s", event.kind, getattr(event, "ticker", "-"), exc)
+            return
+        self._count(event)
+        for runner in self._sinks:
+            runner.offer(event)
+        for observer in self._observers:
+            observer(event)
+        if self.core.dirty:
+            self._wake.set()
+
+    def _emit(self, event: Event) -> None:
+        self.stats.events[event.kind] += 1
+        for runner in self._sinks:
+            runner.offer(event)
+        for observer in self._observers:
+            observer(event)
+
+    def add_observer(self, observer: Callable[[Event], None]) -> None:
+        """Call ``observer`` synchronously with every event (the control plane's counters); it must be cheap."""
+        self._observers.append(observer)
+
+    def portfolio_marked(self) -> PortfolioMarked:
+        """The portfolio valued now: this run's PnL, the day's carry-in, every position with activity."""
+        pf = self.core.portfolio
+        marks = pf.marks()
+        positions = tuple(
+            PositionMark(
+                ticker=ticker, position=p.position, avg_price=p.avg_price, realised_pnl=p.realised_pnl,
+                fees=p.fees, mark=marks.get(ticker),
+            )
+            for ticker, p in sorted(self.core.ledger.positions.items())
+            if p.position or p.realised_pnl or p.fees
+        )
+        return PortfolioMarked(
+            ts_ns=self.clock.now_ns(), realised_pnl=pf.realised_pnl, unrealised_pnl=pf.unrealised_pnl,
+            fees=pf.fees, day_start_pnl=pf.day_start_pnl, positions=positions,
+        )
+
+    def _count(self, event: Event) -> None:
+        stats = self.stats
+        stats.events[event.kind] += 1
+        if isinstance(event, OrderFilled):
+            stats.fills += 1
+            stats.filled_count += event.count
+            log.info(
+                "fill %s %s %s @ %s (fee %s)%s",
+                event.ticker,
+                event.side,
+                format_count(event.count),
+                format_price(event.price),
+                format_price(event.fee),
+                " taker" if event.is_taker else "",
+            )
+        elif isinstance(event, OrderRejected):
+            stats.rejects += 1
+            log.warning("%s rejected for %s: %s %s", event.action, event.ticker, event.code, event.message)
+        elif isinstance(event, OrderGroupTriggered):
+            self.halt(f"order group {event.order_group_id} triggered: {event.detail}".strip(": "))
+        elif isinstance(event, VenueStatusChanged):
+            self._venue_status = event.status
+
+    # --- operator actions (control plane) ------------------------------------------------------
+
+    def halt(self, reason: str) -> None:
+        """Stop quoting everywhere and cancel every working order; positions are kept."""
+        if self.core.state != TradingState.HALTED:
+            log.error("HALT: %s", reason)
+        self.core.halt(reason)
+        self._wake.set()
+
+    def pause(self, reason: str = "operator") -> None:
+        """Stop quoting and cancel working orders, keep positions, until `resume`."""
+        self.core.pause(reason)
+        self._wake.set()
+
+    def resume(self, reason: str = "operator") -> bool:
+        """Quote again after a pause or halt."""
+        resumed = self.core.resume(reason)
+        self._wake.set()
+        return resumed
+
+    def update_params(self, target: str, params: Mapping[str, Any]) -> None:
+        """Apply validated run-time params to ``strategy`` or a rule by name (KeyError if unknown)."""
+        self.core.update_params(target, params)
+        self._emit(ParamsUpdated(ts_ns=self.clock.now_ns(), target=target, params=dict(params)))
+        self._wake.set()
+
+    def request_stop(self, reason: str) -> None:
+        """Begin a clean shutdown."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop.set()
+
+    async def cancel_everything(self) -> int:
+        """Cancel every working order and verify on the venue; returns how many still rest."""
+        await self._submit(self.core.pull_all())
+        executor = self.parts.executor
+        remaining: Sequence[Any] = ()
+        with anyio.move_on_after(self._shutdown_timeout_s):
+            for _attempt in range(10):
+                await executor.cancel_all()
+                remaining = await executor.open_orders()
+                if not remaining:
+                    return 0
+                await anyio.sleep(0.2)
+        return len(remaining)
+
+    async def submit(self, actions: Sequence[OrderAction]) -> None:
+        """Track and send operator orders (e.g. ``/flatten``'s IOC closes) through the executor."""
+        now = self.clock.now_ns()
+        for action in actions:
+            self.core.tracker.submitted(action, now)
+        await self._submit(actions)
+
+    @property
+    def venue_status(self) -> str:
+        return self._venue_status
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def run(self, duration: float | None = None) -> int:
+        """Run until a signal, ``duration`` seconds, a fatal error or `request_stop`; returns an exit code."""
+        self.stats.started_ns = self.clock.now_ns()
+        async with anyio.create_task_group() as outer:
+            for runner in self._sinks:
+                await _start_sink(runner)
+                outer.start_soon(runner.run)
+            self._restore_from_sinks()
+            code = await self._run_trading(duration)
+            self._emit(self.portfolio_marked())
+            self._emit(RunStopped(ts_ns=self.clock.now_ns(), reason=self.stop_reason, error=code != 0))
+            for runner in self._sinks:
+                runner.close()
+        for runner in self._sinks:
+            try:
+                await runner.sink.close()
+            except Exception as exc:
+                log.error("sink %s failed to close: %s", runner.name, exc)
+        return code
+
+    async def _run_trading(self, duration: float | None) -> int:
+        parts = self.parts
+        code = 0
+        try:
+            await parts.venue.open()
+            self._venue_status = "connected"
+            snapshot = await parts.executor.start(self._ctx)
+            self._adopt(snapshot)
+        except Exception as exc:
+            self.error = _one_line(exc)
+            self.stop_reason = f"startup failed: {self.error}"
+            await _close_quietly(parts)
+            return 2
+        self._emit(RunStarted(ts_ns=self.clock.now_ns(), pipeline=self.pipeline_name, markets=self.markets))
+        for ticker in self.markets:
+            self.core.market(ticker)
+        self.ready = True
+        async with anyio.create_task_group() as tg:
+            for feed in parts.feeds:
+                tg.start_soon(self._guard, feed.run, self._ctx, f"feed {type(feed).__name__}")
+            tg.start_soon(self._guard, self._quote_loop, "quoting")
+            tg.start_soon(self._guard, self._housekeeping_loop, "housekeeping")
+            tg.start_soon(self._status_loop)
+            if self._control is not None:
+                await tg.start(self._control, self)
+            if duration is not None:
+                tg.start_soon(self._stop_after, duration)
+            await self._stop.wait()
+            self.ready = False
+            self.core.pause("stopping")
+            left = await self.cancel_everything()
+            if left:
+                self.error = f"{left} order(s) still resting on the venue after shutdown"
+                log.error("%s", self.error)
+            tg.cancel_scope.cancel()
+        if self.error is not None:
+            code = 1
+        await _close_quietly(parts)
+        self._print_summary()
+        return code
+
+    async def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        name = args[-1]
+        try:
+            await fn(*args[:-1])
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as exc:
+            self.error = f"{name} failed: {_one_line(exc)}"
+            log.error("%s", self.error, exc_info=log.isEnabledFor(logging.DEBUG))
+            self.request_stop(self.error)
+
+    async def _stop_after(self, duration: float) -> None:
+        await anyio.sleep(duration)
+        self.request_stop(f"duration {duration:g}s elapsed")
+
+    async def _quote_loop(self) -> None:
+        core = self.core
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            if core.state == TradingState.HALTED:
+                await self._submit(core.pull_all())
+                continue
+            for ticker in core.take_dirty():
+                actions = core.requote(ticker)
+                if core.state == TradingState.HALTED:
+                    await self._submit(actions)
+                    await self._submit(core.pull_all())
+                    await self.parts.executor.cancel_all()
+                    break
+                if actions:
+                    await self._submit(actions)
+            # Yield once per pass so feeds can publish before the next round of conflated quoting.
+            await anyio.sleep(0)
+
+    async def _submit(self, actions: Sequence[OrderAction]) -> None:
+        if not actions:
+            return
+        for action in actions:
+            self.stats.actions[action.type.value] += 1
+        self._emit(OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions)))
+        for named in self.core.rules:
+            named.rule.observe(OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions)))
+        await self.parts.executor.execute(actions)
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await self.clock.sleep(self._housekeeping_s)
+            self.core.housekeeping()
+            excess = len(self.core.latencies_ns) - 10_000
+            if excess > 0:
+                self.stats.latency_samples_dropped += excess
+                del self.core.latencies_ns[:excess]
+            self._emit(self.portfolio_marked())
+            self._wake.set()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await anyio.sleep(self._status_interval_s)
+            log.info("%s", self.status_line())
+
+    # --- startup reconciliation ----------------------------------------------------------------
+
+    def _restore_from_sinks(self) -> None:
+        """Carry today's PnL and position costs in from a journaling sink, so a restart resets no limit."""
+        for runner in self._sinks:
+            restore = getattr(runner.sink, "restore", None)
+            if restore is None:
+                continue
+            try:
+                carried: CarriedState = restore(self.clock.now_ns())
+            except Exception as exc:  # reported; the run goes on without history
+                log.error("sink %s could not restore: %s", runner.name, _one_line(exc))
+                continue
+            self.core.portfolio.day_start_pnl += carried.day_start_pnl
+            self._carried_positions.update(carried.positions)
+            if carried.day_start_pnl:
+                log.info("carried in from %s: today's net PnL $%s", runner.name, format_price(carried.day_start_pnl))
+
+    def _adopt(self, snapshot: AccountSnapshot) -> None:
+        """Seed positions and take over (or cancel) orders already resting on the venue."""
+        for ticker, position in snapshot.positions.items():
+            if position:
+                known = self._carried_positions.get(ticker)
+                self.core.market(ticker).position.seed(position, known[1] if known and known[0] == position else 0)
+                log.info("position carried in: %s %s", ticker, format_count(position))
+        foreign: list[Any] = []
+        for order in snapshot.open_orders:
+            if self.core.owns(order.client_order_id) or self.parts.foreign_orders == "adopt":
+                self.core.tracker.adopt(order)
+                self.core.market(order.ticker)
+                log.info("adopted resting order %s in %s", order.client_order_id, order.ticker)
+            else:
+                foreign.append(order)
+        if foreign and self.parts.foreign_orders == "refuse":
+            raise StartupError(
+                f"{len(foreign)} resting order(s) not placed by this pipeline (e.g. {foreign[0].ticker}); "
+                "cancel them or set runtime.foreign_orders to cancel or adopt"
+            )
+        for order in foreign:
+            if self.parts.foreign_orders == "cancel" and order.ticker in self.markets:
+                self.core.tracker.adopt(order)
+                self.core.tracker.submitted(
+                    CancelOrder(client_order_id=order.client_order_id, ticker=order.ticker),
+                    self.clock.now_ns(),
+                )
+                log.warning("cancelling foreign resting order %s in %s", order.client_order_id, order.ticker)
+
+    # --- reporting ------------------------------------------------------------------------------
+
+    def status_line(self) -> str:
+        """One line: state, quotes, working orders, fills, position and PnL."""
+        core = self.core
+        pf = core.portfolio
+        quotes = []
+        for ticker, state in core.markets.items():
+            quote = state.last_quote
+            bid = getattr(quote, "bids", ()) if quote is not None else ()
+            ask = getattr(quote, "asks", ()) if quote is not None else ()
+            if bid or ask:
+                quotes.append(
+                    f"{ticker} {format_price(bid[0].price) if bid else '-'}/{format_price(ask[0].price) if ask else '-'}"
+                    f" pos {format_count(state.position.position)}"
+                )
+        net = pf.net_pnl()
+        return (
+            f"[{core.state}] quoting {len(quotes)}/{len(core.markets)} markets | working {len(core.tracker.live())}"
+            f" | fills {self.stats.fills} | net PnL ${format_price(net)} fees ${format_price(pf.fees)}"
+            + (f" | {'; '.join(quotes[:4])}" if quotes else "")
+        )
+
+    def _print_summary(self) -> None:
+        pf = self.core.portfolio
+        log.info(
+            "stopped (%s): fills %d (%s contracts), actions %s, rejects %d, realised $%s, unrealised $%s,"
+            " fees $%s, net $%s",
+            self.stop_reason or "done",
+            self.stats.fills,
+            format_count(self.stats.filled_count),
+            dict(self.stats.actions),
+            self.stats.rejects,
+            format_price(pf.realised_pnl),
+            format_price(pf.unrealised_pnl),
+            format_price(pf.fees),
+            format_price(pf.net_pnl()),
+        )
+        for ticker, position in sorted(self.core.ledger.positions.items()):
+            if position.position or position.realised_pnl or position.fees:
+                log.info(
+                    "  %s position %s avg %s realised $%s fees $%s",
+                    ticker,
+                    format_count(position.position),
+                    format_price(position.avg_price),
+                    format_price(position.realised_pnl),
+                    format_price(position.fees),
+                )
+
+
+async def _start_sink(runner: SinkRunner) -> None:
+    await runner.sink.start()
+
+
+async def _close_quietly(parts: EngineParts) -> None:
+    for closer in (parts.executor.stop, parts.venue.close):
+        try:
+            with anyio.move_on_after(10):
+                await closer()
+        except Exception as exc:
+            log.error("error while closing: %s", _one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def seconds_to_ns(seconds: float) -> int:
+    return int(seconds * NANOS_PER_SECOND)

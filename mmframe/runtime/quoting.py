@@ -1,0 +1,294 @@
+"""The quoting core: events in, order actions out. Synchronous, no I/O, deterministic.
+
+The async engine feeds it events and hands its actions to the executor; backtests and property
+tests drive it directly. Per market: strategy quote -> risk rules in pipeline order -> reconciler.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmframe.domain.actions import CancelOrder, OrderAction
+from mmframe.domain.book import OrderBook
+from mmframe.domain.events import (
+    BookDeltaReceived,
+    BookInvalidated,
+    BookSnapshotReceived,
+    Event,
+    FairValueUpdated,
+    MarketEvent,
+    MarketInfoReceived,
+    MarketStatusChanged,
+    OrderEvent,
+    OrderFilled,
+    QuoteComputed,
+    RiskVerdictIssued,
+    TradeReported,
+    TradingHalted,
+    TradingPaused,
+    TradingResumed,
+)
+from mmframe.domain.ledger import Ledger
+from mmframe.domain.market import MarketInfo
+from mmframe.domain.orders import OrderTracker
+from mmframe.domain.quote import Quote, Verdict, VerdictKind
+from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.runtime.market_state import MarketState
+from mmframe.runtime.portfolio import Portfolio
+
+
+@dataclass(frozen=True)
+class NamedRule:
+    """A risk rule with the name it reports verdicts under."""
+
+    name: str
+    rule: Any
+
+
+class TradingState:
+    """Whether the core may quote: ``active``, ``paused`` (operator) or ``halted`` (a risk rule)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    HALTED = "halted"
+
+
+class QuotingCore:
+    """Market state, order tracking, the ledger and the quote path for every market of a pipeline."""
+
+    def __init__(
+        self,
+        *,
+        strategy: Any,
+        rules: Sequence[NamedRule],
+        now_ns: Callable[[], int],
+        emit: Callable[[Event], None],
+        policy: ReconcilePolicy | None = None,
+        client_order_prefix: str = "mm-",
+        monotonic_ns: Callable[[], int] | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.rules = list(rules)
+        self.policy = policy or ReconcilePolicy()
+        self.ledger = Ledger()
+        self.tracker = OrderTracker()
+        self.markets: dict[str, MarketState] = {}
+        self.portfolio = Portfolio(self.ledger, self.tracker, self.markets, now_ns)
+        self.state = TradingState.ACTIVE
+        self.halt_reason = ""
+        self.resume_at_ns: int | None = None
+        self.recent_verdicts: list[RiskVerdictIssued] = []
+        self._now = now_ns
+        self._mono = monotonic_ns or now_ns
+        self._emit = emit
+        self._prefix = client_order_prefix
+        self._ids = itertools.count(1)
+        self._dirty: dict[str, None] = {}
+        self.latencies_ns: list[int] = []
+        """Event-to-actions latency samples (monotonic ns), trimmed by the owner."""
+
+    # --- identity -------------------------------------------------------------------------------
+
+    def new_client_order_id(self) -> str:
+        """A client order id this pipeline recognises as its own after a restart."""
+        return f"{self._prefix}{next(self._ids)}"
+
+    def owns(self, client_order_id: str) -> bool:
+        """Whether a venue order was placed by this pipeline (by its client order id prefix)."""
+        return client_order_id.startswith(self._prefix.rsplit("-", 2)[0] + "-")
+
+    # --- markets --------------------------------------------------------------------------------
+
+    def market(self, ticker: str, info: MarketInfo | None = None) -> MarketState:
+        """The state of ``ticker``, created on first use."""
+        state = self.markets.get(ticker)
+        if state is None:
+            state = MarketState(ticker, self.ledger.position(ticker), self._now, self.tracker.working, info)
+            self.markets[ticker] = state
+        return state
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
+    def take_dirty(self) -> list[str]:
+        """The markets that need a new quote, oldest first; clears the set."""
+        tickers = list(self._dirty)
+        self._dirty.clear()
+        return tickers
+
+    def mark_dirty(self, ticker: str) -> None:
+        if ticker not in self._dirty:
+            self._dirty[ticker] = None
+            state = self.markets.get(ticker)
+            if state is not None and state.dirty_since_ns is None:
+                state.dirty_since_ns = self._mono()
+
+    def mark_all_dirty(self) -> None:
+        for ticker in self.markets:
+            self.mark_dirty(ticker)
+
+    # --- events in ------------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        """Update state from one event and mark the affected market for re-quoting."""
+        if isinstance(event, BookDeltaReceived):
+            state = self.markets.get(event.ticker) or self.market(event.ticker)
+            state.book.apply_delta(event.leg, event.price, event.delta, event.ts_ns)
+            state.last_book_update_ns = event.ts_ns
+        elif isinstance(event, BookSnapshotReceived):
+            state = self.market(event.ticker)
+            state.book.apply_snapshot(event.yes_bids, event.no_bids, event.ts_ns)
+            state.last_book_update_ns = event.ts_ns
+        elif isinstance(event, OrderEvent):
+            self._apply_order_event(event)
+        elif isinstance(event, MarketEvent):
+            self._apply_market_event(event)
+        for named in self.rules:
+            named.rule.observe(event)
+        ticker = getattr(event, "ticker", None)
+        if ticker is not None and ticker in self.markets:
+            self.mark_dirty(ticker)
+
+    def _apply_market_event(self, event: MarketEvent) -> None:
+        state = self.market(event.ticker)
+        if isinstance(event, TradeReported):
+            state.last_trade_price = event.price
+        elif isinstance(event, BookInvalidated):
+            state.book.invalidate()
+        elif isinstance(event, MarketStatusChanged):
+            state.status = event.status
+        elif isinstance(event, MarketInfoReceived):
+            info: MarketInfo = event.info
+            state.info = info
+            state.status = info.status
+            if info.payout != state.book.payout:
+                state.book = OrderBook(state.ticker, info.payout)
+        elif isinstance(event, FairValueUpdated):
+            state.fair_value = event.price
+
+    def _apply_order_event(self, event: OrderEvent) -> None:
+        known = self.tracker.apply(event)
+        if isinstance(event, OrderFilled):
+            # A fill is money: it is booked even for an order the tracker no longer knows.
+            state = self.market(event.ticker)
+            state.position.apply_fill(event.side, event.price, event.count, event.fee)
+            self.strategy.on_fill(event, state)
+        elif not known:
+            return
+
+    # --- quoting --------------------------------------------------------------------------------
+
+    def requote(self, ticker: str) -> list[OrderAction]:
+        """Compute the quote for ``ticker``, run the risk chain, reconcile; returns the actions
+        (already recorded in the tracker as submitted)."""
+        state = self.market(ticker)
+        quote = Quote.empty(ticker) if self.state != TradingState.ACTIVE else self._checked_quote(state)
+        if self.state == TradingState.HALTED:
+            return self.pull_all()
+        actions = reconcile(quote, state.working_orders, self.policy, self.new_client_order_id)
+        if quote != state.last_quote:
+            state.last_quote = quote
+            self._emit(QuoteComputed(ts_ns=self._now(), ticker=ticker, quote=quote))
+        if actions:
+            self._submitted(actions)
+            if state.dirty_since_ns is not None:
+                self.latencies_ns.append(self._mono() - state.dirty_since_ns)
+        state.dirty_since_ns = None
+        return actions
+
+    def _checked_quote(self, state: MarketState) -> Quote:
+        quote: Quote = self.strategy.quote(state)
+        for named in self.rules:
+            verdict: Verdict = named.rule.check(quote, state, self.portfolio)
+            kind = verdict.kind
+            if kind is VerdictKind.PASS:
+                continue
+            self._record_verdict(state.ticker, named.name, verdict)
+            if kind is VerdictKind.ADJUST and verdict.quote is not None:
+                quote = verdict.quote
+            elif kind is VerdictKind.BLOCK:
+                return Quote.empty(state.ticker)
+            elif kind is VerdictKind.HALT:
+                self.halt(f"{named.name}: {verdict.reason}", verdict.resume_after_ns)
+                return Quote.empty(state.ticker)
+        return quote
+
+    def _record_verdict(self, ticker: str, rule: str, verdict: Verdict) -> None:
+        event = RiskVerdictIssued(ts_ns=self._now(), ticker=ticker, rule=rule, verdict=verdict)
+        self.recent_verdicts.append(event)
+        del self.recent_verdicts[:-100]
+        self._emit(event)
+
+    def _submitted(self, actions: Iterable[OrderAction]) -> None:
+        now = self._now()
+        for action in actions:
+            self.tracker.submitted(action, now)
+
+    def pull_all(self) -> list[OrderAction]:
+        """Cancel actions for every live order not already being cancelled."""
+        actions: list[OrderAction] = []
+        for order in self.tracker.live():
+            if order.status.is_pending and order.status.value == "pending_cancel":
+                continue
+            actions.append(CancelOrder(client_order_id=order.client_order_id, ticker=order.ticker))
+        self._submitted(actions)
+        for state in self.markets.values():
+            state.dirty_since_ns = None
+        self._dirty.clear()
+        return actions
+
+    # --- trading state --------------------------------------------------------------------------
+
+    def halt(self, reason: str, resume_after_ns: int | None = None) -> None:
+        """Stop quoting everywhere; the caller cancels working orders (`pull_all`)."""
+        if self.state == TradingState.HALTED:
+            return
+        self.state = TradingState.HALTED
+        self.halt_reason = reason
+        self.resume_at_ns = self._now() + resume_after_ns if resume_after_ns else None
+        self._emit(TradingHalted(ts_ns=self._now(), reason=reason))
+
+    def pause(self, reason: str = "operator") -> None:
+        if self.state == TradingState.ACTIVE:
+            self.state = TradingState.PAUSED
+            self.halt_reason = reason
+            self._emit(TradingPaused(ts_ns=self._now(), reason=reason))
+
+    def resume(self, reason: str = "operator") -> bool:
+        """Back to quoting; returns False if already active."""
+        if self.state == TradingState.ACTIVE:
+            return False
+        self.state = TradingState.ACTIVE
+        self.halt_reason = ""
+        self.resume_at_ns = None
+        self._emit(TradingResumed(ts_ns=self._now(), reason=reason))
+        self.mark_all_dirty()
+        return True
+
+    def housekeeping(self) -> None:
+        """Periodic: auto-resume after a cool-down, and re-evaluate every market (staleness, age,
+        lifecycle rules depend on time, not only on events)."""
+        if (
+            self.state == TradingState.HALTED
+            and self.resume_at_ns is not None
+            and self._now() >= self.resume_at_ns
+        ):
+            self.resume("cool-down elapsed")
+        self.mark_all_dirty()
+
+    def update_params(self, target: str, params: Mapping[str, Any]) -> None:
+        """Apply validated run-time params to the strategy (``strategy``) or a rule by name."""
+        if target == "strategy":
+            self.strategy.update_params(params)
+        else:
+            for named in self.rules:
+                if named.name == target:
+                    named.rule.update_params(params)
+                    break
+            else:
+                raise KeyError(target)
+        self.mark_all_dirty()

@@ -1,0 +1,163 @@
+"""`KalshiFeed`: market data for a pipeline's markets, as mmframe market events.
+
+On start it reads each market (and its series' fee type) over REST and publishes
+`MarketInfoReceived` and `MarketStatusChanged`; then it subscribes the shared WebSocket to
+``orderbook_delta``, ``ticker``, ``trade`` and ``market_lifecycle_v2`` and publishes book
+snapshots and deltas, trades and lifecycle changes. A sequence gap or a disconnect publishes
+`BookInvalidated` for the affected markets, and their deltas are dropped until a fresh snapshot
+arrives. Malformed frames are logged and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mmframe.api import (
+    BookInvalidated,
+    FeedContext,
+    MarketInfo,
+    MarketStatusChanged,
+    VenueStatusChanged,
+)
+from mmframe_kalshi import parsing
+from mmframe_kalshi.errors import KalshiError, MalformedMessageError
+from mmframe_kalshi.models import Market, Series
+from mmframe_kalshi.parsing import Frame
+from mmframe_kalshi.session import KalshiSession
+from mmframe_kalshi.ws import ORDERBOOK
+
+logger = logging.getLogger(__name__)
+
+MARKET_CHANNELS = (ORDERBOOK, "ticker", "trade", "market_lifecycle_v2")
+_MARKET_FRAMES = ("orderbook_snapshot", "orderbook_delta", "ticker", "trade", "market_lifecycle_v2")
+_TICKERS_PER_REQUEST = 100
+
+
+class KalshiFeed:
+    """Implements `mmframe.api.Feed` over a `KalshiSession`."""
+
+    def __init__(self, session: KalshiSession, *, load_market_info: bool = True) -> None:
+        self.session = session
+        self.load_market_info = load_market_info
+        self.info: dict[str, MarketInfo] = {}
+        self.tickers: dict[str, parsing.Ticker] = {}
+        self.invalid: set[str] = set()
+        self.malformed = 0
+        self._ctx: FeedContext | None = None
+        self._markets: frozenset[str] = frozenset()
+
+    async def run(self, ctx: FeedContext) -> None:
+        """Publish events for ``ctx.markets`` until cancelled."""
+        self._ctx = ctx
+        self._markets = frozenset(ctx.markets)
+        # Books are unusable until their first snapshot.
+        self.invalid = set(self._markets)
+        remove = self.session.on_frames(_MARKET_FRAMES, self._on_frame)
+        self.session.on_gap(self._on_gap)
+        self.session.on_status(self._on_status)
+        try:
+            if self.load_market_info:
+                await self._load_markets(ctx.markets)
+            await self.session.subscribe(MARKET_CHANNELS, ctx.markets)
+            await asyncio.Event().wait()
+        finally:
+            remove()
+
+    # --- REST metadata ----------------------------------------------------------------------
+
+    async def _load_markets(self, tickers: Sequence[str]) -> None:
+        ctx = self._require_ctx()
+        markets: list[Market] = []
+        for start in range(0, len(tickers), _TICKERS_PER_REQUEST):
+            chunk = tickers[start : start + _TICKERS_PER_REQUEST]
+            markets.extend(await self.session.rest.list_markets(tickers=chunk, limit=len(chunk)))
+        found = {m.ticker for m in markets}
+        for missing in sorted(set(tickers) - found):
+            logger.error("market %s is not known to the venue", missing)
+        series: dict[str, Series | None] = {}
+        for market in markets:
+            key = market.series_ticker
+            if key and key not in series:
+                series[key] = await self._series(key)
+        now = ctx.clock.now_ns()
+        for market in markets:
+            event = parsing.market_info(market, series.get(market.series_ticker), now)
+            self.info[market.ticker] = event.info
+            ctx.publish(event)
+            ctx.publish(
+                MarketStatusChanged(
+                    ts_ns=now, ticker=market.ticker, status=market.status, close_ts_ns=market.close_ts_ns
+                )
+            )
+
+    async def _series(self, series_ticker: str) -> Series | None:
+        try:
+            return await self.session.rest.get_series(series_ticker)
+        except KalshiError as exc:
+            logger.warning("series %s unreadable (%s); assuming fee type quadratic", series_ticker, exc)
+            return None
+
+    # --- frames -----------------------------------------------------------------------------
+
+    def _on_frame(self, frame: Frame, received_ns: int) -> None:
+        try:
+            self._handle(frame, received_ns)
+        except MalformedMessageError as exc:
+            self.malformed += 1
+            logger.warning("malformed Kalshi %s frame dropped: %s", frame.type, exc)
+
+    def _handle(self, frame: Frame, now: int) -> None:
+        ctx = self._require_ctx()
+        kind = frame.type
+        if kind == "orderbook_delta":
+            delta = parsing.book_delta(frame.msg, now)
+            if delta.ticker in self._markets and delta.ticker not in self.invalid:
+                ctx.publish(delta)
+        elif kind == "orderbook_snapshot":
+            snapshot = parsing.book_snapshot(frame.msg, now)
+            if snapshot.ticker in self._markets:
+                self.invalid.discard(snapshot.ticker)
+                ctx.publish(snapshot)
+        elif kind == "trade":
+            trade = parsing.trade(frame.msg, now)
+            if trade.ticker in self._markets:
+                ctx.publish(trade)
+        elif kind == "ticker":
+            tick = parsing.ticker(frame.msg, now)
+            if tick.ticker in self._markets:
+                self.tickers[tick.ticker] = tick
+        elif kind == "market_lifecycle_v2":
+            ticker = frame.msg.get("market_ticker") if isinstance(frame.msg, dict) else None
+            if ticker not in self._markets:
+                return
+            for event in parsing.lifecycle(frame.msg, now, self.info.get(ticker)):
+                if isinstance(getattr(event, "info", None), MarketInfo):
+                    self.info[ticker] = event.info  # type: ignore[attr-defined]
+                ctx.publish(event)
+
+    def _on_gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
+        if channel != ORDERBOOK or self._ctx is None:
+            return
+        now = self._ctx.clock.now_ns()
+        for ticker in markets:
+            if ticker in self._markets:
+                self.invalid.add(ticker)
+                self._ctx.publish(BookInvalidated(ts_ns=now, ticker=ticker, reason=reason))
+
+    def _on_status(self, status: str, detail: str) -> None:
+        if self._ctx is not None:
+            self._ctx.publish(VenueStatusChanged(ts_ns=self._ctx.clock.now_ns(), status=status, detail=detail))
+
+    def _require_ctx(self) -> FeedContext:
+        if self._ctx is None:
+            raise RuntimeError("KalshiFeed.run has not started")
+        return self._ctx
+
+    def describe(self) -> dict[str, Any]:
+        return {"markets": len(self._markets), "invalid_books": sorted(self.invalid), "malformed": self.malformed}
+
+
+FeedFactory = Callable[[KalshiSession], KalshiFeed]

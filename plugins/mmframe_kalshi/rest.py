@@ -1,0 +1,724 @@
+"""`KalshiRestClient`: typed, signed, rate-limited access to Kalshi's Trade API v2 over httpx.
+
+Every method returns dataclasses from `models` with integer prices and counts. Requests are signed
+(`auth`), wait for tokens (`limiter`) and map error bodies to typed exceptions (`errors`).
+
+Retry policy:
+
+* Idempotent calls (GETs, cancels, decreases to an absolute size, cancel-all, order-group
+  reads/reset/trigger/limit) retry with exponential backoff and jitter on 5xx, 429 and network
+  errors.
+* A create is never blindly re-sent. A 429 or a connection that never opened means it was not
+  processed, so it is sent again. When the outcome is unknown (5xx, timeout, connection dropped
+  after sending) it is re-sent with the *same* ``client_order_id``: either it lands now, or the
+  venue answers 409 ``order_already_exists`` — it was placed — and the order is looked up by
+  reading orders for its ticker. When the attempts run out, orders are read once more to settle
+  it; if even that fails, `OutcomeUnknownError` says the order must be treated as possibly live.
+* Amends are not retried on an unknown outcome (a second amend would refer to a client id the
+  first already replaced); the caller reconciles by reading the order.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+
+from mmframe.api import BookSide, Clock, Count, Price, format_count, format_price
+from mmframe_kalshi.auth import PreSigner, RequestSigner
+from mmframe_kalshi.errors import (
+    AuthenticationError,
+    KalshiError,
+    MalformedMessageError,
+    OrderAlreadyExists,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    VenueError,
+    error_from_response,
+)
+from mmframe_kalshi.limiter import AccountLimits, EndpointCosts, Priority, RateLimiter, limits_from_json
+from mmframe_kalshi.models import (
+    Balance,
+    ExchangeStatus,
+    Fill,
+    Market,
+    MarketPosition,
+    Order,
+    OrderAmendedResult,
+    Orderbook,
+    OrderCanceledResult,
+    OrderDecreasedResult,
+    OrderGroup,
+    OrderPlaced,
+    Page,
+    Series,
+    Trade,
+    items_of,
+    req,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ORDERS_V2 = "/portfolio/events/orders"
+ORDERS_V2_BATCH = "/portfolio/events/orders/batched"
+_ORDERBOOKS_MAX = 100
+_LOOKUP_PAGES = 5
+
+
+@dataclass(frozen=True)
+class CreateOrderRequest:
+    """One V2 create: ``side`` bid buys YES, ask sells YES; ``price`` is the YES price."""
+
+    ticker: str
+    side: BookSide
+    price: Price
+    count: Count
+    client_order_id: str
+    time_in_force: str = "good_till_canceled"
+    post_only: bool = True
+    reduce_only: bool = False
+    self_trade_prevention_type: str = "taker_at_cross"
+    order_group_id: str | None = None
+    expiration_time: int | None = None
+    cancel_order_on_pause: bool | None = None
+    subaccount: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ticker": self.ticker,
+            "client_order_id": self.client_order_id,
+            "side": self.side.value,
+            "count": format_count(self.count),
+            "price": format_price(self.price),
+            "time_in_force": self.time_in_force,
+            "self_trade_prevention_type": self.self_trade_prevention_type,
+        }
+        if self.post_only:
+            body["post_only"] = True
+        if self.reduce_only:
+            body["reduce_only"] = True
+        if self.order_group_id:
+            body["order_group_id"] = self.order_group_id
+        if self.expiration_time is not None:
+            body["expiration_time"] = self.expiration_time
+        if self.cancel_order_on_pause is not None:
+            body["cancel_order_on_pause"] = self.cancel_order_on_pause
+        if self.subaccount is not None:
+            body["subaccount"] = self.subaccount
+        return body
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts and backoff: delay n = min(max_s, base_s * 2**n), jittered to [delay/2, delay]."""
+
+    attempts: int = 4
+    base_s: float = 0.1
+    max_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.max_s, self.base_s * (2**attempt))
+        return ceiling / 2 + rng.random() * ceiling / 2
+
+
+class KalshiRestClient:
+    """Async client for ``rest_url`` (e.g. ``https://external-api.demo.kalshi.co/trade-api/v2``)."""
+
+    def __init__(
+        self,
+        rest_url: str,
+        signer: RequestSigner,
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+        presigner: PreSigner | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        rng: random.Random | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        self.rest_url = rest_url.rstrip("/")
+        self._base_path = urlsplit(self.rest_url).path.rstrip("/")
+        self._signer = signer
+        self._clock = clock
+        self.limiter = limiter or RateLimiter(clock)
+        self.presigner = presigner
+        self.retry = retry or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._http = httpx.AsyncClient(
+            base_url=self.rest_url + "/",
+            timeout=timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            headers={"accept": "application/json"},
+        )
+        self.requests_sent = 0
+        self.rate_limited = 0
+
+    def full_path(self, path: str) -> str:
+        """The path Kalshi signs: ``/trade-api/v2`` + ``path``."""
+        return self._base_path + path
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> KalshiRestClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- transport ------------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: Any = None,
+        items: int = 1,
+        priority: Priority | None = None,
+    ) -> Any:
+        """One attempt: wait for tokens, sign, send; the JSON body, or a typed error."""
+        await self.limiter.acquire(method, path, items=items, priority=priority)
+        full = self.full_path(path)
+        headers = self.presigner.take(method, full) if self.presigner else None
+        presigned = headers is not None
+        if headers is None:
+            headers = self._signer.headers(method, full)
+        content = None
+        if body is not None:
+            content = orjson.dumps(body)
+            headers = {**headers, "content-type": "application/json"}
+        try:
+            response = await self._send_http(method, path, params, content, headers)
+            if presigned and response.status_code == 401:
+                # A pre-signed timestamp the venue found stale: the request was refused, sign afresh.
+                error = error_from_response(401, response.content)
+                if error.code == "header_timestamp_expired":
+                    headers = {**headers, **self._signer.headers(method, full)}
+                    response = await self._send_http(method, path, params, content, headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=False) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=True) from exc
+        if response.status_code >= 400:
+            error = error_from_response(response.status_code, response.content)
+            if isinstance(error, RateLimitedError):
+                self.rate_limited += 1
+            raise error
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise MalformedMessageError(
+                f"{method} {path}: response is not JSON", code="malformed", status=response.status_code
+            ) from None
+
+    async def _send_http(
+        self, method: str, path: str, params: Any, content: bytes | None, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        self.requests_sent += 1
+        return await self._http.request(
+            method, path.lstrip("/"), params=params, content=content, headers=dict(headers)
+        )
+
+    async def _idempotent(
+        self, method: str, path: str, *, params: Any = None, body: Any = None, items: int = 1
+    ) -> Any:
+        """Send with retries on 5xx, 429 and network errors (safe: repeating changes nothing)."""
+        for attempt in range(self.retry.attempts):
+            try:
+                return await self._send(method, path, params=params, body=body, items=items)
+            except (ServerError, RateLimitedError, TransportError) as exc:
+                if attempt + 1 >= self.retry.attempts:
+                    raise
+                delay = self.retry.delay(attempt, self._rng)
+                logger.info("%s %s failed (%s); retry %d in %.3fs", method, path, exc, attempt + 1, delay)
+                await self._clock.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _pages(
+        self, path: str, key: str, convert: Callable[[Mapping[str, Any]], T], params: dict[str, Any]
+    ) -> Page[T]:
+        body = await self._idempotent("GET", path, params=_clean(params))
+        return Page(items_of(body, key, convert, f"GET {path}"), body.get("cursor") or "")
+
+    async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
+        items: list[T] = []
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page = await fetch(cursor)
+            items.extend(page.items)
+            if not page.cursor:
+                break
+            cursor = page.cursor
+        return items
+
+    # --- markets --------------------------------------------------------------------------------
+
+    async def get_markets(
+        self,
+        *,
+        tickers: Sequence[str] | None = None,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        status: str | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Market]:
+        """One page of ``GET /markets`` (filters as Kalshi names them; times Unix seconds)."""
+        params = {
+            "tickers": ",".join(tickers) if tickers else None,
+            "event_ticker": event_ticker,
+            "series_ticker": series_ticker,
+            "status": status,
+            "min_close_ts": min_close_ts,
+            "max_close_ts": max_close_ts,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self._pages("/markets", "markets", Market.from_json, params)
+
+    async def iter_markets(self, *, max_pages: int = 1000, **filters: Any) -> AsyncIterator[Market]:
+        """Every market matching ``filters`` (see `get_markets`), following the cursor."""
+        cursor: str | None = None
+        for _ in range(max_pages):
+            page = await self.get_markets(cursor=cursor, **filters)
+            for market in page.items:
+                yield market
+            if not page.cursor:
+                return
+            cursor = page.cursor
+
+    async def list_markets(self, **filters: Any) -> list[Market]:
+        """All pages of `get_markets` as one list."""
+        return [market async for market in self.iter_markets(**filters)]
+
+    async def get_market(self, ticker: str) -> Market:
+        body = await self._idempotent("GET", f"/markets/{ticker}")
+        return Market.from_json(req(body, "market", f"GET /markets/{ticker}"))
+
+    async def get_orderbook(self, ticker: str, depth: int = 0) -> Orderbook:
+        body = await self._idempotent("GET", f"/markets/{ticker}/orderbook", params={"depth": depth})
+        return Orderbook.from_json(ticker, body)
+
+    async def get_orderbooks(self, tickers: Sequence[str]) -> list[Orderbook]:
+        """Books of many markets, ``GET /markets/orderbooks`` in chunks of 100."""
+        books: list[Orderbook] = []
+        for start in range(0, len(tickers), _ORDERBOOKS_MAX):
+            params = [("tickers", t) for t in tickers[start : start + _ORDERBOOKS_MAX]]
+            body = await self._idempotent("GET", "/markets/orderbooks", params=params)
+            for item in body.get("orderbooks") or ():
+                books.append(Orderbook.from_json(req(item, "ticker", "orderbooks item"), item))
+        return books
+
+    async def get_trades(
+        self,
+        *,
+        ticker: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Trade]:
+        params = {"ticker": ticker, "min_ts": min_ts, "max_ts": max_ts, "limit": limit, "cursor": cursor}
+        return await self._pages("/markets/trades", "trades", Trade.from_json, params)
+
+    async def get_series(self, series_ticker: str) -> Series:
+        body = await self._idempotent("GET", f"/series/{series_ticker}")
+        return Series.from_json(req(body, "series", f"GET /series/{series_ticker}"))
+
+    async def get_exchange_status(self) -> ExchangeStatus:
+        return ExchangeStatus.from_json(await self._idempotent("GET", "/exchange/status"))
+
+    # --- portfolio ------------------------------------------------------------------------------
+
+    async def get_balance(self) -> Balance:
+        return Balance.from_json(await self._idempotent("GET", "/portfolio/balance"))
+
+    async def get_positions(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        count_filter: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[MarketPosition]:
+        params = {
+            "ticker": ticker,
+            "event_ticker": event_ticker,
+            "count_filter": count_filter,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self._pages("/portfolio/positions", "market_positions", MarketPosition.from_json, params)
+
+    async def all_positions(self, *, max_pages: int = 100, **filters: Any) -> list[MarketPosition]:
+        return await self._all(lambda c: self.get_positions(cursor=c, **filters), max_pages)
+
+    async def get_fills(
+        self,
+        *,
+        ticker: str | None = None,
+        order_id: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Fill]:
+        """One page of our fills; ``min_ts``/``max_ts`` Unix seconds."""
+        params = {
+            "ticker": ticker,
+            "order_id": order_id,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self._pages("/portfolio/fills", "fills", Fill.from_json, params)
+
+    async def all_fills(self, *, max_pages: int = 100, **filters: Any) -> list[Fill]:
+        return await self._all(lambda c: self.get_fills(cursor=c, **filters), max_pages)
+
+    async def get_orders(
+        self,
+        *,
+        ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_ts: int | None = None,
+        max_ts: int | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Order]:
+        params = {
+            "ticker": ticker,
+            "event_ticker": event_ticker,
+            "status": status,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        return await self._pages("/portfolio/orders", "orders", Order.from_json, params)
+
+    async def all_orders(self, *, max_pages: int = 100, **filters: Any) -> list[Order]:
+        return await self._all(lambda c: self.get_orders(cursor=c, **filters), max_pages)
+
+    async def get_order(self, order_id: str) -> Order:
+        body = await self._idempotent("GET", f"/portfolio/orders/{order_id}")
+        return Order.from_json(req(body, "order", f"GET /portfolio/orders/{order_id}"))
+
+    async def find_orders(self, ticker: str, client_order_ids: Sequence[str]) -> dict[str, Order]:
+        """Our orders in ``ticker`` with the given client ids, found by reading orders (newest pages)."""
+        wanted = set(client_order_ids)
+        found: dict[str, Order] = {}
+        cursor: str | None = None
+        for _ in range(_LOOKUP_PAGES):
+            page = await self.get_orders(ticker=ticker, limit=200, cursor=cursor)
+            for order in page.items:
+                if order.client_order_id in wanted:
+                    found[order.client_order_id] = order
+            if len(found) == len(wanted) or not page.cursor:
+                break
+            cursor = page.cursor
+        return found
+
+    # --- orders (V2) ----------------------------------------------------------------------------
+
+    async def create_order(self, order: CreateOrderRequest) -> OrderPlaced:
+        """Place one order; see the module docstring for what happens when the outcome is unknown."""
+        results = await self.batch_create_orders([order], _single=True)
+        result = results[0]
+        if result.error is not None:
+            raise result.error
+        return result
+
+    async def batch_create_orders(
+        self, orders: Sequence[CreateOrderRequest], *, _single: bool = False
+    ) -> list[OrderPlaced]:
+        """Place orders in one request; one result per order, in order, failed items with ``error``.
+
+        Unknown outcomes are settled per item as in `create_order`; an item that reading orders
+        could not settle carries an `OutcomeUnknownError`.
+        """
+        if not orders:
+            return []
+        path = ORDERS_V2 if _single else ORDERS_V2_BATCH
+        by_id = {o.client_order_id: o for o in orders}
+        if len(by_id) != len(orders) or "" in by_id:
+            raise ValueError("each order in a batch needs its own non-empty client_order_id")
+        results: dict[str, OrderPlaced] = {}
+        pending = list(orders)
+        last_error: KalshiError | None = None
+        unknown = False
+        for attempt in range(self.retry.attempts):
+            try:
+                if _single:
+                    body = await self._send("POST", path, body=pending[0].to_json())
+                    items = [body]
+                else:
+                    body = await self._send(
+                        "POST", path, body={"orders": [o.to_json() for o in pending]}, items=len(pending)
+                    )
+                    items = list(req(body, "orders", "batch create response"))
+                placed = [
+                    OrderPlaced.from_json(item, pending[i].client_order_id if i < len(pending) else "")
+                    for i, item in enumerate(items)
+                ]
+            except OrderAlreadyExists as exc:  # single create: it was placed
+                placed = [OrderPlaced(client_order_id=pending[0].client_order_id, error=exc)]
+            except (RateLimitedError, TransportError, ServerError) as exc:
+                last_error = exc
+                if isinstance(exc, ServerError) or (isinstance(exc, TransportError) and exc.sent):
+                    unknown = True
+                if attempt + 1 < self.retry.attempts:
+                    delay = self.retry.delay(attempt, self._rng)
+                    logger.warning(
+                        "create of %d order(s) failed (%s); %s in %.3fs",
+                        len(pending),
+                        exc,
+                        "re-sending with the same client_order_id" if unknown else "retrying",
+                        delay,
+                    )
+                    await self._clock.sleep(delay)
+                continue
+            existing = [p.client_order_id for p in placed if isinstance(p.error, OrderAlreadyExists)]
+            for item in placed:
+                if item.client_order_id in by_id and not isinstance(item.error, OrderAlreadyExists):
+                    results[item.client_order_id] = item
+            if existing:
+                await self._settle(existing, by_id, results, exists=True, last_error=last_error)
+            pending = [o for o in pending if o.client_order_id not in results]
+            if not pending:
+                break
+        if pending:
+            if unknown:
+                cids = [o.client_order_id for o in pending]
+                await self._settle(cids, by_id, results, exists=False, last_error=last_error)
+            else:
+                assert last_error is not None
+                for o in pending:
+                    results[o.client_order_id] = OrderPlaced(
+                        client_order_id=o.client_order_id, error=last_error
+                    )
+        return [results[o.client_order_id] for o in orders]
+
+    async def _settle(
+        self,
+        client_order_ids: Sequence[str],
+        by_id: Mapping[str, CreateOrderRequest],
+        results: dict[str, OrderPlaced],
+        *,
+        exists: bool,
+        last_error: KalshiError | None,
+    ) -> None:
+        """Read orders to settle creates: found -> placed; absent -> ``last_error`` (not placed),
+        unless the venue said it ``exists``; unreadable -> `OutcomeUnknownError`."""
+        by_ticker: dict[str, list[str]] = {}
+        for cid in client_order_ids:
+            by_ticker.setdefault(by_id[cid].ticker, []).append(cid)
+        for ticker, cids in by_ticker.items():
+            try:
+                found = await self.find_orders(ticker, cids)
+            except KalshiError as exc:
+                found, readable = {}, False
+                reason = f"reading {ticker}'s orders failed: {exc}"
+            else:
+                readable = True
+                reason = f"the venue says it exists but it is not among {ticker}'s recent orders"
+            for cid in cids:
+                if cid in found:
+                    logger.info("create %s found on the venue as order %s", cid, found[cid].order_id)
+                    results[cid] = OrderPlaced.from_order(found[cid])
+                elif exists or not readable:
+                    results[cid] = OrderPlaced(
+                        client_order_id=cid,
+                        error=OutcomeUnknownError(
+                            f"create {cid} in {ticker} may be live: {reason}",
+                            client_order_id=cid,
+                            ticker=ticker,
+                            code="outcome_unknown",
+                        ),
+                    )
+                else:
+                    assert last_error is not None
+                    results[cid] = OrderPlaced(client_order_id=cid, error=last_error)
+
+    async def cancel_order(self, order_id: str, *, ticker: str | None = None) -> OrderCanceledResult:
+        body = await self._idempotent(
+            "DELETE", f"{ORDERS_V2}/{order_id}", params=_clean({"market_ticker": ticker})
+        )
+        return OrderCanceledResult.from_json(body, order_id)
+
+    async def batch_cancel_orders(
+        self, orders: Sequence[tuple[str, str | None]]
+    ) -> list[OrderCanceledResult]:
+        """Cancel ``(order_id, ticker)`` pairs in one request; per-item ``error`` on failure."""
+        if not orders:
+            return []
+        items = []
+        for order_id, ticker in orders:
+            item: dict[str, Any] = {"order_id": order_id}
+            if ticker:
+                item["market_ticker"] = ticker
+            items.append(item)
+        body = await self._idempotent("DELETE", ORDERS_V2_BATCH, body={"orders": items}, items=len(items))
+        raw = list(req(body, "orders", "batch cancel response"))
+        by_order = {r.get("order_id"): r for r in raw if isinstance(r, Mapping)}
+        out = []
+        for index, (order_id, _) in enumerate(orders):
+            item_body = by_order.get(order_id) or (raw[index] if index < len(raw) else None)
+            if item_body is None:
+                raise MalformedMessageError(f"batch cancel response lacks order {order_id}", code="malformed")
+            out.append(OrderCanceledResult.from_json(item_body, order_id))
+        return out
+
+    async def cancel_all_orders(self) -> None:
+        """``DELETE /portfolio/events/orders``: every resting order of the account, on all shards."""
+        await self._idempotent("DELETE", ORDERS_V2)
+
+    async def amend_order(
+        self,
+        order_id: str,
+        *,
+        ticker: str,
+        side: BookSide,
+        price: Price,
+        total_count: Count,
+        client_order_id: str | None = None,
+        updated_client_order_id: str | None = None,
+    ) -> OrderAmendedResult:
+        """Move an order; ``total_count`` is filled + desired remaining (Kalshi's amend ``count``)."""
+        body: dict[str, Any] = {
+            "ticker": ticker,
+            "side": side.value,
+            "price": format_price(price),
+            "count": format_count(total_count),
+        }
+        if client_order_id:
+            body["client_order_id"] = client_order_id
+        if updated_client_order_id:
+            body["updated_client_order_id"] = updated_client_order_id
+        path = f"{ORDERS_V2}/{order_id}/amend"
+        for attempt in range(self.retry.attempts):
+            try:
+                return OrderAmendedResult.from_json(await self._send("POST", path, body=body))
+            except (RateLimitedError, TransportError) as exc:
+                # Only a request that was certainly not processed is sent again.
+                if (isinstance(exc, TransportError) and exc.sent) or attempt + 1 >= self.retry.attempts:
+                    raise
+                await self._clock.sleep(self.retry.delay(attempt, self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def decrease_order(
+        self,
+        order_id: str,
+        *,
+        reduce_to: Count | None = None,
+        reduce_by: Count | None = None,
+        ticker: str | None = None,
+    ) -> OrderDecreasedResult:
+        """Shrink an order, keeping its queue place. Exactly one of ``reduce_to``/``reduce_by``;
+        only ``reduce_to`` (idempotent) is retried after an unknown outcome."""
+        if (reduce_to is None) == (reduce_by is None):
+            raise ValueError("decrease_order needs exactly one of reduce_to and reduce_by")
+        body: dict[str, Any] = {}
+        if reduce_to is not None:
+            body["reduce_to"] = format_count(reduce_to)
+        else:
+            assert reduce_by is not None
+            body["reduce_by"] = format_count(reduce_by)
+        if ticker:
+            body["market_ticker"] = ticker
+        path = f"{ORDERS_V2}/{order_id}/decrease"
+        if reduce_to is not None:
+            return OrderDecreasedResult.from_json(await self._idempotent("POST", path, body=body))
+        return OrderDecreasedResult.from_json(await self._send("POST", path, body=body))
+
+    # --- order groups ---------------------------------------------------------------------------
+
+    async def create_order_group(self, contracts_limit: Count) -> OrderGroup:
+        """A group whose orders are all cancelled once ``contracts_limit`` fill within 15 s."""
+        body = _limit_body(contracts_limit)
+        # Not idempotent, but a duplicate empty group is harmless: retry like a read.
+        data = await self._idempotent("POST", "/portfolio/order_groups/create", body=body)
+        return OrderGroup.from_json(data, req(data, "order_group_id", "create order group response"))
+
+    async def list_order_groups(self) -> list[OrderGroup]:
+        body = await self._idempotent("GET", "/portfolio/order_groups")
+        return items_of(body, "order_groups", OrderGroup.from_json, "GET /portfolio/order_groups")
+
+    async def get_order_group(self, order_group_id: str) -> OrderGroup:
+        body = await self._idempotent("GET", f"/portfolio/order_groups/{order_group_id}")
+        return OrderGroup.from_json(body, order_group_id)
+
+    async def reset_order_group(self, order_group_id: str) -> None:
+        await self._idempotent("PUT", f"/portfolio/order_groups/{order_group_id}/reset", body={})
+
+    async def trigger_order_group(self, order_group_id: str) -> None:
+        await self._idempotent("PUT", f"/portfolio/order_groups/{order_group_id}/trigger", body={})
+
+    async def set_order_group_limit(self, order_group_id: str, contracts_limit: Count) -> None:
+        path = f"/portfolio/order_groups/{order_group_id}/limit"
+        await self._idempotent("PUT", path, body=_limit_body(contracts_limit))
+
+    async def delete_order_group(self, order_group_id: str) -> None:
+        await self._idempotent("DELETE", f"/portfolio/order_groups/{order_group_id}")
+
+    # --- account ----------------------------------------------------------------------------
+
+    async def get_account_limits(self) -> AccountLimits:
+        body = await self._idempotent("GET", "/account/limits")
+        try:
+            return limits_from_json(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedMessageError(f"GET /account/limits: {exc!r}", code="malformed") from None
+
+    async def get_endpoint_costs(self) -> EndpointCosts:
+        body = await self._idempotent("GET", "/account/endpoint_costs")
+        try:
+            return EndpointCosts.from_json(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedMessageError(f"GET /account/endpoint_costs: {exc!r}", code="malformed") from None
+
+    async def load_rate_limits(self) -> None:
+        """Teach the limiter the account's real limits and costs (keeps the defaults on failure)."""
+        try:
+            self.limiter.set_limits(await self.get_account_limits())
+        except (VenueError, MalformedMessageError, TransportError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            logger.warning("could not read /account/limits (%s); keeping Basic-tier limits", exc)
+        try:
+            self.limiter.set_costs(await self.get_endpoint_costs())
+        except (VenueError, MalformedMessageError, TransportError) as exc:
+            if isinstance(exc, AuthenticationError):
+                raise
+            logger.warning("could not read /account/endpoint_costs (%s); keeping documented costs", exc)
+
+
+def _limit_body(contracts_limit: Count) -> dict[str, Any]:
+    if contracts_limit <= 0:
+        raise ValueError(f"order group contracts limit must be positive, got {contracts_limit}")
+    if contracts_limit % 100 == 0:
+        return {"contracts_limit": contracts_limit // 100}
+    return {"contracts_limit_fp": format_count(contracts_limit)}
+
+
+def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}

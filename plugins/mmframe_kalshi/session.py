@@ -1,0 +1,217 @@
+"""`KalshiSession`: what a pipeline's Kalshi feed and executor share — one account, one connection.
+
+It owns the credentials' signer (and pre-signer), the rate limiter, the REST client and one
+WebSocket connection, and fans incoming frames out by message type to whoever registered for
+them (the feed takes book/trade/ticker/lifecycle frames, the executor fill/order/position/group
+frames). Background tasks (WebSocket reader, pre-signer) live from `open` to `close`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from mmframe.api import Clock
+from mmframe_kalshi.auth import PreSigner, RequestSigner
+from mmframe_kalshi.credentials import KalshiCredentials
+from mmframe_kalshi.errors import AuthenticationError, KalshiError
+from mmframe_kalshi.limiter import RateLimiter
+from mmframe_kalshi.parsing import Frame
+from mmframe_kalshi.rest import ORDERS_V2_BATCH, KalshiRestClient, RetryPolicy
+from mmframe_kalshi.ws import Backoff, KalshiWebSocket
+
+logger = logging.getLogger(__name__)
+
+FrameListener = Callable[[Frame, int], None]
+GapListener = Callable[[str, tuple[str, ...], str], None]
+StatusListener = Callable[[str, str], None]
+ReconnectListener = Callable[[], Awaitable[None]]
+
+
+class KalshiSession:
+    """One Kalshi account and connection, shared by a pipeline's feed and executor."""
+
+    def __init__(
+        self,
+        rest_url: str,
+        ws_url: str,
+        credentials: KalshiCredentials,
+        clock: Clock,
+        *,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        heartbeat_s: float = 30.0,
+        ping_interval_s: float = 10.0,
+        reconnect_backoff: Backoff | None = None,
+        presign: bool = True,
+        load_limits: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.clock = clock
+        self.credentials = credentials
+        self.signer = RequestSigner(credentials, clock)
+        self.presigner = PreSigner(self.signer, clock) if presign else None
+        self.rest = KalshiRestClient(
+            rest_url,
+            self.signer,
+            clock,
+            limiter=limiter,
+            presigner=self.presigner,
+            retry=retry,
+            rng=rng,
+        )
+        self.ws = KalshiWebSocket(
+            ws_url,
+            self.signer,
+            clock,
+            on_frame=self._dispatch,
+            on_gap=self._gap,
+            on_status=self._status,
+            on_reconnect=self._reconnected,
+            heartbeat_s=heartbeat_s,
+            ping_interval_s=ping_interval_s,
+            backoff=reconnect_backoff,
+            rng=rng,
+        )
+        self._load_limits = load_limits
+        self._listeners: dict[str, list[FrameListener]] = {}
+        self._gap_listeners: list[GapListener] = []
+        self._status_listeners: list[StatusListener] = []
+        self._reconnect_listeners: list[ReconnectListener] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._opened = False
+        self.status = "closed"
+        self.listener_errors = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Read the account's rate limits, start pre-signing and connect the WebSocket."""
+        if self._opened:
+            return
+        self._opened = True
+        if self._load_limits:
+            await self.rest.load_rate_limits()
+        if self.presigner is not None:
+            for method in ("POST", "DELETE"):
+                self.presigner.register(method, self.rest.full_path(ORDERS_V2_BATCH))
+            self._tasks.append(asyncio.create_task(self.presigner.run(), name="kalshi-presigner"))
+        self.status = "connecting"
+        self._tasks.append(asyncio.create_task(self.ws.run(), name="kalshi-ws"))
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        """Wait until the WebSocket is up (raises TimeoutError)."""
+        await self.ws.wait_connected(timeout)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.ws.aclose()
+        await self.rest.aclose()
+        self._opened = False
+        self.status = "closed"
+
+    async def __aenter__(self) -> KalshiSession:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- fan-out ----------------------------------------------------------------------------
+
+    def on_frames(self, types: Iterable[str], listener: FrameListener) -> Callable[[], None]:
+        """Call ``listener(frame, received_ns)`` for frames of ``types``; returns an unregister."""
+        kinds = tuple(types)
+        for kind in kinds:
+            self._listeners.setdefault(kind, []).append(listener)
+
+        def remove() -> None:
+            for kind in kinds:
+                with contextlib.suppress(ValueError):
+                    self._listeners.get(kind, []).remove(listener)
+
+        return remove
+
+    def on_gap(self, listener: GapListener) -> None:
+        """``listener(channel, markets, reason)`` when a channel's data had a gap or a disconnect."""
+        self._gap_listeners.append(listener)
+
+    def on_status(self, listener: StatusListener) -> None:
+        """``listener(status, detail)`` when the connection changes (connected/reconnecting)."""
+        self._status_listeners.append(listener)
+
+    def on_reconnect(self, listener: ReconnectListener) -> None:
+        """``await listener()`` after every reconnect (not the first connect)."""
+        self._reconnect_listeners.append(listener)
+
+    async def subscribe(self, channels: Iterable[str], markets: Iterable[str] | None) -> None:
+        tickers = None if markets is None else tuple(markets)
+        for channel in channels:
+            await self.ws.subscribe(channel, tickers)
+
+    def describe(self) -> Mapping[str, Any]:
+        """Connection status for ``/state`` (never secrets)."""
+        stats = self.ws.stats
+        return {
+            "status": self.status,
+            "rest_url": self.rest.rest_url,
+            "ws_url": self.ws.ws_url,
+            "key": repr(self.credentials),
+            "ws": {
+                "connects": stats.connects,
+                "frames": stats.frames,
+                "gaps": stats.gaps,
+                "malformed": stats.malformed,
+                "watchdog_drops": stats.watchdog_drops,
+                "subscriptions": {c: sid for c, (sid, _) in self.ws.subscriptions().items()},
+            },
+            "rest": {"requests": self.rest.requests_sent, "rate_limited": self.rest.rate_limited},
+            "presign": None
+            if self.presigner is None
+            else {"hits": self.presigner.hits, "misses": self.presigner.misses},
+        }
+
+    def _dispatch(self, frame: Frame, received_ns: int) -> None:
+        for listener in self._listeners.get(frame.type, ()):
+            try:
+                listener(frame, received_ns)
+            except Exception:
+                # A listener bug must not kill the shared reader.
+                self.listener_errors += 1
+                logger.exception("Kalshi %s listener failed", frame.type)
+
+    def _gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
+        for listener in self._gap_listeners:
+            try:
+                listener(channel, markets, reason)
+            except Exception:
+                self.listener_errors += 1
+                logger.exception("Kalshi gap listener failed")
+
+    def _status(self, status: str, detail: str) -> None:
+        self.status = status
+        for listener in self._status_listeners:
+            try:
+                listener(status, detail)
+            except Exception:
+                self.listener_errors += 1
+                logger.exception("Kalshi status listener failed")
+
+    async def _reconnected(self) -> None:
+        for listener in self._reconnect_listeners:
+            try:
+                await listener()
+            except AuthenticationError:
+                raise
+            except KalshiError as exc:
+                logger.error("reconciliation after reconnect failed: %s", exc)

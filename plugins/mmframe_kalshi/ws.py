@@ -1,0 +1,392 @@
+"""`KalshiWebSocket`: one authenticated WebSocket v2 connection that stays up and stays correct.
+
+* Signed handshake: the three auth headers, signed over ``timestamp + "GET" + "/trade-api/ws/v2"``.
+* Subscriptions are declared (channel -> markets) and (re)sent on every connection; markets added
+  later go through ``update_subscription`` ``add_markets``.
+* Sequencing: every frame of a sequenced channel carries ``seq``, +1 per message within its
+  ``sid``. On any gap the subscription's markets are reported invalid (``on_gap``) and, for the
+  order book, a ``get_snapshot`` is requested (a resubscribe if the server refuses), so the book is
+  rebuilt before it is used again.
+* Heartbeat watchdog: any frame — data, the server's 10 s ``heartbeat`` ping, or the pong to our
+  own ping — is activity; with none for ``heartbeat_s`` the connection is dropped and rebuilt.
+* Reconnect with exponential backoff and jitter, resubscribe, invalidate every book, then
+  ``on_reconnect`` so the executor can reconcile orders, fills and positions over REST.
+
+Transport timers (ping, watchdog, backoff) run on the event loop's real time: they guard a real
+socket. Message timestamps come from the injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from mmframe.api import Clock
+from mmframe_kalshi.auth import RequestSigner
+from mmframe_kalshi.errors import MalformedMessageError
+from mmframe_kalshi.parsing import Frame, parse_frame
+
+logger = logging.getLogger(__name__)
+
+ORDERBOOK = "orderbook_delta"
+MARKET_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "user_orders", "market_positions"})
+"""Channels that take a ``market_tickers`` filter (lifecycle and order groups ignore it)."""
+_TERMINAL_ERROR_CODES = frozenset({10, 25})  # channel error, buffer overflow: resubscribe
+
+FrameHandler = Callable[[Frame, int], None]
+GapHandler = Callable[[str, tuple[str, ...], str], None]
+StatusHandler = Callable[[str, str], None]
+ReconnectHandler = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class _Subscription:
+    channel: str
+    markets: set[str] | None  # None: not market-filtered
+    sid: int | None = None
+    last_seq: int | None = None
+    pending_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: min(max_s, base_s * 2**n), jittered to [delay/2, delay]."""
+
+    base_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.max_s, self.base_s * (2**attempt))
+        return ceiling / 2 + rng.random() * ceiling / 2
+
+
+class _WatchedConnection(ClientConnection):
+    """A client connection that records when any frame (data, ping, pong) last arrived."""
+
+    last_frame_at: float = 0.0
+
+    def process_event(self, event: Any) -> None:
+        self.last_frame_at = time.monotonic()
+        super().process_event(event)
+
+
+@dataclass
+class WsStats:
+    connects: int = 0
+    gaps: int = 0
+    malformed: int = 0
+    frames: int = 0
+    watchdog_drops: int = 0
+    snapshot_requests: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class KalshiWebSocket:
+    """One WebSocket connection with subscriptions, sequencing, heartbeat and reconnects."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        signer: RequestSigner,
+        clock: Clock,
+        *,
+        on_frame: FrameHandler,
+        on_gap: GapHandler | None = None,
+        on_status: StatusHandler | None = None,
+        on_reconnect: ReconnectHandler | None = None,
+        heartbeat_s: float = 30.0,
+        ping_interval_s: float = 10.0,
+        backoff: Backoff | None = None,
+        open_timeout_s: float = 10.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ws_url = ws_url
+        self._path = urlsplit(ws_url).path or "/"
+        self._signer = signer
+        self._clock = clock
+        self._on_frame = on_frame
+        self._on_gap = on_gap or (lambda channel, markets, reason: None)
+        self._on_status = on_status or (lambda status, detail: None)
+        self._on_reconnect = on_reconnect
+        self.heartbeat_s = heartbeat_s
+        self.ping_interval_s = ping_interval_s
+        self.backoff = backoff or Backoff()
+        self.open_timeout_s = open_timeout_s
+        self._rng = rng or random.Random()
+        self._subs: dict[str, _Subscription] = {}
+        self._by_sid: dict[int, _Subscription] = {}
+        self._pending: dict[int, tuple[str, _Subscription]] = {}
+        self._ids = itertools.count(1)
+        self._ws: _WatchedConnection | None = None
+        self._connected = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stats = WsStats()
+
+    # --- public -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self._connected.is_set()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    def subscriptions(self) -> dict[str, tuple[int | None, tuple[str, ...] | None]]:
+        """Channel -> (sid, markets) for status displays."""
+        return {
+            c: (s.sid, None if s.markets is None else tuple(sorted(s.markets))) for c, s in self._subs.items()
+        }
+
+    async def subscribe(self, channel: str, markets: Iterable[str] | None = None) -> None:
+        """Make sure ``channel`` is subscribed for ``markets`` (kept across reconnects)."""
+        wanted = set(markets) if markets is not None and channel in MARKET_FILTERED else None
+        sub = self._subs.get(channel)
+        if sub is None:
+            sub = self._subs[channel] = _Subscription(channel, wanted)
+            if self.connected:
+                await self._send_subscribe(sub)
+            return
+        if wanted is None or sub.markets is None:
+            return
+        added = wanted - sub.markets
+        if not added:
+            return
+        sub.markets |= added
+        if self.connected and sub.sid is not None:
+            await self._command(
+                "update_subscription",
+                {"sid": sub.sid, "market_tickers": sorted(added), "action": "add_markets"},
+                sub,
+            )
+
+    async def request_snapshot(self, channel: str, markets: Iterable[str]) -> None:
+        """Ask for fresh ``orderbook_snapshot`` frames for ``markets`` (no change to the subscription)."""
+        sub = self._subs.get(channel)
+        if sub is None or sub.sid is None or not self.connected:
+            return
+        self.stats.snapshot_requests += 1
+        await self._command(
+            "update_subscription",
+            {"sid": sub.sid, "market_tickers": sorted(markets), "action": "get_snapshot"},
+            sub,
+        )
+
+    async def run(self) -> None:
+        """Connect, and reconnect whenever the connection drops, until cancelled."""
+        attempt = 0
+        while True:
+            try:
+                headers = self._signer.headers("GET", self._path)
+                async with connect(
+                    self.ws_url,
+                    additional_headers=headers,
+                    open_timeout=self.open_timeout_s,
+                    ping_interval=None,
+                    close_timeout=2,
+                    max_size=None,
+                    compression=None,
+                    create_connection=_WatchedConnection,
+                ) as ws:
+                    assert isinstance(ws, _WatchedConnection)
+                    attempt = 0
+                    await self._serve(ws)
+                # A clean close by the server is still a disconnect for us.
+                logger.warning("Kalshi WS %s closed by the server", self.ws_url)
+                self._on_status("reconnecting", "closed by the server")
+            except asyncio.CancelledError:
+                raise
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
+                logger.warning("Kalshi WS %s: %s: %s", self.ws_url, type(exc).__name__, exc)
+                self._on_status("reconnecting", f"{type(exc).__name__}: {exc}")
+            finally:
+                self._drop_connection()
+            delay = self.backoff.delay(attempt, self._rng)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def drop(self) -> None:
+        """Abort the current connection (tests and operators); `run` reconnects."""
+        if self._ws is not None and self._ws.transport is not None:
+            self._ws.transport.abort()
+
+    # --- connection -------------------------------------------------------------------------
+
+    async def _serve(self, ws: _WatchedConnection) -> None:
+        self._ws = ws
+        ws.last_frame_at = time.monotonic()
+        self.stats.connects += 1
+        first = self.stats.connects == 1
+        for sub in self._subs.values():
+            await self._send_subscribe(sub)
+        self._connected.set()
+        self._on_status("connected", self.ws_url)
+        if not first and self._on_reconnect is not None:
+            self._spawn(self._on_reconnect())
+        watchdog = asyncio.create_task(self._watchdog(ws))
+        try:
+            async for raw in ws:
+                self._handle(raw)
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+
+    def _drop_connection(self) -> None:
+        was_connected = self._ws is not None
+        self._ws = None
+        self._connected.clear()
+        self._pending.clear()
+        self._by_sid.clear()
+        for sub in self._subs.values():
+            sub.sid = None
+            sub.last_seq = None
+            sub.pending_id = None
+        if was_connected:
+            book = self._subs.get(ORDERBOOK)
+            if book is not None and book.markets:
+                self._on_gap(ORDERBOOK, tuple(sorted(book.markets)), "disconnected")
+
+    async def _watchdog(self, ws: _WatchedConnection) -> None:
+        while True:
+            await asyncio.sleep(min(self.ping_interval_s, self.heartbeat_s / 2))
+            silent = time.monotonic() - ws.last_frame_at
+            if silent > self.heartbeat_s:
+                self.stats.watchdog_drops += 1
+                logger.warning("Kalshi WS silent for %.1fs; reconnecting", silent)
+                self._on_status("reconnecting", f"no frame for {silent:.1f}s")
+                if ws.transport is not None:
+                    ws.transport.abort()
+                return
+            with contextlib.suppress(ConnectionClosed, RuntimeError):
+                await ws.ping()
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Kalshi WS callback failed: %r", task.exception())
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._ws is not None:
+            await self._ws.close()
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _command(self, cmd: str, params: dict[str, Any] | None, sub: _Subscription | None) -> int:
+        ws = self._ws
+        if ws is None:
+            return 0
+        cmd_id = next(self._ids)
+        body: dict[str, Any] = {"id": cmd_id, "cmd": cmd}
+        if params is not None:
+            body["params"] = params
+        if sub is not None:
+            self._pending[cmd_id] = (cmd if cmd != "update_subscription" else str(params and params["action"]), sub)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(orjson.dumps(body).decode())
+        return cmd_id
+
+    async def _send_subscribe(self, sub: _Subscription) -> None:
+        params: dict[str, Any] = {"channels": [sub.channel]}
+        if sub.markets is not None:
+            if not sub.markets:
+                return
+            params["market_tickers"] = sorted(sub.markets)
+        sub.pending_id = await self._command("subscribe", params, sub)
+
+    async def _resubscribe(self, sub: _Subscription) -> None:
+        if sub.sid is not None:
+            self._by_sid.pop(sub.sid, None)
+            await self._command("unsubscribe", {"sids": [sub.sid]}, None)
+        sub.sid = None
+        sub.last_seq = None
+        await self._send_subscribe(sub)
+
+    # --- frames -----------------------------------------------------------------------------
+
+    def _handle(self, raw: str | bytes) -> None:
+        now = self._clock.now_ns()
+        self.stats.frames += 1
+        try:
+            frame = parse_frame(raw)
+        except MalformedMessageError as exc:
+            self.stats.malformed += 1
+            logger.warning("malformed Kalshi WS frame dropped: %s", exc)
+            return
+        kind = frame.type
+        if kind == "subscribed":
+            self._on_subscribed(frame)
+        elif kind in ("ok", "unsubscribed"):
+            self._pending.pop(frame.id or 0, None)
+            # An update_subscription reply takes a seq number in its sid's sequence.
+            if kind == "ok" and frame.sid is not None and frame.seq is not None:
+                self._sequence_ok(frame)
+        elif kind == "error":
+            self._on_error(frame)
+        else:
+            if frame.sid is not None and frame.seq is not None and not self._sequence_ok(frame):
+                return
+            self._on_frame(frame, now)
+
+    def _on_subscribed(self, frame: Frame) -> None:
+        msg = frame.msg if isinstance(frame.msg, dict) else {}
+        channel, sid = msg.get("channel"), msg.get("sid")
+        pending = self._pending.get(frame.id or 0)
+        sub = pending[1] if pending is not None else self._subs.get(str(channel))
+        if sub is None or not isinstance(sid, int):
+            logger.warning("unexpected subscribed frame %r", frame)
+            return
+        self._pending.pop(frame.id or 0, None)
+        sub.sid = sid
+        sub.last_seq = None
+        sub.pending_id = None
+        self._by_sid[sid] = sub
+
+    def _on_error(self, frame: Frame) -> None:
+        msg = frame.msg if isinstance(frame.msg, dict) else {}
+        code, text = msg.get("code"), msg.get("msg", "")
+        pending = self._pending.pop(frame.id or 0, None)
+        self.stats.errors.append(f"{code}: {text}")
+        logger.warning("Kalshi WS error %s: %s (command %s)", code, text, pending[0] if pending else frame.id)
+        sub = pending[1] if pending is not None else self._by_sid.get(frame.sid or -1)
+        if sub is None:
+            return
+        if (pending is not None and pending[0] == "get_snapshot") or code in _TERMINAL_ERROR_CODES:
+            self._spawn(self._resubscribe(sub))
+
+    def _sequence_ok(self, frame: Frame) -> bool:
+        assert frame.sid is not None and frame.seq is not None
+        sub = self._by_sid.get(frame.sid)
+        if sub is None:
+            return True  # an old sid's straggler or a channel we did not track: pass through
+        expected = None if sub.last_seq is None else sub.last_seq + 1
+        sub.last_seq = frame.seq
+        if expected is None or frame.seq == expected:
+            return True
+        self.stats.gaps += 1
+        markets = tuple(sorted(sub.markets or ()))
+        reason = f"seq gap on {sub.channel} sid {frame.sid}: expected {expected}, got {frame.seq}"
+        logger.warning("Kalshi WS %s", reason)
+        self._on_gap(sub.channel, markets, reason)
+        if sub.channel == ORDERBOOK and markets:
+            self._spawn(self.request_snapshot(ORDERBOOK, markets))
+            return frame.type == "orderbook_snapshot"
+        return True

@@ -1,0 +1,28 @@
+"""Totals across markets, from the portfolio view."""
+
+from __future__ import annotations
+
+from mmframe.api import BookSide, Count, PortfolioView
+
+
+def gross_contracts_elsewhere(portfolio: PortfolioView, ticker: str) -> Count:
+    """Worst-case contracts held across every market but ``ticker``.
+
+    A market counts ``max(position + live bids, live asks - position)``: the larger of its position
+    if every bid fills and its short if every ask fills.
+    """
+    bids: dict[str, Count] = {}
+    asks: dict[str, Count] = {}
+    for order in portfolio.working_orders:
+        if order.ticker == ticker or not order.status.is_live:
+            continue
+        book = bids if order.side is BookSide.BID else asks
+        book[order.ticker] = book.get(order.ticker, 0) + order.remaining
+    positions = portfolio.positions
+    total = 0
+    for other in set(positions) | set(bids) | set(asks):
+        if other == ticker:
+            continue
+        held = positions[other].position if other in positions else 0
+        total += max(held + bids.get(other, 0), asks.get(other, 0) - held, 0)
+    return total

@@ -1,0 +1,134 @@
+"""``daily-loss``: halt everything when the day's net loss, or the drawdown from its high, is too big."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mmframe.api import (
+    NANOS_PER_SECOND,
+    Event,
+    MarketView,
+    PortfolioView,
+    Price,
+    Quote,
+    TradingResumed,
+    Verdict,
+    format_price,
+)
+from mmframe_risk._base import ConfiguredRule, schema
+from mmframe_risk._config import to_fraction, to_price
+
+
+@dataclass(frozen=True, slots=True)
+class DailyLossParams:
+    max_loss: Price
+    max_drawdown: Price
+    resume_after_ns: int | None
+
+
+def net_pnl(portfolio: PortfolioView) -> Price:
+    """Today's PnL net of fees: realised - fees + unrealised (marked to mid) + what earlier runs today made."""
+    return portfolio.realised_pnl - portfolio.fees + portfolio.unrealised_pnl + portfolio.day_start_pnl
+
+
+class DailyLossRule(ConfiguredRule[DailyLossParams]):
+    """Halts (stop quoting everywhere, cancel every order, keep positions) when today's net PnL —
+    realised + unrealised - fees + ``day_start_pnl`` carried in from earlier runs — reaches
+    ``-max_loss``, or, with ``max_drawdown``, falls that far below its high-water mark.
+
+    The rule stays halted until the cool-down ``resume_after_seconds`` has passed or an operator
+    resumes (`TradingResumed`); the high-water mark then restarts from the current PnL, while the
+    daily ``max_loss`` still applies (a day still past it halts again at once).
+    """
+
+    NAME = "daily-loss"
+    SUMMARY = "Halt when net PnL (realised + unrealised - fees) breaches a daily loss or trailing drawdown."
+    SCHEMA = schema(
+        {
+            "max_loss": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 100,
+                "description": "Halt when today's net PnL is at or below minus this many dollars.",
+                "examples": [100],
+            },
+            "max_drawdown": {
+                "type": "number",
+                "minimum": 0,
+                "default": 0,
+                "description": "Halt when net PnL falls this many dollars below its high-water mark; 0 turns the "
+                "trailing drawdown off.",
+                "examples": [40],
+            },
+            "resume_after_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "default": 0,
+                "description": "Resume by itself after this cool-down, seconds; 0 waits for an operator.",
+                "examples": [900],
+            },
+        },
+        "daily-loss risk rule",
+    )
+    UPDATABLE = frozenset({"max_loss", "max_drawdown", "resume_after_seconds"})
+    EXAMPLE = {"max_loss": 100, "max_drawdown": 40}
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.high_water: Price | None = None
+        self._halt_reason: str | None = None
+        self._resume_at_ns: int | None = None
+
+    def parse(self, config: Mapping[str, Any]) -> DailyLossParams:
+        resume = to_fraction(config["resume_after_seconds"], "resume_after_seconds")
+        return DailyLossParams(
+            max_loss=to_price(config["max_loss"], "max_loss"),
+            max_drawdown=to_price(config["max_drawdown"], "max_drawdown"),
+            resume_after_ns=int(resume * NANOS_PER_SECOND) or None,
+        )
+
+    @property
+    def halted(self) -> bool:
+        return self._halt_reason is not None
+
+    def observe(self, event: Event) -> None:
+        """An operator's resume ends the halt."""
+        if isinstance(event, TradingResumed):
+            self._clear()
+
+    def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:
+        """Pass, or halt with the reason."""
+        now = portfolio.now_ns
+        net = net_pnl(portfolio)
+        if self._halt_reason is not None:
+            if self._resume_at_ns is None or now < self._resume_at_ns:
+                left = None if self._resume_at_ns is None else self._resume_at_ns - now
+                return Verdict.halt(self._halt_reason, left)
+            self._clear()
+        p = self.params
+        if self.high_water is None or net > self.high_water:
+            self.high_water = net
+        if net <= -p.max_loss:
+            return self._halt(
+                now, f"daily-loss: net PnL ${format_price(net)} breached -${format_price(p.max_loss)}"
+            )
+        if p.max_drawdown and self.high_water - net >= p.max_drawdown:
+            return self._halt(
+                now,
+                f"daily-loss: net PnL ${format_price(net)} is ${format_price(self.high_water - net)} below its "
+                f"high of ${format_price(self.high_water)} (max drawdown ${format_price(p.max_drawdown)})",
+            )
+        return Verdict.passed()
+
+    def _halt(self, now: int, reason: str) -> Verdict:
+        resume = self.params.resume_after_ns
+        self._halt_reason = reason
+        self._resume_at_ns = None if resume is None else now + resume
+        return Verdict.halt(reason, resume)
+
+    def _clear(self) -> None:
+        self._halt_reason = None
+        self._resume_at_ns = None
+        self.high_water = None

@@ -1,0 +1,70 @@
+"""``min-spread``: widen a quote whose best bid and best ask are too close."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mmframe.api import Level, MarketView, PortfolioView, Price, Quote, TickGrid, Verdict, format_price
+from mmframe_risk._base import ConfiguredRule, schema
+from mmframe_risk._config import to_price
+from mmframe_risk._quotes import grid_of
+
+
+@dataclass(frozen=True, slots=True)
+class MinSpreadParams:
+    min_spread: Price
+
+
+class MinSpreadRule(ConfiguredRule[MinSpreadParams]):
+    """Widens a two-sided quote to at least ``min_spread``: bids move down by half the shortfall and
+    asks up by the rest, then bids round down and asks round up to the grid. Every level of a side
+    moves by the same amount; a level that would leave the grid or land on the level before it is
+    dropped. One-sided quotes pass."""
+
+    NAME = "min-spread"
+    SUMMARY = "Widen quotes whose best bid and ask are closer than a minimum spread."
+    SCHEMA = schema(
+        {
+            "min_spread": {
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "default": 0.02,
+                "description": "Smallest allowed distance between our best ask and best bid, dollars.",
+                "examples": [0.02],
+            },
+        },
+        "min-spread risk rule",
+    )
+    UPDATABLE = frozenset({"min_spread"})
+    EXAMPLE = {"min_spread": 0.02}
+
+    def parse(self, config: Mapping[str, Any]) -> MinSpreadParams:
+        return MinSpreadParams(min_spread=to_price(config["min_spread"], "min_spread"))
+
+    def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:
+        """Pass, or adjust with the quote widened."""
+        spread = quote.spread
+        minimum = self.params.min_spread
+        if spread is None or spread >= minimum:
+            return Verdict.passed()
+        shortfall = minimum - spread
+        down = shortfall // 2
+        grid = grid_of(market)
+        bids = _shift(grid, quote.bids, -down)
+        asks = _shift(grid, quote.asks, shortfall - down)
+        return Verdict.adjust(
+            Quote(quote.ticker, bids, asks),
+            f"min-spread: spread ${format_price(spread)} widened to at least ${format_price(minimum)}",
+        )
+
+
+def _shift(grid: TickGrid, levels: tuple[Level, ...], by: Price) -> tuple[Level, ...]:
+    kept: list[Level] = []
+    for level in levels:
+        price = grid.round_down(level.price + by) if by <= 0 else grid.round_up(level.price + by)
+        if price is None or (kept and (price >= kept[-1].price if by <= 0 else price <= kept[-1].price)):
+            continue
+        kept.append(Level(price, level.size))
+    return tuple(kept)

@@ -1,0 +1,263 @@
+"""The sim-only admin API under /_sim: faults, lifecycle, ground truth and time. Loopback clients only.
+
+Unsigned on purpose (it is not Kalshi's), refused with 403 for any non-loopback peer. Every fault
+action of a scenario's ``faults:`` plan is also one POST here (`apply_fault`), so scripted and
+interactive faults behave the same.
+
+    POST /_sim/faults            {"action": "drop_ws"}   (any action of faults.FAULT_ACTIONS + params)
+    POST /_sim/faults/plan       {"faults": [{"at_seconds": 5, "action": "pause_exchange"}, ...]}
+    GET  /_sim/faults            the live switches
+    GET  /_sim/truth             resting orders, positions, fair values, balances, time, faults
+    POST /_sim/time              {"freeze": true} | {"resume": true} | {"advance_seconds": 3.5}
+    POST /_sim/accounts          {"balance": "1000.00", "tier": "prime"} -> key_id + private_key_pem
+    POST /_sim/markets/{ticker}/{close|determine|settle|deactivate|activate} {"result": "yes"}
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import orjson
+from mmframe.api import FixedPointError, parse_price
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mmframe_sim import wire
+from mmframe_sim.engine import ExchangeError
+from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
+
+if TYPE_CHECKING:
+    from mmframe_sim.server import SimServer
+
+
+class AdminError(Exception):
+    """A bad admin request (400 with ``{"error": message}``)."""
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _param(params: Mapping[str, Any], name: str) -> Any:
+    if name not in params:
+        raise AdminError(f"missing parameter {name!r}")
+    return params[name]
+
+
+def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Carry out one fault action now; returns a small report."""
+    faults = sim.faults
+    ex = sim.exchange
+    count = int(params.get("count", 1))
+    if action == "drop_ws":
+        dropped = sim.hub.drop_all(user_id=params.get("user_id"), code=int(params.get("code", 1011)),
+                                   abort=bool(params.get("abort", True)))
+        return {"dropped": dropped}
+    if action == "skip_seq":
+        faults.skip_seq_remaining += count
+    elif action == "duplicate":
+        faults.duplicate_remaining += count
+    elif action == "reorder":
+        faults.reorder_remaining += count
+    elif action == "delay":
+        faults.delay_s = max(0.0, float(params.get("ms", 0))) / 1000
+    elif action == "burst_429":
+        faults.burst_429_remaining += int(params.get("count", 10))
+    elif action == "fail_writes":
+        share = float(params.get("share", 1.0))
+        if not 0 <= share <= 1:
+            raise AdminError("share must be within 0..1")
+        faults.fail_write_share = share
+        faults.fail_write_placed = bool(params.get("placed", False))
+    elif action == "pause_exchange":
+        ex.set_trading_active(False)
+    elif action == "resume_exchange":
+        ex.set_trading_active(True)
+    elif action == "deactivate_market":
+        ex.deactivate_market(_param(params, "ticker"))
+    elif action == "activate_market":
+        ex.activate_market(_param(params, "ticker"))
+    elif action == "close_market":
+        ex.close_market(_param(params, "ticker"))
+    elif action == "determine_market":
+        ex.determine_market(_param(params, "ticker"), params.get("result"))
+    elif action == "settle_market":
+        ex.settle_market(_param(params, "ticker"))
+    elif action == "set_fair_value":
+        probability = float(_param(params, "probability"))
+        if not 0 < probability < 1:
+            raise AdminError("probability must be strictly between 0 and 1")
+        ex.set_fair_value(_param(params, "ticker"), probability)
+    elif action == "clear":
+        faults.clear()
+    else:
+        raise AdminError(f"unknown action {action!r}; known: {', '.join(sorted(FAULT_ACTIONS))}")
+    return {"faults": faults.describe()}
+
+
+async def run_fault_plan(sim: SimServer, steps: list[FaultStep]) -> None:
+    """Fire each step at its ``at_seconds`` (wall time from now). Failing steps are reported, not fatal."""
+    start = anyio.current_time()
+    for step in steps:
+        delay = start + step.at_seconds - anyio.current_time()
+        if delay > 0:
+            await anyio.sleep(delay)
+        try:
+            apply_fault(sim, step.action, step.params)
+        except (AdminError, ExchangeError, ValueError) as exc:
+            sim.fault_log.append(f"t+{step.at_seconds}s {step.action}: {exc}")
+        else:
+            sim.fault_log.append(f"t+{step.at_seconds}s {step.action}")
+
+
+def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
+    ex = sim.exchange
+    users = [*sim.accounts, *ex.participant_user_ids()]
+    return {
+        "time_ns": ex.now_ns(),
+        "frozen": sim.clock.frozen,
+        "exchange": {"trading_active": ex.exchange_status().trading_active},
+        "resting_orders": [wire.order_json(o) for o in ex.resting_orders(ticker)],
+        "positions": [{"user_id": p.user_id, **wire.position_json(p)} for p in ex.all_positions(ticker)],
+        "fair_values": ex.fair_values(),
+        "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
+        "accounts": list(sim.accounts),
+        "participants": ex.participant_user_ids(),
+        "total_money_dollars": wire.dollars4(ex.total_money()),
+        "faults": sim.faults.describe(),
+        "fault_log": list(sim.fault_log),
+    }
+
+
+AdminHandler = Callable[["SimServer", Request, Any], Awaitable[tuple[int, Any]]]
+
+
+def _admin(sim: SimServer, handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        if not is_loopback(client):
+            return _json(403, {"error": "the admin API only answers loopback clients"})
+        body: Any = None
+        if request.method != "GET":
+            raw = await request.body()
+            if raw.strip():
+                try:
+                    body = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    return _json(400, {"error": f"invalid JSON: {exc.msg}"})
+        try:
+            status, payload = await handler(sim, request, body)
+        except (AdminError, ValueError, TypeError) as exc:
+            return _json(400, {"error": str(exc)})
+        except ExchangeError as exc:
+            return _json(exc.http_status, exc.body())
+        return _json(status, payload)
+
+    return endpoint
+
+
+async def _post_fault(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    if not isinstance(body, dict) or "action" not in body:
+        raise AdminError('expected {"action": ..., ...params}')
+    params = dict(body)
+    action = str(params.pop("action"))
+    return 200, apply_fault(sim, action, params)
+
+
+async def _get_faults(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    return 200, {"faults": sim.faults.describe(), "actions": FAULT_ACTIONS, "log": list(sim.fault_log)}
+
+
+async def _post_plan(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("faults"), list):
+        raise AdminError('expected {"faults": [{"at_seconds": ..., "action": ...}, ...]}')
+    steps = parse_fault_plan(body["faults"])
+    sim.start_fault_plan(steps)
+    return 202, {"scheduled": len(steps)}
+
+
+async def _get_truth(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    return 200, ground_truth(sim, request.query_params.get("ticker") or None)
+
+
+async def _post_time(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    body = body if isinstance(body, dict) else {}
+    if body.get("freeze"):
+        sim.clock.freeze()
+    if body.get("advance_seconds") is not None:
+        sim.clock.advance(float(body["advance_seconds"]))
+    if body.get("resume"):
+        sim.clock.resume()
+    sim.exchange.advance()
+    return 200, {"time_ns": sim.exchange.now_ns(), "frozen": sim.clock.frozen}
+
+
+async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    body = body if isinstance(body, dict) else {}
+    kwargs: dict[str, Any] = {}
+    if "balance" in body:
+        try:
+            kwargs["balance"] = parse_price(str(body["balance"]))
+        except FixedPointError as exc:
+            raise AdminError(f"balance: {exc}") from None
+    if "tier" in body:
+        kwargs["tier"] = str(body["tier"])
+    if body.get("public_key_pem"):
+        key_id = sim.register_key(str(body["public_key_pem"]), **kwargs)
+        return 201, {"key_id": key_id, "user_id": sim.keys.get(key_id).account_id}  # type: ignore[union-attr]
+    key_id, private_pem = sim.create_api_key(**kwargs)
+    return 201, {
+        "key_id": key_id,
+        "user_id": sim.keys.get(key_id).account_id,  # type: ignore[union-attr]
+        "private_key_pem": private_pem.decode(),
+    }
+
+
+_MARKET_ACTIONS = {
+    "close": "close_market", "determine": "determine_market", "settle": "settle_market",
+    "deactivate": "deactivate_market", "activate": "activate_market",
+}
+
+
+async def _post_market(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    verb = request.path_params["action"]
+    if verb not in _MARKET_ACTIONS:
+        raise AdminError(f"unknown market action {verb!r}; known: {', '.join(_MARKET_ACTIONS)}")
+    params = dict(body) if isinstance(body, dict) else {}
+    params["ticker"] = request.path_params["ticker"]
+    apply_fault(sim, _MARKET_ACTIONS[verb], params)
+    return 200, {"market": wire.market_json(sim.exchange.market(params["ticker"]), sim.exchange.now_ns())}
+
+
+async def _post_exchange(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("trading_active"), bool):
+        raise AdminError('expected {"trading_active": true|false}')
+    sim.exchange.set_trading_active(body["trading_active"])
+    return 200, {"trading_active": body["trading_active"]}
+
+
+def admin_routes(sim: SimServer) -> list[Route]:
+    """Routes mounted under /_sim."""
+    return [
+        Route("/faults", _admin(sim, _get_faults), methods=["GET"]),
+        Route("/faults", _admin(sim, _post_fault), methods=["POST"]),
+        Route("/faults/plan", _admin(sim, _post_plan), methods=["POST"]),
+        Route("/truth", _admin(sim, _get_truth), methods=["GET"]),
+        Route("/time", _admin(sim, _post_time), methods=["POST"]),
+        Route("/accounts", _admin(sim, _post_account), methods=["POST"]),
+        Route("/exchange", _admin(sim, _post_exchange), methods=["POST"]),
+        Route("/markets/{ticker}/{action}", _admin(sim, _post_market), methods=["POST"]),
+    ]

@@ -1,0 +1,359 @@
+"""``symmetric``: a fixed-width quote around a reference price, with levels, inventory skew and
+post-only pricing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from mmframe.api import (
+    COUNT_SCALE,
+    NANOS_PER_SECOND,
+    BookSide,
+    ComponentContext,
+    ComponentSpec,
+    Count,
+    Kind,
+    Level,
+    MarketView,
+    OrderFilled,
+    Price,
+    Quote,
+    TickGrid,
+)
+from mmframe_strategies._config import (
+    ConfigError,
+    check_updatable,
+    resolve_config,
+    to_count,
+    to_fraction,
+    to_price,
+)
+from mmframe_strategies._pricing import (
+    REFERENCES,
+    floor_to_increment,
+    grid_of,
+    order_age_ns,
+    others_best,
+    passive_ask,
+    passive_bid,
+    reference_price,
+    step_away,
+    touch,
+)
+
+NAME = "symmetric"
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "symmetric strategy",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "spread": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 0.04,
+            "description": "Distance between our best bid and best ask before rounding, dollars. Bids round "
+            "down and asks round up to the grid, so the quoted spread is never narrower.",
+            "examples": [0.04],
+        },
+        "size": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 10,
+            "description": "Size of the first level on each side, contracts.",
+            "examples": [10],
+        },
+        "levels": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 20,
+            "default": 1,
+            "description": "Price levels per side.",
+        },
+        "level_spacing": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 0.01,
+            "description": "Distance between successive levels of one side, dollars (rounded outward to the grid).",
+        },
+        "level_size": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Size of each level after the first, contracts; 0 means the same as `size`.",
+        },
+        "reference": {
+            "enum": list(REFERENCES),
+            "default": "mid",
+            "description": "Price the quote is centred on: the book `mid`, the size-weighted `microprice`, or "
+            "the `fair_value` published by an extra feed. No reference, no quote.",
+        },
+        "min_spread": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.02,
+            "description": "Floor on `spread`, dollars (guards run-time changes of `spread`).",
+        },
+        "skew_per_contract": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Price shift of the whole quote per contract of position, dollars: long moves the "
+            "quote down (sell more readily), short moves it up.",
+        },
+        "max_skew": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0.05,
+            "description": "Bound on the inventory price shift, dollars.",
+        },
+        "size_skew_per_contract": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": 0,
+            "description": "Fraction by which the side that would grow the position shrinks, per contract of "
+            "position (long shrinks bids, short shrinks asks).",
+        },
+        "max_size_skew": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": 1,
+            "description": "Bound on that shrink; 1 lets the growing side disappear entirely.",
+        },
+        "size_increment": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 1,
+            "description": "Sizes are rounded down to a multiple of this many contracts (0.01 where fractional "
+            "contracts trade).",
+        },
+        "refresh_tolerance": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Keep quoting around the previous reference while the new one is less than this far "
+            "from it, dollars: small reference moves then cause no order changes.",
+        },
+        "max_order_age_s": {
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+            "description": "Refresh orders older than this many seconds (0: never). A level whose order is too "
+            "old is left out of one quote, so the reconciler cancels it; the next quote places it afresh.",
+        },
+        "join": {
+            "enum": ["none", "join", "improve"],
+            "default": "none",
+            "description": "When our price is better than the best price of others on that side: `none` keeps "
+            "it, `join` backs off to the best price, `improve` backs off to `max_improve_ticks` ticks "
+            "better than it. Never moves a price toward the other side.",
+        },
+        "max_improve_ticks": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100,
+            "default": 1,
+            "description": "Ticks ahead of the best price that `join: improve` leads by.",
+        },
+    },
+}
+
+UPDATABLE = frozenset(SCHEMA["properties"]) - {"size_increment"}
+
+EXAMPLE: dict[str, Any] = {"spread": 0.04, "size": 10, "levels": 2, "skew_per_contract": 0.001}
+
+
+@dataclass(frozen=True, slots=True)
+class SymmetricParams:
+    """The config in price and count units."""
+
+    spread: Price
+    size: Count
+    levels: int
+    level_spacing: Price
+    level_size: Count
+    reference: str
+    min_spread: Price
+    skew_per_contract: Price
+    max_skew: Price
+    size_skew_per_contract: Fraction
+    max_size_skew: Fraction
+    size_increment: Count
+    refresh_tolerance: Price
+    max_order_age_ns: int
+    join: str
+    max_improve_ticks: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SymmetricParams:
+        """Convert a resolved config; `ConfigError` for values the units cannot hold."""
+        size_increment = to_count(config["size_increment"], "size_increment")
+        params = cls(
+            spread=to_price(config["spread"], "spread"),
+            size=to_count(config["size"], "size"),
+            levels=config["levels"],
+            level_spacing=to_price(config["level_spacing"], "level_spacing"),
+            level_size=to_count(config["level_size"], "level_size"),
+            reference=config["reference"],
+            min_spread=to_price(config["min_spread"], "min_spread"),
+            skew_per_contract=to_price(config["skew_per_contract"], "skew_per_contract"),
+            max_skew=to_price(config["max_skew"], "max_skew"),
+            size_skew_per_contract=to_fraction(config["size_skew_per_contract"], "size_skew_per_contract"),
+            max_size_skew=to_fraction(config["max_size_skew"], "max_size_skew"),
+            size_increment=size_increment,
+            refresh_tolerance=to_price(config["refresh_tolerance"], "refresh_tolerance"),
+            max_order_age_ns=int(
+                to_fraction(config["max_order_age_s"], "max_order_age_s") * NANOS_PER_SECOND
+            ),
+            join=config["join"],
+            max_improve_ticks=config["max_improve_ticks"],
+        )
+        for field in ("size", "level_size"):
+            value = getattr(params, field)
+            if value and value < size_increment:
+                raise ConfigError(f"{NAME}: {field} is smaller than size_increment")
+        if params.spread <= 0 or params.level_spacing <= 0:
+            raise ConfigError(f"{NAME}: spread and level_spacing must be at least $0.0001")
+        return params
+
+
+class SymmetricStrategy:
+    """Quotes ``levels`` bids and asks ``spread`` apart around a reference price.
+
+    Order of operations: reference (snapped by ``refresh_tolerance``) -> inventory price skew ->
+    first level (bid rounded down, ask rounded up, then kept strictly inside the book: post-only)
+    -> optional join/improve -> further levels ``level_spacing`` apart -> sizes (inventory size skew,
+    rounded down to ``size_increment``) -> levels whose order is older than ``max_order_age_s`` left
+    out. An invalid, crossed or locked book, or a missing reference, pulls the market.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = resolve_config(NAME, SCHEMA, config)
+        self._params = SymmetricParams.from_config(self._config)
+        self._references: dict[str, Price] = {}
+
+    @classmethod
+    def build(cls, config: dict[str, Any], ctx: ComponentContext) -> SymmetricStrategy:
+        """The component factory."""
+        return cls(config)
+
+    @property
+    def params(self) -> SymmetricParams:
+        return self._params
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Change updatable fields; the whole new config is validated before anything changes."""
+        check_updatable(NAME, UPDATABLE, params)
+        config = resolve_config(NAME, SCHEMA, {**self._config, **params})
+        self._params = SymmetricParams.from_config(config)
+        self._config = config
+
+    def on_fill(self, fill: OrderFilled, market: MarketView) -> None:
+        """Nothing to learn: the position in the next view drives the skew."""
+
+    def quote(self, market: MarketView) -> Quote:
+        """The quote for ``market`` now (see the class docstring)."""
+        p = self._params
+        ticker = market.ticker
+        top = touch(market.book)
+        reference = reference_price(market, p.reference) if top is not None else None
+        if top is None or reference is None:
+            return Quote.empty(ticker)
+        best_bid, best_ask = top
+        reference = self._snap(ticker, reference)
+        position = market.position.position
+        center = reference - self._price_skew(position)
+        spread = max(p.spread, p.min_spread)
+        grid = grid_of(market)
+        low = center - spread // 2
+        bid = passive_bid(grid, low, best_ask)
+        ask = passive_ask(grid, low + spread, best_bid)
+        if p.join != "none":
+            ticks = p.max_improve_ticks if p.join == "improve" else 0
+            bid = self._back_off(market, grid, bid, BookSide.BID, ticks)
+            ask = self._back_off(market, grid, ask, BookSide.ASK, ticks)
+        bid_shrink, ask_shrink = self._size_shrink(position)
+        return Quote(
+            ticker,
+            self._levels(market, grid, bid, BookSide.BID, bid_shrink),
+            self._levels(market, grid, ask, BookSide.ASK, ask_shrink),
+        )
+
+    def _snap(self, ticker: str, reference: Price) -> Price:
+        tolerance = self._params.refresh_tolerance
+        previous = self._references.get(ticker)
+        if previous is not None and abs(reference - previous) < tolerance:
+            return previous
+        self._references[ticker] = reference
+        return reference
+
+    def _price_skew(self, position: Count) -> Price:
+        p = self._params
+        shift = min(abs(position) * p.skew_per_contract // COUNT_SCALE, p.max_skew)
+        return shift if position > 0 else -shift
+
+    def _size_shrink(self, position: Count) -> tuple[Fraction, Fraction]:
+        p = self._params
+        shrink = min(p.size_skew_per_contract * abs(position) / COUNT_SCALE, p.max_size_skew)
+        return (shrink, Fraction(0)) if position > 0 else (Fraction(0), shrink)
+
+    @staticmethod
+    def _back_off(
+        market: MarketView, grid: TickGrid, price: Price | None, side: BookSide, ticks: int
+    ) -> Price | None:
+        if price is None:
+            return None
+        best = others_best(market, side)
+        if best is None:
+            return price
+        limit = step_away(grid, best, ticks, side)
+        return min(price, limit) if side is BookSide.BID else max(price, limit)
+
+    def _levels(
+        self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: Fraction
+    ) -> tuple[Level, ...]:
+        p = self._params
+        levels: list[Level] = []
+        price = first
+        for index in range(p.levels):
+            if price is None:
+                break
+            if index:
+                price = (
+                    grid.round_down(price - p.level_spacing)
+                    if side is BookSide.BID
+                    else grid.round_up(price + p.level_spacing)
+                )
+                if price is None:
+                    break
+            size = p.size if index == 0 or not p.level_size else p.level_size
+            if shrink:
+                size = int(size * (1 - shrink))
+            size = floor_to_increment(size, p.size_increment)
+            if size <= 0:
+                continue
+            if (
+                p.max_order_age_ns
+                and order_age_ns(market.working_orders, side, price, market.now_ns) > p.max_order_age_ns
+            ):
+                continue
+            levels.append(Level(price, size))
+        return tuple(levels)
+
+
+SPEC = ComponentSpec(
+    kind=Kind.STRATEGY,
+    name=NAME,
+    summary="Fixed-width quote around the mid, microprice or a fair value; levels, inventory skew, post-only.",
+    factory=SymmetricStrategy.build,
+    config_schema=SCHEMA,
+    example=EXAMPLE,
+    updatable=UPDATABLE,
+    description=(SymmetricStrategy.__doc__ or "").strip(),
+)

@@ -1,0 +1,84 @@
+"""Exact fixed-point parsing and formatting of Kalshi's dollar and count strings."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mmframe.domain.money import (
+    FixedPointError,
+    format_count,
+    format_fixed,
+    format_price,
+    notional,
+    parse_count,
+    parse_fixed,
+    parse_price,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("0.5600", 5600),
+        ("0.56", 5600),
+        ("0.960", 9600),
+        ("0.017500", 175),
+        ("1.0000", 10_000),
+        ("0", 0),
+        ("-0.0100", -100),
+        ("+0.0001", 1),
+        (".5", 5000),
+        ("12.", 120_000),
+    ],
+)
+def test_parse_price_when_valid_kalshi_string_returns_exact_units(text: str, units: int) -> None:
+    assert parse_price(text) == units
+
+
+@pytest.mark.parametrize(("text", "units"), [("10.00", 1000), ("10", 1000), ("0.01", 1), ("-54.00", -5400)])
+def test_parse_count_when_valid_kalshi_string_returns_exact_units(text: str, units: int) -> None:
+    assert parse_count(text) == units
+
+
+@pytest.mark.parametrize(
+    "text", ["", ".", "abc", "0.5.6", "1e-2", " 0.56", "0.56 ", "--1", "0,56", "١.٢", "nan"]
+)
+def test_parse_price_when_malformed_raises_clear_error(text: str) -> None:
+    with pytest.raises(FixedPointError, match=r"price .* is not a decimal number"):
+        parse_price(text)
+
+
+def test_parse_price_when_more_precise_than_unit_raises() -> None:
+    with pytest.raises(FixedPointError, match="more than 4 decimal places"):
+        parse_price("0.56001")
+
+
+def test_parse_count_when_fractional_beyond_cents_raises() -> None:
+    with pytest.raises(FixedPointError, match=r"count '1\.001' has more than 2 decimal places"):
+        parse_count("1.001")
+
+
+@pytest.mark.parametrize("value", [0.56, 56, None, b"0.56"])
+def test_parse_price_when_not_a_string_raises(value: object) -> None:
+    with pytest.raises(FixedPointError, match="must be a decimal string"):
+        parse_price(value)  # type: ignore[arg-type]
+
+
+def test_format_price_when_units_returns_kalshi_string() -> None:
+    assert format_price(5600) == "0.5600"
+    assert format_price(-100) == "-0.0100"
+    assert format_price(175, places=6) == "0.017500"
+    assert format_count(1000) == "10.00"
+    assert format_fixed(7, 0) == "7"
+
+
+@given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=0, max_value=6))
+def test_format_then_parse_when_any_units_round_trips(units: int, decimals: int) -> None:
+    assert parse_fixed(format_fixed(units, decimals), decimals) == units
+
+
+def test_notional_when_sub_unit_remainder_rounds_up() -> None:
+    assert notional(5600, 1000) == 56_000  # 10 @ $0.56 = $5.60
+    assert notional(5601, 1) == 57  # 0.01 contract @ $0.5601 = $0.005601 -> $0.0057

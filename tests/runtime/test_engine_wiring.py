@@ -1,0 +1,158 @@
+"""The engine's wiring, proven with small in-memory components (see memory_plugin.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+
+from mmframe.api import (
+    CreateOrder,
+    Kind,
+    OrderActionsSubmitted,
+    QuoteComputed,
+    RunStarted,
+    RunStopped,
+    TradingHalted,
+)
+from mmframe.pipeline.model import ComponentRef, ControlConfig, MarketSelection, Pipeline
+from mmframe.plugins import load_registry
+from mmframe.runtime.app import build_engine
+from tests.runtime import memory_plugin
+from tests.runtime.memory_plugin import TICKERS, Collect, JoinBest, MemoryVenue
+
+
+def _pipeline(
+    venue: dict[str, Any] | None = None, risk: tuple[str, ...] = (), sink: dict[str, Any] | None = None
+) -> Pipeline:
+    return Pipeline(
+        name="wiring",
+        path="<test>",
+        venue=ComponentRef(Kind.VENUE, "memory", venue or {}, None),
+        markets=MarketSelection(tickers=TICKERS),
+        strategy=ComponentRef(Kind.STRATEGY, "join-best", {}, None),
+        risk=tuple(ComponentRef(Kind.RISK, name, {}, None) for name in risk),
+        sinks=(ComponentRef(Kind.SINK, "collect", sink or {}, None),),
+        control=ControlConfig(enabled=False),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    Collect.events = []
+    JoinBest.calls = 0
+    MemoryVenue.instances = []
+
+
+@pytest.fixture()
+def registry() -> Any:
+    return load_registry(extra_modules=[memory_plugin], environ={"MMFRAME_DISABLE_PLUGINS": ""})
+
+
+def _run(registry: Any, pipeline: Pipeline, duration: float, during: Any = None) -> tuple[int, Any]:
+    engine = build_engine(pipeline, registry)
+
+    async def main() -> int:
+        async with anyio.create_task_group() as tg:
+            if during is not None:
+                tg.start_soon(during, engine)
+            code = await engine.run(duration)
+            tg.cancel_scope.cancel()
+        return code
+
+    return anyio.run(main), engine
+
+
+def test_engine_when_duration_elapses_quotes_then_cancels_everything_and_exits_zero(registry: Any) -> None:
+    code, _engine = _run(registry, _pipeline(), 0.3)
+
+    venue = MemoryVenue.instances[0]
+    assert code == 0
+    assert venue.resting == {}, "nothing may be left resting after a stop"
+    assert venue.opened and venue.closed
+    created = [a for a in venue.executor().executed if isinstance(a, CreateOrder)]
+    assert {a.ticker for a in created} == set(TICKERS)
+    assert {(a.side.value, a.price) for a in created if a.ticker == "MEM-A"} == {("bid", 4500), ("ask", 5000)}
+    kinds = [type(e) for e in Collect.events]
+    assert kinds[0] is RunStarted and kinds[-1] is RunStopped
+    assert QuoteComputed in kinds and OrderActionsSubmitted in kinds
+
+
+def test_engine_when_a_burst_of_deltas_arrives_conflates_to_few_quotes(registry: Any) -> None:
+    code, engine = _run(registry, _pipeline({"burst": 5000}), 0.3)
+
+    assert code == 0
+    assert engine.stats.events["BookDeltaReceived"] == 5000
+    # The strategy sees the latest state, never a backlog: one quote per market per pass.
+    assert JoinBest.calls < 100
+
+
+def test_engine_when_the_feed_fails_stops_with_one_line_error_and_nothing_resting(registry: Any) -> None:
+    code, engine = _run(registry, _pipeline({"fail": True}), 5.0)
+
+    assert code == 1
+    assert engine.error is not None and "feed lost its connection" in engine.error
+    assert "\n" not in engine.error
+    assert MemoryVenue.instances[0].resting == {}
+
+
+def test_engine_when_a_risk_rule_halts_cancels_every_order_and_creates_nothing_more(registry: Any) -> None:
+    async def fill_once(engine: Any) -> None:
+        await anyio.sleep(0.1)
+        venue = MemoryVenue.instances[0]
+        client_order_id = next(iter(venue.resting))
+        venue.executor().fill(client_order_id, 50)
+        await anyio.sleep(0.1)
+        assert venue.resting == {}, "a halt cancels everything"
+
+    code, engine = _run(registry, _pipeline(risk=("halt-on-fill",)), 0.4, fill_once)
+
+    assert code == 0
+    assert engine.core.state == "halted"
+    halted_at = next(i for i, e in enumerate(Collect.events) if isinstance(e, TradingHalted))
+    later_creates = [
+        a
+        for e in Collect.events[halted_at:]
+        if isinstance(e, OrderActionsSubmitted)
+        for a in e.actions
+        if isinstance(a, CreateOrder)
+    ]
+    assert later_creates == []
+    assert sum(abs(p.position) for p in engine.core.ledger.positions.values()) == 50
+
+
+def test_engine_when_a_sink_is_slow_quoting_goes_on_and_no_event_is_lost(registry: Any) -> None:
+    code, _engine = _run(registry, _pipeline({"burst": 2000}, sink={"delay": Decimal("0.05")}), 0.3)
+
+    assert code == 0
+    assert sum(1 for e in Collect.events if type(e).__name__ == "BookDeltaReceived") == 2000
+    assert isinstance(Collect.events[-1], RunStopped)
+
+
+def test_engine_when_restarted_adopts_its_own_resting_orders_and_seeds_positions(registry: Any) -> None:
+    venue = MemoryVenue({})
+    venue.positions["MEM-A"] = 300
+    from mmframe.api import BookSide, OrderStatus, WorkingOrder
+
+    venue.resting["wiring-abcdef-7"] = WorkingOrder(
+        client_order_id="wiring-abcdef-7",
+        ticker="MEM-A",
+        side=BookSide.BID,
+        price=4500,
+        remaining=100,
+        status=OrderStatus.RESTING,
+        order_id="o-old",
+    )
+    engine = build_engine(_pipeline(), registry)
+    engine.parts.venue = venue
+    engine.parts.executor = venue.executor()
+
+    async def main() -> int:
+        return await engine.run(0.2)
+
+    code = anyio.run(main)
+    assert code == 0
+    assert engine.core.ledger.position("MEM-A").position == 300
+    assert venue.resting == {}
