@@ -179,7 +179,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     snapshot, frames = make_frames(args.frames)
-    paths = {
+    paths: dict[str, Callable[[], Callable[[int, int], None]]] = {
         "baseline": lambda: baseline_path(frames),
         "book": lambda: book_path(snapshot, frames),
         "book+top": lambda: book_path(snapshot, frames, read_top=True),

@@ -9,6 +9,7 @@ same run, and the actions each produces: the reconciler spends CPU to save venue
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import statistics
 import time
@@ -106,8 +107,8 @@ def main() -> None:
     )
     for name, (quote, working) in scenarios().items():
         paths: dict[str, Callable[[], list[OrderAction]]] = {
-            "naive": lambda q=quote, w=working: naive(q, w, new_id),
-            "reconcile": lambda q=quote, w=working: reconcile(q, w, policy, new_id),
+            "naive": functools.partial(naive, quote, working, new_id),
+            "reconcile": functools.partial(reconcile, quote, working, policy, new_id),
         }
         results: dict[str, list[float]] = {path: [] for path in paths}
         for _ in range(args.rounds):

@@ -25,6 +25,7 @@ from mmframe.pipeline.coerce import suggest
 from mmframe.pipeline.schema import schema_files, to_json
 from mmframe.pipeline.snippets import component_snippet
 from mmframe.plugins import Registry, RegistryEntry, load_registry
+from mmframe.runtime.backtest_cli import backtest
 
 KIND_NAMES = [kind.value for kind in Kind]
 JSON_KEYS = ("name", "kind", "package", "version", "summary", "status")
@@ -265,6 +266,8 @@ def schema(ctx: click.Context, directory: str | None) -> None:
 def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Group:
     """The ``mmframe`` group over ``registry``, with every plugin's commands added (in isolation)."""
 
+    problems: list[str] = []
+
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, "--version", prog_name="mmframe")
     @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -274,12 +277,14 @@ def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Gro
     def cli(ctx: click.Context, log_format: str, verbose: int) -> None:
         """mmframe: a market-making daemon for Kalshi, built from pipeline files and plugins."""
         ctx.obj = CliState(registry, log_format, verbose)
+        for problem in problems:
+            click.echo(f"mmframe: warning: {problem}", err=True)
 
     for command in (run, check, plugins, schema):
         cli.add_command(command)
+    cli.add_command(backtest)
     if plugin_commands:
-        for problem in add_plugin_commands(cli, registry):
-            click.echo(f"mmframe: warning: {problem}", err=True)
+        problems.extend(add_plugin_commands(cli, registry))
     return cli
 
 

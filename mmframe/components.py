@@ -229,8 +229,9 @@ class Executor(Protocol):
 @dataclass(frozen=True)
 class CarriedState:
     """What a journaling sink hands the runtime at start so a restart resets nothing: today's net PnL
-    from earlier runs (price units) and the last known (position, average price) per market, used
-    as the cost of positions read from the venue."""
+    from earlier runs (price units, unrealised included) and the last known (position, price) per
+    market. A venue position equal to the known one is carried in at that price (its last mark), so
+    its unrealised PnL is not counted twice."""
 
     day_start_pnl: Price = 0
     positions: Mapping[str, tuple[Count, Price]] = field(default_factory=dict)

@@ -125,7 +125,11 @@ class ControlPlane:
             return reason
         before = self.engine.core.state
         self.engine.pause(reason)
-        return _json({"state": self.engine.core.state, "previous": before, "reason": self.engine.core.halt_reason})
+        left = await self.engine.cancel_everything()
+        return _json(
+            {"state": self.engine.core.state, "previous": before, "reason": self.engine.core.halt_reason,
+             "orders_left": left}
+        )
 
     async def resume(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=False)

@@ -133,7 +133,7 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
     ]
     try:
         venue = redact(dict(engine.parts.venue.describe()))
-    except Exception as exc:  # noqa: BLE001 - a venue that cannot describe itself is still reported
+    except Exception as exc:  # a venue that cannot describe itself is still reported
         venue = {"error": type(exc).__name__}
     return {
         "pipeline": engine.pipeline_name,

@@ -203,6 +203,14 @@ class OrderTracker:
         if order is None or not order.status.is_live:
             return False
         ts_ns: int = getattr(event, "ts_ns", 0)
+        if (
+            client_order_id != order.client_order_id
+            and self._amend_to.get(client_order_id) == order.client_order_id
+            and not isinstance(event, OrderAmended | OrderRejected)
+        ):
+            # The venue already speaks of the order by its amended id: the amend took effect before
+            # its acknowledgement reached us, so later fills apply to the amended size.
+            self._amend_took_effect(order, client_order_id)
         if isinstance(event, OrderFilled):
             changed = self._filled(order, event)
         elif isinstance(event, OrderAccepted):
@@ -249,15 +257,11 @@ class OrderTracker:
             order.remaining = event.remaining
             changed = True
         if order.status is OrderStatus.PENDING_NEW:
-            order.status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.RESTING
+            order.status = _resting(order)
             changed = True
-        elif order.status is OrderStatus.PENDING_CANCEL and self._before_cancel.get(
-            order.client_order_id
-        ) is (OrderStatus.PENDING_NEW):
+        elif self._awaiting_acceptance(order):
             # Cancel sent before the acceptance arrived: a rejected cancel now falls back to resting.
-            self._before_cancel[order.client_order_id] = (
-                OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.RESTING
-            )
+            self._before_cancel[order.client_order_id] = _resting(order)
             changed = True
         if order.remaining == 0:
             self._end(order, OrderStatus.EXECUTED)
@@ -266,12 +270,11 @@ class OrderTracker:
     def _amended(self, order: WorkingOrder, event: OrderAmended) -> bool:
         old = order.client_order_id
         new = event.new_client_order_id
-        if (
-            old == new
-            and not order.pending_change
-            and (order.price, order.remaining) == (event.price, event.remaining)
-        ):
-            return False  # a repeat of an amend already applied
+        if self._amend_to.get(new) != old:
+            # Not the amend in flight for this order: a repeat, or the late acknowledgement of an amend
+            # already applied when a later event named its new id. Its price and remaining are older
+            # news, and a newer amend may be in flight.
+            return False
         self._amend_to.pop(new, None)
         if old != new:
             self._rekey(order, old, new)
@@ -281,6 +284,15 @@ class OrderTracker:
         if order.remaining == 0:
             self._end(order, OrderStatus.EXECUTED)
         return True
+
+    def _amend_took_effect(self, order: WorkingOrder, new: str) -> None:
+        self._amend_to.pop(new, None)
+        self._rekey(order, order.client_order_id, new)
+        if order.pending_price is not None:
+            order.price = order.pending_price
+        if order.pending_size is not None:
+            order.remaining = order.pending_size
+        self._settle_change(order)
 
     def _decreased(self, order: WorkingOrder, event: OrderDecreased) -> bool:
         if order.pending_change:
@@ -298,14 +310,15 @@ class OrderTracker:
         key = order.client_order_id
         action = event.action or "create"
         if action == "create":
-            if order.status is not OrderStatus.PENDING_NEW:
+            if order.status is not OrderStatus.PENDING_NEW and not self._awaiting_acceptance(order):
                 return False  # the order was accepted; a late or stray create rejection is moot
             self._end(order, OrderStatus.REJECTED)
             return True
         if action == "cancel":
             if order.status is not OrderStatus.PENDING_CANCEL:
                 return False
-            order.status = self._before_cancel.pop(key, OrderStatus.RESTING)
+            previous = self._before_cancel.pop(key, OrderStatus.RESTING)
+            order.status = previous if previous is OrderStatus.PENDING_NEW else _resting(order)
             return True
         if not order.pending_change:
             return False
@@ -313,6 +326,13 @@ class OrderTracker:
         return True
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    def _awaiting_acceptance(self, order: WorkingOrder) -> bool:
+        """Cancelled before the venue acknowledged the create."""
+        return (
+            order.status is OrderStatus.PENDING_CANCEL
+            and self._before_cancel.get(order.client_order_id) is OrderStatus.PENDING_NEW
+        )
 
     def _settle_change(self, order: WorkingOrder) -> None:
         key = order.client_order_id
@@ -361,3 +381,8 @@ class OrderTracker:
             self._trades.pop(gone, None)
             for old in [old for old, current in self._renamed.items() if current == gone]:
                 del self._renamed[old]
+
+
+def _resting(order: WorkingOrder) -> OrderStatus:
+    """The status of an order that rests on the venue: partially filled once anything traded."""
+    return OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.RESTING

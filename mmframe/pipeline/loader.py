@@ -75,7 +75,7 @@ def load_pipeline_text(
     feeds = refs.many(Kind.FEED, tree.get("feeds"), "feeds")
     risk = refs.many(Kind.RISK, tree.get("risk"), "risk")
     sinks = refs.many(Kind.SINK, tree.get("sinks"), "sinks")
-    issues = override_issues + sorted(reporter.issues, key=lambda i: (i.file == OVERRIDE_SOURCE, i.line or 0))
+    issues = override_issues + sorted(reporter.issues, key=lambda i: (i.file != OVERRIDE_SOURCE, i.line or 0))
     if issues:
         raise PipelineError(issues)
     assert venue is not None and strategy is not None
@@ -166,7 +166,11 @@ class _Components:
         except UnknownComponentError as exc:
             singular, plural = _KIND_WORDS[kind]
             known = self.registry.names(kind)
-            if "broken" in str(exc):
+            if node.secret:  # named by an environment variable: never echo its value
+                variables = ", ".join(f"${{{var}}}" for var in node.env_vars)
+                self.report(node, path, f"no {singular} is installed under the name given by {variables}; "
+                                        f"installed {plural}: {', '.join(known) or 'none'}")
+            elif "broken" in str(exc):
                 self.report(node, path, f"{exc} (see mmframe plugins list)")
             elif not known:
                 self.report(node, path, f"unknown {singular} '{name}': no {plural} are installed "

@@ -3,7 +3,8 @@
 Segments address mapping keys, or list items by index (``risk.0.with.per_market=5``). Values are
 strings typed by the schema exactly like file values; a value written in flow style (``[A, B]``,
 ``{use: x}``) sets a list or a mapping. Setting ``venue.<name>.<key>`` on a string venue ``<name>``
-turns it into the mapping form ``{<name>: {<key>: value}}``.
+turns it into the mapping form ``{<name>: {<key>: value}}``; naming another venue than the file's is
+refused (switching venues, e.g. to the real exchange, takes an explicit ``--set venue=<name>``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def _mark_override(node: Node, path: str) -> None:
             _mark_override(child, f"{path}.{index}")
 
 
+def _venue_name(node: Node) -> str | None:
+    """The venue a ``venue:`` node names (string or one-key mapping form), if it names exactly one."""
+    if isinstance(node.value, str):
+        return node.value.strip() or None
+    if isinstance(node.value, dict) and len(node.value) == 1:
+        return next(iter(node.value))
+    return None
+
+
 def _set(root: Node, key: str, value: Node) -> str | None:
     """Set ``key`` to ``value`` under ``root``; the reason when the path cannot be set."""
     segments = key.split(".")
@@ -60,11 +70,12 @@ def _set(root: Node, key: str, value: Node) -> str | None:
     for depth, segment in enumerate(segments):
         last = depth == len(segments) - 1
         where = ".".join(segments[:depth]) or "the top level"
-        if isinstance(node.value, str) and depth == 1 and segments[0] == "venue" and not last:
-            if node.value.strip() != segment:
-                return (f"venue is {node.value.strip()!r}, not {segment!r}; "
-                        f"set venue={segment} first to switch venues")
-            node.value = {}
+        if depth == 1 and segments[0] == "venue" and not last:
+            current = _venue_name(node)
+            if current is not None and current != segment:
+                return f"venue is {current!r}, not {segment!r}; set venue={segment} first to switch venues"
+            if isinstance(node.value, str):
+                node.value = {}
         if isinstance(node.value, dict):
             if last:
                 node.value[segment] = value

@@ -101,7 +101,9 @@ def build_engine(
         sinks=sinks,
         core=core,
         markets=markets,
-        foreign_orders=str(getattr(runtime, "foreign_orders", None) or "cancel"),
+        foreign_orders=str(
+            getattr(runtime, "foreign_orders", None) or getattr(venue, "foreign_orders", None) or "cancel"
+        ),
     )
     return Engine(
         parts,

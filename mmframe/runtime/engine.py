@@ -119,6 +119,8 @@ class Engine:
         self._ctx = _Context(self)
         self._venue_status = "starting"
         self._observers: list[Callable[[Event], None]] = []
+        self.control_url: str | None = None
+        """The control plane's base URL once it listens (its port may have been picked by the OS)."""
         self._carried_positions: dict[str, tuple[int, int]] = {}
         self.core._emit = self._emit  # runtime events go to sinks only
 
@@ -158,7 +160,7 @@ class Engine:
         positions = tuple(
             PositionMark(
                 ticker=ticker, position=p.position, avg_price=p.avg_price, realised_pnl=p.realised_pnl,
-                fees=p.fees, mark=marks.get(ticker),
+                fees=p.fees, mark=marks.get(ticker), unrealised_pnl=p.unrealised_pnl(marks.get(ticker)),
             )
             for ticker, p in sorted(self.core.ledger.positions.items())
             if p.position or p.realised_pnl or p.fees
@@ -276,8 +278,10 @@ class Engine:
         try:
             await parts.venue.open()
             self._venue_status = "connected"
+            self._take_venue_markets()
             snapshot = await parts.executor.start(self._ctx)
-            self._adopt(snapshot)
+            startup_cancels = self._adopt(snapshot)
+            await self._submit(startup_cancels)
         except Exception as exc:
             self.error = _one_line(exc)
             self.stop_reason = f"startup failed: {self.error}"
@@ -288,13 +292,20 @@ class Engine:
             self.core.market(ticker)
         self.ready = True
         async with anyio.create_task_group() as tg:
+            if self._control is not None:
+                # Before any quoting: a control plane that cannot start (unsafe bind, port in use)
+                # stops the run through the normal, order-cancelling shutdown.
+                try:
+                    await tg.start(self._control, self)
+                except Exception as exc:  # reported as the run's error
+                    self.error = f"control plane failed to start: {_one_line(exc)}"
+                    log.error("%s", self.error)
+                    self.request_stop(self.error)
             for feed in parts.feeds:
                 tg.start_soon(self._guard, feed.run, self._ctx, f"feed {type(feed).__name__}")
             tg.start_soon(self._guard, self._quote_loop, "quoting")
             tg.start_soon(self._guard, self._housekeeping_loop, "housekeeping")
             tg.start_soon(self._status_loop)
-            if self._control is not None:
-                await tg.start(self._control, self)
             if duration is not None:
                 tg.start_soon(self._stop_after, duration)
             await self._stop.wait()
@@ -307,8 +318,8 @@ class Engine:
             tg.cancel_scope.cancel()
         if self.error is not None:
             code = 1
+        self._print_summary()  # before closing: a closed feed invalidates the books that mark positions
         await _close_quietly(parts)
-        self._print_summary()
         return code
 
     async def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -390,8 +401,17 @@ class Engine:
             if carried.day_start_pnl:
                 log.info("carried in from %s: today's net PnL $%s", runner.name, format_price(carried.day_start_pnl))
 
-    def _adopt(self, snapshot: AccountSnapshot) -> None:
-        """Seed positions and take over (or cancel) orders already resting on the venue."""
+    def _take_venue_markets(self) -> None:
+        """A venue that resolves the pipeline's market selection (series, patterns...) in ``open`` reports
+        the result through ``markets()``; it replaces the explicit tickers."""
+        resolve = getattr(self.parts.venue, "markets", None)
+        resolved = resolve() if callable(resolve) else None
+        if resolved:
+            self.markets = tuple(resolved)
+
+    def _adopt(self, snapshot: AccountSnapshot) -> list[OrderAction]:
+        """Seed positions and take over (or cancel) orders already resting on the venue; returns the
+        cancels of foreign orders to send before quoting."""
         for ticker, position in snapshot.positions.items():
             if position:
                 known = self._carried_positions.get(ticker)
@@ -410,14 +430,19 @@ class Engine:
                 f"{len(foreign)} resting order(s) not placed by this pipeline (e.g. {foreign[0].ticker}); "
                 "cancel them or set runtime.foreign_orders to cancel or adopt"
             )
+        cancels: list[OrderAction] = []
         for order in foreign:
             if self.parts.foreign_orders == "cancel" and order.ticker in self.markets:
                 self.core.tracker.adopt(order)
-                self.core.tracker.submitted(
-                    CancelOrder(client_order_id=order.client_order_id, ticker=order.ticker),
-                    self.clock.now_ns(),
-                )
+                cancel = CancelOrder(client_order_id=order.client_order_id, ticker=order.ticker)
+                self.core.tracker.submitted(cancel, self.clock.now_ns())
+                cancels.append(cancel)
                 log.warning("cancelling foreign resting order %s in %s", order.client_order_id, order.ticker)
+        # The executor cancels at shutdown only the orders it owns: hand it the adopted ones.
+        adopt = getattr(self.parts.executor, "adopt", None)
+        if callable(adopt):
+            adopt([o.client_order_id for o in snapshot.open_orders if self.core.tracker.get(o.client_order_id)])
+        return cancels
 
     # --- reporting ------------------------------------------------------------------------------
 

@@ -1,1 +1,29 @@
-"""mmframe_backtest (placeholder until its issue lands)."""
+"""Backtesting components: the ``backtest`` venue, the ``replay`` and ``as2008-midprice`` feeds, and
+the ``backtest`` (queue-aware) and ``as2008-fills`` simulated executors. Run with ``mmframe backtest``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmframe.api import hookimpl
+from mmframe_backtest import as2008, queue, replay, venue
+
+
+@hookimpl
+def register_venues(register: Any) -> None:
+    """The ``backtest`` venue."""
+    register(venue.SPEC)
+
+
+@hookimpl
+def register_feeds(register: Any) -> None:
+    """The backtest feeds."""
+    register(replay.SPEC)
+    register(as2008.FEED_SPEC)
+
+
+@hookimpl
+def register_executors(register: Any) -> None:
+    """The simulated executors."""
+    register(queue.SPEC)
+    register(as2008.EXECUTOR_SPEC)

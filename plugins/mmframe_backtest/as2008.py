@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from mmframe.api import (
     NANOS_PER_SECOND,
+    ONE_DOLLAR,
     PRICE_SCALE,
     BookSide,
     BookSnapshotReceived,
@@ -49,7 +49,7 @@ FEED_SCHEMA: dict[str, Any] = {
     "properties": {
         "ticker": {"type": "string", "minLength": 1, "default": DEFAULT_TICKER,
                    "description": "The simulated market's ticker (list it under markets:)."},
-        "s0": {"type": "number", "exclusiveMinimum": 0, "default": 100, "multipleOf": 0.0001,
+        "s0": {"type": "number", "exclusiveMinimum": 0, "default": 100,
                "description": "Initial mid-price in dollars (the paper: 100)."},
         "sigma": {"type": "number", "exclusiveMinimum": 0, "default": 2,
                   "description": "Volatility per square-root time unit (the paper: 2)."},
@@ -59,11 +59,11 @@ FEED_SCHEMA: dict[str, Any] = {
                     "description": "Terminal time T in time units (the paper: 1); also the market's close."},
         "time_unit_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
                               "description": "Seconds of simulated clock per time unit."},
-        "payout": {"type": "number", "exclusiveMinimum": 0, "default": 1000, "multipleOf": 0.0001,
+        "payout": {"type": "number", "exclusiveMinimum": 0, "default": 1000,
                    "description": "What one contract pays (the price range is 0..payout), dollars."},
-        "tick": {"type": "number", "exclusiveMinimum": 0, "default": 0.0001, "multipleOf": 0.0001,
+        "tick": {"type": "number", "exclusiveMinimum": 0, "default": 0.0001,
                  "description": "The grid step in dollars; the book is one tick either side of the mid."},
-        "depth": {"type": "number", "exclusiveMinimum": 0, "default": 100, "multipleOf": 0.01,
+        "depth": {"type": "number", "exclusiveMinimum": 0, "default": 100,
                   "description": "Contracts shown at each side of the book."},
         "start_unix_s": {"type": "integer", "minimum": 0, "default": DEFAULT_START_NS // NANOS_PER_SECOND,
                          "description": "Simulated clock at t = 0, Unix seconds."},
@@ -182,7 +182,7 @@ class As2008FillsExecutor(SimulatedOrders):
         """Remember each market's mid (the book is one tick either side of it)."""
         if type(event) is BookSnapshotReceived:
             if event.yes_bids and event.no_bids:
-                payout = self._payouts.get(event.ticker, 0)
+                payout = self._payouts.get(event.ticker, ONE_DOLLAR)
                 bid = max(event.yes_bids)[0]
                 ask = payout - max(event.no_bids)[0]
                 self._mids[event.ticker] = (bid + ask) // 2
@@ -231,4 +231,4 @@ EXECUTOR_SPEC = ComponentSpec(
     description=(As2008FillsExecutor.__doc__ or "").strip(),
 )
 
-__all__ = ["EXECUTOR_SPEC", "FEED_SPEC", "As2008FillsExecutor", "As2008MidpriceFeed", "Decimal"]
+__all__ = ["EXECUTOR_SPEC", "FEED_SPEC", "As2008FillsExecutor", "As2008MidpriceFeed"]

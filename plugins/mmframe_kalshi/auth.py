@@ -21,7 +21,11 @@ timestamp is still fresh when sent. What we do:
    ready (a burst), the request signs inline: correct, just slower.
 
 Paths with an order id in them (amend, decrease, single cancel) cannot be pre-signed; they are
-signed inline.
+signed inline. Ed25519 keys sign ~9x faster than RSA-2048, so prefer them where the venue allows.
+
+Measured by bench/bench_signing.py on this 2-core machine (median, one run): RSA-2048 inline
+~285-900 us per request; Ed25519 inline ~33 us; taking a pre-signed signature ~1 us; RSA inline
+amortised over a 20-order batch ~12 us per order.
 """
 
 from __future__ import annotations
@@ -116,9 +120,10 @@ class PreSigner:
     def take(self, method: str, path: str) -> dict[str, str] | None:
         """A fresh unused signature's headers, or None (the caller then signs inline)."""
         key = (method.upper(), path)
+        if key not in self._paths:
+            return None
         ready = self._ready.pop(key, None)
-        if key in self._paths:
-            self._wanted.set()
+        self._wanted.set()
         if ready is None or self._now_ms() - ready.timestamp_ms > self._max_age_ms:
             self.misses += 1
             return None

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from mmframe.api import (
     BookInvalidated,
     FeedContext,
     MarketInfo,
+    MarketInfoReceived,
     MarketStatusChanged,
     VenueStatusChanged,
 )
@@ -77,14 +78,19 @@ class KalshiFeed:
         found = {m.ticker for m in markets}
         for missing in sorted(set(tickers) - found):
             logger.error("market %s is not known to the venue", missing)
+        series_of_event: dict[str, str] = {}
         series: dict[str, Series | None] = {}
         for market in markets:
-            key = market.series_ticker
+            event_ticker = market.event_ticker
+            if event_ticker and event_ticker not in series_of_event:
+                series_of_event[event_ticker] = await self._series_ticker(market)
+            key = series_of_event.get(event_ticker, "")
             if key and key not in series:
                 series[key] = await self._series(key)
         now = ctx.clock.now_ns()
         for market in markets:
-            event = parsing.market_info(market, series.get(market.series_ticker), now)
+            fees = series.get(series_of_event.get(market.event_ticker, ""))
+            event = parsing.market_info(market, fees, now)
             self.info[market.ticker] = event.info
             ctx.publish(event)
             ctx.publish(
@@ -92,6 +98,13 @@ class KalshiFeed:
                     ts_ns=now, ticker=market.ticker, status=market.status, close_ts_ns=market.close_ts_ns
                 )
             )
+
+    async def _series_ticker(self, market: Market) -> str:
+        try:
+            return await self.session.rest.get_event_series_ticker(market.event_ticker)
+        except KalshiError as exc:
+            logger.warning("event %s unreadable (%s); guessing its series", market.event_ticker, exc)
+            return market.series_guess
 
     async def _series(self, series_ticker: str) -> Series | None:
         try:
@@ -134,8 +147,8 @@ class KalshiFeed:
             if ticker not in self._markets:
                 return
             for event in parsing.lifecycle(frame.msg, now, self.info.get(ticker)):
-                if isinstance(getattr(event, "info", None), MarketInfo):
-                    self.info[ticker] = event.info  # type: ignore[attr-defined]
+                if isinstance(event, MarketInfoReceived):
+                    self.info[ticker] = event.info
                 ctx.publish(event)
 
     def _on_gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
@@ -149,7 +162,9 @@ class KalshiFeed:
 
     def _on_status(self, status: str, detail: str) -> None:
         if self._ctx is not None:
-            self._ctx.publish(VenueStatusChanged(ts_ns=self._ctx.clock.now_ns(), status=status, detail=detail))
+            self._ctx.publish(
+                VenueStatusChanged(ts_ns=self._ctx.clock.now_ns(), status=status, detail=detail)
+            )
 
     def _require_ctx(self) -> FeedContext:
         if self._ctx is None:
@@ -157,7 +172,8 @@ class KalshiFeed:
         return self._ctx
 
     def describe(self) -> dict[str, Any]:
-        return {"markets": len(self._markets), "invalid_books": sorted(self.invalid), "malformed": self.malformed}
-
-
-FeedFactory = Callable[[KalshiSession], KalshiFeed]
+        return {
+            "markets": len(self._markets),
+            "invalid_books": sorted(self.invalid),
+            "malformed": self.malformed,
+        }

@@ -149,8 +149,9 @@ class Market:
     exchange_index: int = 0
 
     @property
-    def series_ticker(self) -> str:
-        """The series, by Kalshi's ticker convention (the event ticker up to its first ``-``)."""
+    def series_guess(self) -> str:
+        """The series by Kalshi's ticker convention (the event ticker up to its first ``-``); the
+        authoritative answer is the event's ``series_ticker``."""
         return self.event_ticker.split("-", 1)[0]
 
     def to_info(self, fee_type: FeeType = FeeType.QUADRATIC, fee_multiplier_bps: int = 10_000) -> MarketInfo:

@@ -169,7 +169,9 @@ def lifecycle(msg: Any, ts_ns: int, info: MarketInfo | None) -> list[Event]:
     if status is not None:
         result = m.get("result") or None
         events.append(
-            MarketStatusChanged(ts_ns=ts_ns, ticker=ticker_, status=status, close_ts_ns=close_ts_ns, result=result)
+            MarketStatusChanged(
+                ts_ns=ts_ns, ticker=ticker_, status=status, close_ts_ns=close_ts_ns, result=result
+            )
         )
         if info is not None:
             info = replace(info, status=status, close_ts_ns=close_ts_ns or info.close_ts_ns)
@@ -181,7 +183,9 @@ def lifecycle(msg: Any, ts_ns: int, info: MarketInfo | None) -> list[Event]:
             try:
                 info = replace(info, grid=TickGrid.from_kalshi(ranges))
             except ValueError as exc:
-                raise MalformedMessageError(f"lifecycle {ticker_} price_ranges: {exc}", code="malformed") from None
+                raise MalformedMessageError(
+                    f"lifecycle {ticker_} price_ranges: {exc}", code="malformed"
+                ) from None
         events.append(MarketInfoReceived(ts_ns=ts_ns, ticker=ticker_, info=info))
     elif info is not None and status is not None:
         events.append(MarketInfoReceived(ts_ns=ts_ns, ticker=ticker_, info=info))
@@ -245,7 +249,9 @@ def user_order(msg: Any) -> Order:
 
 
 def order_canceled(order: Order, ts_ns: int, reason: str) -> OrderCanceled:
-    return OrderCanceled(ts_ns=ts_ns, client_order_id=order.client_order_id, ticker=order.ticker, reason=reason)
+    return OrderCanceled(
+        ts_ns=ts_ns, client_order_id=order.client_order_id, ticker=order.ticker, reason=reason
+    )
 
 
 def market_position(msg: Any, ts_ns: int) -> PositionReported:
@@ -273,4 +279,3 @@ def order_group_update(msg: Any) -> OrderGroupUpdate:
         order_group_id=req(m, "order_group_id", what),
         contracts_limit=opt_count(m, "contracts_limit_fp", what),
     )
-

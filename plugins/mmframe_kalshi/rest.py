@@ -127,7 +127,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         ceiling = min(self.max_s, self.base_s * (2**attempt))
-        return ceiling / 2 + rng.random() * ceiling / 2
+        return float(ceiling / 2 + rng.random() * ceiling / 2)
 
 
 class KalshiRestClient:
@@ -340,6 +340,12 @@ class KalshiRestClient:
     async def get_series(self, series_ticker: str) -> Series:
         body = await self._idempotent("GET", f"/series/{series_ticker}")
         return Series.from_json(req(body, "series", f"GET /series/{series_ticker}"))
+
+    async def get_event_series_ticker(self, event_ticker: str) -> str:
+        """The series an event belongs to (``GET /events/{event_ticker}`` -> ``event.series_ticker``)."""
+        body = await self._idempotent("GET", f"/events/{event_ticker}")
+        event = req(body, "event", f"GET /events/{event_ticker}")
+        return str(req(event, "series_ticker", f"event {event_ticker}"))
 
     async def get_exchange_status(self) -> ExchangeStatus:
         return ExchangeStatus.from_json(await self._idempotent("GET", "/exchange/status"))

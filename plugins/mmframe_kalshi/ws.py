@@ -69,7 +69,7 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         ceiling = min(self.max_s, self.base_s * (2**attempt))
-        return ceiling / 2 + rng.random() * ceiling / 2
+        return float(ceiling / 2 + rng.random() * ceiling / 2)
 
 
 class _WatchedConnection(ClientConnection):
@@ -299,7 +299,10 @@ class KalshiWebSocket:
         if params is not None:
             body["params"] = params
         if sub is not None:
-            self._pending[cmd_id] = (cmd if cmd != "update_subscription" else str(params and params["action"]), sub)
+            self._pending[cmd_id] = (
+                cmd if cmd != "update_subscription" else str(params and params["action"]),
+                sub,
+            )
         with contextlib.suppress(ConnectionClosed):
             await ws.send(orjson.dumps(body).decode())
         return cmd_id
@@ -336,9 +339,8 @@ class KalshiWebSocket:
             self._on_subscribed(frame)
         elif kind in ("ok", "unsubscribed"):
             self._pending.pop(frame.id or 0, None)
-            # An update_subscription reply takes a seq number in its sid's sequence.
             if kind == "ok" and frame.sid is not None and frame.seq is not None:
-                self._sequence_ok(frame)
+                self._sequence_of_reply(frame)
         elif kind == "error":
             self._on_error(frame)
         else:
@@ -371,6 +373,18 @@ class KalshiWebSocket:
             return
         if (pending is not None and pending[0] == "get_snapshot") or code in _TERMINAL_ERROR_CODES:
             self._spawn(self._resubscribe(sub))
+
+    def _sequence_of_reply(self, frame: Frame) -> None:
+        """An ``update_subscription`` reply's ``seq``: either the sid's current seq (informational) or
+        the next one (it consumed a number). Accept both; only a jump beyond them is a gap."""
+        assert frame.sid is not None and frame.seq is not None
+        sub = self._by_sid.get(frame.sid)
+        if sub is None or sub.last_seq is None or frame.seq <= sub.last_seq:
+            return
+        if frame.seq == sub.last_seq + 1:
+            sub.last_seq = frame.seq
+            return
+        self._sequence_ok(frame)
 
     def _sequence_ok(self, frame: Frame) -> bool:
         assert frame.sid is not None and frame.seq is not None

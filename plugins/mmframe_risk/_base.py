@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -41,7 +42,7 @@ class ConfiguredRule(Generic[P]):
             config_schema=cls.SCHEMA,
             example=cls.EXAMPLE,
             updatable=cls.UPDATABLE,
-            description=(cls.__doc__ or "").strip(),
+            description=inspect.cleandoc(cls.__doc__ or ""),
         )
 
     def parse(self, config: Mapping[str, Any]) -> P:

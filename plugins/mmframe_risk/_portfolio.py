@@ -17,7 +17,8 @@ def gross_contracts_elsewhere(portfolio: PortfolioView, ticker: str) -> Count:
         if order.ticker == ticker or not order.status.is_live:
             continue
         book = bids if order.side is BookSide.BID else asks
-        book[order.ticker] = book.get(order.ticker, 0) + order.remaining
+        size = max(order.remaining, order.pending_size or 0) if order.pending_change else order.remaining
+        book[order.ticker] = book.get(order.ticker, 0) + size
     positions = portfolio.positions
     total = 0
     for other in set(positions) | set(bids) | set(asks):

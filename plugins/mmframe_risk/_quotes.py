@@ -35,16 +35,29 @@ class SideOrders:
 
 def side_orders(orders: Iterable[WorkingOrder], ticker: str, side: BookSide) -> SideOrders:
     """Our live orders in ``ticker`` on ``side``."""
-    by_price: dict[Price, Count] = {}
-    in_flight = 0
+    return both_sides(orders, ticker)[0 if side is BookSide.BID else 1]
+
+
+def both_sides(orders: Iterable[WorkingOrder], ticker: str) -> tuple[SideOrders, SideOrders]:
+    """Our live orders in ``ticker``, (bids, asks), in one pass."""
+    bids: dict[Price, Count] = {}
+    asks: dict[Price, Count] = {}
+    bids_in_flight = asks_in_flight = 0
     for order in orders:
-        if order.ticker != ticker or order.side is not side or not order.status.is_live:
+        if order.ticker != ticker or not order.status.is_live:
             continue
+        is_bid = order.side is BookSide.BID
         if order.status is OrderStatus.PENDING_CANCEL or order.pending_change:
-            in_flight += order.remaining
+            # An amend in flight may raise the size: until it is answered either size can fill.
+            size = max(order.remaining, order.pending_size or 0)
+            if is_bid:
+                bids_in_flight += size
+            else:
+                asks_in_flight += size
         else:
-            by_price[order.price] = by_price.get(order.price, 0) + order.remaining
-    return SideOrders(by_price, in_flight)
+            levels = bids if is_bid else asks
+            levels[order.price] = levels.get(order.price, 0) + order.remaining
+    return SideOrders(bids, bids_in_flight), SideOrders(asks, asks_in_flight)
 
 
 def worst_case_size(levels: Sequence[Level], orders: SideOrders) -> Count:
@@ -71,6 +84,12 @@ def clip_side(
     """
     steady = limit
     extra = limit - orders.total
+    quoted = added = 0
+    for level in levels:
+        quoted += level.size
+        added += max(0, level.size - orders.by_price.get(level.price, 0))
+    if quoted <= steady and added <= max(0, extra):
+        return tuple(levels)  # the common case: nothing to cut
     kept: list[Level] = []
     for level in levels:
         live = orders.by_price.get(level.price, 0)

@@ -247,8 +247,10 @@ class Accounts:
         if used_reserved:
             self._set_closing(rec, order, order.closing_remaining - used_reserved)
 
-        fee = taker_fee(yes_price, count, multiplier_bps) if is_taker else maker_fee(
-            yes_price, count, fee_type, multiplier_bps
+        fee = (
+            taker_fee(yes_price, count, multiplier_bps)
+            if is_taker
+            else maker_fee(yes_price, count, fee_type, multiplier_bps)
         )
         revenue = closed * ONE - count * own
         change = revenue - fee * MICRO_PER_PRICE

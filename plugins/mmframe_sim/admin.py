@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-from mmframe.api import FixedPointError, parse_price
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mmframe.api import FixedPointError, parse_price
 from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
@@ -57,14 +57,26 @@ def _param(params: Mapping[str, Any], name: str) -> Any:
     return params[name]
 
 
+# The scenario file's names for the exchange pause (scenario.py) and ours.
+_ALIASES = {"pause_trading": "pause_exchange", "resume_trading": "resume_exchange"}
+
+
+def _flag(value: Any) -> bool:
+    """A boolean from JSON or from a scenario's string params (``"true"``/``"false"``)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Carry out one fault action now; returns a small report."""
     faults = sim.faults
     ex = sim.exchange
+    action = _ALIASES.get(action, action)
     count = int(params.get("count", 1))
     if action == "drop_ws":
         dropped = sim.hub.drop_all(user_id=params.get("user_id"), code=int(params.get("code", 1011)),
-                                   abort=bool(params.get("abort", True)))
+                                   abort=_flag(params.get("abort", True)))
         return {"dropped": dropped}
     if action == "skip_seq":
         faults.skip_seq_remaining += count
@@ -81,7 +93,7 @@ def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[
         if not 0 <= share <= 1:
             raise AdminError("share must be within 0..1")
         faults.fail_write_share = share
-        faults.fail_write_placed = bool(params.get("placed", False))
+        faults.fail_write_placed = _flag(params.get("placed", False))
     elif action == "pause_exchange":
         ex.set_trading_active(False)
     elif action == "resume_exchange":

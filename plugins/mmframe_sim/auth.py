@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
 from mmframe.api import Clock
 
 KEY_HEADER = "kalshi-access-key"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import heapq
 import random
 import re
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 from mmframe.api import NANOS_PER_SECOND, Clock, Count, Price, format_price
@@ -122,6 +121,8 @@ CLIENT_ORDER_ID_RETENTION_NS = 600 * NANOS_PER_SECOND
 
 _CLIENT_ORDER_ID = re.compile(r"[\-\w:+=/]{1,64}")
 _MAX_COUNT: Count = 1_000_000 * 100 * 100
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 
 class _Market:
@@ -152,9 +153,7 @@ class Exchange:
     same seed, scenario and sequence of calls at the same clock times give the same exchange.
     """
 
-    def __init__(
-        self, clock: Clock, *, seed: int = 0, participants: bool | ParticipantConfig = True
-    ) -> None:
+    def __init__(self, clock: Clock, *, seed: int = 0, participants: bool | ParticipantConfig = True) -> None:
         """``participants``: True runs synthetic traders with default settings in every market,
         a `ParticipantConfig` tunes them, False disables them (unit and protocol tests)."""
         self._clock = clock
@@ -264,7 +263,10 @@ class Exchange:
         return self._seq
 
     def _new_id(self) -> str:
-        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+        """A random (seeded) version-4 UUID string."""
+        n = (self._ids.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     # --- listing ------------------------------------------------------------------------------------------
 
@@ -317,7 +319,10 @@ class Exchange:
                 ts_ns=now,
                 ticker=spec.ticker,
                 event_type="created",
-                fields={"open_ts": state.open_ts_ns // NANOS_PER_SECOND, "close_ts": state.close_ts_ns // NANOS_PER_SECOND},
+                fields={
+                    "open_ts": state.open_ts_ns // NANOS_PER_SECOND,
+                    "close_ts": state.close_ts_ns // NANOS_PER_SECOND,
+                },
             )
         )
         if self._participants is not None:
@@ -491,7 +496,9 @@ class Exchange:
         """The account's settlements, newest first."""
         self.advance()
         return [
-            s for s in reversed(self._accounts.get(user_id).settlements) if ticker is None or s.ticker == ticker
+            s
+            for s in reversed(self._accounts.get(user_id).settlements)
+            if ticker is None or s.ticker == ticker
         ]
 
     # --- orders -------------------------------------------------------------------------------------
@@ -535,23 +542,34 @@ class Exchange:
         market = self._market(req.ticker)
         state = market.state
         if not self._trading_active:
-            raise ExchangeError(400, "trading_is_paused", "trading is paused", "exchange trading_active is false")
+            raise ExchangeError(
+                400, "trading_is_paused", "trading is paused", "exchange trading_active is false"
+            )
         if state.status is not MarketStatus.ACTIVE:
             raise _market_closed(state)
         self._validate_count(req.count, state)
         if not market.grid.is_valid(req.price):
-            raise ExchangeError(400, "invalid_price", "price is not on the market's tick grid", format_price(req.price))
-        side = Side(req.side)
-        tif = TimeInForce(req.time_in_force)
+            raise ExchangeError(
+                400, "invalid_price", "price is not on the market's tick grid", format_price(req.price)
+            )
+        side = req.side if type(req.side) is Side else Side(req.side)
+        tif = req.time_in_force if type(req.time_in_force) is TimeInForce else TimeInForce(req.time_in_force)
+        stp = req.self_trade_prevention_type
+        if type(stp) is not SelfTradePrevention:
+            stp = SelfTradePrevention(stp)
         if req.reduce_only and tif is not TimeInForce.IMMEDIATE_OR_CANCEL:
-            raise ExchangeError(400, "invalid_order", "reduce_only requires immediate_or_cancel", "reduce only")
+            raise ExchangeError(
+                400, "invalid_order", "reduce_only requires immediate_or_cancel", "reduce only"
+            )
         if req.expiration_time_s is not None:
             if tif is not TimeInForce.GOOD_TILL_CANCELED:
                 raise ExchangeError(
                     400, "invalid_order", "expiration_time is only valid with good_till_canceled", tif.value
                 )
             if req.expiration_time_s * NANOS_PER_SECOND <= now:
-                raise ExchangeError(400, "invalid_order", "expiration_time is in the past", str(req.expiration_time_s))
+                raise ExchangeError(
+                    400, "invalid_order", "expiration_time is in the past", str(req.expiration_time_s)
+                )
         if req.post_only and tif is not TimeInForce.GOOD_TILL_CANCELED:
             raise ExchangeError(400, "invalid_order", "post_only requires good_till_canceled", tif.value)
         if req.client_order_id is not None:
@@ -561,7 +579,10 @@ class Exchange:
             group = self._groups.get(user_id, req.order_group_id)
             if group.triggered:
                 raise ExchangeError(
-                    400, "order_group_triggered", "order group is triggered; reset it first", group.order_group_id
+                    400,
+                    "order_group_triggered",
+                    "order group is triggered; reset it first",
+                    group.order_group_id,
                 )
         if req.post_only and market.book.crosses(side, req.price):
             raise ExchangeError(400, "invalid_order", "post only order would cross", "post only cross")
@@ -570,7 +591,9 @@ class Exchange:
         if req.reduce_only:
             count = min(count, self._accounts.closable(rec, side))
             if count <= 0:
-                raise ExchangeError(400, "invalid_order", "reduce_only order would increase position", "reduce only")
+                raise ExchangeError(
+                    400, "invalid_order", "reduce_only order would increase position", "reduce only"
+                )
 
         order = Order(
             order_id=self._new_id(),
@@ -582,7 +605,7 @@ class Exchange:
             initial_count=count,
             remaining=count,
             time_in_force=tif,
-            self_trade_prevention_type=SelfTradePrevention(req.self_trade_prevention_type),
+            self_trade_prevention_type=stp,
             created_ns=now,
             seq=self._next_seq(),
             client_order_id=req.client_order_id,
@@ -611,21 +634,28 @@ class Exchange:
                 self._finish(acct, order, OrderStatus.CANCELED, now)
             else:
                 self._rest(market, acct, order, group)
-        self._emit(OrderUpdated(ts_ns=now, order=order.snapshot()))
-        return self._order_result(order, now)
+        snapshot = order.snapshot()
+        self._emit(OrderUpdated(ts_ns=now, order=snapshot))
+        return self._order_result(order, now, snapshot)
 
     def _validate_count(self, count: Count, state: MarketState) -> None:
         if count <= 0 or count > _MAX_COUNT:
             raise ExchangeError(400, "invalid_order", "count must be positive", f"count {count / 100:.2f}")
         if count % 100 and not state.spec.fractional_trading_enabled:
             raise ExchangeError(
-                400, "invalid_order", "fractional contracts are not enabled on this market", f"{count / 100:.2f}"
+                400,
+                "invalid_order",
+                "fractional contracts are not enabled on this market",
+                f"{count / 100:.2f}",
             )
 
     def _check_client_order_id(self, acct: Account, client_order_id: str, now: int) -> None:
         if not _CLIENT_ORDER_ID.fullmatch(client_order_id):
             raise ExchangeError(
-                400, "bad_request", "client_order_id must be 1-64 characters of [A-Za-z0-9_:+=/-]", client_order_id
+                400,
+                "bad_request",
+                "client_order_id must be 1-64 characters of [A-Za-z0-9_:+=/-]",
+                client_order_id,
             )
         old = acct.client_order_ids.get(client_order_id)
         if old is not None and (old.is_resting or now - old.finished_ns < CLIENT_ORDER_ID_RETENTION_NS):
@@ -668,13 +698,17 @@ class Exchange:
             qty = min(taker.remaining, maker.remaining)
             yes_price = ONE - lvl.price if taker_is_bid else lvl.price
             self._execute(market, taker, maker, qty, yes_price, now)
-            if taker.order_group_id is not None and self._groups.by_id[taker.order_group_id].triggered:
-                return True
+            if taker.order_group_id is not None:
+                group = self._groups.by_id.get(taker.order_group_id)
+                if group is not None and group.triggered:
+                    return True
             if taker.status is not OrderStatus.RESTING:
                 return True
         return False
 
-    def _execute(self, market: _Market, taker: Order, maker: Order, qty: Count, yes_price: Price, now: int) -> None:
+    def _execute(
+        self, market: _Market, taker: Order, maker: Order, qty: Count, yes_price: Price, now: int
+    ) -> None:
         """One trade of ``qty`` at ``yes_price`` between an incoming and a resting order."""
         state = market.state
         ticker = state.ticker
@@ -705,10 +739,24 @@ class Exchange:
         taker_rec = taker_acct.position(ticker, state.event_ticker)
         yes_before = max(maker_rec.position, 0) + max(taker_rec.position, 0)
         maker_fee, _ = accounts.apply_fill(
-            maker_acct, maker, yes_price, qty, is_taker=False, fee_type=fee_type, multiplier_bps=mult, now_ns=now
+            maker_acct,
+            maker,
+            yes_price,
+            qty,
+            is_taker=False,
+            fee_type=fee_type,
+            multiplier_bps=mult,
+            now_ns=now,
         )
         taker_fee, _ = accounts.apply_fill(
-            taker_acct, taker, yes_price, qty, is_taker=True, fee_type=fee_type, multiplier_bps=mult, now_ns=now
+            taker_acct,
+            taker,
+            yes_price,
+            qty,
+            is_taker=True,
+            fee_type=fee_type,
+            multiplier_bps=mult,
+            now_ns=now,
         )
         if maker_rec is taker_rec:
             raise AssertionError("self trade reached execution")
@@ -727,7 +775,15 @@ class Exchange:
 
         trade_id = self._new_id()
         seq = self._next_seq()
-        trade = Trade(trade_id=trade_id, ticker=ticker, price=yes_price, count=qty, taker_side=taker.side, ts_ns=now, seq=seq)
+        trade = Trade(
+            trade_id=trade_id,
+            ticker=ticker,
+            price=yes_price,
+            count=qty,
+            taker_side=taker.side,
+            ts_ns=now,
+            seq=seq,
+        )
         self._trades.append(trade)
         self._emit(TradeExecuted(ts_ns=now, trade=trade))
         for order, acct, rec, fee, is_taker in (
@@ -803,19 +859,20 @@ class Exchange:
             market = self._markets[order.ticker]
             lvl = market.book.remove(order)
             self._touched.add(order.ticker)
-            self._emit(
-                BookLevelChanged(
-                    ts_ns=now,
-                    ticker=order.ticker,
-                    leg=leg_of(order.side),
-                    price=lvl.price,
-                    delta=-remaining,
-                    size=lvl.size,
-                    user_id=order.user_id,
-                    client_order_id=order.client_order_id,
-                    subaccount=order.subaccount,
+            if remaining:  # a fully filled order already left the level through its fills
+                self._emit(
+                    BookLevelChanged(
+                        ts_ns=now,
+                        ticker=order.ticker,
+                        leg=leg_of(order.side),
+                        price=lvl.price,
+                        delta=-remaining,
+                        size=lvl.size,
+                        user_id=order.user_id,
+                        client_order_id=order.client_order_id,
+                        subaccount=order.subaccount,
+                    )
                 )
-            )
             acct.resting.pop(order.order_id, None)
             acct.positions[order.ticker].resting_orders -= 1
             if order.order_group_id is not None:
@@ -843,7 +900,7 @@ class Exchange:
         return reduced
 
     @staticmethod
-    def _order_result(order: Order, now: int) -> OrderResult:
+    def _order_result(order: Order, now: int, snapshot: OrderView | None = None) -> OrderResult:
         filled = order.filled
         avg_price = avg_fee = None
         if filled:
@@ -851,7 +908,7 @@ class Exchange:
             avg_price = own if order.side is Side.BID else ONE - own
             avg_fee = -(-(order.taker_fees + order.maker_fees) * 100 // filled)
         return OrderResult(
-            order=order.snapshot(),
+            order=snapshot or order.snapshot(),
             fill_count=filled,
             remaining_count=order.remaining,
             average_fill_price=avg_price,
@@ -933,15 +990,21 @@ class Exchange:
         if req.ticker != order.ticker or Side(req.side) is not order.side:
             raise ExchangeError(400, "invalid_order", "ticker and side must match the order", order_id)
         if not self._trading_active:
-            raise ExchangeError(400, "trading_is_paused", "trading is paused", "exchange trading_active is false")
+            raise ExchangeError(
+                400, "trading_is_paused", "trading is paused", "exchange trading_active is false"
+            )
         if not order.is_resting:
             raise ExchangeError(400, "invalid_order", "order is not resting", f"status {order.status.value}")
         if state.status is not MarketStatus.ACTIVE:
             raise _market_closed(state)
         if req.client_order_id is not None and req.client_order_id != order.client_order_id:
-            raise ExchangeError(400, "invalid_order", "client_order_id does not match the order", req.client_order_id)
+            raise ExchangeError(
+                400, "invalid_order", "client_order_id does not match the order", req.client_order_id
+            )
         if not market.grid.is_valid(req.price):
-            raise ExchangeError(400, "invalid_price", "price is not on the market's tick grid", format_price(req.price))
+            raise ExchangeError(
+                400, "invalid_price", "price is not on the market's tick grid", format_price(req.price)
+            )
         if req.count != order.filled:
             self._validate_count(req.count, state)
         new_remaining = req.count - order.filled
@@ -1043,7 +1106,9 @@ class Exchange:
                 assert reduce_to is not None
                 if reduce_to < 0 or reduce_to > order.remaining:
                     raise ExchangeError(
-                        400, "bad_request", "reduce_to must be between 0 and the remaining count",
+                        400,
+                        "bad_request",
+                        "reduce_to must be between 0 and the remaining count",
                         f"remaining {order.remaining / 100:.2f}",
                     )
                 by = order.remaining - reduce_to
@@ -1282,10 +1347,19 @@ class Exchange:
         state = market.state
         yes_bid, yes_bid_size, yes_ask, yes_ask_size = market.book.top()
         state.yes_bid, state.yes_bid_size, state.yes_ask, state.yes_ask_size = (
-            yes_bid, yes_bid_size, yes_ask, yes_ask_size,
+            yes_bid,
+            yes_bid_size,
+            yes_ask,
+            yes_ask_size,
         )
         key = (
-            state.last_price, yes_bid, yes_ask, yes_bid_size, yes_ask_size, state.volume, state.open_interest,
+            state.last_price,
+            yes_bid,
+            yes_ask,
+            yes_bid_size,
+            yes_ask_size,
+            state.volume,
+            state.open_interest,
         )
         if key == market.last_ticker:
             return
@@ -1356,7 +1430,9 @@ class Exchange:
         if not active:
             for market in self._markets.values():
                 self._cancel_market_orders(market, now, only_on_pause=True)
-        self._emit(ExchangeStatusChanged(ts_ns=now, exchange_active=self._exchange_active, trading_active=active))
+        self._emit(
+            ExchangeStatusChanged(ts_ns=now, exchange_active=self._exchange_active, trading_active=active)
+        )
 
     def _deactivate_internal(self, ticker: str) -> None:
         now = self._now
@@ -1367,7 +1443,9 @@ class Exchange:
         market.state.status = MarketStatus.INACTIVE
         self._emit(BookCleared(ts_ns=now, ticker=ticker))
         self._emit(
-            MarketLifecycleChanged(ts_ns=now, ticker=ticker, event_type="deactivated", fields={"is_deactivated": True})
+            MarketLifecycleChanged(
+                ts_ns=now, ticker=ticker, event_type="deactivated", fields={"is_deactivated": True}
+            )
         )
 
     def _activate_internal(self, ticker: str) -> None:
@@ -1378,7 +1456,9 @@ class Exchange:
         self._cancel_market_orders(market, now)  # Kalshi: reactivation cancels resting orders
         market.state.status = MarketStatus.ACTIVE
         self._emit(
-            MarketLifecycleChanged(ts_ns=now, ticker=ticker, event_type="activated", fields={"is_deactivated": False})
+            MarketLifecycleChanged(
+                ts_ns=now, ticker=ticker, event_type="activated", fields={"is_deactivated": False}
+            )
         )
 
     def _close_internal(self, ticker: str) -> None:
@@ -1390,7 +1470,10 @@ class Exchange:
         self._close(market, now)
         self._emit(
             MarketLifecycleChanged(
-                ts_ns=now, ticker=ticker, event_type="close_date_updated", fields={"close_ts": now // NANOS_PER_SECOND}
+                ts_ns=now,
+                ticker=ticker,
+                event_type="close_date_updated",
+                fields={"close_ts": now // NANOS_PER_SECOND},
             )
         )
 
@@ -1470,7 +1553,9 @@ class Exchange:
         """Move a market's hidden fair probability (scripted scenarios, tests)."""
         self._market(ticker)
         if not 0.0 < probability < 1.0:
-            raise ExchangeError(400, "bad_request", "probability must be strictly between 0 and 1", str(probability))
+            raise ExchangeError(
+                400, "bad_request", "probability must be strictly between 0 and 1", str(probability)
+            )
         self._fair[ticker] = probability
 
     def participant_user_ids(self) -> list[str]:

@@ -62,7 +62,7 @@ def parse_fault_plan(entries: Iterable[Mapping[str, Any]], *, where: str = "faul
         if at < 0:
             raise ValueError(f"{where}[{index}].at_seconds: must be >= 0")
         action = str(params.pop("action"))
-        if action not in FAULT_ACTIONS:
+        if action not in FAULT_ACTIONS and action not in ("pause_trading", "resume_trading"):
             raise ValueError(f"{where}[{index}].action: unknown {action!r}; known: {', '.join(sorted(FAULT_ACTIONS))}")
         steps.append(FaultStep(at, action, params))
     return sorted(steps, key=lambda s: s.at_seconds)

@@ -143,7 +143,10 @@ class Participants:
         x = self._x
         cfg = self.config
         jitter = 0.8 + 0.4 * self._rng.random()
-        x._schedule(now + self._seconds(cfg.liquidity_refresh_seconds * jitter), lambda t: self._refresh_liquidity(ticker, t))
+        x._schedule(
+            now + self._seconds(cfg.liquidity_refresh_seconds * jitter),
+            lambda t: self._refresh_liquidity(ticker, t),
+        )
         if not x._is_trading(ticker):
             return
         x._cancel_user_orders(LIQUIDITY_USER, ticker, now)
@@ -192,7 +195,9 @@ class Participants:
             return
         x = self._x
         cfg = self.config
-        x._schedule(now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t))
+        x._schedule(
+            now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t)
+        )
         if not x._is_trading(ticker) or cfg.informed_size <= 0:
             return
         fair = x._fair_of(ticker)

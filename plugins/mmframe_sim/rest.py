@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import orjson
-from mmframe.api import FixedPointError, format_count, parse_count, parse_price
 from starlette.datastructures import QueryParams
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from mmframe.api import FixedPointError, format_count, parse_count, parse_price
 from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ApiKey, AuthError
 from mmframe_sim.engine import (

@@ -355,9 +355,14 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
             duration_seconds=f.get("duration_seconds"),
             params=dict(f.get("params", {})),
         )
-        if fault.action in {"deactivate_market", "activate_market", "close_market", "settle_market",
-                            "set_fair_value"} and fault.ticker not in seen:
-            raise ScenarioError(f"{source}: fault {fault.action} at {fault.at_seconds}s needs a listed ticker")
+        if (
+            fault.action
+            in {"deactivate_market", "activate_market", "close_market", "settle_market", "set_fair_value"}
+            and fault.ticker not in seen
+        ):
+            raise ScenarioError(
+                f"{source}: fault {fault.action} at {fault.at_seconds}s needs a listed ticker"
+            )
         faults.append(fault)
 
     balance = DEFAULT_STARTING_BALANCE

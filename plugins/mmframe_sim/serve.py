@@ -19,8 +19,8 @@ from typing import Any
 import anyio
 import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from mmframe.api import Clock, LiveClock
 
+from mmframe.api import Clock, LiveClock
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultStep, parse_fault_plan
 from mmframe_sim.ratelimit import DEFAULT_TIER
@@ -66,30 +66,34 @@ class RunningSimulator:
         return self.server.exchange
 
     def create_api_key(
-        self, balance: int = DEFAULT_STARTING_BALANCE, *, tier: str | None = None, account_id: str | None = None
+        self, balance: int | None = None, *, tier: str | None = None, account_id: str | None = None
     ) -> tuple[str, bytes]:
-        """A funded account (``balance`` in price units) with a fresh RSA key: ``(key_id, private PEM)``."""
+        """A funded account (``balance`` in price units; default the scenario's starting balance) with a
+        fresh RSA-2048 key: ``(key_id, private key PEM)``."""
         return self.server.create_api_key(balance=balance, tier=tier, account_id=account_id)
 
-    def register_public_key(self, public_key_pem: bytes | str, balance: int = DEFAULT_STARTING_BALANCE,
+    def register_public_key(self, public_key_pem: bytes | str, balance: int | None = None,
                             *, tier: str | None = None) -> str:
         """Register a caller's public key (RSA or Ed25519) for a new funded account; returns its key id."""
         return self.server.register_key(public_key_pem, balance=balance, tier=tier)
 
 
-def load_exchange(scenario: ScenarioArg, clock: Clock, seed: int | None) -> tuple[Exchange, list[FaultStep]]:
-    """Build the exchange of a scenario and its fault plan (the scenario's ``faults:`` list)."""
-    from mmframe_sim import scenario as scenarios
+def load_exchange(scenario: ScenarioArg, clock: Clock, seed: int | None) -> tuple[Exchange, list[FaultStep], int]:
+    """Build a scenario's exchange; also its server-side fault plan and the starting balance of new keys."""
+    from mmframe_sim.scenario import load_scenario, standard_scenario
 
-    loaded = scenario
-    if scenario is None or isinstance(scenario, str | os.PathLike):
-        loaded = scenarios.load_scenario("standard" if scenario is None else scenario)
-    exchange = Exchange.from_scenario(loaded, clock, seed=seed)
-    raw_faults = getattr(loaded, "faults", None) or ()
-    steps = [s if isinstance(s, FaultStep) else None for s in raw_faults]
-    if all(s is not None for s in steps):
-        return exchange, [s for s in steps if s is not None]
-    return exchange, parse_fault_plan(raw_faults, where="scenario faults")
+    if scenario is None or scenario == "standard":
+        loaded = standard_scenario()
+    elif isinstance(scenario, str | os.PathLike):
+        loaded = load_scenario(scenario)
+    else:
+        loaded = scenario
+    exchange = loaded.build(clock, seed=seed)
+    entries = [
+        {"at_seconds": f.at_seconds, "action": f.action, **({"ticker": f.ticker} if f.ticker else {}), **f.params}
+        for f in loaded.server_faults()
+    ]
+    return exchange, parse_fault_plan(entries, where=f"{loaded.source}: faults"), loaded.starting_balance
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -112,7 +116,7 @@ def _bind(host: str, port: int) -> socket.socket:
 @contextlib.asynccontextmanager
 async def start_simulator(
     scenario: ScenarioArg = None,
-    seed: int = 0,
+    seed: int | None = None,
     clock: Clock | None = None,
     *,
     exchange_factory: Callable[[Clock], Exchange] | None = None,
@@ -122,29 +126,34 @@ async def start_simulator(
     wall_clock: Clock | None = None,
     tick_seconds: float = 0.05,
     ws_queue_limit: int | None = None,
+    ws_ping_interval: float = 10.0,
     log_level: str = "warning",
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator in the current event loop until the block exits.
 
-    ``exchange_factory(clock)`` builds a custom exchange instead of loading ``scenario``. ``clock``
+    ``seed`` overrides the scenario's. ``exchange_factory(clock)`` builds a custom exchange instead of
+    loading ``scenario``. ``clock``
     drives the exchange (default: real time); ``wall_clock`` checks signature timestamps and refills
-    rate limits (default: real time). ``port=0`` picks a free loopback port.
+    rate limits (default: real time). ``port=0`` picks a free loopback port. The server pings every
+    ``ws_ping_interval`` seconds (Kalshi: 10) with payload ``heartbeat``.
     """
     sim_clock = SimClock(clock or LiveClock())
     plan: list[FaultStep] = []
+    balance = DEFAULT_STARTING_BALANCE
     if exchange_factory is not None:
         exchange = exchange_factory(sim_clock)
     else:
-        exchange, plan = load_exchange(scenario, sim_clock, seed)
+        exchange, plan, balance = load_exchange(scenario, sim_clock, seed)
     server = SimServer(
         exchange, sim_clock, wall_clock=wall_clock, default_tier=default_tier, tick_seconds=tick_seconds,
-        fault_seed=seed, ws_queue_limit=ws_queue_limit,
+        fault_seed=seed or 0, ws_queue_limit=ws_queue_limit, default_balance=balance,
     )
     sock = _bind(host, port)
     protocol = kalshi_ws_protocol()
     config = uvicorn.Config(
         server.app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level,
-        access_log=False, ws_ping_interval=10.0, ws_ping_timeout=20.0, timeout_graceful_shutdown=2,
+        access_log=False, ws_ping_interval=ws_ping_interval,
+        ws_ping_timeout=max(20.0, 2 * ws_ping_interval), timeout_graceful_shutdown=2,
         ws_max_size=1 << 20,
     )
     uv = _EmbeddedServer(config)
@@ -204,7 +213,7 @@ def write_private_key(path: pathlib.Path, pem: bytes) -> None:
 
 async def serve_forever(
     *, host: str, port: int, scenario: ScenarioArg, seed: int, key_out: pathlib.Path,
-    public_key: pathlib.Path | None, tier: str, balance: int, echo: Callable[[str], None],
+    public_key: pathlib.Path | None, tier: str, balance: int | None, echo: Callable[[str], None],
 ) -> None:
     """The body of ``mmframe sim serve``: start, register the key, print the line, run until a signal."""
     async with start_simulator(scenario, seed, host=host, port=port, default_tier=tier) as sim:

@@ -13,13 +13,18 @@ from typing import Any
 import anyio
 import orjson
 from anyio.abc import TaskGroup
-from mmframe.api import NANOS_PER_SECOND, Clock, LiveClock
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
 
-from mmframe_sim.auth import DEFAULT_TIMESTAMP_WINDOW_MS, KeyRegistry, SignatureVerifier, generate_rsa_key_pair
+from mmframe.api import NANOS_PER_SECOND, Clock, LiveClock
+from mmframe_sim.auth import (
+    DEFAULT_TIMESTAMP_WINDOW_MS,
+    KeyRegistry,
+    SignatureVerifier,
+    generate_rsa_key_pair,
+)
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultState, FaultStep
 from mmframe_sim.ratelimit import DEFAULT_TIER, TIERS, RateLimiter
@@ -98,6 +103,7 @@ class SimServer:
         tick_seconds: float = 0.05,
         fault_seed: int = 0,
         ws_queue_limit: int | None = None,
+        default_balance: int = DEFAULT_STARTING_BALANCE,
     ) -> None:
         if default_tier not in TIERS:
             raise ValueError(f"unknown tier {default_tier!r}; known: {', '.join(TIERS)}")
@@ -105,6 +111,7 @@ class SimServer:
         self.clock = clock
         self.wall_clock = wall_clock or LiveClock()
         self.default_tier = default_tier
+        self.default_balance = default_balance
         self.tick_seconds = tick_seconds
         self.keys = KeyRegistry()
         self.verifier = SignatureVerifier(self.keys, self.wall_clock, timestamp_window_ms)
@@ -120,7 +127,7 @@ class SimServer:
     # --- accounts and keys ---------------------------------------------------------------------
 
     def register_key(
-        self, public_key_pem: bytes | str, *, account_id: str | None = None, balance: int = DEFAULT_STARTING_BALANCE,
+        self, public_key_pem: bytes | str, *, account_id: str | None = None, balance: int | None = None,
         tier: str | None = None, key_id: str | None = None,
     ) -> str:
         """Register a public key for an account (a new one funded with ``balance`` price units unless
@@ -133,11 +140,11 @@ class SimServer:
         if account_id is None:
             account_id = new_account_id()
         if not self.exchange.has_account(account_id):
-            self.exchange.open_account(account_id, balance=balance)
+            self.exchange.open_account(account_id, balance=self.default_balance if balance is None else balance)
             self.accounts.append(account_id)
         return self.keys.register(public_key_pem, account_id=account_id, tier=tier, key_id=key_id).key_id
 
-    def create_api_key(self, *, balance: int = DEFAULT_STARTING_BALANCE, tier: str | None = None,
+    def create_api_key(self, *, balance: int | None = None, tier: str | None = None,
                        account_id: str | None = None) -> tuple[str, bytes]:
         """A new account (or ``account_id``) with a fresh RSA-2048 key: ``(key_id, private key PEM)``."""
         private_pem, public_pem = generate_rsa_key_pair()

@@ -12,6 +12,8 @@ in one socket write.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -19,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-from mmframe.api import format_count
 from starlette.types import Receive, Scope, Send
 
+from mmframe.api import format_count
 from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
 from mmframe_sim.engine import (
@@ -48,6 +50,8 @@ ABORT = "mmframe.ws.abort"
 """ASGI extension: ``{"type": ABORT}`` drops the TCP connection without a close frame (fault injection)."""
 
 DEFAULT_QUEUE_LIMIT = 50_000
+DEFAULT_SEND_BUFFER = 256 * 1024
+CLOSE_GRACE_SECONDS = 5.0
 _MAX_BATCH = 1024
 
 CHANNELS = (
@@ -127,6 +131,7 @@ class WsSession:
         self.abort = False
         self._wake = anyio.Event()
         self._held: str | None = None
+        self._send_scope: anyio.CancelScope | None = None
 
     def push(self, text: str, faults: FaultState | None = None) -> None:
         if self.closing is not None:
@@ -161,42 +166,52 @@ class WsSession:
         self.reply(body)
 
     def close(self, code: int, *, abort: bool = False) -> None:
-        """End the session after what is queued has been sent (``abort``: drop the socket at once)."""
-        if self.closing is None:
-            self.closing = code
-            self.abort = abort
-            self._wake.set()
+        """End the session: stop fan-out now, send what is queued (at most `CLOSE_GRACE_SECONDS` more
+        of waiting on a stalled socket), then close; ``abort`` drops the socket without a close frame."""
+        if self.closing is not None:
+            return
+        self.closing = code
+        self.abort = abort
+        self.hub.forget(self)
+        if self._send_scope is not None:
+            self._send_scope.deadline = anyio.current_time() + (0 if abort else CLOSE_GRACE_SECONDS)
+        self._wake.set()
 
     async def sender(self, send: Send, batch: bool) -> None:
         """Drain the queue to the socket until the session closes (or the peer goes away)."""
-        try:
-            await self._drain(send, batch)
-        except OSError:  # uvicorn's ClientDisconnected: the peer is gone, nothing left to send
-            pass
+        with contextlib.suppress(OSError):  # uvicorn's ClientDisconnected: the peer is gone
+            if await self._drain(send, batch) or not batch:
+                await send({"type": "websocket.close", "code": self.closing or 1000})
+            else:
+                await send({"type": ABORT})
 
-    async def _drain(self, send: Send, batch: bool) -> None:
+    async def _drain(self, send: Send, batch: bool) -> bool:
+        """Send until closed; False when the socket must be dropped (abort, or stalled past the grace)."""
         while True:
+            if self.abort:
+                return False
             if not self.queue:
                 if self.closing is not None:
-                    break
+                    return True
                 self._wake = anyio.Event()
                 await self._wake.wait()
                 continue
-            if self.abort:
-                break
             if batch:
                 if len(self.queue) <= _MAX_BATCH:
-                    texts = list(self.queue)
+                    message: dict[str, Any] = {"type": SEND_BATCH, "texts": list(self.queue)}
                     self.queue.clear()
                 else:
-                    texts = [self.queue.popleft() for _ in range(_MAX_BATCH)]
-                await send({"type": SEND_BATCH, "texts": texts})
+                    message = {"type": SEND_BATCH, "texts": [self.queue.popleft() for _ in range(_MAX_BATCH)]}
             else:
-                await send({"type": "websocket.send", "text": self.queue.popleft()})
-        if self.abort and batch:
-            await send({"type": ABORT})
-        else:
-            await send({"type": "websocket.close", "code": self.closing or 1000})
+                message = {"type": "websocket.send", "text": self.queue.popleft()}
+            with anyio.CancelScope() as scope:
+                if self.closing is not None:
+                    scope.deadline = anyio.current_time() + CLOSE_GRACE_SECONDS
+                self._send_scope = scope
+                await send(message)
+            self._send_scope = None
+            if scope.cancelled_caught:
+                return False
 
 
 class WsHub:
@@ -218,7 +233,7 @@ class WsHub:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        headers = {name: value.decode("latin-1") for name, value in scope["headers"]}
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         try:
             key = self.sim.verifier.verify(
                 headers.get(KEY_HEADER), headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), "GET", WS_PATH
@@ -252,6 +267,10 @@ class WsHub:
             if text is not None:
                 self.handle_command(session, text)
 
+    def forget(self, session: WsSession) -> None:
+        """Stop routing messages to a session (it is closing)."""
+        self._drop(session)
+
     def _drop(self, session: WsSession) -> None:
         self.sessions.discard(session)
         for sub in list(session.subs.values()):
@@ -263,7 +282,8 @@ class WsHub:
         dropped = 0
         for session in list(self.sessions):
             if user_id is None or session.user_id == user_id:
-                session.queue.clear()
+                if abort:
+                    session.queue.clear()
                 session.close(code, abort=abort)
                 dropped += 1
         return dropped
@@ -394,6 +414,10 @@ class WsHub:
                 raise CommandError(13, "get_snapshot is only supported on orderbook_delta")
             for ticker in tickers:
                 self._send_snapshot(sub, ticker)
+            session.reply({
+                "id": cmd_id or 0, "sid": sid, "seq": sub.seq, "type": "ok",
+                "msg": {"market_tickers": sorted(sub.tickers or ())},
+            })
             return
         if sub.channel in UNFILTERED:
             raise CommandError(13, f"{sub.channel} has no market filter")
@@ -515,6 +539,8 @@ class WsHub:
                         sub.frame("market_lifecycle_v2", body, faults)
 
     def _on_book(self, event: BookLevelChanged, faults: FaultState) -> None:
+        if event.delta == 0:  # nothing changed on the wire
+            return
         subs = self._targets("orderbook_delta", event.ticker)
         if not subs:
             return
@@ -615,8 +641,9 @@ async def _deny(scope: Scope, send: Send, status: int, body: bytes) -> None:
 
 # --- the uvicorn protocol extension --------------------------------------------------------------
 
-def kalshi_ws_protocol() -> type | None:
-    """uvicorn's sans-I/O WebSocket protocol with Kalshi's ``heartbeat`` ping and batched sends.
+def kalshi_ws_protocol(send_buffer_bytes: int = DEFAULT_SEND_BUFFER) -> type | None:
+    """uvicorn's sans-I/O WebSocket protocol with Kalshi's ``heartbeat`` ping, batched sends and a
+    bounded socket send buffer (``send_buffer_bytes``; 0 keeps the kernel's autotuning).
 
     None when this uvicorn has no sans-I/O implementation (then uvicorn's default is used, with its
     own ping payload and one write per frame).
@@ -629,6 +656,11 @@ def kalshi_ws_protocol() -> type | None:
 
     class KalshiWsProtocol(WebSocketsSansIOProtocol):  # type: ignore[misc]
         def handle_connect(self, event: Any) -> None:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None and send_buffer_bytes:
+                # A bounded kernel buffer: a stalled reader shows up in our queue (and is dropped)
+                # instead of silently parking megabytes in the kernel.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
             super().handle_connect(event)
             scope = getattr(self, "scope", None)
             if scope is not None:
@@ -664,5 +696,8 @@ def kalshi_ws_protocol() -> type | None:
                 self.transport.abort()
                 return
             await super().send(message)
+            if kind == "websocket.http.response.body" and not message.get("more_body", False):
+                # uvicorn leaves this unset after a denial response and then logs a bogus error
+                self.handshake_complete = True
 
     return KalshiWsProtocol

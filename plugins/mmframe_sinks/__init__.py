@@ -1,1 +1,26 @@
-"""mmframe_sinks (placeholder until its issue lands)."""
+"""First-party sinks — ``journal`` (SQLite), ``jsonl``, ``terminal``, ``webhook`` — and the
+``mmframe report`` command that reads the journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmframe.api import hookimpl
+from mmframe_sinks import journal, jsonl, terminal, webhook
+
+SPECS = (journal.SPEC, jsonl.SPEC, terminal.SPEC, webhook.SPEC)
+
+
+@hookimpl
+def register_sinks(register: Any) -> None:
+    """Register the first-party sinks."""
+    for spec in SPECS:
+        register(spec)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    """Add ``mmframe report``."""
+    from mmframe_sinks.commands import report_command
+
+    cli.add_command(report_command)

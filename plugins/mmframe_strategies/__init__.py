@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from mmframe.api import hookimpl
-from mmframe_strategies import symmetric
+from mmframe_strategies import avellaneda_stoikov, symmetric
 
 
 @hookimpl
 def register_strategies(register: Any) -> None:
     """Register the first-party strategies."""
     register(symmetric.SPEC)
+    register(avellaneda_stoikov.SPEC)

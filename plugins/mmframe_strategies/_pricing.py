@@ -74,6 +74,9 @@ def others_best(market: MarketView, side: BookSide) -> Price | None:
         if order.side is side and _on_book(order):
             own[order.price] = own.get(order.price, 0) + order.remaining
     book = market.book
+    best = book.best_bid() if side is BookSide.BID else book.best_ask()
+    if best is None or best not in own:
+        return best
     levels = book.bids(len(own) + 1) if side is BookSide.BID else book.asks(len(own) + 1)
     for price, size in levels:
         if size > own.get(price, 0):

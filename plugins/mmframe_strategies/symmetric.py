@@ -3,6 +3,7 @@ post-only pricing."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -166,6 +167,9 @@ SCHEMA: dict[str, Any] = {
 
 UPDATABLE = frozenset(SCHEMA["properties"]) - {"size_increment"}
 
+_Ratio = tuple[int, int]
+_NO_SHRINK: _Ratio = (0, 1)
+
 EXAMPLE: dict[str, Any] = {"spread": 0.04, "size": 10, "levels": 2, "skew_per_contract": 0.001}
 
 
@@ -298,10 +302,18 @@ class SymmetricStrategy:
         shift = min(abs(position) * p.skew_per_contract // COUNT_SCALE, p.max_skew)
         return shift if position > 0 else -shift
 
-    def _size_shrink(self, position: Count) -> tuple[Fraction, Fraction]:
+    def _size_shrink(self, position: Count) -> tuple[_Ratio, _Ratio]:
+        """(bid, ask) shrink as exact ratios; integer math because Fraction costs microseconds."""
         p = self._params
-        shrink = min(p.size_skew_per_contract * abs(position) / COUNT_SCALE, p.max_size_skew)
-        return (shrink, Fraction(0)) if position > 0 else (Fraction(0), shrink)
+        skew = p.size_skew_per_contract
+        if not skew or not position:
+            return _NO_SHRINK, _NO_SHRINK
+        bound = p.max_size_skew
+        # skew * |position| / COUNT_SCALE, capped at bound, compared by cross-multiplying.
+        num, den = skew.numerator * abs(position), skew.denominator * COUNT_SCALE
+        if num * bound.denominator > bound.numerator * den:
+            num, den = bound.numerator, bound.denominator
+        return ((num, den), _NO_SHRINK) if position > 0 else (_NO_SHRINK, (num, den))
 
     @staticmethod
     def _back_off(
@@ -316,7 +328,7 @@ class SymmetricStrategy:
         return min(price, limit) if side is BookSide.BID else max(price, limit)
 
     def _levels(
-        self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: Fraction
+        self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: _Ratio
     ) -> tuple[Level, ...]:
         p = self._params
         levels: list[Level] = []
@@ -333,8 +345,8 @@ class SymmetricStrategy:
                 if price is None:
                     break
             size = p.size if index == 0 or not p.level_size else p.level_size
-            if shrink:
-                size = int(size * (1 - shrink))
+            if shrink[0]:
+                size = size * (shrink[1] - shrink[0]) // shrink[1]
             size = floor_to_increment(size, p.size_increment)
             if size <= 0:
                 continue
@@ -355,5 +367,5 @@ SPEC = ComponentSpec(
     config_schema=SCHEMA,
     example=EXAMPLE,
     updatable=UPDATABLE,
-    description=(SymmetricStrategy.__doc__ or "").strip(),
+    description=inspect.cleandoc(SymmetricStrategy.__doc__ or ""),
 )

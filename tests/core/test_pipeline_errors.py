@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmframe.pipeline import PipelineError, PipelineIssue, load_pipeline, load_pipeline_text
 from mmframe.plugins import Registry
@@ -237,3 +239,45 @@ def test_pipeline_when_component_broken_reports_its_error(registry: Registry) ->
     broken.add_broken("badplug", "badplug", "1.0", "import failed: ImportError: nope")
     errors = errors_of(GOOD.replace("use: symmetric", "use: badplug"), broken)
     assert errors == ["p.yaml:5: strategy.use: unknown strategy 'badplug'; installed strategies: symmetric"]
+
+
+def test_pipeline_when_component_named_by_env_unknown_never_echoes_name(registry: Registry) -> None:
+    errors = errors_of(GOOD.replace("use: symmetric", "use: ${STRATEGY}"), registry, environ={"STRATEGY": "s3cr3t"})
+    assert errors == ["p.yaml:5: strategy.use: no strategy is installed under the name given by ${STRATEGY}; "
+                      "installed strategies: symmetric"]
+
+
+def test_pipeline_when_override_names_other_venue_of_mapping_form_refuses(registry: Registry) -> None:
+    text = GOOD.replace("venue: testsim", "venue:\n  testsim: {seed: 1}")
+    errors = errors_of(text, registry, overrides=["venue.testexchange.rest_url=http://x"])
+    assert errors == ["--set venue.testexchange.rest_url: venue is 'testsim', not 'testexchange'; "
+                      "set venue=testexchange first to switch venues"]
+
+
+def test_pipeline_when_file_and_override_both_wrong_lists_overrides_first(registry: Registry) -> None:
+    errors = errors_of(GOOD.replace("size: 10", "size: x"), registry, overrides=["risk.0.with.per_market=y"])
+    assert errors == ["--set risk.0.with.per_market: expected an integer, got 'y'",
+                      "p.yaml:8: strategy.with.size: expected an integer, got 'x'"]
+
+
+YAMLISH = st.text(alphabet=st.sampled_from(list("abcdefuse:-[]{},'\"#&*!|>%@`$ \n\t0123456789.")), max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=YAMLISH)
+def test_pipeline_when_text_arbitrary_raises_only_pipeline_error(text: str) -> None:
+    try:
+        load_pipeline_text(text, "p.yaml", isolated_registry())
+    except PipelineError as exc:
+        assert exc.errors
+        assert all(str(issue).startswith(("p.yaml", "--set ")) for issue in exc.errors)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cut=st.integers(min_value=0, max_value=len(GOOD)), junk=YAMLISH,
+       overrides=st.lists(st.from_regex(r"[a-z0-9.]{0,20}=[a-z0-9\[\]{}:, ]{0,12}", fullmatch=True), max_size=3))
+def test_pipeline_when_good_file_mangled_raises_only_pipeline_error(cut: int, junk: str, overrides: list[str]) -> None:
+    try:
+        load_pipeline_text(GOOD[:cut] + junk + GOOD[cut:], "p.yaml", isolated_registry(), overrides=overrides)
+    except PipelineError as exc:
+        assert exc.errors

@@ -129,7 +129,7 @@ _deltas = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(_levels, _levels, _deltas, st.data())
 def test_book_when_random_deltas_then_matches_naive_model(
     yes: list[tuple[int, int]],

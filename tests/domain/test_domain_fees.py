@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmframe.domain.fees import FeeType, fee_cents_rounded, fill_fee, maker_fee, taker_fee
@@ -61,6 +61,7 @@ def test_fill_fee_when_fee_type_given_as_string_accepts_kalshi_name() -> None:
     assert fee == 500
 
 
+@settings(deadline=None)
 @given(st.integers(0, 10_000), st.integers(0, 10**7), st.sampled_from([5_000, 10_000, 15_000]))
 def test_taker_fee_when_any_fill_is_exact_ceiling_of_formula(price: int, count: int, mult: int) -> None:
     exact = Fraction(7, 100) * Fraction(count, 100) * Fraction(price, 10_000) * (1 - Fraction(price, 10_000))

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmframe.domain.grid import PriceRange, TickGrid
@@ -146,6 +146,7 @@ def _grids(draw: st.DrawFn) -> TickGrid:
     return TickGrid(ranges)
 
 
+@settings(deadline=None)
 @given(_grids(), st.integers(-100, 10_100))
 def test_grid_when_any_price_rounding_matches_brute_force(grid: TickGrid, price: int) -> None:
     valid = _brute_valid(grid)

@@ -160,7 +160,7 @@ _fills = st.lists(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(_fills, st.integers(0, 10_000))
 def test_position_when_random_fills_then_pnl_identity_holds(
     fills: list[tuple[BookSide, int, int, int]], mark: int

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmframe.domain.money import (
@@ -74,6 +74,7 @@ def test_format_price_when_units_returns_kalshi_string() -> None:
     assert format_fixed(7, 0) == "7"
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(min_value=0, max_value=6))
 def test_format_then_parse_when_any_units_round_trips(units: int, decimals: int) -> None:
     assert parse_fixed(format_fixed(units, decimals), decimals) == units

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mmframe.domain.actions import AmendOrder, CancelOrder, CreateOrder, DecreaseOrder
 from mmframe.domain.events import (
@@ -122,7 +126,9 @@ def test_tracker_when_cancel_submitted_then_pending_cancel_until_canceled() -> N
     assert order.status is OrderStatus.PENDING_CANCEL
     assert order.status.is_pending and order.is_busy
     assert tracker.apply(OrderCanceled(ts_ns=4, client_order_id="a", ticker=T))
-    assert order.status is OrderStatus.CANCELED
+    assert tracker.get("a") == WorkingOrder(
+        "a", T, BookSide.BID, 5000, 0, OrderStatus.CANCELED, "o1", created_ns=1, updated_ns=4
+    )
     assert not tracker.apply(OrderCanceled(ts_ns=5, client_order_id="a", ticker=T))  # duplicate
 
 
@@ -135,6 +141,40 @@ def test_tracker_when_cancel_rejected_then_previous_state_restored() -> None:
     order = tracker.get("a")
     assert order is not None and order.status is OrderStatus.PARTIALLY_FILLED
     assert not tracker.apply(rejected)
+
+
+def test_tracker_when_cancelled_before_accept_and_create_rejected_then_rejected() -> None:
+    tracker = OrderTracker()
+    tracker.submitted(CreateOrder(client_order_id="a", ticker=T, side=BookSide.BID, price=5000, size=100), 1)
+    tracker.submitted(CancelOrder(client_order_id="a", ticker=T), 2)
+    assert tracker.apply(OrderRejected(ts_ns=3, client_order_id="a", ticker=T, code="x", message="y"))
+    order = tracker.get("a")
+    assert order is not None and order.status is OrderStatus.REJECTED
+    assert tracker.live() == []
+
+
+def test_tracker_when_cancelled_before_accept_then_accept_and_cancel_rejection_leave_it_resting() -> None:
+    tracker = OrderTracker()
+    tracker.submitted(CreateOrder(client_order_id="a", ticker=T, side=BookSide.BID, price=5000, size=100), 1)
+    tracker.submitted(CancelOrder(client_order_id="a", ticker=T), 2)
+    assert tracker.apply(OrderAccepted(ts_ns=3, client_order_id="a", ticker=T, order_id="o1"))
+    order = tracker.get("a")
+    assert order is not None and order.status is OrderStatus.PENDING_CANCEL
+    rejected = OrderRejected(ts_ns=4, client_order_id="a", ticker=T, code="x", message="y", action="cancel")
+    assert tracker.apply(rejected)
+    assert tracker.get("a") == WorkingOrder(
+        "a", T, BookSide.BID, 5000, 100, OrderStatus.RESTING, "o1", created_ns=1, updated_ns=4
+    )
+
+
+def test_tracker_when_filled_while_cancel_pending_and_cancel_rejected_then_partially_filled() -> None:
+    tracker = _resting()
+    tracker.submitted(CancelOrder(client_order_id="a", ticker=T), 3)
+    assert tracker.apply(_fill("a", 100))
+    rejected = OrderRejected(ts_ns=6, client_order_id="a", ticker=T, code="x", message="y", action="cancel")
+    assert tracker.apply(rejected)
+    order = tracker.get("a")
+    assert order is not None and order.status is OrderStatus.PARTIALLY_FILLED
 
 
 def test_tracker_when_fill_during_pending_cancel_then_applied_and_still_pending() -> None:
@@ -181,14 +221,22 @@ def test_tracker_when_fill_races_amend_then_applied_by_old_or_new_id(fill_id: st
     tracker.submitted(amend, 3)
     assert tracker.apply(_fill(fill_id, 200))  # before the amend's answer
     order = tracker.get("a")
-    assert order is not None and order.remaining == 800 and order.pending_change
-    assert tracker.apply(
+    if fill_id == "a":
+        assert order is not None and order.remaining == 800 and order.pending_change
+    else:  # the venue named the amended id: the amend took effect (800), then 200 filled
+        assert order is not None and order.remaining == 600 and not order.pending_change
+    acknowledged = tracker.apply(
         OrderAmended(
             ts_ns=4, client_order_id="a", ticker=T, new_client_order_id="b", price=5100, remaining=800
         )
     )
+    assert acknowledged == (fill_id == "a")  # already applied when the fill named "b"
     assert tracker.apply(_fill(fill_id, 100, "t2"))  # after it
-    assert (order.client_order_id, order.remaining, order.filled) == ("b", 700, 300)
+    # A fill named by the new id happened after the amend took effect, so it came out of the amended
+    # size (and the late acknowledgement's remaining is older news); a fill by the old id happened
+    # before, and the acknowledged remaining is taken as the venue's word.
+    expected_remaining = 500 if fill_id == "b" else 700
+    assert (order.client_order_id, order.remaining, order.filled) == ("b", expected_remaining, 300)
 
 
 def test_tracker_when_amend_rejected_then_change_cleared_and_old_state_kept() -> None:
@@ -270,3 +318,111 @@ def test_tracker_when_many_orders_finish_then_old_ones_forgotten() -> None:
         tracker.apply(OrderCanceled(ts_ns=i, client_order_id=f"c{i}", ticker=T))
     assert tracker.get("c0") is None
     assert tracker.get("c10049") is not None
+
+
+# --- property: any interleaving of actions and venue events keeps the tracker consistent -------
+
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "create",
+                "amend",
+                "decrease",
+                "cancel",
+                "accept",
+                "fill",
+                "amended",
+                "decreased",
+                "canceled",
+                "reject",
+            ]
+        ),
+        st.integers(0, 3),  # which order (by creation index)
+        st.integers(1, 600),  # a size or count
+        st.booleans(),  # name the order by its first id (else by its newest id)
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_steps)
+def test_tracker_when_random_events_then_state_stays_consistent(
+    steps: list[tuple[str, int, int, bool]],
+) -> None:
+    tracker = OrderTracker()
+    names: list[list[str]] = []  # every client id each order was given, oldest first
+    fills: dict[int, int] = {}
+    serial = itertools.count()
+    for ts, (kind, index, amount, by_first) in enumerate(steps):
+        if kind == "create":
+            cid = f"c{len(names)}"
+            names.append([cid])
+            tracker.submitted(
+                CreateOrder(client_order_id=cid, ticker=T, side=BookSide.BID, price=5000, size=500), ts
+            )
+            continue
+        if index >= len(names):
+            continue
+        ids = names[index]
+        cid = ids[0] if by_first else ids[-1]
+        if kind == "amend":
+            new = f"{ids[0]}-{next(serial)}"
+            ids.append(new)
+            tracker.submitted(
+                AmendOrder(
+                    client_order_id=cid,
+                    new_client_order_id=new,
+                    ticker=T,
+                    side=BookSide.BID,
+                    price=5100,
+                    size=amount,
+                ),
+                ts,
+            )
+        elif kind == "decrease":
+            tracker.submitted(DecreaseOrder(client_order_id=cid, ticker=T, size=amount), ts)
+        elif kind == "cancel":
+            tracker.submitted(CancelOrder(client_order_id=cid, ticker=T), ts)
+        elif kind == "accept":
+            tracker.apply(OrderAccepted(ts_ns=ts, client_order_id=cid, ticker=T, order_id=f"o{index}"))
+        elif kind == "fill":
+            if tracker.apply(_fill(cid, amount, trade_id=f"t{ts}", ts=ts)):
+                fills[index] = fills.get(index, 0) + amount
+        elif kind == "amended":
+            tracker.apply(
+                OrderAmended(
+                    ts_ns=ts,
+                    client_order_id=ids[-2] if len(ids) > 1 else cid,
+                    ticker=T,
+                    new_client_order_id=ids[-1],
+                    price=5100,
+                    remaining=amount,
+                )
+            )
+        elif kind == "decreased":
+            tracker.apply(OrderDecreased(ts_ns=ts, client_order_id=cid, ticker=T, remaining=amount))
+        elif kind == "canceled":
+            tracker.apply(OrderCanceled(ts_ns=ts, client_order_id=cid, ticker=T))
+        else:
+            action = ("create", "amend", "decrease", "cancel")[amount % 4]
+            tracker.apply(
+                OrderRejected(ts_ns=ts, client_order_id=cid, ticker=T, code="x", message="y", action=action)
+            )
+
+    live = tracker.live()
+    assert {id(o) for o in live} == {id(o) for o in tracker.working(T)}
+    assert len({o.client_order_id for o in live}) == len(live)
+    for index, ids in enumerate(names):
+        order = tracker.get(ids[0])
+        assert order is not None
+        assert order.remaining >= 0
+        assert order.filled == fills.get(index, 0)
+        assert order.status.is_live == any(o is order for o in live)
+        assert order.client_order_id in ids
+        assert tracker.get(order.client_order_id) is order
+        if not order.status.is_live:
+            assert not order.pending_change and order.pending_price is None
+        if order.status in (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED):
+            assert order.remaining > 0

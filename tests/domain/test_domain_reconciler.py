@@ -256,7 +256,7 @@ def _simulate(
     return book
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(_working(), _quotes, _policies)
 def test_reconcile_when_actions_applied_then_quote_reached_and_one_order_per_level(
     working: list[WorkingOrder], quote: Quote, policy: ReconcilePolicy
@@ -295,7 +295,7 @@ def test_reconcile_when_actions_applied_then_quote_reached_and_one_order_per_lev
                 assert any(abs(p - w) <= policy.price_tolerance for w in wanted)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(_working(), _quotes)
 def test_reconcile_when_applied_twice_then_second_round_is_empty(
     working: list[WorkingOrder], quote: Quote
@@ -311,7 +311,7 @@ def test_reconcile_when_applied_twice_then_second_round_is_empty(
     assert reconcile(quote, settled, policy, _ids()) == []
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(_working(), _quotes)
 def test_reconcile_when_compared_to_cancel_and_replace_then_never_more_actions(
     working: list[WorkingOrder], quote: Quote

@@ -30,7 +30,7 @@ def test_market_when_wire_sample_parses_exact_fields() -> None:
     assert (market.volume, market.open_interest) == (200, 200)
     assert market.grid is not None and market.grid.ranges == (PriceRange(0, 10_000, 100),)
     assert market.close_ts_ns == 1_782_403_200 * 10**9
-    assert market.series_ticker == "KXWTACHALLENGERMATCH"
+    assert market.series_guess == "KXWTACHALLENGERMATCH"
 
 
 def test_market_when_tapered_grid_builds_three_ranges_and_info() -> None:

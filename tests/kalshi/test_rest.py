@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from mmframe_kalshi.auth import RequestSigner
+from mmframe_kalshi.auth import PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.errors import (
     AuthenticationError,
@@ -188,3 +188,21 @@ async def test_rest_when_limits_loaded_limiter_adopts_them(venue: Any) -> None:
     await client.load_rate_limits()
     assert client.limiter.limits.usage_tier == "advanced"
     assert client.limiter.buckets[Bucket.WRITE].capacity == 540
+
+
+async def test_rest_when_presigned_timestamp_refused_resigns_once(
+    venue: Any, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    fake, client, clock = venue
+    presigner = PreSigner(RequestSigner(KalshiCredentials(KEY_ID, rsa_key), clock), clock)
+    presigner.register("POST", client.full_path("/portfolio/events/orders/batched"))
+    presigner.refill()
+    client.presigner = presigner
+    expired = {"error": {"code": "header_timestamp_expired", "message": "header timestamp expired"}}
+    fake.faults.append(Fault("POST", "/portfolio/events/orders/batched", status=401, body=expired))
+
+    results = await client.batch_create_orders([_order("p-1")])
+
+    assert results[0].order_id == "ord-1" and presigner.hits == 1
+    posts = [h["kalshi-access-timestamp"] for m, _, h in fake.log if m == "POST"]
+    assert len(posts) == 2

@@ -62,12 +62,20 @@ class Signer:
 class KalshiTestClient:
     """REST + WebSocket client of one API key. ``path`` arguments are relative to the REST base URL."""
 
-    def __init__(self, rest_url: str, ws_url: str, key_id: str, private_key_pem: bytes | str) -> None:
+    def __init__(
+        self, rest_url: str, ws_url: str, key_id: str, private_key_pem: bytes | str,
+        *, now_ms: Callable[[], int] | None = None,
+    ) -> None:
+        """``now_ms`` supplies signature timestamps (default: the real time), e.g. a test clock's."""
         self.rest_url = rest_url.rstrip("/")
         self.ws_url = ws_url
         self.base_path = urlsplit(self.rest_url).path
         self.signer = Signer(key_id, private_key_pem)
+        self.now_ms = now_ms
         self.http = httpx.AsyncClient(timeout=10.0)
+
+    def _timestamp(self) -> int | None:
+        return self.now_ms() if self.now_ms is not None else None
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -92,7 +100,7 @@ class KalshiTestClient:
         """Send one request; signed with this key unless ``signed`` is False."""
         all_headers: dict[str, str] = {}
         if signed:
-            all_headers.update(self.signer.headers(method, self.base_path + path))
+            all_headers.update(self.signer.headers(method, self.base_path + path, timestamp_ms=self._timestamp()))
         if json is not None:
             content = orjson.dumps(json)
         if content is not None:
@@ -115,7 +123,7 @@ class KalshiTestClient:
         return await self.request("DELETE", path, **kw)
 
     def ws_headers(self) -> dict[str, str]:
-        return self.signer.headers("GET", WS_PATH)
+        return self.signer.headers("GET", WS_PATH, timestamp_ms=self._timestamp())
 
     async def connect_ws(self, *, headers: Mapping[str, str] | None = None) -> KalshiWs:
         """Open the WebSocket with a signed handshake (or the given ``headers``)."""

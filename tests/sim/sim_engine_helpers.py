@@ -3,8 +3,6 @@ traders, a few markets, funded accounts, and short-hand order requests."""
 
 from __future__ import annotations
 
-from mmframe.api import FeeType, TestClock
-
 from mmframe_sim.engine import (
     EventSpec,
     Exchange,
@@ -17,6 +15,8 @@ from mmframe_sim.engine import (
     TimeInForce,
 )
 
+from mmframe.api import FeeType, TestClock
+
 DOLLAR = 10_000
 CONTRACT = 100
 GTC = TimeInForce.GOOD_TILL_CANCELED
@@ -24,7 +24,9 @@ IOC = TimeInForce.IMMEDIATE_OR_CANCEL
 FOK = TimeInForce.FILL_OR_KILL
 
 
-def build_exchange(*, balance_dollars: int = 1_000, users: tuple[str, ...] = ("alice", "bob", "carol")) -> tuple[Exchange, TestClock, list[SimEvent]]:
+def build_exchange(
+    *, balance_dollars: int = 1_000, users: tuple[str, ...] = ("alice", "bob", "carol")
+) -> tuple[Exchange, TestClock, list[SimEvent]]:
     """Markets: ``M`` (linear cent, quadratic), ``MF`` (maker fees), ``D`` (deci-cent, fractional),
     ``T`` (tapered deci-cent). Returns the exchange, its clock and the list collecting its events."""
     clock = TestClock()
@@ -58,4 +60,15 @@ def of_type(events: list[SimEvent], kind: type) -> list:
     return [e for e in events if isinstance(e, kind)]
 
 
-__all__ = ["CONTRACT", "DOLLAR", "FOK", "GTC", "IOC", "SelfTradePrevention", "bid", "ask", "build_exchange", "of_type"]
+__all__ = [
+    "CONTRACT",
+    "DOLLAR",
+    "FOK",
+    "GTC",
+    "IOC",
+    "SelfTradePrevention",
+    "ask",
+    "bid",
+    "build_exchange",
+    "of_type",
+]

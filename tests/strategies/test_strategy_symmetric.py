@@ -115,9 +115,16 @@ def test_symmetric_when_reference_moves_less_than_tolerance_keeps_the_previous_o
 
 @pytest.mark.parametrize(
     ("join", "ticks", "expected"),
-    [("none", 1, (4900, 5100)), ("join", 1, (4500, 5500)), ("improve", 1, (4600, 5400)), ("improve", 2, (4700, 5300))],
+    [
+        ("none", 1, (4900, 5100)),
+        ("join", 1, (4500, 5500)),
+        ("improve", 1, (4600, 5400)),
+        ("improve", 2, (4700, 5300)),
+    ],
 )
-def test_symmetric_when_join_mode_is_set_backs_off_to_the_touch(join: str, ticks: int, expected: tuple[int, int]) -> None:
+def test_symmetric_when_join_mode_is_set_backs_off_to_the_touch(
+    join: str, ticks: int, expected: tuple[int, int]
+) -> None:
     view = market([(4500, 1000)], [(4500, 1000)])  # 0.45 / 0.55
     quote = strategy(spread=D("0.02"), join=join, max_improve_ticks=ticks).quote(view)
     assert (quote.bids[0].price, quote.asks[0].price) == expected
@@ -156,7 +163,9 @@ def test_symmetric_when_grid_is_tapered_near_zero_uses_the_fine_ticks() -> None:
 
 def test_symmetric_when_market_is_a_wide_paper_market_uses_its_payout_and_grid() -> None:
     payout = 1000 * 10_000  # $1000
-    view = market([(1_000_000, 100)], [(payout - 1_000_200, 100)], grid=TickGrid.uniform(1, top=payout), payout=payout)
+    view = market(
+        [(1_000_000, 100)], [(payout - 1_000_200, 100)], grid=TickGrid.uniform(1, top=payout), payout=payout
+    )
     quote = strategy(spread=D("0.5"), min_spread=0, size=1).quote(view)
     # mid $100.01, +/- $0.25
     assert quote == Quote(TICKER, (Level(997_600, 100),), (Level(1_002_600, 100),))
@@ -180,7 +189,9 @@ def test_symmetric_when_quote_near_the_grid_edge_drops_levels_off_the_grid() -> 
         ({"size": D("0.5"), "size_increment": 1}, "size_increment"),
     ],
 )
-def test_symmetric_when_config_is_invalid_raises_naming_the_field(config: dict[str, Any], message: str) -> None:
+def test_symmetric_when_config_is_invalid_raises_naming_the_field(
+    config: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         strategy(**config)
 
@@ -242,7 +253,9 @@ configs = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(view=random_market(), config=configs)
-def test_symmetric_never_quotes_crossed_off_grid_or_out_of_range(view: MarketState, config: dict[str, Any]) -> None:
+def test_symmetric_never_quotes_crossed_off_grid_or_out_of_range(
+    view: MarketState, config: dict[str, Any]
+) -> None:
     quote = SymmetricStrategy({"size": 10, **config}).quote(view)
     grid = view.info.grid  # type: ignore[union-attr]
     book = view.book

@@ -1,0 +1,728 @@
+"""`KalshiExecutor`: the runtime's order actions -> Kalshi V2 order endpoints, and back.
+
+* `execute` never waits on the network: actions are queued and a sender task drains the queue.
+  Each drain sends cancels first (one batch-cancel request per chunk), then amends, decreases and
+  a batch create for the creates, concurrently. The batch endpoints have fixed paths, so their
+  signatures are made ahead of time (`auth.PreSigner`).
+* Every create goes into the executor's order group, whose ``contracts_limit`` is the
+  exchange-side breaker: when it fires, `OrderGroupTriggered` is published and quoting halts.
+* Outcomes come back through ``ctx.publish``: accepted/rejected/amended/decreased/canceled from the
+  REST answers, fills and venue-side cancels from the WebSocket ``fill`` and ``user_orders``
+  channels. Fills are deduplicated by ``trade_id``, so a fill seen on the WebSocket and again in a
+  REST reconciliation is published once.
+* After every reconnect the executor reconciles over REST: fills since the last one seen, resting
+  orders (ours that vanished are reported cancelled) and positions.
+* A create whose outcome stayed unknown is reconciled later by reading orders; until then it is
+  neither accepted nor rejected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mmframe.api import (
+    AccountSnapshot,
+    AmendOrder,
+    BookSide,
+    CancelOrder,
+    Count,
+    CreateOrder,
+    DecreaseOrder,
+    Event,
+    FeedContext,
+    OrderAccepted,
+    OrderAction,
+    OrderAmended,
+    OrderCanceled,
+    OrderDecreased,
+    OrderFilled,
+    OrderGroupTriggered,
+    OrderRejected,
+    PositionReported,
+    Price,
+    WorkingOrder,
+)
+from mmframe_kalshi import parsing
+from mmframe_kalshi.errors import (
+    KalshiError,
+    MalformedMessageError,
+    NotFoundError,
+    OutcomeUnknownError,
+    ServerError,
+    TransportError,
+)
+from mmframe_kalshi.limiter import split_batches
+from mmframe_kalshi.models import Fill, Order, OrderPlaced
+from mmframe_kalshi.parsing import Frame
+from mmframe_kalshi.rest import ORDERS_V2_BATCH, CreateOrderRequest
+from mmframe_kalshi.session import KalshiSession
+
+logger = logging.getLogger(__name__)
+
+ACCOUNT_CHANNELS = ("fill", "user_orders", "market_positions")
+_ACCOUNT_FRAMES = ("fill", "user_order", "market_position", "order_group_updates")
+_SEEN_TRADES = 200_000
+_FILL_SLACK_S = 5
+_MAX_ORDER_LOOKUPS = 200
+
+
+@dataclass
+class _Order:
+    """What the executor knows of one order it placed, adopted or acted on."""
+
+    client_order_id: str
+    ticker: str
+    side: BookSide
+    price: Price
+    remaining: Count
+    filled: Count = 0
+    order_id: str | None = None
+    live: bool = True
+    owned: bool = True
+    cancel_requested: bool = False
+
+
+class KalshiExecutor:
+    """Implements `mmframe.api.Executor` over a `KalshiSession`."""
+
+    def __init__(
+        self,
+        session: KalshiSession,
+        *,
+        contracts_limit: Count | None = 100_000,
+        max_batch: int = 20,
+        fill_lookback_s: int = 86_400,
+        self_trade_prevention: str = "taker_at_cross",
+        cancel_order_on_pause: bool = False,
+        adopt_existing: bool = False,
+        delete_group_on_stop: bool = True,
+    ) -> None:
+        self.session = session
+        self.rest = session.rest
+        self.contracts_limit = contracts_limit
+        self.max_batch = max_batch
+        self.fill_lookback_s = fill_lookback_s
+        self.self_trade_prevention = self_trade_prevention
+        self.cancel_order_on_pause = cancel_order_on_pause
+        self.adopt_existing = adopt_existing
+        self.delete_group_on_stop = delete_group_on_stop
+        self.order_group_id: str | None = None
+        self.group_triggered = False
+        self._ctx: FeedContext | None = None
+        self._markets: frozenset[str] = frozenset()
+        self._orders: dict[str, _Order] = {}
+        self._by_order_id: dict[str, str] = {}
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._last_fill_ns = 0
+        self._queue: list[OrderAction] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._deferred_cancels: set[str] = set()
+        self._unknown: dict[str, str] = {}  # client_order_id -> ticker
+        self._sender: asyncio.Task[None] | None = None
+        self._settler: asyncio.Task[None] | None = None
+        self._remove_listener: Any = None
+        self._send_lock = asyncio.Lock()
+        self.malformed = 0
+
+    # --- Executor protocol ------------------------------------------------------------------
+
+    async def start(self, ctx: FeedContext) -> AccountSnapshot:
+        """Subscribe to account channels, create the order group, read the account."""
+        self._ctx = ctx
+        self._markets = frozenset(ctx.markets)
+        self._remove_listener = self.session.on_frames(_ACCOUNT_FRAMES, self._on_frame)
+        self.session.on_reconnect(self.reconcile)
+        await self.session.subscribe(ACCOUNT_CHANNELS, ctx.markets)
+        await self.session.subscribe(("order_group_updates",), None)
+        if self.contracts_limit:
+            group = await self.rest.create_order_group(self.contracts_limit)
+            self.order_group_id = group.order_group_id
+            logger.info("order group %s, contracts limit %s", self.order_group_id, self.contracts_limit)
+        start_s = ctx.clock.now_ns() // 1_000_000_000
+        positions = {
+            p.ticker: p.position for p in await self.rest.all_positions() if p.ticker in self._markets
+        }
+        resting = [o for o in await self.rest.all_orders(status="resting") if o.ticker in self._markets]
+        for order in resting:
+            self._remember(order, owned=self.adopt_existing)
+        fills = await self._read_fills(min_ts=start_s - self.fill_lookback_s)
+        balance = await self.rest.get_balance()
+        self._sender = asyncio.create_task(self._drain(), name="kalshi-executor-sender")
+        return AccountSnapshot(
+            positions=positions,
+            open_orders=[o.to_working() for o in resting],
+            fills=fills,
+            balance=balance.balance,
+        )
+
+    async def execute(self, actions: Sequence[OrderAction]) -> None:
+        """Queue ``actions``; the sender task sends them. Returns at once."""
+        if not actions:
+            return
+        self._queue.extend(actions)
+        self._idle.clear()
+        self._wake.set()
+
+    async def cancel_all(self) -> None:
+        """Cancel every order this executor owns: batch cancel, verify, cancel leftovers one by one,
+        then fire the order group; queued creates and amends are dropped."""
+        ctx = self._require_ctx()
+        dropped = [a for a in self._queue if not isinstance(a, CancelOrder)]
+        self._queue = [a for a in self._queue if isinstance(a, CancelOrder)]
+        for action in dropped:
+            if isinstance(action, CreateOrder):
+                self._publish(
+                    OrderRejected(
+                        ts_ns=ctx.clock.now_ns(),
+                        client_order_id=action.client_order_id,
+                        ticker=action.ticker,
+                        code="shutdown",
+                        message="dropped: cancelling all orders",
+                    )
+                )
+        async with self._send_lock:
+            live = [o for o in self._orders.values() if o.owned and o.live and o.order_id]
+            await self._cancel_orders(live, reason="cancel_all")
+            for attempt in range(3):
+                leftovers = await self._owned_resting()
+                if not leftovers:
+                    return
+                logger.warning(
+                    "%d owned order(s) still resting after cancel (round %d)", len(leftovers), attempt
+                )
+                if attempt == 0:
+                    for order in leftovers:
+                        with contextlib.suppress(NotFoundError):
+                            await self.rest.cancel_order(order.order_id, ticker=order.ticker)
+                elif self.order_group_id:
+                    await self.rest.trigger_order_group(self.order_group_id)
+            leftovers = await self._owned_resting()
+            if leftovers:
+                logger.error("orders still resting after cancel_all: %s", [o.order_id for o in leftovers])
+
+    async def open_orders(self) -> Sequence[WorkingOrder]:
+        """Our orders resting on the venue now (ground truth, read over REST)."""
+        return [o.to_working() for o in await self._owned_resting()]
+
+    async def stop(self) -> None:
+        if self._settler is not None:
+            self._settler.cancel()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+        if self.delete_group_on_stop and self.order_group_id:
+            with contextlib.suppress(KalshiError):
+                await self.rest.delete_order_group(self.order_group_id)
+
+    # --- extras for the runtime ---------------------------------------------------------------
+
+    def adopt(self, client_order_ids: Iterable[str]) -> None:
+        """Take ownership of resting orders found at startup (cancel_all will cancel them)."""
+        for cid in client_order_ids:
+            if cid in self._orders:
+                self._orders[cid].owned = True
+
+    async def flush(self) -> None:
+        """Wait until every queued action has been sent and answered (tests, shutdown)."""
+        await self._idle.wait()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "order_group_id": self.order_group_id,
+            "group_triggered": self.group_triggered,
+            "live_orders": sum(1 for o in self._orders.values() if o.live),
+            "queued": len(self._queue),
+            "unknown_outcomes": len(self._unknown),
+        }
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch, self._queue = self._queue, []
+                async with self._send_lock:
+                    try:
+                        await self._send(batch)
+                    except Exception:
+                        logger.exception("sending %d order action(s) failed", len(batch))
+            if not self._queue:
+                self._idle.set()
+
+    async def _send(self, actions: list[OrderAction]) -> None:
+        ctx = self._require_ctx()
+        cancels: list[_Order] = []
+        others: list[Any] = []
+        creates = {a.client_order_id: a for a in actions if isinstance(a, CreateOrder)}
+        for action in actions:
+            if isinstance(action, CancelOrder):
+                if creates.pop(action.client_order_id, None) is not None:
+                    # Created and cancelled in the same drain: never send it.
+                    self._publish(
+                        OrderCanceled(
+                            ts_ns=ctx.clock.now_ns(),
+                            client_order_id=action.client_order_id,
+                            ticker=action.ticker,
+                            reason="canceled before it was sent",
+                        )
+                    )
+                    continue
+                record = self._orders.get(action.client_order_id)
+                if record is None or not record.live:
+                    self._reject(
+                        action.client_order_id, action.ticker, "unknown_order", "no such live order", "cancel"
+                    )
+                elif record.order_id is None:
+                    self._deferred_cancels.add(record.client_order_id)
+                else:
+                    record.owned = True
+                    cancels.append(record)
+            elif isinstance(action, AmendOrder):
+                others.append(self._amend(action))
+            elif isinstance(action, DecreaseOrder):
+                others.append(self._decrease(action))
+        if cancels:
+            await self._cancel_orders(cancels, reason="canceled")
+        if creates:
+            others.append(self._create(list(creates.values())))
+        if others:
+            await asyncio.gather(*others)
+
+    async def _cancel_orders(self, records: list[_Order], *, reason: str) -> None:
+        size = min(self.max_batch, self.rest.limiter.max_batch_items("DELETE", ORDERS_V2_BATCH))
+        for record in records:
+            record.cancel_requested = True
+        for chunk in split_batches(records, size):
+            try:
+                results = await self.rest.batch_cancel_orders([(r.order_id or "", r.ticker) for r in chunk])
+            except KalshiError as exc:
+                for record in chunk:
+                    self._reject(
+                        record.client_order_id, record.ticker, exc.code or "error", str(exc), "cancel"
+                    )
+                continue
+            for record, result in zip(chunk, results, strict=True):
+                if result.error is None or isinstance(result.error, NotFoundError):
+                    note = reason if result.error is None else f"not resting ({result.error.code})"
+                    self._closed(record, note)
+                else:
+                    code = result.error.code or "error"
+                    self._reject(record.client_order_id, record.ticker, code, str(result.error), "cancel")
+
+    async def _create(self, actions: list[CreateOrder]) -> None:
+        requests = []
+        for action in actions:
+            self._orders[action.client_order_id] = _Order(
+                action.client_order_id, action.ticker, action.side, action.price, action.size
+            )
+            requests.append(
+                CreateOrderRequest(
+                    ticker=action.ticker,
+                    side=action.side,
+                    price=action.price,
+                    count=action.size,
+                    client_order_id=action.client_order_id,
+                    time_in_force="immediate_or_cancel"
+                    if action.immediate_or_cancel
+                    else "good_till_canceled",
+                    post_only=action.post_only and not action.immediate_or_cancel,
+                    reduce_only=action.reduce_only,
+                    self_trade_prevention_type=self.self_trade_prevention,
+                    order_group_id=self.order_group_id,
+                    cancel_order_on_pause=self.cancel_order_on_pause or None,
+                )
+            )
+        size = min(self.max_batch, self.rest.limiter.max_batch_items("POST", ORDERS_V2_BATCH))
+        for chunk in split_batches(requests, size):
+            try:
+                results = await self.rest.batch_create_orders(chunk)
+            except KalshiError as exc:
+                results = [OrderPlaced(client_order_id=r.client_order_id, error=exc) for r in chunk]
+            for request, result in zip(chunk, results, strict=True):
+                await self._created(request, result)
+
+    async def _created(self, request: CreateOrderRequest, result: OrderPlaced) -> None:
+        record = self._orders[request.client_order_id]
+        if isinstance(result.error, OutcomeUnknownError):
+            logger.warning(
+                "create %s outcome unknown; will reconcile: %s", request.client_order_id, result.error
+            )
+            self._unknown[request.client_order_id] = request.ticker
+            return
+        if result.error is not None:
+            record.live = False
+            self._deferred_cancels.discard(record.client_order_id)
+            code = result.error.code or type(result.error).__name__
+            self._reject(record.client_order_id, record.ticker, code, result.error.message, "create")
+            return
+        self._accepted(record, result.order_id, result.remaining, result.filled)
+
+    def _accepted(self, record: _Order, order_id: str, remaining: Count, filled: Count = 0) -> None:
+        ctx = self._require_ctx()
+        if record.order_id == order_id:
+            return  # already accepted (WebSocket and REST both told us)
+        record.order_id = order_id
+        self._by_order_id[order_id] = record.client_order_id
+        self._unknown.pop(record.client_order_id, None)
+        self._publish(
+            OrderAccepted(
+                ts_ns=ctx.clock.now_ns(),
+                client_order_id=record.client_order_id,
+                ticker=record.ticker,
+                order_id=order_id,
+                remaining=remaining,
+            )
+        )
+        if remaining <= 0:
+            if filled == 0 and record.filled == 0:
+                self._closed(record, "not resting")
+            record.live = False
+        elif record.client_order_id in self._deferred_cancels:
+            self._deferred_cancels.discard(record.client_order_id)
+            self._queue.append(CancelOrder(client_order_id=record.client_order_id, ticker=record.ticker))
+            self._wake.set()
+
+    async def _amend(self, action: AmendOrder) -> None:
+        record = self._orders.get(action.client_order_id)
+        if record is None or not record.live or record.order_id is None:
+            self._reject(
+                action.client_order_id, action.ticker, "unknown_order", "no such live order", "amend"
+            )
+            return
+        record.owned = True
+        try:
+            result = await self.rest.amend_order(
+                record.order_id,
+                ticker=action.ticker,
+                side=action.side,
+                price=action.price,
+                total_count=record.filled + action.size,
+                client_order_id=action.client_order_id,
+                updated_client_order_id=action.new_client_order_id,
+            )
+        except (ServerError, TransportError) as exc:
+            await self._settle_amend(record, action, exc)
+            return
+        except KalshiError as exc:
+            self._reject(action.client_order_id, action.ticker, exc.code or "error", exc.message, "amend")
+            return
+        remaining = action.size if result.remaining is None else result.remaining
+        self._amended(record, action, result.order_id or record.order_id, remaining)
+
+    def _amended(self, record: _Order, action: AmendOrder, order_id: str, remaining: Count) -> None:
+        ctx = self._require_ctx()
+        del self._orders[record.client_order_id]
+        record.client_order_id = action.new_client_order_id
+        record.price = action.price
+        record.remaining = remaining
+        record.order_id = order_id
+        self._orders[record.client_order_id] = record
+        self._by_order_id[order_id] = record.client_order_id
+        self._publish(
+            OrderAmended(
+                ts_ns=ctx.clock.now_ns(),
+                client_order_id=action.client_order_id,
+                ticker=action.ticker,
+                new_client_order_id=action.new_client_order_id,
+                price=action.price,
+                remaining=remaining,
+            )
+        )
+
+    async def _settle_amend(self, record: _Order, action: AmendOrder, error: KalshiError) -> None:
+        """An amend's outcome is unknown: read the order to see which version rests."""
+        assert record.order_id is not None
+        try:
+            order = await self.rest.get_order(record.order_id)
+        except KalshiError as exc:
+            self._reject(action.client_order_id, action.ticker, "amend_unknown", f"{error}; {exc}", "amend")
+            return
+        if order.client_order_id == action.new_client_order_id:
+            self._amended(record, action, order.order_id, order.remaining)
+        elif order.status != "resting":
+            self._closed(record, f"not resting ({order.status})")
+        else:
+            self._reject(action.client_order_id, action.ticker, error.code or "error", str(error), "amend")
+
+    async def _decrease(self, action: DecreaseOrder) -> None:
+        ctx = self._require_ctx()
+        record = self._orders.get(action.client_order_id)
+        if record is None or not record.live or record.order_id is None:
+            self._reject(
+                action.client_order_id, action.ticker, "unknown_order", "no such live order", "decrease"
+            )
+            return
+        record.owned = True
+        try:
+            result = await self.rest.decrease_order(
+                record.order_id, reduce_to=action.size, ticker=action.ticker
+            )
+        except KalshiError as exc:
+            self._reject(action.client_order_id, action.ticker, exc.code or "error", exc.message, "decrease")
+            return
+        record.remaining = result.remaining
+        self._publish(
+            OrderDecreased(
+                ts_ns=ctx.clock.now_ns(),
+                client_order_id=record.client_order_id,
+                ticker=record.ticker,
+                remaining=result.remaining,
+            )
+        )
+        if result.remaining <= 0:
+            record.live = False
+
+    # --- WebSocket account channels -----------------------------------------------------------
+
+    def _on_frame(self, frame: Frame, received_ns: int) -> None:
+        try:
+            if frame.type == "fill":
+                self._fill(parsing.fill(frame.msg, received_ns))
+            elif frame.type == "user_order":
+                self._user_order(parsing.user_order(frame.msg))
+            elif frame.type == "market_position":
+                event = parsing.market_position(frame.msg, received_ns)
+                if event.ticker in self._markets:
+                    self._publish(event)
+            elif frame.type == "order_group_updates":
+                self._group_update(parsing.order_group_update(frame.msg))
+        except MalformedMessageError as exc:
+            self.malformed += 1
+            logger.warning("malformed Kalshi %s frame dropped: %s", frame.type, exc)
+
+    def _fill(self, fill: OrderFilled) -> None:
+        """Publish a fill once per trade_id, with the client id we know for its order."""
+        if fill.trade_id in self._seen or fill.ticker not in self._markets:
+            return
+        self._mark_seen(fill.trade_id)
+        cid = self._by_order_id.get(fill.order_id) or fill.client_order_id
+        record = self._orders.get(cid)
+        if record is not None:
+            record.filled += fill.count
+            record.remaining = max(0, record.remaining - fill.count)
+            if record.remaining == 0:
+                record.live = False
+        if cid != fill.client_order_id:
+            fill = OrderFilled(
+                ts_ns=fill.ts_ns,
+                client_order_id=cid,
+                ticker=fill.ticker,
+                order_id=fill.order_id,
+                trade_id=fill.trade_id,
+                side=fill.side,
+                price=fill.price,
+                count=fill.count,
+                fee=fill.fee,
+                is_taker=fill.is_taker,
+            )
+        self._last_fill_ns = max(self._last_fill_ns, fill.ts_ns)
+        self._publish(fill)
+
+    def _mark_seen(self, trade_id: str) -> None:
+        self._seen.add(trade_id)
+        self._seen_order.append(trade_id)
+        if len(self._seen_order) > _SEEN_TRADES:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _user_order(self, order: Order) -> None:
+        cid = self._by_order_id.get(order.order_id) or order.client_order_id
+        record = self._orders.get(cid)
+        if record is None:
+            return
+        if record.order_id is None:
+            # Seen on the WebSocket before the REST answer, or after an unknown outcome.
+            if order.status in ("resting", "executed"):
+                self._accepted(
+                    record, order.order_id, order.remaining if order.is_resting else 0, order.filled
+                )
+            return
+        if order.status == "canceled" and record.live:
+            self._closed(record, "canceled" if record.cancel_requested else "canceled by the venue")
+        elif order.status == "executed":
+            record.live = False
+
+    def _group_update(self, update: parsing.OrderGroupUpdate) -> None:
+        if update.order_group_id != self.order_group_id or update.event_type != "triggered":
+            return
+        ctx = self._require_ctx()
+        self.group_triggered = True
+        self._publish(
+            OrderGroupTriggered(
+                ts_ns=ctx.clock.now_ns(),
+                order_group_id=update.order_group_id,
+                detail=(
+                    f"Kalshi order group {update.order_group_id} triggered: more than "
+                    f"{(self.contracts_limit or 0) / 100:g} contracts filled within 15 s; "
+                    "its resting orders were cancelled"
+                ),
+            )
+        )
+
+    # --- reconciliation ---------------------------------------------------------------------
+
+    async def reconcile(self) -> None:
+        """REST truth after a reconnect: missed fills, vanished orders, positions."""
+        ctx = self._require_ctx()
+        since_s = (self._last_fill_ns // 1_000_000_000 or ctx.clock.now_ns() // 1_000_000_000) - _FILL_SLACK_S
+        for fill in await self._read_fills(min_ts=since_s):
+            self._publish(fill)
+        resting = {
+            o.order_id: o for o in await self.rest.all_orders(status="resting") if o.ticker in self._markets
+        }
+        await self._settle_unknown()
+        for record in list(self._orders.values()):
+            if record.live and record.order_id and record.order_id not in resting:
+                self._closed(record, "not resting after reconnect")
+        venue_positions = {p.ticker: p.position for p in await self.rest.all_positions()}
+        for ticker in sorted(self._markets):
+            self._publish(
+                PositionReported(
+                    ts_ns=ctx.clock.now_ns(), ticker=ticker, position=venue_positions.get(ticker, 0)
+                )
+            )
+
+    async def _settle_unknown(self) -> None:
+        """Read orders to settle creates whose outcome is unknown: accepted, or rejected as not placed."""
+        for cid, ticker in list(self._unknown.items()):
+            found = await self.rest.find_orders(ticker, [cid])
+            record = self._orders.get(cid)
+            if record is None or cid not in self._unknown:
+                continue
+            if cid in found:
+                order = found[cid]
+                self._accepted(
+                    record, order.order_id, order.remaining if order.is_resting else 0, order.filled
+                )
+            else:
+                self._unknown.pop(cid, None)
+                record.live = False
+                self._reject(cid, ticker, "not_placed", "create outcome settled: not on the venue", "create")
+
+    async def _settle_unknown_later(self) -> None:
+        """Retry `_settle_unknown` with backoff until nothing is unknown (reads may fail for a while)."""
+        delay = 0.5
+        while self._unknown:
+            await asyncio.sleep(delay)
+            try:
+                await self._settle_unknown()
+            except KalshiError as exc:
+                logger.warning("settling unknown create outcomes failed (%s); retrying in %.1fs", exc, delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _read_fills(self, *, min_ts: int) -> list[OrderFilled]:
+        """REST fills since ``min_ts`` (Unix s) in our markets not seen yet, oldest first, marked seen."""
+        ctx = self._require_ctx()
+        fills: list[Fill] = [f for f in await self.rest.all_fills(min_ts=min_ts) if f.ticker in self._markets]
+        fills.sort(key=lambda f: f.ts_ns or 0)
+        await self._learn_client_ids({f.order_id for f in fills if f.trade_id not in self._seen})
+        out: list[OrderFilled] = []
+        for item in fills:
+            if item.trade_id in self._seen:
+                continue
+            self._mark_seen(item.trade_id)
+            cid = self._by_order_id.get(item.order_id) or item.client_order_id
+            record = self._orders.get(cid)
+            if record is not None:
+                record.filled += item.count
+            self._last_fill_ns = max(self._last_fill_ns, item.ts_ns or 0)
+            out.append(parsing.fill_from_rest(item, cid, item.ts_ns or ctx.clock.now_ns()))
+        return out
+
+    async def _learn_client_ids(self, order_ids: set[str]) -> None:
+        """REST fills carry no client id: read the orders we do not know yet (a bounded number)."""
+        unknown = sorted(oid for oid in order_ids if oid not in self._by_order_id)
+        if len(unknown) > _MAX_ORDER_LOOKUPS:
+            logger.warning("%d fills of unknown orders; reading the first %d", len(unknown), _MAX_ORDER_LOOKUPS)
+        for order_id in unknown[:_MAX_ORDER_LOOKUPS]:
+            try:
+                order = await self.rest.get_order(order_id)
+            except KalshiError as exc:
+                logger.warning("order %s of a fill unreadable: %s", order_id, exc)
+                continue
+            if order.client_order_id:
+                self._by_order_id[order_id] = order.client_order_id
+
+    async def _owned_resting(self) -> list[Order]:
+        orders = await self.rest.all_orders(status="resting")
+        return [
+            o
+            for o in orders
+            if o.ticker in self._markets
+            and o.is_resting
+            and (
+                (self.order_group_id is not None and o.order_group_id == self.order_group_id)
+                or self._is_owned(o)
+            )
+        ]
+
+    def _is_owned(self, order: Order) -> bool:
+        cid = self._by_order_id.get(order.order_id) or order.client_order_id
+        record = self._orders.get(cid)
+        return (record is not None and record.owned) or cid in self._unknown
+
+    def _remember(self, order: Order, *, owned: bool) -> None:
+        record = _Order(
+            order.client_order_id,
+            order.ticker,
+            order.side,
+            order.price,
+            order.remaining,
+            filled=order.filled,
+            order_id=order.order_id,
+            owned=owned,
+        )
+        self._orders[order.client_order_id] = record
+        self._by_order_id[order.order_id] = order.client_order_id
+
+    # --- publishing -------------------------------------------------------------------------
+
+    def _closed(self, record: _Order, reason: str) -> None:
+        if not record.live:
+            return
+        record.live = False
+        ctx = self._require_ctx()
+        self._publish(
+            OrderCanceled(
+                ts_ns=ctx.clock.now_ns(),
+                client_order_id=record.client_order_id,
+                ticker=record.ticker,
+                reason=reason,
+            )
+        )
+
+    def _reject(self, client_order_id: str, ticker: str, code: str, message: str, action: str) -> None:
+        ctx = self._require_ctx()
+        self._publish(
+            OrderRejected(
+                ts_ns=ctx.clock.now_ns(),
+                client_order_id=client_order_id,
+                ticker=ticker,
+                code=code,
+                message=message,
+                action=action,
+            )
+        )
+
+    def _publish(self, event: Event) -> None:
+        self._require_ctx().publish(event)
+
+    def _require_ctx(self) -> FeedContext:
+        if self._ctx is None:
+            raise RuntimeError("KalshiExecutor.start has not run")
+        return self._ctx

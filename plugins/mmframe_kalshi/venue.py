@@ -1,0 +1,459 @@
+"""The Kalshi venues: ``sim`` (an embedded simulator), ``kalshi-demo``, ``kalshi``, and the mapping form
+``venue: {kalshi: {rest_url, ws_url, key_id, private_key_path}}`` for any Kalshi-protocol endpoint.
+
+All of them run the same `KalshiSession`, `KalshiFeed` and `KalshiExecutor`; only where the URLs and
+the key come from differs. The engine builds a pipeline before it opens the venue, so `feed()` and
+`executor()` hand out thin delegates whose targets are created in `open()` (the simulator's URLs and
+key exist only once it runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from mmframe.api import (
+    AccountSnapshot,
+    ComponentContext,
+    ComponentSpec,
+    Count,
+    FeedContext,
+    Kind,
+    OrderAction,
+    WorkingOrder,
+    contracts_to_count,
+    dollars_to_price,
+)
+from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
+from mmframe_kalshi.executor import KalshiExecutor
+from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
+from mmframe_kalshi.session import KalshiSession
+
+if TYPE_CHECKING:
+    from mmframe_sim.serve import RunningSimulator
+
+logger = logging.getLogger(__name__)
+
+PROD_REST = "https://external-api.kalshi.com/trade-api/v2"
+PROD_WS = "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
+DEMO_REST = "https://external-api.demo.kalshi.co/trade-api/v2"
+DEMO_WS = "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
+
+FOREIGN_ORDER_POLICIES = ("cancel", "adopt", "refuse")
+_CONNECT_TIMEOUT_S = 15.0
+
+
+# --- config -----------------------------------------------------------------------------------
+
+_TRADING_PROPERTIES: dict[str, Any] = {
+    "order_group_contracts_limit": {
+        "type": "number",
+        "minimum": 0,
+        "default": 1000,
+        "description": "Exchange-side breaker: every order goes into one order group that Kalshi cancels "
+        "(and blocks) once more than this many contracts fill within 15 s; 0 places orders without a group.",
+    },
+    "foreign_orders": {
+        "enum": list(FOREIGN_ORDER_POLICIES),
+        "default": "cancel",
+        "description": "Resting orders in the pipeline's markets that this pipeline did not place: `cancel` "
+        "them at startup, `adopt` them, or `refuse` to start.",
+    },
+    "max_batch": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 1000,
+        "default": 20,
+        "description": "Largest batch create/cancel request, orders.",
+    },
+    "self_trade_prevention": {
+        "enum": ["taker_at_cross", "maker"],
+        "default": "taker_at_cross",
+        "description": "Kalshi's self-trade prevention for our orders.",
+    },
+    "cancel_order_on_pause": {
+        "type": "boolean",
+        "default": False,
+        "description": "Ask Kalshi to cancel our orders whenever trading pauses.",
+    },
+    "fill_lookback_hours": {
+        "type": "number",
+        "exclusiveMinimum": 0,
+        "default": 24,
+        "description": "How far back startup reads fills, hours.",
+    },
+}
+
+KALSHI_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "rest_url": {
+            "type": "string",
+            "minLength": 1,
+            "description": "REST base URL ending in /trade-api/v2 (default: the venue's host).",
+        },
+        "ws_url": {
+            "type": "string",
+            "minLength": 1,
+            "description": "WebSocket URL ending in /trade-api/ws/v2 (default: the venue's host).",
+        },
+        "key_id": {
+            "type": "string",
+            "minLength": 1,
+            "description": "API key id; default ${KALSHI_API_KEY}. Use ${VAR} interpolation, never a literal secret.",
+        },
+        "private_key_path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "PEM private key file (mode 0600); default ${KALSHI_PRIVATE_KEY} or ${KALSHI_PRIVATE_KEY_PATH}.",
+        },
+        **_TRADING_PROPERTIES,
+    },
+}
+
+SIM_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "scenario": {
+            "type": "string",
+            "minLength": 1,
+            "default": "standard",
+            "description": "Simulator scenario: `standard` or a scenario YAML file.",
+        },
+        "seed": {"type": "integer", "minimum": 0, "description": "Random seed (default: the scenario's)."},
+        "balance": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "Starting balance of the generated account, dollars (default: the scenario's).",
+        },
+        "tier": {
+            "enum": ["basic", "advanced", "premier", "paragon", "prime", "unlimited"],
+            "default": "advanced",
+            "description": "Rate-limit tier of the generated key.",
+        },
+        **_TRADING_PROPERTIES,
+    },
+}
+
+
+@dataclass(frozen=True)
+class TradingOptions:
+    """Executor settings common to every Kalshi venue."""
+
+    contracts_limit: Count | None
+    foreign_orders: str
+    max_batch: int
+    self_trade_prevention: str
+    cancel_order_on_pause: bool
+    fill_lookback_s: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> TradingOptions:
+        limit = contracts_to_count(_number(config.get("order_group_contracts_limit", 1000)),
+                                   what="order_group_contracts_limit")
+        hours = Decimal(str(config.get("fill_lookback_hours", 24)))
+        return cls(
+            contracts_limit=limit or None,
+            foreign_orders=str(config.get("foreign_orders", "cancel")),
+            max_batch=int(config.get("max_batch", 20)),
+            self_trade_prevention=str(config.get("self_trade_prevention", "taker_at_cross")),
+            cancel_order_on_pause=bool(config.get("cancel_order_on_pause", False)),
+            fill_lookback_s=int(hours * 3600),
+        )
+
+
+def _number(value: Any) -> Decimal | int:
+    if isinstance(value, int | Decimal):
+        return value
+    return Decimal(str(value))
+
+
+# --- delegates handed out before open() --------------------------------------------------------
+
+
+class VenueFeed:
+    """The venue's feed: runs the `KalshiFeed` the venue built in `open`."""
+
+    def __init__(self, venue: KalshiVenue) -> None:
+        self._venue = venue
+
+    @property
+    def inner(self) -> KalshiFeed:
+        return self._venue.require_open().feed
+
+    async def run(self, ctx: FeedContext) -> None:
+        await self.inner.run(ctx)
+
+    def describe(self) -> Mapping[str, Any]:
+        return self.inner.describe() if self._venue.opened else {}
+
+
+class VenueExecutor:
+    """The venue's executor: forwards to the `KalshiExecutor` the venue built in `open`."""
+
+    def __init__(self, venue: KalshiVenue) -> None:
+        self._venue = venue
+        self._inner: KalshiExecutor | None = None
+
+    @property
+    def inner(self) -> KalshiExecutor:
+        if self._inner is None:
+            self._inner = self._venue.require_open().executor
+        return self._inner
+
+    async def start(self, ctx: FeedContext) -> AccountSnapshot:
+        return await self.inner.start(ctx)
+
+    async def execute(self, actions: Sequence[OrderAction]) -> None:
+        await self.inner.execute(actions)
+
+    async def cancel_all(self) -> None:
+        await self.inner.cancel_all()
+
+    async def open_orders(self) -> Sequence[WorkingOrder]:
+        return await self.inner.open_orders()
+
+    async def stop(self) -> None:
+        if self._venue.opened:
+            await self.inner.stop()
+
+    def adopt(self, client_order_ids: Sequence[str]) -> None:
+        """Own resting orders the runtime adopted at startup, so `cancel_all` cancels them."""
+        self.inner.adopt(client_order_ids)
+
+    def describe(self) -> Mapping[str, Any]:
+        return self.inner.describe() if self._venue.opened else {}
+
+
+@dataclass
+class _Connection:
+    session: KalshiSession
+    feed: KalshiFeed
+    executor: KalshiExecutor
+
+
+# --- the venue --------------------------------------------------------------------------------
+
+
+class KalshiVenue:
+    """Implements `mmframe.api.Venue` for Kalshi and Kalshi-protocol endpoints (the simulator)."""
+
+    def __init__(self, name: str, config: Mapping[str, Any], ctx: ComponentContext) -> None:
+        self.name = name
+        self.config = dict(config)
+        self.ctx = ctx
+        self.options = TradingOptions.from_config(config)
+        self.foreign_orders = self.options.foreign_orders
+        self.simulator: RunningSimulator | None = None
+        self._conn: _Connection | None = None
+        self._feed = VenueFeed(self)
+        self._executor = VenueExecutor(self)
+        self._markets: tuple[str, ...] | None = None
+        self._refresher: SelectionRefresher | None = None
+        self._sim_task: asyncio.Task[None] | None = None
+        self._sim_stop: asyncio.Event | None = None
+        if name != "sim":
+            # Fail at build time (``mmframe run`` exit 2) rather than after connecting.
+            self._credentials: KalshiCredentials | None = load_credentials(
+                key_id=self.config.get("key_id"), private_key_path=self.config.get("private_key_path")
+            )
+            default_rest, default_ws = (DEMO_REST, DEMO_WS) if name == "kalshi-demo" else (PROD_REST, PROD_WS)
+            self.rest_url = str(self.config.get("rest_url") or default_rest)
+            self.ws_url = str(self.config.get("ws_url") or default_ws)
+        else:
+            self._credentials = None
+            self.rest_url = self.ws_url = ""
+
+    @classmethod
+    def factory(cls, name: str) -> Any:
+        def build(config: dict[str, Any], ctx: ComponentContext) -> KalshiVenue:
+            return cls(name, config, ctx)
+
+        return build
+
+    # --- Venue protocol -------------------------------------------------------------------------
+
+    @property
+    def opened(self) -> bool:
+        return self._conn is not None
+
+    def require_open(self) -> _Connection:
+        if self._conn is None:
+            raise RuntimeError(f"venue {self.name} is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        """Start the simulator (``sim``), connect the session, resolve the market selection."""
+        if self._conn is not None:
+            return
+        try:
+            if self.name == "sim":
+                await self._start_simulator()
+            assert self._credentials is not None
+            session = KalshiSession(self.rest_url, self.ws_url, self._credentials, self.ctx.clock)
+            opts = self.options
+            executor = KalshiExecutor(
+                session,
+                contracts_limit=opts.contracts_limit,
+                max_batch=opts.max_batch,
+                fill_lookback_s=opts.fill_lookback_s,
+                self_trade_prevention=opts.self_trade_prevention,
+                cancel_order_on_pause=opts.cancel_order_on_pause,
+                adopt_existing=opts.foreign_orders == "adopt",
+            )
+            self._conn = _Connection(session, KalshiFeed(session), executor)
+            await session.open()
+            await session.wait_connected(_CONNECT_TIMEOUT_S)
+            await self._resolve_markets(session)
+        except BaseException:
+            await self.close()
+            raise
+
+    def feed(self) -> VenueFeed:
+        return self._feed
+
+    def executor(self) -> VenueExecutor:
+        return self._executor
+
+    def markets(self) -> tuple[str, ...] | None:
+        """The markets the selection resolved to in `open` (None before it ran)."""
+        return self._markets
+
+    def describe(self) -> Mapping[str, Any]:
+        out: dict[str, Any] = {"venue": self.name, "rest_url": self.rest_url, "ws_url": self.ws_url}
+        if self.simulator is not None:
+            out["simulator"] = {"admin_url": self.simulator.admin_url}
+        if self._conn is not None:
+            out["session"] = dict(self._conn.session.describe())
+            out["order_group_id"] = self._conn.executor.order_group_id
+        return out
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if self._refresher is not None:
+            await self._refresher.stop()
+            self._refresher = None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.session.close()
+        await self._stop_simulator()
+
+    # --- markets --------------------------------------------------------------------------------
+
+    async def _resolve_markets(self, session: KalshiSession) -> None:
+        selection = self.ctx.extra.get("market_selection")
+        if selection is None or selection.is_static:
+            self._markets = tuple(self.ctx.markets)
+            return
+        now = self.ctx.clock.now_ns()
+        self._markets = tuple(await resolve_markets(session.rest, selection, now))
+        if not self._markets:
+            raise RuntimeError("the market selection matched no market on the venue; check series/events/patterns "
+                               "and filters (mmframe doctor FILE shows the markets)")
+        logger.info("market selection resolved to %d market(s): %s", len(self._markets),
+                    ", ".join(self._markets[:10]) + (" ..." if len(self._markets) > 10 else ""))
+
+    # --- the embedded simulator -----------------------------------------------------------------
+
+    async def _start_simulator(self) -> None:
+        # Imported here: only `venue: sim` needs the simulator (and uvicorn/starlette).
+        from mmframe_sim import start_simulator
+
+        ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
+        stop = asyncio.Event()
+        scenario = self.config.get("scenario", "standard")
+        seed = self.config.get("seed")
+
+        async def serve() -> None:
+            # The simulator lives in its own task: its task group then never has to nest with the
+            # caller's cancel scopes between open() and close().
+            try:
+                async with start_simulator(scenario, seed) as sim:
+                    ready.set_result(sim)
+                    await stop.wait()
+            except BaseException as exc:
+                if not ready.done():
+                    ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+                raise
+
+        self._sim_stop = stop
+        self._sim_task = asyncio.create_task(serve(), name="mmframe-sim")
+        sim = await ready
+        self.simulator = sim
+        balance = self.config.get("balance")
+        key_id, pem = sim.create_api_key(
+            None if balance is None else dollars_to_price(_number(balance), what="balance"),
+            tier=str(self.config.get("tier", "advanced")),
+        )
+        self._credentials = KalshiCredentials.from_pem(key_id, pem, source="simulator key")
+        self.rest_url, self.ws_url = sim.rest_url, sim.ws_url
+        logger.info("simulator (%s scenario) on %s; admin API %s", scenario, sim.base_url, sim.admin_url)
+
+    async def _stop_simulator(self) -> None:
+        task, self._sim_task = self._sim_task, None
+        if task is None:
+            return
+        assert self._sim_stop is not None
+        self._sim_stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 10)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+        except Exception as exc:
+            logger.warning("simulator stopped with an error: %s", exc)
+        self.simulator = None
+
+
+_SUMMARY_TAIL = "the same Kalshi feed and executor over real sockets"
+
+SIM_SPEC = ComponentSpec(
+    kind=Kind.VENUE,
+    name="sim",
+    summary="The local Kalshi simulator, started in-process on a free loopback port with a fresh key.",
+    factory=KalshiVenue.factory("sim"),
+    config_schema=SIM_SCHEMA,
+    example={"scenario": "standard", "seed": 7},
+    description=(
+        "Starts the simulator (standard scenario unless told otherwise) inside the daemon on a free "
+        f"loopback port, creates a funded account with a fresh RSA key, and connects {_SUMMARY_TAIL}. "
+        "Needs no credentials: this is what `mmframe run pipelines/symmetric.yaml` uses on a fresh machine."
+    ),
+)
+
+KALSHI_SPEC = ComponentSpec(
+    kind=Kind.VENUE,
+    name="kalshi",
+    summary="Kalshi's production exchange, or any Kalshi-protocol endpoint given rest_url/ws_url.",
+    factory=KalshiVenue.factory("kalshi"),
+    config_schema=KALSHI_SCHEMA,
+    example={"rest_url": "http://127.0.0.1:8080/trade-api/v2", "ws_url": "ws://127.0.0.1:8080/trade-api/ws/v2",
+             "key_id": "${KALSHI_API_KEY}", "private_key_path": "sim-key.pem"},
+    description=(
+        f"Connects {_SUMMARY_TAIL} to {PROD_REST} (or `rest_url`/`ws_url`, e.g. a simulator started with "
+        "`mmframe sim serve`). Credentials: `key_id`/`private_key_path`, else KALSHI_API_KEY and "
+        "KALSHI_PRIVATE_KEY (PEM text) or KALSHI_PRIVATE_KEY_PATH."
+    ),
+)
+
+KALSHI_DEMO_SPEC = ComponentSpec(
+    kind=Kind.VENUE,
+    name="kalshi-demo",
+    summary="Kalshi's demo exchange (demo API keys; fake money).",
+    factory=KalshiVenue.factory("kalshi-demo"),
+    config_schema=KALSHI_SCHEMA,
+    example={"order_group_contracts_limit": 100},
+    description=(
+        f"Connects {_SUMMARY_TAIL} to {DEMO_REST}. Demo keys are separate from production keys "
+        "(create them at https://demo.kalshi.co). Credentials as for `kalshi`."
+    ),
+)
+
+VENUE_SPECS = (SIM_SPEC, KALSHI_DEMO_SPEC, KALSHI_SPEC)

@@ -1,0 +1,460 @@
+"""``avellaneda-stoikov``: inventory-aware quotes from Avellaneda & Stoikov (2008), with the
+Guéant–Lehalle–Fernandez-Tapia bounded-inventory approximation as an option.
+
+Model units follow the papers: prices s, r and depths δ in dollars, inventory q in contracts, time
+in ``time_unit_seconds`` (σ in dollars per √time unit, k per dollar, A per time unit). Floats are
+used for the model; the Quote is exact integers on the market's grid.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mmframe.api import (
+    COUNT_SCALE,
+    NANOS_PER_SECOND,
+    PRICE_SCALE,
+    BookSide,
+    ComponentContext,
+    ComponentSpec,
+    Count,
+    Kind,
+    Level,
+    MarketView,
+    OrderFilled,
+    Price,
+    Quote,
+)
+from mmframe_strategies._config import ConfigError, check_updatable, resolve_config, to_count, to_fraction
+from mmframe_strategies._estimators import FillIntensity, MidVariance
+from mmframe_strategies._pricing import REFERENCES, grid_of, reference_price
+
+NAME = "avellaneda-stoikov"
+
+_EPSILON = 1e-6  # price units: float noise below this never moves a price to the next unit
+
+
+def _number(
+    default: float, description: str, *, minimum: float | None = None, exclusive: bool = False
+) -> dict[str, Any]:
+    field: dict[str, Any] = {"type": "number", "default": default, "description": description}
+    if minimum is not None:
+        field["exclusiveMinimum" if exclusive else "minimum"] = minimum
+    return field
+
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "avellaneda-stoikov strategy",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "model": {
+            "enum": ["as", "glft"],
+            "default": "as",
+            "description": "`as`: reservation price r = s − qγσ²(T−t) and total spread γσ²(T−t) + (2/γ)ln(1+γ/k) "
+            "(Avellaneda & Stoikov 2008). `glft`: the asymptotic closed-form quotes of Guéant, Lehalle & "
+            "Fernandez-Tapia (2013) for bounded inventory, which use `A` and ignore T−t.",
+        },
+        "gamma": _number(0.1, "Risk aversion γ, per dollar.", minimum=0, exclusive=True),
+        "k": _number(
+            1.5, "Fill-intensity decay k in λ(δ) = A·e^(−kδ), per dollar.", minimum=0, exclusive=True
+        ),
+        "A": _number(
+            140,
+            "Fill-intensity scale A in λ(δ) = A·e^(−kδ), fills per time unit (`glft` only).",
+            minimum=0,
+            exclusive=True,
+        ),
+        "estimate_k": {
+            "type": "boolean",
+            "default": False,
+            "description": "Fit k (and A) to our own fills by maximum likelihood over the depths we quoted "
+            "and how long; the configured values stand until `k_min_fills` fills and are refit every "
+            "`k_min_fills` fills after that.",
+        },
+        "k_min_fills": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 50,
+            "description": "Fills between fits of k.",
+        },
+        "k_bin_width": _number(0.01, "Depth resolution of the k fit, dollars.", minimum=0, exclusive=True),
+        "sigma": _number(
+            0, "Volatility σ, dollars per √time unit; 0 estimates it online from mid changes.", minimum=0
+        ),
+        "sigma_initial": _number(
+            0.005,
+            "σ used until `sigma_min_moves` mid changes were seen, dollars per √time unit.",
+            minimum=0,
+            exclusive=True,
+        ),
+        "sigma_floor": _number(0.001, "Lowest σ the estimate may give, dollars per √time unit.", minimum=0),
+        "sigma_halflife_seconds": _number(
+            300, "Half-life of the time-decayed σ estimate, seconds.", minimum=0, exclusive=True
+        ),
+        "sigma_min_moves": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 20,
+            "description": "Mid changes needed before the σ estimate replaces `sigma_initial`.",
+        },
+        "time_unit_seconds": _number(
+            1, "Seconds per model time unit (the unit of T−t, σ² and A).", minimum=0, exclusive=True
+        ),
+        "horizon": {
+            "enum": ["close", "fixed", "rolling"],
+            "default": "close",
+            "description": "T: the market's close time (T−t capped at `horizon_seconds`; markets without a "
+            "close time use `horizon_seconds`), `fixed` = first quote + `horizon_seconds`, or `rolling`: "
+            "T−t is always `horizon_seconds`.",
+        },
+        "horizon_seconds": _number(
+            3600, "Horizon length, seconds (see `horizon`).", minimum=0, exclusive=True
+        ),
+        "reference": {
+            "enum": list(REFERENCES),
+            "default": "mid",
+            "description": "The price s: book `mid`, size-weighted `microprice`, or an external `fair_value`.",
+        },
+        "size": _number(1, "Order size per side, contracts (Δ in `glft`).", minimum=0, exclusive=True),
+        "size_increment": _number(
+            1, "Sizes round down to a multiple of this many contracts.", minimum=0, exclusive=True
+        ),
+        "size_shape": _number(
+            0,
+            "Inventory-scaled sizes: the side that grows |q| quotes size·e^(−η|q|) with this η per contract "
+            "(0 keeps sizes fixed).",
+            minimum=0,
+        ),
+        "max_inventory": _number(
+            0,
+            "Stop quoting the side that would take |q| beyond this many contracts; 0 means no bound.",
+            minimum=0,
+        ),
+        "allow_cross": {
+            "type": "boolean",
+            "default": False,
+            "description": "Let a quote reach the other side of the book (normally bids stay below the best "
+            "ask and asks above the best bid).",
+        },
+    },
+}
+
+UPDATABLE = frozenset(
+    {
+        "gamma",
+        "k",
+        "A",
+        "estimate_k",
+        "sigma",
+        "sigma_initial",
+        "sigma_floor",
+        "horizon_seconds",
+        "size",
+        "size_shape",
+        "max_inventory",
+        "allow_cross",
+    }
+)
+
+EXAMPLE: dict[str, Any] = {
+    "gamma": 0.1,
+    "k": 1.5,
+    "sigma": 0,
+    "horizon": "close",
+    "horizon_seconds": 3600,
+    "size": 10,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ASParams:
+    """The config, as floats for the model and integers for sizes."""
+
+    model: str
+    gamma: float
+    k: float
+    a: float
+    estimate_k: bool
+    k_min_fills: int
+    k_bin_width: float
+    sigma2: float  # 0: estimate
+    sigma2_initial: float
+    sigma2_floor: float
+    sigma_halflife_ns: float
+    sigma_min_moves: int
+    unit_ns: float
+    horizon: str
+    horizon_ns: int
+    reference: str
+    size: Count
+    size_increment: Count
+    size_shape: float
+    max_inventory: Count
+    allow_cross: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ASParams:
+        def real(name: str) -> float:
+            return float(to_fraction(config[name], name))
+
+        params = cls(
+            model=config["model"],
+            gamma=real("gamma"),
+            k=real("k"),
+            a=real("A"),
+            estimate_k=bool(config["estimate_k"]),
+            k_min_fills=config["k_min_fills"],
+            k_bin_width=real("k_bin_width"),
+            sigma2=real("sigma") ** 2,
+            sigma2_initial=real("sigma_initial") ** 2,
+            sigma2_floor=real("sigma_floor") ** 2,
+            sigma_halflife_ns=real("sigma_halflife_seconds") * NANOS_PER_SECOND,
+            sigma_min_moves=config["sigma_min_moves"],
+            unit_ns=real("time_unit_seconds") * NANOS_PER_SECOND,
+            horizon=config["horizon"],
+            horizon_ns=int(to_fraction(config["horizon_seconds"], "horizon_seconds") * NANOS_PER_SECOND),
+            reference=config["reference"],
+            size=to_count(config["size"], "size"),
+            size_increment=to_count(config["size_increment"], "size_increment"),
+            size_shape=real("size_shape"),
+            max_inventory=to_count(config["max_inventory"], "max_inventory"),
+            allow_cross=bool(config["allow_cross"]),
+        )
+        if params.size < params.size_increment:
+            raise ConfigError(f"{NAME}: size is smaller than size_increment")
+        if params.unit_ns < 1:
+            raise ConfigError(f"{NAME}: time_unit_seconds must be at least one nanosecond")
+        return params
+
+
+class _MarketState:
+    """What the strategy remembers about one market."""
+
+    __slots__ = ("ask_depth", "bid_depth", "intensity", "quoted_ns", "start_ns", "variance")
+
+    def __init__(self, p: ASParams, now_ns: int) -> None:
+        self.variance = MidVariance(p.sigma_halflife_ns, p.unit_ns)
+        self.intensity = FillIntensity(p.k_bin_width)
+        self.start_ns = now_ns
+        self.quoted_ns: int | None = None
+        self.bid_depth: float | None = None
+        self.ask_depth: float | None = None
+
+
+class AvellanedaStoikovStrategy:
+    """One bid and one ask per market from the Avellaneda–Stoikov (or GLFT) model.
+
+    Per quote: s from the reference; σ² fixed or estimated; T−t from the horizon; q = position in
+    contracts. ``as``: r = s − qγσ²(T−t), spread = γσ²(T−t) + (2/γ)ln(1+γ/k), bid/ask = r ∓ spread/2.
+    ``glft``: with Δ = size, c1 = ln(1+γΔ/k)/(γΔ), c2 = √(γσ²/(2AΔk)·(1+γΔ/k)^(1+k/(γΔ))),
+    bid = s − c1 − (2q+Δ)/2·c2, ask = s + c1 − (2q−Δ)/2·c2 (Guéant 2017's form with lot size Δ;
+    Δ = 1 is GLFT 2013). Then: bid rounds down and ask rounds up to the grid, a price beyond the
+    grid is clamped to its edge (a clamped side that would meet the other is dropped), and unless
+    ``allow_cross`` the bid stays below the best ask and the ask above the best bid. The side that
+    would push |q| past ``max_inventory`` is not quoted. An invalid, crossed or locked book, or a
+    missing reference, pulls the market.
+    """
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = resolve_config(NAME, SCHEMA, config)
+        self._params = ASParams.from_config(self._config)
+        self._markets: dict[str, _MarketState] = {}
+
+    @classmethod
+    def build(cls, config: dict[str, Any], ctx: ComponentContext) -> AvellanedaStoikovStrategy:
+        """The component factory."""
+        return cls(config)
+
+    @property
+    def params(self) -> ASParams:
+        return self._params
+
+    def update_params(self, params: Mapping[str, Any]) -> None:
+        """Change updatable fields; the whole new config is validated before anything changes."""
+        check_updatable(NAME, UPDATABLE, params)
+        config = resolve_config(NAME, SCHEMA, {**self._config, **params})
+        self._params = ASParams.from_config(config)
+        self._config = config
+
+    def sigma2(self, ticker: str) -> float:
+        """σ² now for ``ticker`` (dollars² per time unit): fixed, estimated, or the cold-start value."""
+        p = self._params
+        if p.sigma2 > 0.0:
+            return p.sigma2
+        state = self._markets.get(ticker)
+        estimate = state.variance.variance(p.sigma_min_moves) if state is not None else None
+        return p.sigma2_initial if estimate is None else max(estimate, p.sigma2_floor)
+
+    def intensity(self, ticker: str) -> tuple[float, float]:
+        """(k, A) in use for ``ticker``: fitted when ``estimate_k`` has enough fills, else configured."""
+        p = self._params
+        state = self._markets.get(ticker)
+        if (
+            p.estimate_k
+            and state is not None
+            and state.intensity.k is not None
+            and state.intensity.a is not None
+        ):
+            return state.intensity.k, state.intensity.a
+        return p.k, p.a
+
+    def on_fill(self, fill: OrderFilled, market: MarketView) -> None:
+        """Count the fill at the depth its side was quoted at (for the k fit)."""
+        p = self._params
+        state = self._markets.get(fill.ticker)
+        if not p.estimate_k or state is None:
+            return
+        depth = state.bid_depth if fill.side is BookSide.BID else state.ask_depth
+        if depth is None:
+            return
+        state.intensity.fill(depth)
+        if state.intensity.fills % p.k_min_fills == 0:
+            state.intensity.fit()
+
+    def quote(self, market: MarketView) -> Quote:
+        """The quote for ``market`` now (see the class docstring)."""
+        p = self._params
+        ticker = market.ticker
+        book = market.book
+        if not book.valid:
+            return Quote.empty(ticker)
+        best_bid = book.best_bid()
+        best_ask = book.best_ask()
+        if best_bid is not None and best_ask is not None and best_bid >= best_ask:
+            return Quote.empty(ticker)
+        reference = book.mid() if p.reference == "mid" else reference_price(market, p.reference)
+        if reference is None:
+            return Quote.empty(ticker)
+        now = market.now_ns
+        state = self._markets.get(ticker)
+        if state is None:
+            state = self._markets[ticker] = _MarketState(p, now)
+        if p.sigma2 <= 0.0:
+            state.variance.update(reference, now)
+        if p.estimate_k and state.quoted_ns is not None:
+            self._expose(state, now)
+
+        s = reference / PRICE_SCALE
+        q = market.position.position / COUNT_SCALE
+        sigma2 = self.sigma2(ticker)
+        k, a = self.intensity(ticker)
+        gamma = p.gamma
+        if p.model == "as":
+            inventory_term = gamma * sigma2 * self._time_left(market, state, now)
+            r = s - q * inventory_term
+            half = 0.5 * inventory_term + math.log1p(gamma / k) / gamma
+            bid_dollars, ask_dollars = r - half, r + half
+        else:
+            lot = p.size / COUNT_SCALE
+            gl = gamma * lot
+            c1 = math.log1p(gl / k) / gl
+            c2 = math.sqrt(gamma * sigma2 / (2.0 * a * lot * k) * (1.0 + gl / k) ** (1.0 + k / gl))
+            bid_dollars = s - c1 - (2.0 * q + lot) / 2.0 * c2
+            ask_dollars = s + c1 - (2.0 * q - lot) / 2.0 * c2
+
+        bid, ask = self._on_grid(market, bid_dollars, ask_dollars, best_bid, best_ask)
+        position = market.position.position
+        if p.max_inventory:
+            if position + p.size > p.max_inventory:
+                bid = None
+            if position - p.size < -p.max_inventory:
+                ask = None
+        bid_size, ask_size = self._sizes(q)
+        if not bid_size:
+            bid = None
+        if not ask_size:
+            ask = None
+
+        state.quoted_ns = now
+        state.bid_depth = None if bid is None else s - bid / PRICE_SCALE
+        state.ask_depth = None if ask is None else ask / PRICE_SCALE - s
+        return Quote(
+            ticker,
+            () if bid is None else (Level(bid, bid_size),),
+            () if ask is None else (Level(ask, ask_size),),
+        )
+
+    def _time_left(self, market: MarketView, state: _MarketState, now: int) -> float:
+        p = self._params
+        if p.horizon == "rolling":
+            left = p.horizon_ns
+        elif p.horizon == "fixed":
+            left = state.start_ns + p.horizon_ns - now
+        else:
+            info = market.info
+            close = info.close_ts_ns if info is not None else None
+            left = p.horizon_ns if close is None else min(close - now, p.horizon_ns)
+        return left / p.unit_ns if left > 0 else 0.0
+
+    def _expose(self, state: _MarketState, now: int) -> None:
+        assert state.quoted_ns is not None
+        elapsed = (now - state.quoted_ns) / self._params.unit_ns
+        if elapsed <= 0.0:
+            return
+        if state.bid_depth is not None:
+            state.intensity.expose(state.bid_depth, elapsed)
+        if state.ask_depth is not None:
+            state.intensity.expose(state.ask_depth, elapsed)
+
+    def _on_grid(
+        self,
+        market: MarketView,
+        bid_dollars: float,
+        ask_dollars: float,
+        best_bid: Price | None,
+        best_ask: Price | None,
+    ) -> tuple[Price | None, Price | None]:
+        grid = grid_of(market)
+        bid_units = math.floor(bid_dollars * PRICE_SCALE + _EPSILON)
+        ask_units = math.ceil(ask_dollars * PRICE_SCALE - _EPSILON)
+        bid = grid.round_down(bid_units)
+        ask = grid.round_up(ask_units)
+        bid_clamped = bid is None
+        ask_clamped = ask is None
+        if bid is None:
+            bid = grid.min_price
+        if ask is None:
+            ask = grid.max_price
+        if not self._params.allow_cross:
+            if best_ask is not None and bid >= best_ask:
+                bid = grid.next_down(best_ask)
+            if best_bid is not None and ask <= best_bid:
+                ask = grid.next_up(best_bid)
+        if bid is not None and ask is not None and bid >= ask:
+            if bid_clamped:
+                bid = None
+            elif ask_clamped:
+                ask = None
+            else:
+                bid = ask = None
+        return bid, ask
+
+    def _sizes(self, q: float) -> tuple[Count, Count]:
+        p = self._params
+        bid = ask = p.size
+        if p.size_shape and q:
+            shrunk = int(p.size * math.exp(-p.size_shape * abs(q)))
+            if q > 0:
+                bid = shrunk
+            else:
+                ask = shrunk
+        increment = p.size_increment
+        return bid // increment * increment, ask // increment * increment
+
+
+SPEC = ComponentSpec(
+    kind=Kind.STRATEGY,
+    name=NAME,
+    summary="Avellaneda–Stoikov inventory-aware quotes (optionally GLFT bounded inventory); σ and k online.",
+    factory=AvellanedaStoikovStrategy.build,
+    config_schema=SCHEMA,
+    example=EXAMPLE,
+    updatable=UPDATABLE,
+    description=inspect.cleandoc(AvellanedaStoikovStrategy.__doc__ or ""),
+)

@@ -1,0 +1,59 @@
+"""The layering rule: the core never imports a plugin; a plugin imports only ``mmframe.api`` from the core."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.core.distfactory import REPO
+
+ALLOWED_CORE_MODULE = "mmframe.api"
+
+
+def core_imports_outside_api(path: Path) -> list[str]:
+    """``file:line: import ...`` for every import of the core other than ``mmframe.api`` in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    violations = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "mmframe":
+                names = [f"mmframe.{alias.name}" for alias in node.names]
+            else:
+                names = [node.module]
+        for name in names:
+            if (name == "mmframe" or name.startswith("mmframe.")) and name != ALLOWED_CORE_MODULE:
+                violations.append(f"{_shown(path)}:{node.lineno}: imports {name}")
+    return violations
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def test_layering_when_import_linter_runs_contracts_are_kept() -> None:
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run([str(lint_imports)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_layering_when_plugins_scanned_import_only_mmframe_api() -> None:
+    files = sorted((REPO / "plugins").rglob("*.py"))
+    violations = [v for path in files for v in core_imports_outside_api(path)]
+    assert files
+    assert violations == [], "plugins must import only mmframe.api from the core:\n" + "\n".join(violations)
+
+
+def test_layering_check_when_plugin_imports_core_internals_reports_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "probe.py"
+    bad.write_text("from mmframe.api import Kind\nimport mmframe.runtime\nfrom mmframe import pipeline, api\n"
+                   "from . import sibling\nimport mmframe_other\n", encoding="utf-8")
+    assert core_imports_outside_api(bad) == [
+        f"{bad}:2: imports mmframe.runtime",
+        f"{bad}:3: imports mmframe.pipeline",
+    ]

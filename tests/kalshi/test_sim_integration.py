@@ -1,0 +1,311 @@
+"""The Kalshi session, feed and executor against the simulator over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from mmframe_kalshi.credentials import KalshiCredentials
+from mmframe_kalshi.executor import KalshiExecutor
+from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.rest import RetryPolicy
+from mmframe_kalshi.session import KalshiSession
+from mmframe_kalshi.ws import Backoff
+
+from mmframe.api import (
+    AmendOrder,
+    BookInvalidated,
+    BookSide,
+    BookSnapshotReceived,
+    CancelOrder,
+    CreateOrder,
+    DecreaseOrder,
+    Event,
+    FeeType,
+    LiveClock,
+    MarketInfoReceived,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderDecreased,
+    OrderFilled,
+    OrderGroupTriggered,
+    PositionReported,
+)
+
+start_simulator = pytest.importorskip("mmframe_sim.serve").start_simulator
+pytestmark = pytest.mark.anyio
+
+RAIN, FED = "SIM-RAIN-NYC", "SIM-FED-DEC"
+
+
+@dataclass
+class Ctx:
+    """A FeedContext that records what is published."""
+
+    markets: tuple[str, ...]
+    clock: LiveClock = field(default_factory=LiveClock)
+    events: list[Event] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def publish(self, event: Event) -> None:
+        self.events.append(event)
+        self.changed.set()
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+        async def loop() -> Any:
+            while not (found := predicate()):
+                self.changed.clear()
+                await self.changed.wait()
+            return found
+
+        return await asyncio.wait_for(loop(), timeout)
+
+
+@dataclass
+class Pipeline:
+    sim: Any
+    session: KalshiSession
+    feed: KalshiFeed
+    executor: KalshiExecutor
+    ctx: Ctx
+
+    async def fault(self, action: str, **params: Any) -> None:
+        async with httpx.AsyncClient() as client:
+            response = await client.post(self.sim.admin_url + "/faults", json={"action": action, **params})
+            response.raise_for_status()
+
+    def resting_on_venue(self) -> list[Any]:
+        return [o for o in self.sim.exchange.resting_orders(None) if o.user_id in self.sim.server.accounts]
+
+
+@pytest.fixture
+async def pipeline() -> AsyncIterator[Pipeline]:
+    async with start_simulator(seed=7) as sim:
+        key_id, pem = sim.create_api_key()
+        session = KalshiSession(
+            sim.rest_url,
+            sim.ws_url,
+            KalshiCredentials.from_pem(key_id, pem),
+            LiveClock(),
+            retry=RetryPolicy(attempts=4, base_s=0.01, max_s=0.05),
+            reconnect_backoff=Backoff(base_s=0.01, max_s=0.1),
+            heartbeat_s=5.0,
+        )
+        await session.open()
+        ctx = Ctx((RAIN, FED))
+        feed = KalshiFeed(session)
+        executor = KalshiExecutor(session, contracts_limit=100_000)
+        feed_task = asyncio.create_task(feed.run(ctx))
+        await executor.start(ctx)
+        await ctx.wait_for(lambda: {e.ticker for e in ctx.of(BookSnapshotReceived)} == {RAIN, FED})
+        try:
+            yield Pipeline(sim, session, feed, executor, ctx)
+        finally:
+            feed_task.cancel()
+            await executor.stop()
+            await session.close()
+
+
+def _bid(cid: str, price: int, size: int = 500, ticker: str = RAIN, **kw: Any) -> CreateOrder:
+    return CreateOrder(client_order_id=cid, ticker=ticker, side=BookSide.BID, price=price, size=size, **kw)
+
+
+async def test_sim_when_feed_starts_publishes_market_info_with_series_fee_type(pipeline: Pipeline) -> None:
+    infos = {e.ticker: e.info for e in pipeline.ctx.of(MarketInfoReceived)}
+    assert infos[FED].fee_type is FeeType.QUADRATIC_WITH_MAKER_FEES
+    assert infos[RAIN].fee_type is FeeType.QUADRATIC
+    assert infos[RAIN].grid is not None and infos[RAIN].grid.is_valid(3500)
+
+
+async def test_sim_when_order_created_then_cancel_all_leaves_nothing_resting(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("c-1", 500), _bid("c-2", 600, ticker=FED)])
+    await p.executor.flush()
+    accepted = await p.ctx.wait_for(lambda: len(p.ctx.of(OrderAccepted)) == 2 and p.ctx.of(OrderAccepted))
+    assert {a.client_order_id for a in accepted} == {"c-1", "c-2"}
+    assert len(p.resting_on_venue()) == 2
+    assert {o.client_order_id for o in await p.executor.open_orders()} == {"c-1", "c-2"}
+
+    await p.executor.cancel_all()
+
+    assert p.resting_on_venue() == []
+    assert await p.executor.open_orders() == []
+    await p.ctx.wait_for(lambda: len(p.ctx.of(OrderCanceled)) == 2)
+
+
+async def test_sim_when_order_crosses_fill_arrives_once_and_matches_venue_position(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    # A marketable IOC bid lifts the background offers: fills come over the WebSocket.
+    await p.executor.execute([_bid("take-1", 9900, size=300, post_only=False, immediate_or_cancel=True)])
+    await p.executor.flush()
+    fills = await p.ctx.wait_for(lambda: p.ctx.of(OrderFilled))
+    await asyncio.sleep(0.2)
+    fills = p.ctx.of(OrderFilled)
+    assert sum(f.count for f in fills) == 300
+    assert all(f.client_order_id == "take-1" and f.is_taker and f.fee > 0 for f in fills)
+    assert len({f.trade_id for f in fills}) == len(fills)
+    # A REST reconciliation sees the same fills and publishes none of them again.
+    await p.executor.reconcile()
+    assert len(p.ctx.of(OrderFilled)) == len(fills)
+    positions = {e.ticker: e.position for e in p.ctx.of(PositionReported)}
+    assert positions[RAIN] == 300
+    truth = [x for x in p.sim.exchange.all_positions(RAIN) if x.user_id in p.sim.server.accounts]
+    assert truth[0].position == 300
+
+
+async def test_sim_when_create_fails_after_placing_no_duplicate_order(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.fault("fail_writes", share=1.0, placed=True)
+    await p.executor.execute([_bid("dup-1", 700)])
+    await p.executor.flush()
+    await p.fault("clear")
+    accepted = await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    assert accepted[0].client_order_id == "dup-1"
+    assert [o.client_order_id for o in p.resting_on_venue()] == ["dup-1"]
+    await p.executor.cancel_all()
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_seq_skipped_book_invalidated_then_rebuilt_from_snapshot(pipeline: Pipeline) -> None:
+    p = pipeline
+    before = len(p.ctx.of(BookSnapshotReceived))
+    await p.fault("skip_seq", count=1)
+    # Book traffic follows from our own order (a delta), which carries the skipped seq.
+    await p.executor.execute([_bid("gap-1", 800)])
+    invalid = await p.ctx.wait_for(lambda: p.ctx.of(BookInvalidated))
+    assert "seq gap" in invalid[0].reason
+    await p.ctx.wait_for(lambda: len(p.ctx.of(BookSnapshotReceived)) >= before + len(p.ctx.markets))
+    assert p.feed.invalid == set()
+    await p.executor.cancel_all()
+
+
+async def test_sim_when_ws_dropped_reconnects_and_reconciles(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("keep-1", 900)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    connects = p.session.ws.stats.connects
+    await p.fault("drop_ws")
+    await p.ctx.wait_for(lambda: p.session.ws.stats.connects > connects)
+    await p.ctx.wait_for(lambda: any(e.reason == "disconnected" for e in p.ctx.of(BookInvalidated)))
+    await p.ctx.wait_for(lambda: p.feed.invalid == set() or None)
+    # The order survived the reconnect and is still ours.
+    assert [o.client_order_id for o in await p.executor.open_orders()] == ["keep-1"]
+    assert not p.ctx.of(OrderCanceled)
+    await p.executor.cancel_all()
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_order_group_triggered_publishes_halt_event(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("grp-1", 1000)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    assert p.executor.order_group_id is not None
+    await p.session.rest.trigger_order_group(p.executor.order_group_id)
+    triggered = await p.ctx.wait_for(lambda: p.ctx.of(OrderGroupTriggered))
+    assert "triggered" in triggered[0].detail
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderCanceled))
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_cancel_queued_with_its_create_neither_is_sent(pipeline: Pipeline) -> None:
+    p = pipeline
+    sent = p.session.rest.requests_sent
+    await p.executor.execute([_bid("fast-1", 1100)])
+    await p.executor.execute([CancelOrder(client_order_id="fast-1", ticker=RAIN)])
+    await p.executor.flush()
+    (canceled,) = p.ctx.of(OrderCanceled)
+    assert canceled.client_order_id == "fast-1" and "before it was sent" in canceled.reason
+    assert p.session.rest.requests_sent == sent
+
+
+async def test_sim_when_cancel_arrives_while_create_in_flight_cancels_after_accept(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    await p.fault("delay", ms=200)
+    await p.executor.execute([_bid("slow-1", 1200)])
+    await asyncio.sleep(0.05)  # the create is on the wire now
+    await p.executor.execute([CancelOrder(client_order_id="slow-1", ticker=RAIN)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderCanceled))
+    await p.fault("clear")
+    assert [e.client_order_id for e in p.ctx.of(OrderAccepted)] == ["slow-1"]
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_429_burst_hits_orders_still_go_through(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.fault("burst_429", count=3)
+    await p.executor.execute([_bid("burst-1", 1300)])
+    await p.executor.flush()
+    accepted = await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    assert accepted[0].client_order_id == "burst-1"
+    assert p.session.rest.rate_limited == 3
+    assert [o.client_order_id for o in p.resting_on_venue()] == ["burst-1"]
+    await p.executor.cancel_all()
+
+
+async def test_sim_when_amended_and_decreased_venue_shows_new_price_and_size(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("a-1", 500, size=1000)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    await p.executor.execute(
+        [
+            AmendOrder(
+                client_order_id="a-1",
+                new_client_order_id="a-2",
+                ticker=RAIN,
+                side=BookSide.BID,
+                price=600,
+                size=800,
+            )
+        ]
+    )
+    amended = await p.ctx.wait_for(lambda: p.ctx.of(OrderAmended))
+    assert (amended[0].new_client_order_id, amended[0].price, amended[0].remaining) == ("a-2", 600, 800)
+    await p.executor.execute([DecreaseOrder(client_order_id="a-2", ticker=RAIN, size=300)])
+    decreased = await p.ctx.wait_for(lambda: p.ctx.of(OrderDecreased))
+    assert decreased[0].remaining == 300
+    (order,) = p.resting_on_venue()
+    assert (order.client_order_id, order.price, order.remaining) == ("a-2", 600, 300)
+    await p.executor.cancel_all()
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_restarted_with_open_orders_and_position_recovers_them(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.executor.delete_group_on_stop = False  # a crash leaves the group and its orders behind
+    await p.executor.execute(
+        [_bid("old-take", 9900, size=200, post_only=False, immediate_or_cancel=True), _bid("old-rest", 400)]
+    )
+    await p.ctx.wait_for(lambda: sum(f.count for f in p.ctx.of(OrderFilled)) == 200)
+    await p.ctx.wait_for(lambda: len(p.ctx.of(OrderAccepted)) == 2)
+    await p.executor.stop()
+    session2 = KalshiSession(
+        p.sim.rest_url, p.sim.ws_url, p.session.credentials, LiveClock(), retry=RetryPolicy(base_s=0.01)
+    )
+    await session2.open()
+    try:
+        ctx2 = Ctx((RAIN, FED))
+        executor2 = KalshiExecutor(session2)
+        snapshot = await executor2.start(ctx2)
+        assert snapshot.positions == {RAIN: 200}
+        assert [o.client_order_id for o in snapshot.open_orders] == ["old-rest"]
+        assert {f.client_order_id for f in snapshot.fills} == {"old-take"}
+        assert sum(f.count for f in snapshot.fills) == 200
+        assert await executor2.open_orders() == []  # not ours until adopted
+        executor2.adopt(["old-rest"])
+        await executor2.cancel_all()
+        assert p.resting_on_venue() == []
+        await executor2.stop()
+    finally:
+        await session2.close()
