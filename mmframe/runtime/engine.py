@@ -118,6 +118,7 @@ class Engine:
         self._stop = anyio.Event()
         self._ctx = _Context(self)
         self._venue_status = "starting"
+        self._stopping = False
         self._observers: list[Callable[[Event], None]] = []
         self.control_url: str | None = None
         """The control plane's base URL once it listens (its port may have been picked by the OS)."""
@@ -226,16 +227,25 @@ class Engine:
         self._stop.set()
 
     async def cancel_everything(self) -> int:
-        """Cancel every working order and verify on the venue; returns how many still rest."""
+        """Cancel every working order and verify on the venue; returns how many still rest.
+
+        Cancels go out for every live order we track; once they are answered (or after a short
+        wait) the venue's own list of our resting orders is the judge, and anything still there is
+        cancelled through the executor's cancel-all until none remain or the timeout passes.
+        """
         await self._submit(self.core.pull_all())
+        with anyio.move_on_after(min(2.0, self._shutdown_timeout_s)):
+            while self.core.tracker.live():
+                await anyio.sleep(0.02)
         executor = self.parts.executor
         remaining: Sequence[Any] = ()
         with anyio.move_on_after(self._shutdown_timeout_s):
             for _attempt in range(10):
-                await executor.cancel_all()
                 remaining = await executor.open_orders()
                 if not remaining:
                     return 0
+                log.warning("%d order(s) still resting on the venue: cancelling them", len(remaining))
+                await executor.cancel_all()
                 await anyio.sleep(0.2)
         return len(remaining)
 
@@ -310,6 +320,7 @@ class Engine:
                 tg.start_soon(self._stop_after, duration)
             await self._stop.wait()
             self.ready = False
+            self._stopping = True
             self.core.pause("stopping")
             left = await self.cancel_everything()
             if left:
@@ -342,15 +353,16 @@ class Engine:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
+            if self._stopping:
+                continue  # shutdown owns the orders now
             if core.state == TradingState.HALTED:
                 await self._submit(core.pull_all())
                 continue
             for ticker in core.take_dirty():
                 actions = core.requote(ticker)
                 if core.state == TradingState.HALTED:
+                    # requote already turned the halt into cancels of every live order
                     await self._submit(actions)
-                    await self._submit(core.pull_all())
-                    await self.parts.executor.cancel_all()
                     break
                 if actions:
                     await self._submit(actions)

@@ -46,16 +46,47 @@ def req(data: Mapping[str, Any], key: str, what: str) -> Any:
         raise MalformedMessageError(f"{what} lacks field {key!r}", code="malformed") from None
 
 
+# Book traffic repeats the same few hundred price and size strings; parsing each distinct string
+# once (with the core's exact parser) takes the regex off the per-frame path.
+_PRICES: dict[str, Price] = {}
+_COUNTS: dict[str, Count] = {}
+_CACHE_LIMIT = 20_000
+
+
+def fast_price(text: Any) -> Price:
+    """`parse_price`, memoised; raises `FixedPointError` like it."""
+    try:
+        return _PRICES[text]
+    except (KeyError, TypeError):
+        value = parse_price(text)
+        if len(_PRICES) >= _CACHE_LIMIT:
+            _PRICES.clear()
+        _PRICES[text] = value
+        return value
+
+
+def fast_count(text: Any) -> Count:
+    """`parse_count`, memoised; raises `FixedPointError` like it."""
+    try:
+        return _COUNTS[text]
+    except (KeyError, TypeError):
+        value = parse_count(text)
+        if len(_COUNTS) >= _CACHE_LIMIT:
+            _COUNTS.clear()
+        _COUNTS[text] = value
+        return value
+
+
 def price_field(data: Mapping[str, Any], key: str, what: str) -> Price:
     try:
-        return parse_price(req(data, key, what))
+        return fast_price(req(data, key, what))
     except FixedPointError as exc:
         raise MalformedMessageError(f"{what}.{key}: {exc}", code="malformed") from None
 
 
 def count_field(data: Mapping[str, Any], key: str, what: str) -> Count:
     try:
-        return parse_count(req(data, key, what))
+        return fast_count(req(data, key, what))
     except FixedPointError as exc:
         raise MalformedMessageError(f"{what}.{key}: {exc}", code="malformed") from None
 
@@ -206,7 +237,7 @@ def ladder(levels: Any, what: str) -> tuple[tuple[Price, Count], ...]:
         if not isinstance(level, list | tuple) or len(level) != 2:
             raise MalformedMessageError(f"{what} level {level!r} is not [price, count]", code="malformed")
         try:
-            out.append((parse_price(level[0]), parse_count(level[1])))
+            out.append((fast_price(level[0]), fast_count(level[1])))
         except FixedPointError as exc:
             raise MalformedMessageError(f"{what}: {exc}", code="malformed") from None
     return tuple(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -20,6 +20,7 @@ from mmframe.api import (
     BookSnapshotReceived,
     Count,
     Event,
+    FixedPointError,
     Leg,
     MarketInfo,
     MarketInfoReceived,
@@ -39,6 +40,8 @@ from mmframe_kalshi.models import (
     Series,
     book_side_of,
     count_field,
+    fast_count,
+    fast_price,
     ladder,
     opt_count,
     opt_price,
@@ -56,8 +59,7 @@ LIFECYCLE_STATUS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     """One server frame: ``type``, subscription ``sid``, ``seq`` (sequenced channels), ``msg``."""
 
     type: str
@@ -73,13 +75,18 @@ def parse_frame(raw: str | bytes) -> Frame:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise MalformedMessageError("WS frame is not JSON", code="malformed") from None
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+    if type(data) is not dict or type(data.get("type")) is not str:
         raise MalformedMessageError("WS frame lacks a string 'type'", code="malformed")
     sid, seq, cmd_id = data.get("sid"), data.get("seq"), data.get("id")
-    for name, value in (("sid", sid), ("seq", seq), ("id", cmd_id)):
-        if value is not None and not isinstance(value, int):
-            raise MalformedMessageError(f"WS frame {name} {value!r} is not an integer", code="malformed")
+    if not (_int_or_none(sid) and _int_or_none(seq) and _int_or_none(cmd_id)):
+        raise MalformedMessageError(
+            f"WS frame sid/seq/id not integers: {sid!r} {seq!r} {cmd_id!r}", code="malformed"
+        )
     return Frame(data["type"], sid, seq, data.get("msg"), cmd_id)
+
+
+def _int_or_none(value: Any) -> bool:
+    return value is None or type(value) is int
 
 
 def _msg(msg: Any, what: str) -> Mapping[str, Any]:
@@ -100,20 +107,30 @@ def book_snapshot(msg: Any, ts_ns: int) -> BookSnapshotReceived:
     )
 
 
+_LEGS = {"yes": Leg.YES, "no": Leg.NO}
+
+
 def book_delta(msg: Any, ts_ns: int) -> BookDeltaReceived:
     """``orderbook_delta`` -> `BookDeltaReceived` (signed count change at one leg's level)."""
-    m = _msg(msg, "orderbook_delta")
+    try:  # the hot path: no per-field wrappers
+        return BookDeltaReceived(
+            ts_ns=ts_ns,
+            ticker=msg["market_ticker"],
+            leg=_LEGS[msg["side"]],
+            price=fast_price(msg["price_dollars"]),
+            delta=fast_count(msg["delta_fp"]),
+        )
+    except (KeyError, TypeError, FixedPointError):
+        pass
+    m = _msg(msg, "orderbook_delta")  # say precisely what was wrong
     what = f"orderbook_delta {m.get('market_ticker', '?')}"
     side = req(m, "side", what)
-    if side not in ("yes", "no"):
+    if side not in _LEGS:
         raise MalformedMessageError(f"{what} side {side!r} is not yes/no", code="malformed")
-    return BookDeltaReceived(
-        ts_ns=ts_ns,
-        ticker=req(m, "market_ticker", what),
-        leg=Leg(side),
-        price=price_field(m, "price_dollars", what),
-        delta=count_field(m, "delta_fp", what),
-    )
+    price_field(m, "price_dollars", what)
+    count_field(m, "delta_fp", what)
+    req(m, "market_ticker", what)
+    raise MalformedMessageError(f"{what} is malformed", code="malformed")  # pragma: no cover
 
 
 def trade(msg: Any, ts_ns: int) -> TradeReported:

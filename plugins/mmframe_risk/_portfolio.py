@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mmframe.api import BookSide, Count, PortfolioView
+from mmframe.api import Count, PortfolioView
+from mmframe_risk._quotes import BID, LIVE_STATUSES
 
 
 def gross_contracts_elsewhere(portfolio: PortfolioView, ticker: str) -> Count:
@@ -14,9 +15,9 @@ def gross_contracts_elsewhere(portfolio: PortfolioView, ticker: str) -> Count:
     bids: dict[str, Count] = {}
     asks: dict[str, Count] = {}
     for order in portfolio.working_orders:
-        if order.ticker == ticker or not order.status.is_live:
+        if order.ticker == ticker or order.status not in LIVE_STATUSES:
             continue
-        book = bids if order.side is BookSide.BID else asks
+        book = bids if order.side is BID else asks
         size = max(order.remaining, order.pending_size or 0) if order.pending_change else order.remaining
         book[order.ticker] = book.get(order.ticker, 0) + size
     positions = portfolio.positions

@@ -11,7 +11,6 @@ from mmframe.api import (
     Count,
     Level,
     MarketView,
-    OrderStatus,
     PortfolioView,
     Position,
     Price,
@@ -24,7 +23,7 @@ from mmframe.api import (
 from mmframe_risk._base import ConfiguredRule, schema
 from mmframe_risk._config import to_count, to_price
 from mmframe_risk._portfolio import gross_contracts_elsewhere
-from mmframe_risk._quotes import SideOrders, clip_side, side_orders
+from mmframe_risk._quotes import LIVE_STATUSES, PENDING_CANCEL, SideOrders, both_sides, clip_side
 
 Exposure = list[tuple[BookSide, Price, Count]]
 
@@ -40,22 +39,29 @@ def worst_case_orders(
     levels: Iterable[Level], orders: SideOrders, side: BookSide, live: Iterable[WorkingOrder]
 ) -> Exposure:
     """Every order that could fill on ``side`` while the reconciler moves our orders to ``levels``,
-    as (side, price, size): quoted levels at max(quoted, live), other live orders in full."""
+    as (side, price, size): quoted levels at max(quoted, live at that price), other live orders in
+    full, and orders with a cancel or amend in flight at the worse of their old and new terms."""
     quoted = {level.price: level.size for level in levels}
     exposure: Exposure = []
     for order in live:
-        if order.side is side and order.status.is_live and order.price not in quoted:
+        if order.side is not side or order.status not in LIVE_STATUSES:
+            continue
+        if order.pending_change or order.status is PENDING_CANCEL:
+            exposure.append(_worse_terms(order))
+        elif order.price not in quoted:
             exposure.append((side, order.price, order.remaining))
     for price, size in quoted.items():
         exposure.append((side, price, max(size, orders.by_price.get(price, 0))))
-    for order in live:  # in-flight orders at a quoted price count on top of the level
-        if order.side is side and order.price in quoted and order.status.is_live and _in_flight(order):
-            exposure.append((side, order.price, order.remaining))
     return exposure
 
 
-def _in_flight(order: WorkingOrder) -> bool:
-    return order.pending_change or order.status is OrderStatus.PENDING_CANCEL
+def _worse_terms(order: WorkingOrder) -> tuple[BookSide, Price, Count]:
+    # Either the old or the amended order can fill, not both: a higher bid or a lower ask and the
+    # larger size lose at least as much as either.
+    size = max(order.remaining, order.pending_size or 0)
+    moved = order.pending_price if order.pending_price is not None else order.price
+    price = max(order.price, moved) if order.side is BookSide.BID else min(order.price, moved)
+    return order.side, price, size
 
 
 class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
@@ -114,8 +120,7 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
         reasons: list[str] = []
         bids, asks = quote.bids, quote.asks
         live = [o for o in market.working_orders if o.ticker == quote.ticker]
-        bid_orders = side_orders(live, quote.ticker, BookSide.BID)
-        ask_orders = side_orders(live, quote.ticker, BookSide.ASK)
+        bid_orders, ask_orders = both_sides(live, quote.ticker)
         position = market.position
         if p.max_contracts:
             limit = p.max_contracts - gross_contracts_elsewhere(portfolio, quote.ticker)

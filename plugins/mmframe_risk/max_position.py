@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmframe.api import BookSide, Count, MarketView, PortfolioView, Quote, Verdict, format_count
+from mmframe.api import Count, MarketView, PortfolioView, Quote, Verdict, format_count
 from mmframe_risk._base import ConfiguredRule, schema
 from mmframe_risk._config import to_count
 from mmframe_risk._portfolio import gross_contracts_elsewhere
-from mmframe_risk._quotes import clip_side, side_orders
+from mmframe_risk._quotes import both_sides, clip_side
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +84,10 @@ class MaxPositionRule(ConfiguredRule[MaxPositionParams]):
             return Verdict.passed()
         limit = self.limit(market, portfolio)
         position = market.position.position
-        orders = market.working_orders
         increment = self.params.size_increment
-        bids = clip_side(
-            quote.bids, side_orders(orders, quote.ticker, BookSide.BID), limit - position, increment
-        )
-        asks = clip_side(
-            quote.asks, side_orders(orders, quote.ticker, BookSide.ASK), limit + position, increment
-        )
+        bid_orders, ask_orders = both_sides(market.working_orders, quote.ticker)
+        bids = clip_side(quote.bids, bid_orders, limit - position, increment)
+        asks = clip_side(quote.asks, ask_orders, limit + position, increment)
         if bids == quote.bids and asks == quote.asks:
             return Verdict.passed()
         return Verdict.adjust(

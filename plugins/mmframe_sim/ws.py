@@ -268,8 +268,9 @@ class WsHub:
                 self.handle_command(session, text)
 
     def forget(self, session: WsSession) -> None:
-        """Stop routing messages to a session (it is closing)."""
-        self._drop(session)
+        """A session is closing: no longer count it (its subscriptions ignore messages from now on and
+        leave the indexes when its connection ends; unindexing here could run inside a fan-out loop)."""
+        self.sessions.discard(session)
 
     def _drop(self, session: WsSession) -> None:
         self.sessions.discard(session)

@@ -131,6 +131,19 @@ class RateCap:
         return True
 
 
+class _UrlRedactor(logging.Filter):
+    """Hides the webhook URL in httpx's own request log lines (it logs every URL at INFO)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(str(arg) == self._url for arg in record.args):
+            record.args = tuple("<webhook url>" if str(arg) == self._url else arg for arg in record.args)
+        return True
+
+
 class WebhookSink:
     """POSTs `Alert`s as JSON (see the module docstring)."""
 
@@ -144,6 +157,7 @@ class WebhookSink:
         self._timeout = float(config.get("timeout_seconds", 5))
         self._pipeline = pipeline
         self._client: httpx.AsyncClient | None = None
+        self._redactor = _UrlRedactor(self._url)
         self.sent = 0
         self.failed = 0
         self.suppressed = 0
@@ -153,6 +167,7 @@ class WebhookSink:
         return cls(config, ctx.pipeline, lambda: ctx.clock.monotonic_ns() / NANOS_PER_SECOND)
 
     async def start(self) -> None:
+        logging.getLogger("httpx").addFilter(self._redactor)
         self._client = httpx.AsyncClient(timeout=self._timeout)
 
     async def write(self, events: Sequence[Event]) -> None:
@@ -166,6 +181,7 @@ class WebhookSink:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        logging.getLogger("httpx").removeFilter(self._redactor)
 
     def payload(self, alert: Alert) -> dict[str, Any]:
         """The JSON body of ``alert``; reports how many alerts the rate cap held back since the last one."""

@@ -13,6 +13,12 @@ from mmframe.api import BookSide, Count, MarketView, OrderBook, OrderStatus, Pri
 REFERENCES = ("mid", "microprice", "fair_value")
 """The reference prices a strategy can quote around."""
 
+# Enum attribute lookups and Enum.__hash__ cost ~0.2 µs each here, per order per quote.
+BID = BookSide.BID
+ASK = BookSide.ASK
+_ON_BOOK = tuple(status for status in OrderStatus if status.is_live and status is not OrderStatus.PENDING_NEW)
+_LIVE = tuple(status for status in OrderStatus if status.is_live)
+
 
 def grid_of(market: MarketView) -> TickGrid:
     """The market's tick grid; Kalshi's classic cent grid when the market's metadata has not arrived."""
@@ -58,26 +64,22 @@ def passive_ask(grid: TickGrid, price: Price, best_bid: Price | None) -> Price |
     return ask
 
 
-def _on_book(order: WorkingOrder) -> bool:
-    # A pending-new order may not have reached the book yet; subtracting it could hide others' size.
-    return order.status.is_live and order.status is not OrderStatus.PENDING_NEW
-
-
 def others_best(market: MarketView, side: BookSide) -> Price | None:
     """The best price on ``side`` once our own resting orders are taken out of the book.
 
     Joining or improving against our own order would walk the quote away from where the strategy
     wants it, one re-quote at a time.
     """
+    # A pending-new order may not have reached the book yet; subtracting it could hide others' size.
     own: dict[Price, Count] = {}
     for order in market.working_orders:
-        if order.side is side and _on_book(order):
+        if order.side is side and order.status in _ON_BOOK:
             own[order.price] = own.get(order.price, 0) + order.remaining
     book = market.book
-    best = book.best_bid() if side is BookSide.BID else book.best_ask()
+    best = book.best_bid() if side is BID else book.best_ask()
     if best is None or best not in own:
         return best
-    levels = book.bids(len(own) + 1) if side is BookSide.BID else book.asks(len(own) + 1)
+    levels = book.bids(len(own) + 1) if side is BID else book.asks(len(own) + 1)
     for price, size in levels:
         if size > own.get(price, 0):
             return price
@@ -87,7 +89,7 @@ def others_best(market: MarketView, side: BookSide) -> Price | None:
 def step_away(grid: TickGrid, price: Price, ticks: int, side: BookSide) -> Price:
     """``price`` moved ``ticks`` grid steps toward the other side (up for bids), stopping at the grid edge."""
     for _ in range(ticks):
-        moved = grid.next_up(price) if side is BookSide.BID else grid.next_down(price)
+        moved = grid.next_up(price) if side is BID else grid.next_down(price)
         if moved is None:
             break
         price = moved
@@ -103,6 +105,6 @@ def order_age_ns(orders: Sequence[WorkingOrder], side: BookSide, price: Price, n
     """Age of the oldest live order of ours at (``side``, ``price``); 0 when there is none."""
     oldest = 0
     for order in orders:
-        if order.side is side and order.price == price and order.status.is_live:
+        if order.side is side and order.price == price and order.status in _LIVE:
             oldest = max(oldest, now_ns - order.created_ns)
     return oldest

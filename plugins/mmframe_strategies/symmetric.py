@@ -33,6 +33,8 @@ from mmframe_strategies._config import (
     to_price,
 )
 from mmframe_strategies._pricing import (
+    ASK,
+    BID,
     REFERENCES,
     floor_to_increment,
     grid_of,
@@ -280,13 +282,13 @@ class SymmetricStrategy:
         ask = passive_ask(grid, low + spread, best_bid)
         if p.join != "none":
             ticks = p.max_improve_ticks if p.join == "improve" else 0
-            bid = self._back_off(market, grid, bid, BookSide.BID, ticks)
-            ask = self._back_off(market, grid, ask, BookSide.ASK, ticks)
+            bid = self._back_off(market, grid, bid, BID, ticks)
+            ask = self._back_off(market, grid, ask, ASK, ticks)
         bid_shrink, ask_shrink = self._size_shrink(position)
         return Quote(
             ticker,
-            self._levels(market, grid, bid, BookSide.BID, bid_shrink),
-            self._levels(market, grid, ask, BookSide.ASK, ask_shrink),
+            self._levels(market, grid, bid, BID, bid_shrink),
+            self._levels(market, grid, ask, ASK, ask_shrink),
         )
 
     def _snap(self, ticker: str, reference: Price) -> Price:
@@ -325,7 +327,7 @@ class SymmetricStrategy:
         if best is None:
             return price
         limit = step_away(grid, best, ticks, side)
-        return min(price, limit) if side is BookSide.BID else max(price, limit)
+        return min(price, limit) if side is BID else max(price, limit)
 
     def _levels(
         self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: _Ratio
@@ -339,7 +341,7 @@ class SymmetricStrategy:
             if index:
                 price = (
                     grid.round_down(price - p.level_spacing)
-                    if side is BookSide.BID
+                    if side is BID
                     else grid.round_up(price + p.level_spacing)
                 )
                 if price is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mmframe_kalshi.limiter import (
     AccountLimits,
     Bucket,
@@ -149,3 +151,28 @@ async def test_bucket_when_cost_exceeds_capacity_raises() -> None:
     bucket = TokenBucket(BucketLimit(10, 10), TestClock())
     with pytest.raises(ValueError, match="exceeds the bucket capacity"):
         await bucket.acquire(11)
+
+
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=30)),
+        min_size=1,
+        max_size=60,
+    ),
+    rate=st.integers(min_value=1, max_value=500),
+    capacity=st.integers(min_value=30, max_value=1000),
+)
+@settings(max_examples=150, deadline=None)
+def test_bucket_when_any_request_sequence_never_grants_more_than_budget(
+    steps: list[tuple[int, int]], rate: int, capacity: int
+) -> None:
+    clock = TestClock()
+    bucket = TokenBucket(BucketLimit(refill_rate=rate, capacity=capacity), clock)
+    granted = elapsed_ms = 0
+    for advance_ms, cost in steps:
+        clock.advance(ns=advance_ms * 1_000_000)
+        elapsed_ms += advance_ms
+        if bucket.try_acquire(cost):
+            granted += cost
+        # Never more than the initial burst plus what refilled: capacity + rate x elapsed.
+        assert granted * 1000 <= capacity * 1000 + rate * elapsed_ms

@@ -47,3 +47,13 @@ def test_max_exposure_when_live_orders_elsewhere_count_them() -> None:
     other.working_orders = [order(BookSide.BID, 4000, 2500, ticker="OTHER")]  # can lose $10
     verdict = MaxExposureRule({"max_loss": 10}).check(quote([(5000, 1000)]), view, portfolio_of(view, other))
     assert verdict.quote == quote()
+
+
+def test_max_exposure_when_an_amend_is_in_flight_counts_its_worse_terms() -> None:
+    # A bid of 10 at 0.40 being amended to 20 at 0.50: up to $10 if NO wins, the whole $10 budget.
+    view = market()
+    amending = order(BookSide.BID, 4000, 1000)
+    amending.pending_change, amending.pending_price, amending.pending_size = True, 5000, 2000
+    view.working_orders = [amending]
+    verdict = MaxExposureRule({"max_loss": 10}).check(quote([(4900, 1000)]), view, portfolio_of(view))
+    assert verdict.quote == quote()

@@ -71,6 +71,16 @@ def test_max_position_when_the_live_order_is_the_quoted_level_does_not_count_it_
     assert check(rule, quote([(4800, 1000)]), view).kind is VerdictKind.PASS
 
 
+def test_max_position_when_an_amend_in_flight_may_raise_the_size_counts_the_larger_size() -> None:
+    rule = MaxPositionRule({"per_market": 15})
+    view = market()
+    amending = order(BID, 4700, 500)
+    amending.pending_change, amending.pending_price, amending.pending_size = True, 4800, 1000
+    view.working_orders = [amending]
+    verdict = check(rule, quote([(4900, 1000)]), view)
+    assert verdict.quote == quote([(4900, 500)])
+
+
 def test_max_position_when_total_is_set_leaves_this_market_what_the_others_do_not_use() -> None:
     rule = MaxPositionRule({"per_market": 50, "total": 100})
     other = market(position=8000)
@@ -129,6 +139,8 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     ):
         made = order(side, price, size, status, n=n)
         made.pending_change = changing
+        if changing:  # an amend or decrease in flight, possibly to a larger size
+            made.pending_size = draw(st.integers(0, 3000))
         orders.append(made)
     view.working_orders = orders
     levels = st.lists(st.tuples(prices, st.integers(1, 5000)), max_size=4, unique_by=lambda lv: lv[0])

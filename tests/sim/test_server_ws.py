@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import anyio
 import orjson
 import pytest
-from anyio.abc import SocketAttribute
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
@@ -204,7 +202,7 @@ async def test_orderbook_when_use_yes_price_reports_no_ladder_in_yes_terms() -> 
 
 class _StalledClient:
     """A WebSocket client that subscribes and then stops reading (websockets' sans-I/O protocol over a
-    plain TCP stream, so nothing reads in the background)."""
+    plain TCP stream, so nothing reads in the background; the kernel's receive buffer stays small)."""
 
     def __init__(self, stream: Any, protocol: ClientProtocol) -> None:
         self.stream = stream
@@ -214,7 +212,6 @@ class _StalledClient:
     async def open(cls, ws_url: str, headers: dict[str, str]) -> _StalledClient:
         uri = parse_uri(ws_url)
         stream = await anyio.connect_tcp(uri.host, uri.port)
-        stream.extra(SocketAttribute.raw_socket).setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         protocol = ClientProtocol(uri)
         request = protocol.connect()
         for name, value in headers.items():

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mmframe_sinks.journal import JournalSink
+from mmframe_sinks.journal_db import NANOS_PER_DAY
 
 from mmframe.api import (
     NANOS_PER_SECOND,
@@ -28,8 +30,6 @@ from mmframe.api import (
     TradingHalted,
     Verdict,
 )
-from mmframe_sinks.journal import JournalSink
-from mmframe_sinks.journal_db import NANOS_PER_DAY
 
 pytestmark = pytest.mark.anyio
 DAY = 20_000 * NANOS_PER_DAY  # a midnight UTC

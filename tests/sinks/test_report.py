@@ -11,6 +11,10 @@ import anyio
 import click
 import pytest
 from click.testing import CliRunner
+from mmframe_sinks import register_commands
+from mmframe_sinks.journal import JournalSink
+from mmframe_sinks.journal_db import NANOS_PER_DAY
+from mmframe_sinks.report import ReportError, build_report, parse_since
 
 from mmframe.api import (
     NANOS_PER_SECOND,
@@ -22,10 +26,6 @@ from mmframe.api import (
     RunStarted,
     RunStopped,
 )
-from mmframe_sinks import register_commands
-from mmframe_sinks.journal import JournalSink
-from mmframe_sinks.journal_db import NANOS_PER_DAY
-from mmframe_sinks.report import ReportError, build_report, parse_since
 
 S = NANOS_PER_SECOND
 T0 = 20_000 * NANOS_PER_DAY + 3600 * S
