@@ -28,7 +28,14 @@ from mmframe.components import (
     Strategy,
     Venue,
 )
-from mmframe.domain.actions import ActionType, AmendOrder, CancelOrder, CreateOrder, DecreaseOrder, OrderAction
+from mmframe.domain.actions import (
+    ActionType,
+    AmendOrder,
+    CancelOrder,
+    CreateOrder,
+    DecreaseOrder,
+    OrderAction,
+)
 from mmframe.domain.book import OrderBook
 from mmframe.domain.events import (
     BookDeltaReceived,
@@ -88,6 +95,7 @@ from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.hookspecs import hookimpl
+from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
 
 __all__ = [
     "COUNT_SCALE",
@@ -113,9 +121,9 @@ __all__ = [
     "Event",
     "Executor",
     "FairValueUpdated",
+    "FeeType",
     "Feed",
     "FeedContext",
-    "FeeType",
     "FixedPointError",
     "Kind",
     "Ledger",
@@ -125,6 +133,7 @@ __all__ = [
     "MarketEvent",
     "MarketInfo",
     "MarketInfoReceived",
+    "MarketSelection",
     "MarketStatusChanged",
     "MarketView",
     "OrderAccepted",
@@ -141,6 +150,8 @@ __all__ = [
     "OrderStatus",
     "OrderTracker",
     "ParamsUpdated",
+    "Pipeline",
+    "PipelineError",
     "PortfolioMarked",
     "PortfolioView",
     "Position",
@@ -176,6 +187,7 @@ __all__ = [
     "format_fixed",
     "format_price",
     "hookimpl",
+    "load_pipeline",
     "maker_fee",
     "notional",
     "parse_count",

@@ -6,8 +6,10 @@ quote the markets that changed (strategy -> risk -> reconciler -> `SimulatedExec
 the clock, let the executor report fills that arrived meanwhile (``on_step``), then apply the
 events of that timestamp (each also shown to the executor, which fills orders the market traded
 at or through). Quotes made at time t therefore rest until the next timestamp, as in a live market
-and as in Avellaneda & Stoikov's simulation. All money is exact integers; only the summary
-statistics across runs are floats.
+and as in Avellaneda & Stoikov's simulation. Between timestamps the periodic housekeeping (time
+rules such as stale data, auto-resume after a halt) runs at its scheduled simulated times, as the
+live engine's timer would. Sinks and the control plane are not run. All money is exact integers;
+only the summary statistics across runs are floats.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -31,10 +33,8 @@ from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.plugins import Registry
 from mmframe.runtime.quoting import NamedRule, QuotingCore, TradingState
 
-log = logging.getLogger("mmframe.backtest")
-
-METRICS = ("profit", "fees", "fills", "spread", "final_inventory")
-"""The per-run metrics `BacktestReport` summarises, in the order they are printed."""
+METRICS = ("profit", "final_inventory", "spread", "fills", "fees")
+"""The per-run metrics `BacktestReport` summarises, in the order of the JSON output."""
 
 
 class BacktestError(RuntimeError):
@@ -82,6 +82,8 @@ class RunMetrics:
     final_inventory: Count
     """Signed YES position summed over the pipeline's markets at the end."""
     events: int
+    actions: int = 0
+    """Order actions handed to the executor (creates, amends, decreases, cancels)."""
 
     @property
     def average_spread(self) -> Fraction | None:
@@ -161,7 +163,6 @@ class BacktestParts:
     clock: BacktestClock
     housekeeping_ns: int = NANOS_PER_SECOND
     prefix: str = "bt-"
-    logger: logging.Logger = field(default_factory=lambda: log)
 
 
 def _rule_names(names: Iterable[str]) -> list[str]:
@@ -227,7 +228,6 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
         clock=clock,
         housekeeping_ns=int(float(runtime.housekeeping_seconds) * NANOS_PER_SECOND),
         prefix=f"{slug}-bt-",
-        logger=logger,
     )
 
 
@@ -266,7 +266,7 @@ def _selector(parts: BacktestParts) -> Callable[[str], bool]:
 
 
 class _Run:
-    """One backtest run; `BacktestRunner.run_once` makes and drives it."""
+    """One backtest run, made and driven by `run_backtest_once`."""
 
     def __init__(self, parts: BacktestParts, seed: int) -> None:
         self.parts = parts
@@ -291,6 +291,7 @@ class _Run:
         self.spread_total = 0
         self.spread_samples = 0
         self.events = 0
+        self.actions = 0
 
     def apply_all(self, events: list[Event]) -> None:
         apply = self.core.apply
@@ -310,44 +311,62 @@ class _Run:
                     self.spread_total += quote.asks[0].price - quote.bids[0].price
                     self.spread_samples += 1
             if actions:
+                self.actions += len(actions)
                 if core.rules:
                     submitted = OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions))
                     for named in core.rules:
                         named.rule.observe(submitted)
                 self.apply_all(self.executor.execute(actions, now_ns))
 
+    def advance(self, now_ns: int) -> None:
+        """Move simulated time to ``now_ns`` and take the fills that arrived meanwhile."""
+        self.parts.clock.set(now_ns)
+        stepped = self.executor.on_step(now_ns)
+        if stepped:
+            self.apply_all(stepped)
+
+    def housekeeping(self, before_ns: int, scheduled_ns: int) -> int:
+        """Run the periodic re-evaluation (time-based rules, auto-resume) at every scheduled time
+        strictly before ``before_ns``, as the live engine would between events; long quiet spells
+        are visited at their first and last scheduled times only. Returns the next scheduled time."""
+        interval = self.parts.housekeeping_ns
+        passes = 0
+        while scheduled_ns < before_ns:
+            self.advance(scheduled_ns)
+            self.core.housekeeping()
+            self.requote(scheduled_ns)
+            passes += 1
+            skip = (before_ns - scheduled_ns - 1) // interval
+            scheduled_ns += interval * (skip if passes == 1 and skip > 2 else 1)
+        return scheduled_ns
+
     def run(self) -> RunMetrics:
         parts = self.parts
         core = self.core
-        clock = parts.clock
         executor = self.executor
         wanted = _selector(parts)
-        housekeeping_ns = parts.housekeeping_ns
-        next_housekeeping: int | None = None
+        scheduled = 0
         now: int | None = None
         count = 0
         for event in _merged(parts.feeds, self.seed):
             count += 1
             ts = event.ts_ns
             if ts != now:
-                if now is not None:
+                if now is None:
+                    scheduled = ts + parts.housekeeping_ns
+                else:
                     if ts < now:
                         raise BacktestError(
                             f"feed events out of order: {event.kind} at {ts} after {now} "
                             "(a backtest feed must yield events in time order)"
                         )
+                    # Quotes decided at `now` rest until the market's next moment.
                     if core.dirty:
                         self.requote(now)
+                    if scheduled < ts:
+                        scheduled = self.housekeeping(ts, scheduled)
                 now = ts
-                clock.set(ts)
-                stepped = executor.on_step(ts)
-                if stepped:
-                    self.apply_all(stepped)
-                if next_housekeeping is None:
-                    next_housekeeping = ts + housekeeping_ns
-                elif ts >= next_housekeeping:
-                    core.housekeeping()
-                    next_housekeeping = ts + housekeeping_ns
+                self.advance(ts)
             if isinstance(event, MarketEvent) and not wanted(event.ticker):
                 continue
             core.apply(event)
@@ -371,6 +390,7 @@ class _Run:
             spread_samples=self.spread_samples,
             final_inventory=inventory,
             events=self.events,
+            actions=self.actions,
         )
 
 

@@ -123,6 +123,8 @@ class Engine:
         self.control_url: str | None = None
         """The control plane's base URL once it listens (its port may have been picked by the OS)."""
         self._carried_positions: dict[str, tuple[int, int]] = {}
+        self._drained: set[str] = set()
+        """Markets that left the pipeline's selection: never quoted again in this run."""
         self.core._emit = self._emit  # runtime events go to sinks only
 
     # --- events ---------------------------------------------------------------------------------
@@ -359,6 +361,8 @@ class Engine:
                 await self._submit(core.pull_all())
                 continue
             for ticker in core.take_dirty():
+                if ticker in self._drained:
+                    continue
                 actions = core.requote(ticker)
                 if core.state == TradingState.HALTED:
                     # requote already turned the halt into cancels of every live order
@@ -420,6 +424,43 @@ class Engine:
         resolved = resolve() if callable(resolve) else None
         if resolved:
             self.markets = tuple(resolved)
+        watch = getattr(self.parts.venue, "on_markets_changed", None)
+        if callable(watch):
+            watch(self.markets_changed)
+
+    async def markets_changed(self, joined: Sequence[str], left: Sequence[str]) -> None:
+        """The venue re-resolved the selection: quote ``joined`` from now on; drain ``left`` (stop
+        quoting, cancel their orders, verify on the venue that none rest there)."""
+        for ticker in joined:
+            if ticker not in self.markets:
+                self.markets = (*self.markets, ticker)
+                self._drained.discard(ticker)
+                self.core.market(ticker)
+                log.info("market %s joined the selection", ticker)
+        gone = set(left) & set(self.markets)
+        if not gone:
+            return
+        self._drained |= gone
+        self.markets = tuple(t for t in self.markets if t not in gone)
+        cancels: list[OrderAction] = [
+            CancelOrder(client_order_id=o.client_order_id, ticker=o.ticker)
+            for o in self.core.tracker.live()
+            if o.ticker in gone and o.status.value != "pending_cancel"
+        ]
+        now = self.clock.now_ns()
+        for cancel in cancels:
+            self.core.tracker.submitted(cancel, now)
+        log.info("draining %s (left the selection): cancelling %d order(s)", ", ".join(sorted(gone)), len(cancels))
+        await self._submit(cancels)
+        remaining: Sequence[Any] = ()
+        with anyio.move_on_after(self._shutdown_timeout_s):
+            while True:
+                await anyio.sleep(0.2)
+                remaining = [o for o in await self.parts.executor.open_orders() if o.ticker in gone]
+                if not remaining:
+                    log.info("drained %s: no order rests there", ", ".join(sorted(gone)))
+                    return
+        log.error("drain of %s: %d order(s) still resting", ", ".join(sorted(gone)), len(remaining))
 
     def _adopt(self, snapshot: AccountSnapshot) -> list[OrderAction]:
         """Seed positions and take over (or cancel) orders already resting on the venue; returns the

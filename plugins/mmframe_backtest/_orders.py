@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mmframe.api import (
     AmendOrder,
@@ -26,6 +27,8 @@ from mmframe.api import (
     OrderRejected,
     Price,
 )
+
+NOT_LIVE = "simulated executors run only in backtests: use `mmframe backtest FILE`"
 
 
 @dataclass(slots=True)
@@ -174,6 +177,20 @@ class SimulatedOrders:
 
     def _placed(self, order: SimOrder) -> None:
         """``order`` joins the book at its price (set its queue position)."""
+
+    # --- refusing to run live (``mmframe run`` stops cleanly with this message) ----------------------
+
+    async def start(self, ctx: Any) -> Any:
+        raise RuntimeError(NOT_LIVE)
+
+    async def cancel_all(self) -> None:
+        return None
+
+    async def open_orders(self) -> list[Any]:
+        return []
+
+    async def stop(self) -> None:
+        return None
 
     # --- fills ---------------------------------------------------------------------------------------
 

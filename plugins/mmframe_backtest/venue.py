@@ -10,7 +10,7 @@ from typing import Any
 from mmframe.api import ComponentContext, ComponentSpec, Event, Kind
 from mmframe_backtest.queue import EXECUTOR_SCHEMA, QueueExecutor
 
-_NOT_LIVE = "venue backtest has no live connection: run this pipeline with `mmframe backtest FILE`"
+_NOT_LIVE = "venue backtest has no live connection: use `mmframe backtest FILE`"
 
 
 class _SilentFeed:

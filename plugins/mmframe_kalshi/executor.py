@@ -121,6 +121,7 @@ class KalshiExecutor:
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self._last_fill_ns = 0
+        self._started_s = 0
         self._queue: list[OrderAction] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -147,7 +148,7 @@ class KalshiExecutor:
             group = await self.rest.create_order_group(self.contracts_limit)
             self.order_group_id = group.order_group_id
             logger.info("order group %s, contracts limit %s", self.order_group_id, self.contracts_limit)
-        start_s = ctx.clock.now_ns() // 1_000_000_000
+        start_s = self._started_s = ctx.clock.now_ns() // 1_000_000_000
         positions = {
             p.ticker: p.position for p in await self.rest.all_positions() if p.ticker in self._markets
         }
@@ -176,19 +177,24 @@ class KalshiExecutor:
         """Cancel every order this executor owns: batch cancel, verify, cancel leftovers one by one,
         then fire the order group; queued creates and amends are dropped."""
         ctx = self._require_ctx()
-        dropped = [a for a in self._queue if not isinstance(a, CancelOrder)]
-        self._queue = [a for a in self._queue if isinstance(a, CancelOrder)]
-        for action in dropped:
-            if isinstance(action, CreateOrder):
-                self._publish(
-                    OrderRejected(
-                        ts_ns=ctx.clock.now_ns(),
-                        client_order_id=action.client_order_id,
-                        ticker=action.ticker,
-                        code="shutdown",
-                        message="dropped: cancelling all orders",
-                    )
+        queued, self._queue = self._queue, []
+        for action in queued:
+            if isinstance(action, CancelOrder):
+                record = self._orders.get(action.client_order_id)
+                if record is not None:
+                    record.owned = True  # cancelled below with everything else we own
+                continue
+            # Creates, amends and decreases never go out: their orders stay as they are.
+            self._publish(
+                OrderRejected(
+                    ts_ns=ctx.clock.now_ns(),
+                    client_order_id=action.client_order_id,
+                    ticker=action.ticker,
+                    code="shutdown",
+                    message="dropped: cancelling all orders",
+                    action=action.type.value,
                 )
+            )
         async with self._send_lock:
             live = [o for o in self._orders.values() if o.owned and o.live and o.order_id]
             await self._cancel_orders(live, reason="cancel_all")
@@ -203,6 +209,11 @@ class KalshiExecutor:
                     for order in leftovers:
                         with contextlib.suppress(NotFoundError):
                             await self.rest.cancel_order(order.order_id, ticker=order.ticker)
+                        record = self._orders.get(
+                            self._by_order_id.get(order.order_id, order.client_order_id)
+                        )
+                        if record is not None:
+                            self._closed(record, "cancel_all")
                 elif self.order_group_id:
                     await self.rest.trigger_order_group(self.order_group_id)
             leftovers = await self._owned_resting()
@@ -235,6 +246,12 @@ class KalshiExecutor:
         for cid in client_order_ids:
             if cid in self._orders:
                 self._orders[cid].owned = True
+
+    async def reset_order_group(self) -> None:
+        """Re-arm the exchange-side breaker after it triggered (new orders are refused until then)."""
+        if self.order_group_id:
+            await self.rest.reset_order_group(self.order_group_id)
+        self.group_triggered = False
 
     async def flush(self) -> None:
         """Wait until every queued action has been sent and answered (tests, shutdown)."""
@@ -364,6 +381,8 @@ class KalshiExecutor:
                 "create %s outcome unknown; will reconcile: %s", request.client_order_id, result.error
             )
             self._unknown[request.client_order_id] = request.ticker
+            if self._settler is None or self._settler.done():
+                self._settler = asyncio.create_task(self._settle_unknown_later(), name="kalshi-settle-unknown")
             return
         if result.error is not None:
             record.live = False
@@ -579,7 +598,8 @@ class KalshiExecutor:
     async def reconcile(self) -> None:
         """REST truth after a reconnect: missed fills, vanished orders, positions."""
         ctx = self._require_ctx()
-        since_s = (self._last_fill_ns // 1_000_000_000 or ctx.clock.now_ns() // 1_000_000_000) - _FILL_SLACK_S
+        # Fills since the last one seen (or since start): a disconnect may have lasted any time.
+        since_s = max(self._last_fill_ns // 1_000_000_000, self._started_s) - _FILL_SLACK_S
         for fill in await self._read_fills(min_ts=since_s):
             self._publish(fill)
         resting = {
@@ -648,7 +668,9 @@ class KalshiExecutor:
         """REST fills carry no client id: read the orders we do not know yet (a bounded number)."""
         unknown = sorted(oid for oid in order_ids if oid not in self._by_order_id)
         if len(unknown) > _MAX_ORDER_LOOKUPS:
-            logger.warning("%d fills of unknown orders; reading the first %d", len(unknown), _MAX_ORDER_LOOKUPS)
+            logger.warning(
+                "%d fills of unknown orders; reading the first %d", len(unknown), _MAX_ORDER_LOOKUPS
+            )
         for order_id in unknown[:_MAX_ORDER_LOOKUPS]:
             try:
                 order = await self.rest.get_order(order_id)

@@ -99,35 +99,22 @@ async def candidate_markets(source: MarketSource, selection: Any) -> list[Any]:
     query_status = statuses.pop() if len(statuses) == 1 else None
     found: dict[str, Any] = {}
 
-    async def add(**query: Any) -> list[Any]:
-        markets = list(await source.list_markets(status=query_status, max_pages=_MAX_PAGES, **query))
-        for market in markets:
-            found.setdefault(market.ticker, market)
-        return markets
+    async def fetch(**query: Any) -> list[Any]:
+        return list(await source.list_markets(status=query_status, max_pages=_MAX_PAGES, **query))
 
     for series in selection.series:
-        await add(series_ticker=series)
+        found.update((m.ticker, m) for m in await fetch(series_ticker=series))
     for event in selection.events:
-        await add(event_ticker=event)
+        found.update((m.ticker, m) for m in await fetch(event_ticker=event))
     for pattern in selection.patterns:
         series = pattern_series(pattern)
-        pool = await add(series_ticker=series) if series else []
-        if not series:
-            pool = await add()
-        matched = [m for m in pool if fnmatch.fnmatchcase(m.ticker, pattern)]
-        for market in pool:
-            if market not in matched and not _named_otherwise(market, selection):
-                found.pop(market.ticker, None)
+        # Kalshi series tickers have no dash, so the head of a pattern usually names the series; when
+        # it does not (nothing listed under it), every market is scanned.
+        pool = await fetch(series_ticker=series) if series else []
+        if not pool:
+            pool = await fetch()
+        found.update((m.ticker, m) for m in pool if fnmatch.fnmatchcase(m.ticker, pattern))
     return list(found.values())
-
-
-def _named_otherwise(market: Any, selection: Any) -> bool:
-    series = market.event_ticker.split("-", 1)[0] if market.event_ticker else ""
-    return (
-        market.event_ticker in selection.events
-        or series in selection.series
-        or any(fnmatch.fnmatchcase(market.ticker, p) for p in selection.patterns)
-    )
 
 
 async def resolve_markets(source: MarketSource, selection: Any, now_ns: int) -> list[str]:

@@ -15,6 +15,8 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import httpx
+
 from mmframe.api import Clock
 from mmframe_kalshi.auth import PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
@@ -44,6 +46,7 @@ class KalshiSession:
         *,
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
         heartbeat_s: float = 30.0,
         ping_interval_s: float = 10.0,
         reconnect_backoff: Backoff | None = None,
@@ -62,6 +65,7 @@ class KalshiSession:
             limiter=limiter,
             presigner=self.presigner,
             retry=retry,
+            timeout=timeout,
             rng=rng,
         )
         self.ws = KalshiWebSocket(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -24,14 +24,16 @@ from mmframe.api import (
     Count,
     FeedContext,
     Kind,
+    LiveClock,
+    MarketSelection,
     OrderAction,
     WorkingOrder,
     contracts_to_count,
     dollars_to_price,
 )
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
-from mmframe_kalshi.executor import KalshiExecutor
-from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.executor import ACCOUNT_CHANNELS, KalshiExecutor
+from mmframe_kalshi.feed import MARKET_CHANNELS, KalshiFeed
 from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
 from mmframe_kalshi.session import KalshiSession
 
@@ -258,6 +260,7 @@ class KalshiVenue:
         self._executor = VenueExecutor(self)
         self._markets: tuple[str, ...] | None = None
         self._refresher: SelectionRefresher | None = None
+        self._markets_listener: MarketsListener | None = None
         self._sim_task: asyncio.Task[None] | None = None
         self._sim_stop: asyncio.Event | None = None
         if name != "sim":
@@ -317,6 +320,13 @@ class KalshiVenue:
             await self.close()
             raise
 
+    def new_session(self) -> KalshiSession:
+        """A session with this venue's URLs and key, not opened (``mmframe doctor``); not for ``sim``,
+        whose URLs and key exist only once `open` started the simulator."""
+        if self._credentials is None:
+            raise RuntimeError(f"venue {self.name} has no credentials before open()")
+        return KalshiSession(self.rest_url, self.ws_url, self._credentials, self.ctx.clock)
+
     def feed(self) -> VenueFeed:
         return self._feed
 
@@ -326,6 +336,10 @@ class KalshiVenue:
     def markets(self) -> tuple[str, ...] | None:
         """The markets the selection resolved to in `open` (None before it ran)."""
         return self._markets
+
+    def on_markets_changed(self, listener: MarketsListener) -> None:
+        """``await listener(joined, left)`` after a periodic refresh of the selection changed it."""
+        self._markets_listener = listener
 
     def describe(self) -> Mapping[str, Any]:
         out: dict[str, Any] = {"venue": self.name, "rest_url": self.rest_url, "ws_url": self.ws_url}
@@ -355,11 +369,33 @@ class KalshiVenue:
             return
         now = self.ctx.clock.now_ns()
         self._markets = tuple(await resolve_markets(session.rest, selection, now))
+        refresh_s = selection.filters.refresh_seconds
+        if refresh_s:
+            clock = self.ctx.clock
+
+            async def resolve() -> list[str]:
+                return await resolve_markets(session.rest, selection, clock.now_ns())
+
+            self._refresher = SelectionRefresher(resolve, refresh_s, self._selection_changed, self._markets)
+            self._refresher.start()
         if not self._markets:
             raise RuntimeError("the market selection matched no market on the venue; check series/events/patterns "
                                "and filters (mmframe doctor FILE shows the markets)")
         logger.info("market selection resolved to %d market(s): %s", len(self._markets),
                     ", ".join(self._markets[:10]) + (" ..." if len(self._markets) > 10 else ""))
+
+    async def _selection_changed(self, joined: tuple[str, ...], left: tuple[str, ...]) -> None:
+        """Markets joined or left the selection: data and fills for the new ones, then the runtime
+        (which drains the ones that left: cancel, verify, stop quoting)."""
+        conn = self._conn
+        if conn is None:
+            return
+        self._markets = tuple(self._refresher.current) if self._refresher else self._markets
+        logger.info("market selection changed: joined %s, left %s", list(joined) or "-", list(left) or "-")
+        if joined:
+            await _add_markets(conn, joined)
+        if self._markets_listener is not None:
+            await self._markets_listener(joined, left)
 
     # --- the embedded simulator -----------------------------------------------------------------
 
@@ -457,3 +493,44 @@ KALSHI_DEMO_SPEC = ComponentSpec(
 )
 
 VENUE_SPECS = (SIM_SPEC, KALSHI_DEMO_SPEC, KALSHI_SPEC)
+
+
+MarketsListener = Callable[[tuple[str, ...], tuple[str, ...]], Awaitable[None]]
+
+
+async def _add_markets(conn: _Connection, tickers: Sequence[str]) -> None:
+    """Extend a running feed and executor to ``tickers``.
+
+    KalshiFeed and KalshiExecutor fix their markets when they start and have no public way to add
+    one yet, so this widens their market sets directly (feed: books invalid until the snapshot the
+    new subscription sends), then reads the markets' metadata and subscribes.
+    """
+    feed, executor, session = conn.feed, conn.executor, conn.session
+    added = frozenset(tickers)
+    feed._markets = feed._markets | added
+    feed.invalid |= added
+    executor._markets = executor._markets | added
+    if feed.load_market_info:
+        await feed._load_markets(list(tickers))
+    await session.subscribe(MARKET_CHANNELS, feed._markets)
+    await session.subscribe(ACCOUNT_CHANNELS, executor._markets)
+
+
+def build_venue(
+    registry: Any, name: str, config: Mapping[str, Any], pipeline: str, markets: Any
+) -> KalshiVenue:
+    """A Kalshi venue outside a pipeline run (``mmframe doctor``, ``mmframe record``): ``markets`` is a
+    `MarketSelection` or a sequence of tickers. Raises `ValueError` for a venue that is not Kalshi's."""
+    spec = registry.get(Kind.VENUE, name)
+    selection = markets if isinstance(markets, MarketSelection) else MarketSelection(tickers=tuple(markets))
+    ctx = ComponentContext(
+        pipeline=pipeline,
+        markets=tuple(selection.tickers),
+        clock=LiveClock(),
+        logger=logging.getLogger(f"mmframe.{pipeline}"),
+    )
+    ctx.extra["market_selection"] = selection
+    venue = spec.factory(dict(config), ctx)
+    if not isinstance(venue, KalshiVenue):
+        raise ValueError(f"venue {name!r} is not a Kalshi venue (use sim, kalshi-demo or kalshi)")
+    return venue

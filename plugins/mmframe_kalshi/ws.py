@@ -58,6 +58,7 @@ class _Subscription:
     sid: int | None = None
     last_seq: int | None = None
     pending_id: int | None = None
+    sent_markets: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class KalshiWebSocket:
             return
         sub.markets |= added
         if self.connected and sub.sid is not None:
+            sub.sent_markets = frozenset(sub.markets)
             await self._command(
                 "update_subscription",
                 {"sid": sub.sid, "market_tickers": sorted(added), "action": "add_markets"},
@@ -210,6 +212,10 @@ class KalshiWebSocket:
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
                 logger.warning("Kalshi WS %s: %s: %s", self.ws_url, type(exc).__name__, exc)
                 self._on_status("reconnecting", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                # A bug in frame handling must not end the connection loop for good.
+                logger.exception("Kalshi WS %s: unexpected error; reconnecting", self.ws_url)
+                self._on_status("reconnecting", f"{type(exc).__name__}: {exc}")
             finally:
                 self._drop_connection()
             delay = self.backoff.delay(attempt, self._rng)
@@ -228,8 +234,12 @@ class KalshiWebSocket:
         ws.last_frame_at = time.monotonic()
         self.stats.connects += 1
         first = self.stats.connects == 1
-        for sub in self._subs.values():
-            await self._send_subscribe(sub)
+        # Subscriptions declared while these go out are sent too before we count as connected.
+        sent: set[str] = set()
+        while todo := [sub for channel, sub in self._subs.items() if channel not in sent]:
+            for sub in todo:
+                sent.add(sub.channel)
+                await self._send_subscribe(sub)
         self._connected.set()
         self._on_status("connected", self.ws_url)
         if not first and self._on_reconnect is not None:
@@ -312,7 +322,8 @@ class KalshiWebSocket:
         if sub.markets is not None:
             if not sub.markets:
                 return
-            params["market_tickers"] = sorted(sub.markets)
+            sub.sent_markets = frozenset(sub.markets)
+            params["market_tickers"] = sorted(sub.sent_markets)
         sub.pending_id = await self._command("subscribe", params, sub)
 
     async def _resubscribe(self, sub: _Subscription) -> None:
@@ -361,6 +372,11 @@ class KalshiWebSocket:
         sub.last_seq = None
         sub.pending_id = None
         self._by_sid[sid] = sub
+        late = (sub.markets or set()) - sub.sent_markets
+        if late:  # markets added while the subscribe was in flight
+            sub.sent_markets = frozenset(sub.markets or ())
+            params = {"sid": sid, "market_tickers": sorted(late), "action": "add_markets"}
+            self._spawn(self._command("update_subscription", params, sub))
 
     def _on_error(self, frame: Frame) -> None:
         msg = frame.msg if isinstance(frame.msg, dict) else {}

@@ -35,12 +35,13 @@ def net_pnl(portfolio: PortfolioView) -> Price:
 
 class DailyLossRule(ConfiguredRule[DailyLossParams]):
     """Halts (stop quoting everywhere, cancel every order, keep positions) when today's net PnL —
-    realised + unrealised - fees + ``day_start_pnl`` carried in from earlier runs — reaches
-    ``-max_loss``, or, with ``max_drawdown``, falls that far below its high-water mark.
+    realised - fees + unrealised (marked to mid) + ``day_start_pnl`` carried in from earlier runs —
+    reaches ``-max_loss``, or, with ``max_drawdown``, falls that far below its high-water mark.
 
-    The rule stays halted until the cool-down ``resume_after_seconds`` has passed or an operator
-    resumes (`TradingResumed`); the high-water mark then restarts from the current PnL, while the
-    daily ``max_loss`` still applies (a day still past it halts again at once).
+    With ``resume_after_seconds`` the halt asks the runtime to resume by itself after that
+    cool-down; otherwise an operator resumes. The runtime does not consult rules while halted, so
+    the first check after a halt means trading resumed: the high-water mark restarts from the
+    current PnL there, while the daily ``max_loss`` still applies (a day still past it halts again).
     """
 
     NAME = "daily-loss"
@@ -78,8 +79,7 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
         self.high_water: Price | None = None
-        self._halt_reason: str | None = None
-        self._resume_at_ns: int | None = None
+        self._halted = False
 
     def parse(self, config: Mapping[str, Any]) -> DailyLossParams:
         resume = to_fraction(config["resume_after_seconds"], "resume_after_seconds")
@@ -89,46 +89,33 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
             resume_after_ns=int(resume * NANOS_PER_SECOND) or None,
         )
 
-    @property
-    def halted(self) -> bool:
-        return self._halt_reason is not None
-
     def observe(self, event: Event) -> None:
-        """An operator's resume ends the halt."""
-        if isinstance(event, TradingResumed):
-            self._clear()
+        """A resume (where the runtime passes it on) restarts the high-water mark."""
+        if isinstance(event, TradingResumed) and self._halted:
+            self._halted = False
+            self.high_water = None
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:
         """Pass, or halt with the reason."""
-        now = portfolio.now_ns
         net = net_pnl(portfolio)
-        if self._halt_reason is not None:
-            if self._resume_at_ns is None or now < self._resume_at_ns:
-                left = None if self._resume_at_ns is None else self._resume_at_ns - now
-                return Verdict.halt(self._halt_reason, left)
-            self._clear()
-        p = self.params
+        if self._halted:  # consulted again after a halt: trading resumed
+            self._halted = False
+            self.high_water = net
         if self.high_water is None or net > self.high_water:
             self.high_water = net
+        p = self.params
         if net <= -p.max_loss:
             return self._halt(
-                now, f"daily-loss: net PnL ${format_price(net)} breached -${format_price(p.max_loss)}"
+                f"daily-loss: net PnL ${format_price(net)} breached -${format_price(p.max_loss)}"
             )
-        if p.max_drawdown and self.high_water - net >= p.max_drawdown:
+        drawdown = self.high_water - net
+        if p.max_drawdown and drawdown >= p.max_drawdown:
             return self._halt(
-                now,
-                f"daily-loss: net PnL ${format_price(net)} is ${format_price(self.high_water - net)} below its "
-                f"high of ${format_price(self.high_water)} (max drawdown ${format_price(p.max_drawdown)})",
+                f"daily-loss: net PnL ${format_price(net)} is ${format_price(drawdown)} below its high of "
+                f"${format_price(self.high_water)} (max drawdown ${format_price(p.max_drawdown)})"
             )
         return Verdict.passed()
 
-    def _halt(self, now: int, reason: str) -> Verdict:
-        resume = self.params.resume_after_ns
-        self._halt_reason = reason
-        self._resume_at_ns = None if resume is None else now + resume
-        return Verdict.halt(reason, resume)
-
-    def _clear(self) -> None:
-        self._halt_reason = None
-        self._resume_at_ns = None
-        self.high_water = None
+    def _halt(self, reason: str) -> Verdict:
+        self._halted = True
+        return Verdict.halt(reason, self.params.resume_after_ns)

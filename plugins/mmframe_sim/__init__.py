@@ -15,6 +15,7 @@ The heavy parts (uvicorn, starlette, the engine) load only when a command or the
 from __future__ import annotations
 
 import pathlib
+import sys
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -76,12 +77,15 @@ def register_commands(cli: click.Group) -> None:
 
         def echo(line: str) -> None:
             click.echo(line)
-            click.get_text_stream("stdout").flush()
+            sys.stdout.flush()  # the line is read by scripts waiting for the server
 
-        try:
-            anyio.run(lambda: serve_forever(
+        async def main() -> None:
+            await serve_forever(
                 host=host, port=port, scenario=scenario, seed=seed, key_out=key_out, public_key=public_key,
                 tier=tier, balance=balance, echo=echo,
-            ))
+            )
+
+        try:
+            anyio.run(main)
         except (OSError, ValueError) as exc:
             raise click.ClickException(str(exc)) from None

@@ -90,6 +90,11 @@ class FaultState:
         self.duplicate_remaining = 0
         self.reorder_remaining = 0
 
+    @property
+    def ws_faults_active(self) -> bool:
+        """Whether any WebSocket message fault is pending (the fan-out takes its slow path then)."""
+        return bool(self.skip_seq_remaining or self.duplicate_remaining or self.reorder_remaining)
+
     def take_429(self) -> bool:
         """Whether this request falls in an injected 429 burst."""
         if self.burst_429_remaining <= 0:

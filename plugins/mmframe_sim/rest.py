@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,8 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import orjson
 from starlette.datastructures import QueryParams
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mmframe.api import FixedPointError, format_count, parse_count, parse_price
 from mmframe_sim import wire
@@ -44,6 +45,8 @@ TOO_MANY_REQUESTS = orjson.dumps({"error": "too many requests"})
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _KEY_H, _TS_H, _SIG_H = KEY_HEADER.encode(), TIMESTAMP_HEADER.encode(), SIGNATURE_HEADER.encode()
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
+_NO_QUERY = QueryParams(b"")
 
 
 class ParamError(Exception):
@@ -138,7 +141,8 @@ class KalshiEndpoint:
                 await _respond(send, 500, orjson.dumps(_internal_error()))
                 return
             fail_after = mode == "after"
-        query = QueryParams(scope["query_string"])
+        query_string = scope["query_string"]
+        query = QueryParams(query_string) if query_string else _NO_QUERY
         request = RestRequest(key, scope.get("path_params", {}), query, body)
         try:
             status, payload = await self.handler(sim, request)
@@ -172,7 +176,8 @@ async def _respond(send: Send, status: int, body: bytes) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
         return
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -619,7 +624,7 @@ def _batch_list(body: Any, struct: str, tier: str) -> list[Any]:
         raise _bad_request("orders must be a non-empty list")
     if len(orders) > max_batch_size(tier):
         raise _bad_request(f"batch of {len(orders)} orders exceeds the maximum of {max_batch_size(tier)}")
-    return orders
+    return list(orders)
 
 
 async def batch_create_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
@@ -800,9 +805,56 @@ ROUTES: tuple[tuple[str, str, Handler, str | None], ...] = (
 )
 
 
-def rest_routes(sim: SimServer) -> list[Route]:
-    """Starlette routes for every Kalshi endpoint the simulator serves, under /trade-api/v2."""
-    return [
-        Route(API_PREFIX + path, KalshiEndpoint(sim, method, path, handler, items=items), methods=[method])
-        for method, path, handler, items in ROUTES
-    ]
+class KalshiRouter:
+    """The ASGI entry point: Kalshi's REST paths dispatched by table lookup, everything else (the
+    WebSocket, the admin API, 404s) handed to ``fallback`` (the Starlette app).
+
+    A dict for fixed paths and a short list of compiled patterns for parameterised ones: routing costs
+    one lookup instead of a scan of every route, which matters at thousands of requests per second.
+    """
+
+    def __init__(self, sim: SimServer, fallback: ASGIApp) -> None:
+        self.fallback = fallback
+        self._fixed: dict[tuple[str, str], KalshiEndpoint] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], KalshiEndpoint]] = []
+        self._paths: list[re.Pattern[str]] = []
+        for method, path, handler, items in ROUTES:
+            endpoint = KalshiEndpoint(sim, method, path, handler, items=items)
+            if "{" in path:
+                pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
+                self._patterns.append((method, pattern, endpoint))
+                self._paths.append(pattern)
+            else:
+                self._fixed[(method, path)] = endpoint
+                self._paths.append(re.compile(re.escape(path)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            sub = scope["path"][len(API_PREFIX):]
+            method = scope["method"]
+            endpoint = self._fixed.get((method, sub))
+            if endpoint is None:
+                for route_method, pattern, candidate in self._patterns:
+                    if route_method == method:
+                        match = pattern.fullmatch(sub)
+                        if match is not None:
+                            scope["path_params"] = match.groupdict()
+                            endpoint = candidate
+                            break
+            if endpoint is not None:
+                try:
+                    await endpoint(scope, receive, send)
+                except Exception:
+                    _log.exception("%s %s failed", method, scope["path"])
+                    await _respond(send, 500, orjson.dumps(_internal_error()))
+                return
+            if any(p.fullmatch(sub) for p in self._paths):
+                await _respond(send, 405, orjson.dumps(
+                    {"error": {"code": "method_not_allowed", "message": "method not allowed"}}))
+                return
+        await self.fallback(scope, receive, send)
+
+
+def route_table() -> list[tuple[str, str]]:
+    """Every (method, path) the simulator serves under /trade-api/v2."""
+    return [(method, path) for method, path, _, _ in ROUTES]

@@ -85,7 +85,7 @@ def load_exchange(scenario: ScenarioArg, clock: Clock, seed: int | None) -> tupl
     if scenario is None or scenario == "standard":
         loaded = standard_scenario()
     elif isinstance(scenario, str | os.PathLike):
-        loaded = load_scenario(scenario)
+        loaded = load_scenario(pathlib.Path(scenario))
     else:
         loaded = scenario
     exchange = loaded.build(clock, seed=seed)
@@ -106,7 +106,9 @@ class _EmbeddedServer(uvicorn.Server):
 
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # a response's header and body writes wait out the peer's delayed ACK (~40 ms each).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
@@ -154,7 +156,7 @@ async def start_simulator(
         server.app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level,
         access_log=False, ws_ping_interval=ws_ping_interval,
         ws_ping_timeout=max(20.0, 2 * ws_ping_interval), timeout_graceful_shutdown=2,
-        ws_max_size=1 << 20,
+        ws_max_size=1 << 20, ws_per_message_deflate=False,
     )
     uv = _EmbeddedServer(config)
     served = anyio.Event()
@@ -212,7 +214,7 @@ def write_private_key(path: pathlib.Path, pem: bytes) -> None:
 
 
 async def serve_forever(
-    *, host: str, port: int, scenario: ScenarioArg, seed: int, key_out: pathlib.Path,
+    *, host: str, port: int, scenario: ScenarioArg, seed: int | None, key_out: pathlib.Path,
     public_key: pathlib.Path | None, tier: str, balance: int | None, echo: Callable[[str], None],
 ) -> None:
     """The body of ``mmframe sim serve``: start, register the key, print the line, run until a signal."""

@@ -28,7 +28,7 @@ from mmframe_sim.auth import (
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultState, FaultStep
 from mmframe_sim.ratelimit import DEFAULT_TIER, TIERS, RateLimiter
-from mmframe_sim.rest import rest_routes
+from mmframe_sim.rest import KalshiRouter
 from mmframe_sim.ws import WS_PATH, WsHub
 
 ADMIN_PREFIX = "/_sim"
@@ -169,17 +169,14 @@ class SimServer:
 
     # --- app ------------------------------------------------------------------------------------
 
-    def _build_app(self) -> Starlette:
+    def _build_app(self) -> KalshiRouter:
         from mmframe_sim.admin import admin_routes
 
-        return Starlette(
-            routes=[
-                *rest_routes(self),
-                WebSocketRoute(WS_PATH, self.hub),
-                Mount(ADMIN_PREFIX, routes=admin_routes(self)),
-            ],
+        starlette = Starlette(
+            routes=[WebSocketRoute(WS_PATH, self.hub), Mount(ADMIN_PREFIX, routes=admin_routes(self))],
             exception_handlers={404: _not_found, 405: _method_not_allowed},
         )
+        return KalshiRouter(self, starlette)
 
     def close(self) -> None:
         self._unsubscribe()

@@ -173,15 +173,14 @@ class JournalSink:
             book.apply(event)
             self._mids.offer(event.ticker, event.ts_ns, book.mid() if book.valid else None, rows)
         elif isinstance(event, BookInvalidated):
-            book = self._books.get(event.ticker)
-            if book is not None:
-                book.invalidate()
+            if event.ticker in self._books:
+                self._books[event.ticker].invalidate()
         elif isinstance(event, OrderActionsSubmitted):
             for action in event.actions:
                 self._action_rows(event.ts_ns, action, rows)
         elif isinstance(event, OrderFilled):
-            book = self._books.get(event.ticker)
-            mid = book.mid() if book is not None and book.valid else None
+            known = self._books.get(event.ticker)
+            mid = known.mid() if known is not None and known.valid else None
             rows.append((
                 "INSERT INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price, count,"
                 " fee, is_taker, mid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

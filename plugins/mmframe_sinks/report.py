@@ -148,6 +148,13 @@ def build_report(db: sqlite3.Connection, *, since_ns: int = 0, now_ns: int | Non
         info["position"] = position
         if ts >= since_ns:
             info["max_abs"] = max(info["max_abs"], abs(position))
+    # Fills between two valuations never show in a snapshot: replay them for the inventory peak.
+    replayed: collections.Counter[str] = collections.Counter()
+    for ts, ticker, side, count in db.execute("SELECT ts_ns, ticker, side, count FROM fills ORDER BY ts_ns, id"):
+        replayed[ticker] += count if side == "bid" else -count
+        if ts >= since_ns:
+            info = inventory.setdefault(ticker, {"position": replayed[ticker], "max_abs": 0})
+            info["max_abs"] = max(info["max_abs"], abs(replayed[ticker]))
     run_series: dict[str, list[_Snapshot]] = collections.defaultdict(list)
     for run_id, ts, realised, unrealised, fees in db.execute(
         "SELECT run_id, ts_ns, realised, unrealised, fees FROM pnl ORDER BY ts_ns, rowid"

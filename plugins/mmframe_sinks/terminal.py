@@ -56,6 +56,7 @@ SCHEMA: dict[str, Any] = {
     },
 }
 EXAMPLE = {"refresh_per_second": 4, "max_markets": 20}
+_STATE_AFTER = {"TradingHalted": "halted", "TradingPaused": "paused", "TradingResumed": "active"}
 _STATE_STYLE = {"active": "bold green", "paused": "bold yellow", "halted": "bold white on red"}
 
 
@@ -91,7 +92,7 @@ class StatusModel:
             self._note(event, f"fill {event.ticker} {event.side.value} {format_count(event.count)} @ "
                               f"{format_price(event.price)}")
         elif isinstance(event, TradingHalted | TradingPaused | TradingResumed):
-            self.state = {TradingHalted: "halted", TradingPaused: "paused", TradingResumed: "active"}[type(event)]
+            self.state = _STATE_AFTER[event.kind]
             self.reason = "" if isinstance(event, TradingResumed) else event.reason
             self._note(event, f"{self.state}: {event.reason}")
         elif isinstance(event, RiskVerdictIssued):

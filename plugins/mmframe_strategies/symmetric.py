@@ -332,33 +332,34 @@ class SymmetricStrategy:
     def _levels(
         self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: _Ratio
     ) -> tuple[Level, ...]:
+        if first is None:
+            return ()
         p = self._params
+        first_size, other_size = self._level_sizes(shrink)
+        max_age = p.max_order_age_ns
+        step = grid.round_down if side is BID else grid.round_up
+        spacing = -p.level_spacing if side is BID else p.level_spacing
         levels: list[Level] = []
-        price = first
-        for index in range(p.levels):
+        price: Price | None = first
+        size = first_size
+        for _ in range(p.levels):
             if price is None:
                 break
-            if index:
-                price = (
-                    grid.round_down(price - p.level_spacing)
-                    if side is BID
-                    else grid.round_up(price + p.level_spacing)
-                )
-                if price is None:
-                    break
-            size = p.size if index == 0 or not p.level_size else p.level_size
-            if shrink[0]:
-                size = size * (shrink[1] - shrink[0]) // shrink[1]
-            size = floor_to_increment(size, p.size_increment)
-            if size <= 0:
-                continue
-            if (
-                p.max_order_age_ns
-                and order_age_ns(market.working_orders, side, price, market.now_ns) > p.max_order_age_ns
+            if size > 0 and not (
+                max_age and order_age_ns(market.working_orders, side, price, market.now_ns) > max_age
             ):
-                continue
-            levels.append(Level(price, size))
+                levels.append(Level(price, size))
+            price = step(price + spacing)
+            size = other_size
         return tuple(levels)
+
+    def _level_sizes(self, shrink: _Ratio) -> tuple[Count, Count]:
+        """(first level, other levels) sizes after the inventory shrink, rounded to the increment."""
+        p = self._params
+        sizes = [p.size, p.level_size or p.size]
+        if shrink[0]:
+            sizes = [size * (shrink[1] - shrink[0]) // shrink[1] for size in sizes]
+        return floor_to_increment(sizes[0], p.size_increment), floor_to_increment(sizes[1], p.size_increment)
 
 
 SPEC = ComponentSpec(

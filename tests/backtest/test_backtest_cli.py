@@ -20,7 +20,7 @@ from mmframe.runtime.backtest import BacktestError, build_backtest, run_backtest
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINES = REPO / "pipelines"
-METRIC_KEYS = {"profit", "final_inventory", "spread", "fills", "fees"}
+METRIC_KEYS = ["profit", "final_inventory", "spread", "fills", "fees"]
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,8 @@ def test_backtest_cli_when_json_prints_exact_shape(registry: Registry) -> None:
     result = _invoke(registry, str(PIPELINES / "as2008-symmetric.yaml"), "--runs", "3", "--seed", "7", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert set(data) == {"runs", "metrics"} and data["runs"] == 3
-    assert set(data["metrics"]) == METRIC_KEYS
+    assert list(data) == ["runs", "metrics"] and data["runs"] == 3
+    assert list(data["metrics"]) == METRIC_KEYS
     for summary in data["metrics"].values():
         assert set(summary) == {"mean", "std"}
         assert all(isinstance(v, float) for v in summary.values())
@@ -165,3 +165,22 @@ def _test_plugin() -> types.ModuleType:
 
     module.register_feeds = register_feeds  # type: ignore[attr-defined]
     return module
+
+
+def test_backtest_when_recording_goes_quiet_time_based_rules_see_simulated_time(registry: Registry) -> None:
+    def actions(max_age: str) -> int:
+        overrides = ["risk=[{use: stale-data, with: {max_age_seconds: " + max_age + "}}]"]
+        pipeline = load_pipeline(PIPELINES / "replay-example.yaml", registry, overrides)
+        (run,) = run_backtest(build_backtest(pipeline, registry)).runs
+        return run.actions
+
+    # Book updates come 40-400 ms apart: a 0.05 s limit pulls the quotes at housekeeping times
+    # between updates (and they come back on the next update); a 60 s limit never does.
+    assert actions("0.05") > actions("60") > 0
+
+
+def test_run_when_pipeline_uses_backtest_venue_exits_2_pointing_to_backtest(registry: Registry) -> None:
+    result = CliRunner().invoke(create_cli(registry, plugin_commands=False),
+                                ["run", str(PIPELINES / "as2008-symmetric.yaml"), "--duration", "1"])
+    assert result.exit_code == 2
+    assert "use `mmframe backtest FILE`" in result.output

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mmframe_backtest.queue import QueueExecutor
 
 from mmframe.api import (
@@ -49,14 +51,14 @@ def _executor(fee_type: FeeType = FeeType.QUADRATIC, **config: object) -> QueueE
     return executor
 
 
-def _bid(executor: QueueExecutor, price: int = 4000, size: int = 300, coid: str = "b1", **flags: bool) -> list[Event]:
+def _bid(executor: QueueExecutor, price: int = 4000, size: int = 300, coid: str = "b1", *, post_only: bool = True,
+         immediate_or_cancel: bool = False) -> list[Event]:
     return executor.execute([CreateOrder(client_order_id=coid, ticker=T, side=BookSide.BID, price=price, size=size,
-                                         **flags)], 1)
+                                         post_only=post_only, immediate_or_cancel=immediate_or_cancel)], 1)
 
 
-def _ask(executor: QueueExecutor, price: int = 4500, size: int = 300, coid: str = "a1", **flags: bool) -> list[Event]:
-    return executor.execute([CreateOrder(client_order_id=coid, ticker=T, side=BookSide.ASK, price=price, size=size,
-                                         **flags)], 1)
+def _ask(executor: QueueExecutor, price: int = 4500, size: int = 300, coid: str = "a1") -> list[Event]:
+    return executor.execute([CreateOrder(client_order_id=coid, ticker=T, side=BookSide.ASK, price=price, size=size)], 1)
 
 
 def _sell(price: int, count: int, ts: int = 10 * MS) -> TradeReported:
@@ -169,7 +171,8 @@ def test_queue_executor_when_maker_fee_series_charges_maker_fee() -> None:
 def test_queue_executor_when_fees_disabled_charges_nothing() -> None:
     executor = _executor(FeeType.QUADRATIC_WITH_MAKER_FEES, fees=False)
     _bid(executor, price=4100, size=1000)
-    assert executor.on_market_event(_sell(4100, 1000))[0].fee == 0  # type: ignore[attr-defined]
+    fill = executor.on_market_event(_sell(4100, 1000))[0]
+    assert isinstance(fill, OrderFilled) and fill.fee == 0
 
 
 def test_queue_executor_when_amended_same_price_smaller_keeps_queue() -> None:
@@ -248,3 +251,39 @@ def test_queue_executor_when_reset_forgets_orders_and_books() -> None:
 def test_queue_executor_when_config_unknown_key_raises_clear_error() -> None:
     with pytest.raises(ValueError, match=r"backtest: .*'bogus'"):
         QueueExecutor({"bogus": 1})
+
+
+_LEVEL_EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("trade"), st.integers(3800, 4200), st.integers(1, 2000)),
+        st.tuples(st.just("delta"), st.integers(3900, 4100), st.integers(-1500, 1500)),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=_LEVEL_EVENTS, gaps=st.lists(st.integers(0, 800), min_size=30, max_size=30))
+def test_queue_executor_when_any_trades_and_deltas_fills_never_exceed_size_or_traded_volume(
+    events: list[tuple[str, int, int]], gaps: list[int]
+) -> None:
+    executor = _executor(fill_on_cross=False)
+    _bid(executor)
+    now = 10 * MS
+    traded_at_or_through = 0
+    filled = 0
+    for (kind, price, amount), gap in zip(events, gaps, strict=False):
+        now += gap * MS
+        if kind == "trade":
+            event: Event = _sell(price, amount, now)
+            if price <= 4000:
+                traded_at_or_through += amount
+        else:
+            event = _yes_delta(price, amount, now)
+        for produced in executor.on_market_event(event):
+            assert isinstance(produced, OrderFilled) and produced.price == 4000 and produced.count > 0
+            filled += produced.count
+        order = executor.orders.get("b1")
+        assert order is None or order.queue >= 0
+    assert filled <= 300
+    assert filled <= traded_at_or_through or any(k == "trade" and p < 4000 for k, p, _ in events)

@@ -162,6 +162,7 @@ async def test_mutation_when_token_missing_or_wrong_is_401_and_nothing_changes(
     async with running(engine) as client:
         if path == "/resume":
             engine.pause("test")
+            assert await engine.cancel_everything() == 0
         before = (engine.core.state, len(exchange.resting), len(exchange.executed))
         body = {"target": "strategy", "params": {"spread": 0.1}} if path == "/params" else {}
         response = await client.post(path, json=body, headers=headers)

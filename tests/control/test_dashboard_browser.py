@@ -62,6 +62,11 @@ async def test_dashboard_when_operator_pauses_with_the_token_shows_the_state_cha
             await expect(positions.locator("tr", has_text="CTL-B")).to_contain_text("-0.50")
             await expect(page.locator("#orders")).to_contain_text("resting")
             await expect(page.locator("#trading-state")).to_have_text("active")
+            if screenshot:
+                for yes_bid, no_bid in ((4600, 4900), (4700, 4800), (4500, 5000), (4800, 4700), (4900, 4600)):
+                    exchange.move_book("CTL-A", yes_bid, no_bid)  # let the PnL chart move
+                    await page.wait_for_timeout(1100)
+                await page.screenshot(path=screenshot, full_page=True)
 
             # A wrong token is refused and changes nothing.
             await page.fill("#token", "not-the-token")
@@ -71,10 +76,6 @@ async def test_dashboard_when_operator_pauses_with_the_token_shows_the_state_cha
 
             # With no token typed, the page asks for it.
             await page.fill("#token", "")
-            if screenshot:
-                await wait_for(lambda: len(engine.core.latencies_ns) > 0)
-                await page.wait_for_timeout(2500)  # a few PnL points for the chart
-                await page.screenshot(path=screenshot, full_page=True)
             await page.click("#btn-pause")
             await expect(page.locator("#trading-state")).to_have_text("paused")
             await expect(page.locator("#message")).to_contain_text("pause: now paused")

@@ -179,3 +179,21 @@ def test_broken_plugin_when_pipeline_uses_it_check_names_it(site: Path) -> None:
     assert result.returncode == 1
     assert result.stdout.splitlines()[0] == f"{path}:2: venue: unknown venue 'testsim': no venues are installed " \
                                             "(see mmframe plugins list)"
+
+
+def test_plugins_list_when_registration_hook_raises_shows_error_row_and_others_ok() -> None:
+    import types
+
+    module = types.ModuleType("raises_in_hook")
+
+    def register_sinks(register: object) -> None:
+        raise ValueError("sink hook failed")
+
+    module.register_sinks = register_sinks  # type: ignore[attr-defined]
+    code, out, _ = invoke("plugins", "list", "--json", extra=(module,))
+    rows = json.loads(out)
+    broken = [r for r in rows if r["status"] == "error"]
+    assert code == 0
+    assert [(r["kind"], r["name"], r["package"]) for r in broken] == [("sink", "raises_in_hook", "raises_in_hook")]
+    assert "register_sinks raised: ValueError: sink hook failed" in broken[0]["error"]
+    assert len([r for r in rows if r["status"] == "ok"]) == 5

@@ -260,24 +260,25 @@ def test_pipeline_when_file_and_override_both_wrong_lists_overrides_first(regist
                       "p.yaml:8: strategy.with.size: expected an integer, got 'x'"]
 
 
+FUZZ_REGISTRY = isolated_registry()
 YAMLISH = st.text(alphabet=st.sampled_from(list("abcdefuse:-[]{},'\"#&*!|>%@`$ \n\t0123456789.")), max_size=120)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(text=YAMLISH)
 def test_pipeline_when_text_arbitrary_raises_only_pipeline_error(text: str) -> None:
     try:
-        load_pipeline_text(text, "p.yaml", isolated_registry())
+        load_pipeline_text(text, "p.yaml", FUZZ_REGISTRY)
     except PipelineError as exc:
         assert exc.errors
         assert all(str(issue).startswith(("p.yaml", "--set ")) for issue in exc.errors)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(cut=st.integers(min_value=0, max_value=len(GOOD)), junk=YAMLISH,
        overrides=st.lists(st.from_regex(r"[a-z0-9.]{0,20}=[a-z0-9\[\]{}:, ]{0,12}", fullmatch=True), max_size=3))
 def test_pipeline_when_good_file_mangled_raises_only_pipeline_error(cut: int, junk: str, overrides: list[str]) -> None:
     try:
-        load_pipeline_text(GOOD[:cut] + junk + GOOD[cut:], "p.yaml", isolated_registry(), overrides=overrides)
+        load_pipeline_text(GOOD[:cut] + junk + GOOD[cut:], "p.yaml", FUZZ_REGISTRY, overrides=overrides)
     except PipelineError as exc:
         assert exc.errors

@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mmframe.cli import create_cli
 from tests.core.distfactory import FIRST_PARTY_PLUGINS, make_dist, run_mmframe
+from tests.core.fake_components import isolated_registry
 
 PIPELINE = """\
 # yaml-language-server: $schema=../schema.json
@@ -30,6 +33,13 @@ control: {{enabled: false}}
 """
 
 
+def plugins_new(path: Path, kind: str, name: str) -> tuple[int, str]:
+    """``mmframe plugins new`` in-process (it needs no plugins); exit code and stderr."""
+    result = CliRunner().invoke(create_cli(isolated_registry()), ["plugins", "new", str(path), "--kind", kind,
+                                                                  "--name", name])
+    return result.exit_code, result.stderr
+
+
 def pip(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, timeout=120,
                           check=False)
@@ -40,8 +50,7 @@ def installed_plugin(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """(component name, distribution, package dir) of a freshly generated and installed strategy plugin."""
     name = f"e2e-{secrets.token_hex(3)}"
     package = tmp_path / "pkg"
-    created = run_mmframe("plugins", "new", str(package), "--kind", "strategy", "--name", name)
-    assert created.returncode == 0, created.stderr
+    assert plugins_new(package, "strategy", name) == (0, "")
     dist = f"mmframe-{name}"
     installed = pip("install", "--no-deps", "--no-build-isolation", "--no-index", "-q", str(package))
     assert installed.returncode == 0, installed.stdout + installed.stderr
@@ -84,15 +93,14 @@ def test_third_party_plugin_when_generated_and_installed_is_listed_checked_and_r
 
 def test_plugins_new_when_directory_not_empty_refuses(tmp_path: Path) -> None:
     (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
-    result = run_mmframe("plugins", "new", str(tmp_path), "--kind", "sink", "--name", "x")
-    assert result.returncode == 1
-    assert result.stderr == f"mmframe: error: {tmp_path} already exists and is not an empty directory\n"
+    assert plugins_new(tmp_path, "sink", "x") == (
+        1, f"mmframe: error: {tmp_path} already exists and is not an empty directory\n")
 
 
 def test_plugins_new_when_name_invalid_refuses(tmp_path: Path) -> None:
-    result = run_mmframe("plugins", "new", str(tmp_path / "p"), "--kind", "sink", "--name", "Bad Name")
-    assert result.returncode == 1
-    assert result.stderr.startswith("mmframe: error: invalid name 'Bad Name'")
+    code, err = plugins_new(tmp_path / "p", "sink", "Bad Name")
+    assert code == 1
+    assert err.startswith("mmframe: error: invalid name 'Bad Name'")
     assert not (tmp_path / "p").exists()
 
 
@@ -103,8 +111,7 @@ def test_plugins_new_when_each_kind_given_writes_packages_whose_tests_pass(tmp_p
     packages = []
     for kind in KINDS:
         package = tmp_path / kind
-        created = run_mmframe("plugins", "new", str(package), "--kind", kind, "--name", f"my-{kind}")
-        assert created.returncode == 0, created.stderr
+        assert plugins_new(package, kind, f"my-{kind}") == (0, "")
         module = f"mmframe_my_{kind}"
         assert sorted(p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()) == [
             "README.md", f"{module}/__init__.py", "pyproject.toml", f"tests/test_{module}.py"]

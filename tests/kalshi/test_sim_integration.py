@@ -12,7 +12,7 @@ import pytest
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
-from mmframe_kalshi.rest import RetryPolicy
+from mmframe_kalshi.rest import CreateOrderRequest, RetryPolicy
 from mmframe_kalshi.session import KalshiSession
 from mmframe_kalshi.ws import Backoff
 
@@ -34,6 +34,7 @@ from mmframe.api import (
     OrderDecreased,
     OrderFilled,
     OrderGroupTriggered,
+    OrderRejected,
     PositionReported,
 )
 
@@ -215,6 +216,14 @@ async def test_sim_when_order_group_triggered_publishes_halt_event(pipeline: Pip
     assert "triggered" in triggered[0].detail
     await p.ctx.wait_for(lambda: p.ctx.of(OrderCanceled))
     assert p.resting_on_venue() == []
+    # Until the group is reset the venue refuses its orders; after a reset it takes them again.
+    await p.executor.execute([_bid("grp-2", 1000)])
+    rejected = await p.ctx.wait_for(lambda: p.ctx.of(OrderRejected))
+    assert rejected[0].client_order_id == "grp-2"
+    await p.executor.reset_order_group()
+    await p.executor.execute([_bid("grp-3", 1000)])
+    await p.ctx.wait_for(lambda: [e for e in p.ctx.of(OrderAccepted) if e.client_order_id == "grp-3"])
+    await p.executor.cancel_all()
 
 
 async def test_sim_when_cancel_queued_with_its_create_neither_is_sent(pipeline: Pipeline) -> None:
@@ -309,3 +318,107 @@ async def test_sim_when_restarted_with_open_orders_and_position_recovers_them(pi
         await executor2.stop()
     finally:
         await session2.close()
+
+
+async def test_sim_rest_when_every_read_called_returns_typed_results(pipeline: Pipeline) -> None:
+    rest = pipeline.session.rest
+    status = await rest.get_exchange_status()
+    assert status.trading_active is True
+    books = await rest.get_orderbooks([RAIN, FED])
+    assert {b.ticker for b in books} == {RAIN, FED}
+    assert all(p > 0 and c > 0 for b in books for p, c in b.yes_bids + b.no_bids)
+    single = await rest.get_orderbook(RAIN)
+    assert single.ticker == RAIN
+    market = await rest.get_market(FED)
+    assert market.status == "active" and market.grid is not None
+    series = await rest.get_series(await rest.get_event_series_ticker(market.event_ticker))
+    assert series.fee_type is FeeType.QUADRATIC_WITH_MAKER_FEES
+    everything = await rest.list_markets(limit=2)
+    assert {RAIN, FED} <= {m.ticker for m in everything}
+    trades = await rest.get_trades(ticker=RAIN, limit=5)
+    assert all(t.ticker == RAIN and t.count > 0 for t in trades.items)
+    limits = await rest.get_account_limits()
+    assert limits.write.refill_rate > 0
+    groups = await rest.list_order_groups()
+    assert pipeline.executor.order_group_id in {g.order_group_id for g in groups}
+    await rest.set_order_group_limit(pipeline.executor.order_group_id or "", 5_000)
+    group = await rest.get_order_group(pipeline.executor.order_group_id or "")
+    assert group.contracts_limit == 5_000
+    balance = await rest.get_balance()
+    assert balance.balance > 0
+
+
+async def test_sim_rest_when_cancel_all_orders_called_clears_the_account(pipeline: Pipeline) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("x-1", 500), _bid("x-2", 500, ticker=FED)])
+    await p.ctx.wait_for(lambda: len(p.ctx.of(OrderAccepted)) == 2)
+    placed = await p.session.rest.get_orders(status="resting")
+    decreased = await p.session.rest.decrease_order(placed.items[0].order_id, reduce_by=100)
+    assert decreased.remaining == 400
+    await p.session.rest.cancel_all_orders()
+    assert p.resting_on_venue() == []
+
+
+async def test_sim_when_fill_happens_while_disconnected_reconcile_publishes_it_once(
+    pipeline: Pipeline,
+) -> None:
+    p = pipeline
+    book = await p.session.rest.get_orderbook(RAIN)
+    best_ask = 10_000 - max(price for price, _ in book.no_bids)
+    price = best_ask - 100  # the best bid, below every ask: post-only rests
+    await p.executor.execute([_bid("mine-1", price, size=500)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    p.session.ws.backoff = Backoff(base_s=1.0, max_s=1.0)  # stay away long enough to miss the fill
+    connects = p.session.ws.stats.connects
+    await p.fault("drop_ws")
+    await p.ctx.wait_for(lambda: p.session.status == "reconnecting")
+
+    other_id, other_pem = p.sim.create_api_key()
+    other = KalshiSession(
+        p.sim.rest_url, p.sim.ws_url, KalshiCredentials.from_pem(other_id, other_pem), LiveClock()
+    )
+    try:
+        sell = CreateOrderRequest(
+            ticker=RAIN,
+            side=BookSide.ASK,
+            price=price,
+            count=200,
+            client_order_id="taker-1",
+            time_in_force="immediate_or_cancel",
+            post_only=False,
+        )
+        placed = await other.rest.create_order(sell)
+        assert placed.filled > 0
+    finally:
+        await other.close()
+
+    await p.ctx.wait_for(lambda: p.session.ws.stats.connects > connects)
+    venue_fills = await p.session.rest.all_fills(ticker=RAIN)
+    assert venue_fills and sum(f.count for f in venue_fills) >= 200
+    await p.ctx.wait_for(
+        lambda: sum(e.count for e in p.ctx.of(OrderFilled)) == sum(f.count for f in venue_fills)
+    )
+    published = p.ctx.of(OrderFilled)
+    assert len({e.trade_id for e in published}) == len(published)
+    assert all(e.client_order_id == "mine-1" for e in published)
+    await p.executor.reconcile()  # again: nothing new
+    assert len(p.ctx.of(OrderFilled)) == len(published)
+    await p.executor.cancel_all()
+
+
+async def test_sim_when_create_outcome_unknown_settles_later_as_accepted(pipeline: Pipeline) -> None:
+    p = pipeline
+    # Every response takes longer than the client waits: the create lands, but no answer or read does.
+    p.session.rest._http.timeout = httpx.Timeout(0.1)
+    await p.fault("delay", ms=300)
+    await p.executor.execute([_bid("unk-1", 1400)])
+    await p.executor.flush()
+    assert p.executor.describe()["unknown_outcomes"] == 1
+    assert not p.ctx.of(OrderAccepted) and not p.ctx.of(OrderRejected)
+    await p.fault("clear")
+    p.session.rest._http.timeout = httpx.Timeout(5.0)
+    accepted = await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    assert accepted[0].client_order_id == "unk-1"
+    assert [o.client_order_id for o in p.resting_on_venue()] == ["unk-1"]
+    await p.executor.cancel_all()
+    assert p.resting_on_venue() == []

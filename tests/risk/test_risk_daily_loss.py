@@ -44,22 +44,27 @@ def test_daily_loss_when_drawdown_from_the_high_reaches_the_limit_halts() -> Non
     assert "high of $30.0000" in verdict.reason
 
 
-def test_daily_loss_when_halted_stays_halted_until_the_cool_down_ends() -> None:
+def test_daily_loss_when_cool_down_is_set_asks_the_runtime_to_resume_after_it() -> None:
     rule = DailyLossRule({"max_loss": 100, "max_drawdown": 20, "resume_after_seconds": 60})
     rule.check(Q, VIEW, pnl(realised=300_000))
-    first = rule.check(Q, VIEW, pnl(realised=100_000))
-    assert (first.kind, first.resume_after_ns) == (VerdictKind.HALT, 60 * NANOS_PER_SECOND)
-    later = rule.check(Q, VIEW, pnl(realised=100_000, now_ns=NOW_NS + 59 * NANOS_PER_SECOND))
-    assert (later.kind, later.resume_after_ns) == (VerdictKind.HALT, NANOS_PER_SECOND)
-    # After the cool-down the high-water mark restarts from the current PnL.
-    resumed = rule.check(Q, VIEW, pnl(realised=100_000, now_ns=NOW_NS + 60 * NANOS_PER_SECOND))
-    assert resumed.kind is VerdictKind.PASS
+    verdict = rule.check(Q, VIEW, pnl(realised=100_000))
+    assert (verdict.kind, verdict.resume_after_ns) == (VerdictKind.HALT, 60 * NANOS_PER_SECOND)
+
+
+def test_daily_loss_when_consulted_after_a_halt_restarts_the_high_water_mark() -> None:
+    # The runtime asks again only once it resumed (cool-down elapsed or an operator).
+    rule = DailyLossRule({"max_loss": 100, "max_drawdown": 20, "resume_after_seconds": 60})
+    rule.check(Q, VIEW, pnl(realised=300_000))
+    assert rule.check(Q, VIEW, pnl(realised=100_000)).kind is VerdictKind.HALT
+    later = NOW_NS + 60 * NANOS_PER_SECOND
+    assert rule.check(Q, VIEW, pnl(realised=100_000, now_ns=later)).kind is VerdictKind.PASS
     assert rule.high_water == 100_000
+    assert rule.check(Q, VIEW, pnl(realised=-100_000, now_ns=later)).kind is VerdictKind.HALT
 
 
-def test_daily_loss_when_operator_resumes_clears_the_halt() -> None:
+def test_daily_loss_when_still_past_the_daily_limit_after_resuming_halts_again() -> None:
     rule = DailyLossRule({"max_loss": 10})
     assert rule.check(Q, VIEW, pnl(realised=-100_000)).kind is VerdictKind.HALT
-    assert rule.check(Q, VIEW, pnl(realised=0)).kind is VerdictKind.HALT
     rule.observe(TradingResumed(ts_ns=NOW_NS, reason="operator"))
+    assert rule.check(Q, VIEW, pnl(realised=-100_000)).kind is VerdictKind.HALT
     assert rule.check(Q, VIEW, pnl(realised=0)).kind is VerdictKind.PASS

@@ -149,7 +149,7 @@ def scenario(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     return limit, view, quote(bids, asks)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(scenario())
 def test_max_position_never_lets_position_plus_what_could_fill_exceed_the_limit(case) -> None:  # type: ignore[no-untyped-def]
     limit, view, q = case

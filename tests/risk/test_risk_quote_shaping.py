@@ -52,7 +52,7 @@ rules = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(case(), rules)
 def test_quote_shaping_rules_keep_quotes_on_grid_ordered_uncrossed_and_no_larger(c: Any, rule: Any) -> None:
     grid, quote = c

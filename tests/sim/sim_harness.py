@@ -6,15 +6,17 @@ The server side comes from mmframe_sim; the client side is the independent `Kals
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from tests.sim.kalshi_test_client import KalshiTestClient
-from mmframe.api import Clock, FeeType
-
+from mmframe_sim.auth import generate_rsa_key_pair
 from mmframe_sim.engine import EventSpec, Exchange, MarketSpec, SeriesSpec
 from mmframe_sim.serve import RunningSimulator, start_simulator
+
+from mmframe.api import Clock, FeeType
+from tests.sim.kalshi_test_client import KalshiTestClient
 
 SERIES = "SIMT"
 EVENT = "SIMT-26NOV"
@@ -45,6 +47,12 @@ def order(ticker: str = MARKET_A, side: str = "bid", price: str = "0.4500", coun
             "self_trade_prevention_type": "taker_at_cross", **extra}
 
 
+@functools.cache
+def key_pair(index: int) -> tuple[bytes, bytes]:
+    """RSA-2048 key pairs made once per test process (generating one costs up to a second here)."""
+    return generate_rsa_key_pair()
+
+
 @dataclass
 class Session:
     sim: RunningSimulator
@@ -63,8 +71,9 @@ async def running(**kwargs: Any) -> AsyncIterator[Session]:
     tier = kwargs.pop("tier", "unlimited")
     now_ms = kwargs.pop("now_ms", None)
     async with start_simulator(**kwargs) as sim:
-        a_key, a_pem = sim.create_api_key(tier=tier)
-        b_key, b_pem = sim.create_api_key(tier=tier)
+        (a_pem, a_public), (b_pem, b_public) = key_pair(0), key_pair(1)
+        a_key = sim.register_public_key(a_public, tier=tier)
+        b_key = sim.register_public_key(b_public, tier=tier)
         async with client_for(sim, a_key, a_pem, now_ms=now_ms) as alice, \
                 client_for(sim, b_key, b_pem, now_ms=now_ms) as bob:
             yield Session(sim, alice, bob)

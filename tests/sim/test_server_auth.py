@@ -8,12 +8,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from tests.sim.kalshi_test_client import Signer, assert_shape
-from mmframe.api import TestClock
-from tests.sim.sim_harness import client_for, running
+from mmframe_sim.auth import AuthError, KeyRegistry, SignatureVerifier, generate_rsa_key_pair
 from websockets.exceptions import InvalidStatus
 
-from mmframe_sim.auth import AuthError, KeyRegistry, SignatureVerifier, generate_rsa_key_pair
+from mmframe.api import TestClock
+from tests.sim.kalshi_test_client import Signer, assert_shape
+from tests.sim.sim_harness import client_for, running
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mmframe.api import TestClock
-
 from mmframe_sim.ratelimit import ENDPOINT_COSTS, TIERS, Bucket, RateLimiter, TokenBucket, cost_of
+
+from mmframe.api import TestClock
 from tests.sim.kalshi_test_client import assert_shape
 from tests.sim.sim_harness import order, running
 
@@ -45,7 +45,7 @@ async def test_rate_limit_when_write_budget_spent_returns_429_too_many_requests(
 
 
 async def test_rate_limit_when_cancels_cost_two_allows_five_per_create() -> None:
-    clock, kw = _clocked()
+    _, kw = _clocked()
     async with running(tier="advanced", **kw) as s:
         ids = []
         for _ in range(5):

@@ -1,0 +1,331 @@
+"""Event-to-order latency through the real daemon against the simulator, and the same at 2,000 markets.
+
+Run: ``python bench/bench_latency.py [--seconds 15] [--markets 2000] [--skip-scale]``.
+
+The simulator runs as its own process (``mmframe sim serve``), so its matching and synthetic traders
+do not share this process's CPU; the daemon is ``pipelines/symmetric.yaml`` built exactly as
+``mmframe run`` builds it, pointed at the simulator with the mapping venue form. Timestamps
+(``time.monotonic_ns``) are taken at:
+
+* frame in: the WebSocket client starts handling a text frame (before JSON parsing);
+* actions: the quoting core has the reconciler's actions for the market (``engine.core.latencies_ns``
+  measures from the moment the market was marked dirty; here that mark is backdated to frame in);
+* request to HTTP: the executor hands the first request of the send that carries those actions to
+  httpx (after signing, before any byte is written): the network is excluded.
+
+A requote serves every frame that dirtied the market since the last one (conflation); its latency
+counts from the first of them. Signing is shown separately: batch creates and cancels use
+pre-made signatures (`PreSigner`), while amends and decreases (order id in the path) sign inline,
+and "excluding inline signing" subtracts that time. The baseline row is one RSA-PSS-2048 signature,
+measured in the same run. RSS is this (daemon) process's resident memory at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import contextvars
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mmframe.pipeline import load_pipeline
+from mmframe.plugins import load_registry
+from mmframe.runtime.app import build_engine
+from mmframe.runtime.engine import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+PIPELINE = REPO / "pipelines" / "symmetric.yaml"
+MMFRAME = str(Path(sys.executable).parent / "mmframe")
+
+
+# --- the simulator as a separate process ------------------------------------------------------
+
+
+@dataclass
+class SimProcess:
+    proc: subprocess.Popen[str]
+    key_id: str
+    rest_url: str
+    ws_url: str
+    key_path: Path
+
+
+@contextlib.contextmanager
+def simulator(workdir: Path, scenario: Path | None) -> Iterator[SimProcess]:
+    key_path = workdir / "sim-key.pem"
+    args = [MMFRAME, "sim", "serve", "--port", "0", "--tier", "unlimited", "--key-out", str(key_path)]
+    if scenario is not None:
+        args += ["--scenario", str(scenario)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        fields = dict(part.split("=", 1) for part in line.split())
+        if "key_id" not in fields:
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        yield SimProcess(proc, fields["key_id"], fields["rest"], fields["ws"], key_path)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def bulk_scenario(path: Path, markets: int) -> list[str]:
+    """A scenario with ``markets`` cent-grid markets in one series; returns their tickers."""
+    tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
+    lines = [
+        "name: bulk",
+        f"description: {markets} markets for the latency benchmark",
+        "seed: 7",
+        'starting_balance: "10000000.00"',
+        "participants:",
+        "  liquidity: {refresh_seconds: 30, half_spread: 0.04, levels: 2, size: 50}",
+        "  noise: {rate_per_minute: 2}",
+        "  informed: {rate_per_minute: 1}",
+        "series:",
+        "  - {ticker: SIM-BULK, fee_type: quadratic}",
+        "events:",
+        "  - {ticker: SIM-BULK-E, series: SIM-BULK}",
+        "markets:",
+    ]
+    for n, ticker in enumerate(tickers):
+        lines.append(f"  - {{ticker: {ticker}, event: SIM-BULK-E, initial_probability: {0.2 + (n % 60) / 100:.2f}}}")
+    path.write_text("\n".join(lines) + "\n")
+    return tickers
+
+
+# --- instrumentation ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Send:
+    """One executor send: the frame-in times of the requotes it carries."""
+
+    since: list[int]
+    done: bool = False
+    sign_ns: int = 0
+
+
+_current: contextvars.ContextVar[_Send | None] = contextvars.ContextVar("bench_send", default=None)
+
+
+@dataclass
+class Probe:
+    core_ns: list[int] = field(default_factory=list)
+    total_ns: list[int] = field(default_factory=list)
+    unsigned_ns: list[int] = field(default_factory=list)
+    inline_sign_ns: list[int] = field(default_factory=list)
+    handle_ns: list[int] = field(default_factory=list)
+    requote_ns: list[int] = field(default_factory=list)
+    background_sign_ns: list[int] = field(default_factory=list)
+    frames: int = 0
+    requests: int = 0
+
+    def install(self, engine: Engine) -> None:
+        """Wrap the venue's open() so the hooks go in once the session exists."""
+        venue = engine.parts.venue
+        original_open = venue.open
+
+        async def open_and_hook() -> None:
+            await original_open()
+            self._hook(engine, venue.require_open())
+
+        venue.open = open_and_hook
+
+    def _hook(self, engine: Engine, conn: Any) -> None:
+        core = engine.core
+        ws, rest, executor, signer = conn.session.ws, conn.session.rest, conn.executor, conn.session.signer
+        stamps: dict[int, int] = {}
+        last_since: list[int] = [0]
+
+        handle = ws._handle
+
+        def handle_frame(raw: Any) -> None:
+            t_in = time.monotonic_ns()
+            self.frames += 1
+            handle(raw)
+            self.handle_ns.append(time.monotonic_ns() - t_in)
+            for ticker in core._dirty:
+                state = core.markets.get(ticker)
+                if state is not None and state.dirty_since_ns is not None and state.dirty_since_ns >= t_in:
+                    state.dirty_since_ns = t_in
+
+        ws._handle = handle_frame
+
+        requote = core.requote
+
+        def requote_timed(ticker: str) -> Any:
+            state = core.markets.get(ticker)
+            since = state.dirty_since_ns if state is not None else None
+            start = time.monotonic_ns()
+            actions = requote(ticker)
+            end = time.monotonic_ns()
+            self.requote_ns.append(end - start)
+            if actions and since is not None:
+                self.core_ns.append(end - since)
+                last_since[0] = since
+            return actions
+
+        core.requote = requote_timed
+
+        execute = executor.execute
+
+        async def execute_stamped(actions: Any) -> None:
+            for action in actions:
+                stamps[id(action)] = last_since[0]
+            await execute(actions)
+
+        executor.execute = execute_stamped
+
+        send = executor._send
+
+        async def send_traced(actions: Any) -> None:
+            since = sorted({stamps.pop(id(a)) for a in actions if id(a) in stamps})
+            token = _current.set(_Send(since))
+            try:
+                await send(actions)
+            finally:
+                _current.reset(token)
+
+        executor._send = send_traced
+
+        headers = signer.headers
+
+        def headers_timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.monotonic_ns()
+            result = headers(*args, **kwargs)
+            spent = time.monotonic_ns() - start
+            batch = _current.get()
+            if batch is not None and not batch.done:
+                batch.sign_ns += spent
+                self.inline_sign_ns.append(spent)
+            else:
+                self.background_sign_ns.append(spent)
+            return result
+
+        signer.headers = headers_timed
+
+        send_http = rest._send_http
+
+        async def send_http_timed(*args: Any, **kwargs: Any) -> Any:
+            now = time.monotonic_ns()
+            self.requests += 1
+            batch = _current.get()
+            if batch is not None and not batch.done:
+                batch.done = True
+                for since in batch.since:
+                    self.total_ns.append(now - since)
+                    self.unsigned_ns.append(now - since - batch.sign_ns)
+            return await send_http(*args, **kwargs)
+
+        rest._send_http = send_http_timed
+
+
+async def run_daemon(sim: SimProcess, seconds: float, overrides: list[str]) -> tuple[Probe, Engine, int]:
+    registry = load_registry()
+    pipeline = load_pipeline(PIPELINE, registry, [
+        "venue=kalshi",
+        f"venue.kalshi.rest_url={sim.rest_url}",
+        f"venue.kalshi.ws_url={sim.ws_url}",
+        f"venue.kalshi.key_id={sim.key_id}",
+        f"venue.kalshi.private_key_path={sim.key_path}",
+        "venue.kalshi.order_group_contracts_limit=0",
+        "control.enabled=false",
+        *overrides,
+    ])
+    engine = build_engine(pipeline, registry)
+    probe = Probe()
+    probe.install(engine)
+    code = await engine.run(seconds)
+    return probe, engine, code
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(samples: list[int], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1000 if ordered else float("nan")
+
+
+def rsa_sign_ns(rounds: int = 200) -> list[int]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    message = b"1715793600123POST/trade-api/v2/portfolio/events/orders/batched"
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
+    samples = []
+    for _ in range(rounds):
+        start = time.monotonic_ns()
+        key.sign(message, pss, hashes.SHA256())
+        samples.append(time.monotonic_ns() - start)
+    return samples
+
+
+def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[int]) -> None:
+    base = statistics.median(baseline) / 1000
+    print(f"\n{title}: exit {code}, {len(engine.markets)} markets, {probe.frames} WS frames, "
+          f"{probe.requests} HTTP requests, {engine.stats.fills} fills, RSS {rss_mb():.0f} MB")
+    print(f"{'path':44} {'n':>7} {'p50 us':>9} {'p99 us':>9} {'p50/RSA':>8}")
+    rows = [
+        ("CPU: one WS frame, parse -> book -> dirty", probe.handle_ns),
+        ("CPU: one requote (strategy, risk, reconcile)", probe.requote_ns),
+        ("frame in -> actions (quoting core)", probe.core_ns),
+        ("frame in -> request handed to HTTP", probe.total_ns),
+        ("  same, excluding inline signing", probe.unsigned_ns),
+        ("inline signing on the critical path", probe.inline_sign_ns),
+        ("signing in the background (pre-signer)", probe.background_sign_ns),
+        ("baseline: one RSA-PSS-2048 signature", baseline),
+    ]
+    for name, samples in rows:
+        p50 = pct(samples, 0.5)
+        print(f"{name:44} {len(samples):>7} {p50:>9.1f} {pct(samples, 0.99):>9.1f} {p50 / base:>8.2f}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0, help="Length of each run.")
+    parser.add_argument("--markets", type=int, default=2000, help="Markets in the scale run.")
+    parser.add_argument("--skip-scale", action="store_true", help="Only the four-market run.")
+    args = parser.parse_args()
+    baseline = rsa_sign_ns()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        with simulator(workdir, None) as sim:
+            probe, engine, code = await run_daemon(sim, args.seconds, [])
+        table(f"symmetric, standard scenario, {args.seconds:g} s", probe, engine, code, baseline)
+        if args.skip_scale:
+            return
+        scenario = workdir / "bulk.yaml"
+        bulk_scenario(scenario, args.markets)
+        with simulator(workdir, scenario) as sim:
+            probe, engine, code = await run_daemon(sim, args.seconds, [
+                "markets={series: [SIM-BULK]}",
+                "risk=[]",
+            ])
+        table(f"symmetric, {args.markets} markets, {args.seconds:g} s", probe, engine, code, baseline)
+    print(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the simulator ran in its own process)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

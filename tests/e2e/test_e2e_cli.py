@@ -1,0 +1,108 @@
+"""``mmframe run`` as a real process: the README's command, SIGINT, and a restart after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.harness import (
+    MARKETS,
+    MMFRAME,
+    SYMMETRIC,
+    Account,
+    Admin,
+    daemon,
+    new_account,
+    until_async,
+    venue_overrides,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+async def _spawn(args: list[str], log: Path) -> asyncio.subprocess.Process:
+    out = log.open("wb")
+    try:
+        return await asyncio.create_subprocess_exec(*MMFRAME, *args, stdout=out, stderr=asyncio.subprocess.STDOUT)
+    finally:
+        out.close()
+
+
+def _run_args(sim: Any, account: Account) -> list[str]:
+    args = ["run", str(SYMMETRIC)]
+    for override in venue_overrides(sim, account):
+        args += ["--set", override]
+    return args
+
+
+async def _quoting_everywhere(admin: Admin, user_id: str) -> bool:
+    return {o["ticker"] for o in await admin.resting(user_id)} == set(MARKETS)
+
+
+async def test_mmframe_run_when_readme_command_runs_on_fresh_machine_quotes_and_summarises(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    # No credentials at all: `venue: sim` starts its own simulator.
+    proc = await _spawn(["run", str(SYMMETRIC), "--duration", "6", "--set", "control.port=0"], log)
+    code = await asyncio.wait_for(proc.wait(), 40)
+    output = log.read_text()
+    assert code == 0, output
+    assert "quoting 4/4 markets" in output, output
+    assert "stopped (duration 6s elapsed)" in output, output
+
+
+async def test_mmframe_run_when_sigint_leaves_no_resting_orders(sim: Any, tmp_path: Path) -> None:
+    account = new_account(sim, tmp_path)
+    admin = Admin(sim)
+    log = tmp_path / "run.log"
+    proc = await _spawn(_run_args(sim, account), log)
+    try:
+        await until_async(lambda: _quoting_everywhere(admin, account.user_id), timeout=20,
+                          what="the daemon to quote every market")
+        proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    output = log.read_text()
+    assert code == 0, output
+    assert await admin.resting(account.user_id) == [], output
+    assert "SIGINT received" in output
+
+
+async def test_daemon_when_restarted_after_crash_recovers_positions_and_orders(
+    sim: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    account = new_account(sim, tmp_path)
+    admin = Admin(sim)
+    log = tmp_path / "run.log"
+    proc = await _spawn(_run_args(sim, account), log)
+    try:
+        await until_async(lambda: _quoting_everywhere(admin, account.user_id), timeout=20, what="quotes")
+        await until_async(lambda: admin.positions(account.user_id), timeout=20, what="an open position")
+        proc.kill()  # a crash: nothing cancelled, the order group left in place
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    async with httpx.AsyncClient() as client:  # no synthetic traders from here on: positions stay put
+        (await client.post(f"{admin.url}/time", json={"freeze": True})).raise_for_status()
+    await asyncio.sleep(0.1)
+    left_orders = {o["client_order_id"] for o in await admin.resting(account.user_id)}
+    positions = await admin.positions(account.user_id)
+    assert left_orders and positions
+
+    with caplog.at_level(logging.INFO, logger="mmframe.engine"):
+        async with daemon(sim, account) as d:
+            assert {t: p.position for t, p in d.engine.core.ledger.positions.items() if p.position} == positions
+            adopted = {r.args[0] for r in caplog.records if r.getMessage().startswith("adopted resting order")}
+            assert adopted == left_orders
+    assert d.task.result() == 0
+    assert await admin.resting(account.user_id) == []

@@ -1,0 +1,195 @@
+"""The sim-only admin API (/_sim): faults, lifecycle, ground truth, time; loopback only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from mmframe_sim.faults import parse_fault_plan
+from websockets.exceptions import ConnectionClosed
+
+from tests.sim.kalshi_test_client import KalshiWs
+from tests.sim.sim_harness import MARKET_A, MARKET_B, Session, order, running
+
+pytestmark = pytest.mark.anyio
+
+
+async def _admin(s: Session, path: str, body: dict[str, Any] | None = None) -> Any:
+    async with httpx.AsyncClient() as http:
+        if body is None:
+            response = await http.get(s.sim.admin_url + path)
+        else:
+            response = await http.post(s.sim.admin_url + path, json=body)
+    assert response.status_code in (200, 201, 202), response.text
+    return response.json()
+
+
+async def _book_ws(s: Session) -> KalshiWs:
+    ws = await s.bob.connect_ws()
+    await ws.command("subscribe", {"channels": ["orderbook_delta"], "market_tickers": [MARKET_A]})
+    await ws.recv()
+    assert (await ws.recv())["seq"] == 1
+    return ws
+
+
+async def test_admin_when_client_not_loopback_returns_403() -> None:
+    async with running() as s:
+        transport = httpx.ASGITransport(app=s.sim.server.app, client=("10.1.2.3", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+            response = await http.get("/_sim/truth")
+        assert response.status_code == 403
+        # Kalshi's own paths are not loopback-restricted (they are signed)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim") as http:
+            assert (await http.get("/trade-api/v2/exchange/status")).status_code == 401
+
+
+async def test_ground_truth_when_orders_rest_lists_every_account() -> None:
+    async with running() as s:
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))
+        await s.bob.post("/portfolio/events/orders", json=order(side="ask", price="0.6000"))
+        truth = await _admin(s, "/truth")
+        assert {(o["ticker"], o["book_side"]) for o in truth["resting_orders"]} == {(MARKET_A, "bid"), (MARKET_A, "ask")}
+        assert len(truth["balances"]) == 2
+        assert set(truth["fair_values"]) >= {MARKET_A, MARKET_B}
+
+
+async def test_fault_burst_429_when_set_refuses_next_requests() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "burst_429", "count": 2})
+        codes = [(await s.alice.get("/exchange/status")).status_code for _ in range(3)]
+        assert codes == [429, 429, 200]
+
+
+async def test_fault_fail_writes_when_placed_executes_order_but_answers_500() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "fail_writes", "share": 1.0, "placed": True})
+        response = await s.alice.post("/portfolio/events/orders", json=order(price="0.4000", client_order_id="ghost"))
+        assert response.status_code == 500
+        truth = await _admin(s, "/truth")
+        assert [o["client_order_id"] for o in truth["resting_orders"]] == ["ghost"]  # the dangerous case
+        await _admin(s, "/faults", {"action": "fail_writes", "share": 1.0, "placed": False})
+        response = await s.alice.post("/portfolio/events/orders", json=order(price="0.3000", client_order_id="never"))
+        assert response.status_code == 500
+        assert len((await _admin(s, "/truth"))["resting_orders"]) == 1
+        await _admin(s, "/faults", {"action": "clear"})
+        assert (await s.alice.post("/portfolio/events/orders", json=order(price="0.3000"))).status_code == 201
+
+
+async def test_fault_delay_when_set_slows_responses() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "delay", "ms": 300})
+        with pytest.raises(TimeoutError), anyio.fail_after(0.15):
+            await s.alice.get("/exchange/status")
+        await _admin(s, "/faults", {"action": "delay", "ms": 0})
+        assert (await s.alice.get("/exchange/status")).status_code == 200
+
+
+async def test_exchange_pause_when_set_reports_trading_inactive_and_rejects_orders() -> None:
+    async with running() as s:
+        resting = (await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))).json()
+        await _admin(s, "/faults", {"action": "pause_exchange"})
+        status = (await s.alice.get("/exchange/status")).json()
+        assert status["trading_active"] is False
+        rejected = await s.alice.post("/portfolio/events/orders", json=order(price="0.3000"))
+        assert rejected.status_code == 400
+        assert rejected.json()["error"]["code"] == "trading_is_paused"
+        assert (await s.alice.delete(f"/portfolio/events/orders/{resting['order_id']}")).status_code == 200
+        await _admin(s, "/exchange", {"trading_active": True})
+        assert (await s.alice.get("/exchange/status")).json()["trading_active"] is True
+
+
+async def test_market_deactivation_when_applied_cancels_resting_orders() -> None:
+    async with running() as s:
+        resting = (await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))).json()
+        body = await _admin(s, f"/markets/{MARKET_A}/deactivate", {})
+        assert body["market"]["status"] == "inactive"
+        status = (await s.alice.get(f"/portfolio/orders/{resting['order_id']}")).json()["order"]["status"]
+        assert status == "canceled"
+        assert (await _admin(s, "/truth"))["resting_orders"] == []
+        await _admin(s, f"/markets/{MARKET_A}/activate", {})
+        await _admin(s, f"/markets/{MARKET_A}/determine", {"result": "no"})
+        settled = await _admin(s, f"/markets/{MARKET_A}/settle", {})
+        assert (settled["market"]["status"], settled["market"]["result"]) == ("finalized", "no")
+
+
+async def test_fault_skip_seq_when_set_leaves_a_gap_and_duplicate_repeats() -> None:
+    async with running() as s:
+        ws = await _book_ws(s)
+        await _admin(s, "/faults", {"action": "skip_seq"})
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.3000"))
+        assert [(await ws.recv())["seq"] for _ in range(2)] == [3, 4]  # 2 skipped
+        await _admin(s, "/faults", {"action": "duplicate"})
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.2000"))
+        assert [(await ws.recv())["seq"] for _ in range(2)] == [5, 5]
+        await _admin(s, "/faults", {"action": "reorder"})
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.1000"))
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.1100"))
+        assert [(await ws.recv())["seq"] for _ in range(2)] == [7, 6]
+        await ws.close()
+
+
+async def test_fault_drop_ws_when_applied_closes_connections() -> None:
+    async with running() as s:
+        ws = await _book_ws(s)
+        body = await _admin(s, "/faults", {"action": "drop_ws"})
+        assert body["dropped"] == 1
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+
+
+async def test_time_control_when_frozen_and_advanced_moves_exchange_clock() -> None:
+    async with running() as s:
+        frozen = await _admin(s, "/time", {"freeze": True})
+        assert frozen["frozen"] is True
+        await anyio.sleep(0.1)
+        assert (await _admin(s, "/time", {}))["time_ns"] == frozen["time_ns"]
+        later = await _admin(s, "/time", {"advance_seconds": 3600})
+        assert later["time_ns"] == frozen["time_ns"] + 3600 * 10**9
+        resumed = await _admin(s, "/time", {"resume": True})
+        assert resumed["frozen"] is False
+        # signatures are still checked against real time
+        assert (await s.alice.get("/portfolio/balance")).status_code == 200
+
+
+async def test_fault_plan_when_posted_fires_at_its_times() -> None:
+    async with running() as s:
+        await _admin(s, "/faults/plan", {"faults": [{"at_seconds": 0.05, "action": "pause_exchange"},
+                                                    {"at_seconds": 0.1, "action": "burst_429", "count": "1"}]})
+        with anyio.fail_after(3):
+            while (await _admin(s, "/truth"))["exchange"]["trading_active"]:
+                await anyio.sleep(0.02)
+            while "burst_429" not in " ".join((await _admin(s, "/faults"))["log"]):
+                await anyio.sleep(0.02)
+
+
+async def test_admin_when_request_invalid_returns_400_with_reason() -> None:
+    async with running() as s, httpx.AsyncClient() as http:
+        response = await http.post(s.sim.admin_url + "/faults", json={"action": "explode"})
+        assert response.status_code == 400 and "unknown action" in response.json()["error"]
+        response = await http.post(s.sim.admin_url + "/faults", json={"action": "fail_writes", "share": 2})
+        assert response.status_code == 400
+        response = await http.post(s.sim.admin_url + "/markets/NOPE/close", json={})
+        assert response.status_code == 404
+
+
+async def test_admin_accounts_when_created_return_a_working_key() -> None:
+    async with running() as s:
+        created = await _admin(s, "/accounts", {"balance": "250.00", "tier": "prime"})
+        from tests.sim.sim_harness import client_for
+
+        async with client_for(s.sim, created["key_id"], created["private_key_pem"].encode()) as client:
+            balance = (await client.get("/portfolio/balance")).json()
+            assert balance["balance"] == 25_000
+            assert (await client.get("/account/limits")).json()["usage_tier"] == "prime"
+
+
+def test_parse_fault_plan_when_entry_invalid_names_it() -> None:
+    with pytest.raises(ValueError, match=r"faults\[1\].action: unknown 'boom'"):
+        parse_fault_plan([{"at_seconds": 1, "action": "drop_ws"}, {"at_seconds": 2, "action": "boom"}])
+    with pytest.raises(ValueError, match=r"faults\[0\]: needs 'at_seconds' and 'action'"):
+        parse_fault_plan([{"action": "drop_ws"}])
+    steps = parse_fault_plan([{"at_seconds": 5, "action": "delay", "ms": 10}, {"at_seconds": 1, "action": "drop_ws"}])
+    assert [s.action for s in steps] == ["drop_ws", "delay"]
