@@ -87,23 +87,30 @@ def simulator(workdir: Path, scenario: Path | None) -> Iterator[SimProcess]:
 def bulk_scenario(path: Path, markets: int) -> list[str]:
     """A scenario with ``markets`` cent-grid markets in one series; returns their tickers."""
     tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
-    lines = [
+    lines = [  # block style only: scenarios are strictyaml
         "name: bulk",
         f"description: {markets} markets for the latency benchmark",
         "seed: 7",
         'starting_balance: "10000000.00"',
         "participants:",
-        "  liquidity: {refresh_seconds: 30, half_spread: 0.04, levels: 2, size: 50}",
-        "  noise: {rate_per_minute: 2}",
-        "  informed: {rate_per_minute: 1}",
+        "  liquidity:",
+        "    refresh_seconds: 30",
+        "    levels: 2",
+        "  noise:",
+        "    rate_per_minute: 2",
+        "  informed:",
+        "    rate_per_minute: 1",
         "series:",
-        "  - {ticker: SIM-BULK, fee_type: quadratic}",
+        "  - ticker: SIM-BULK",
+        "    fee_type: quadratic",
         "events:",
-        "  - {ticker: SIM-BULK-E, series: SIM-BULK}",
+        "  - ticker: SIM-BULK-E",
+        "    series: SIM-BULK",
         "markets:",
     ]
     for n, ticker in enumerate(tickers):
-        lines.append(f"  - {{ticker: {ticker}, event: SIM-BULK-E, initial_probability: {0.2 + (n % 60) / 100:.2f}}}")
+        lines += [f"  - ticker: {ticker}", "    event: SIM-BULK-E",
+                  f"    initial_probability: {0.2 + (n % 60) / 100:.2f}"]
     path.write_text("\n".join(lines) + "\n")
     return tickers
 
@@ -130,6 +137,8 @@ class Probe:
     unsigned_ns: list[int] = field(default_factory=list)
     inline_sign_ns: list[int] = field(default_factory=list)
     handle_ns: list[int] = field(default_factory=list)
+    queue_wait_ns: list[int] = field(default_factory=list)
+    drain_ns: list[int] = field(default_factory=list)
     requote_ns: list[int] = field(default_factory=list)
     background_sign_ns: list[int] = field(default_factory=list)
     frames: int = 0
@@ -150,6 +159,7 @@ class Probe:
         core = engine.core
         ws, rest, executor, signer = conn.session.ws, conn.session.rest, conn.executor, conn.session.signer
         stamps: dict[int, int] = {}
+        handed: dict[int, int] = {}
         last_since: list[int] = [0]
 
         handle = ws._handle
@@ -185,8 +195,10 @@ class Probe:
         execute = executor.execute
 
         async def execute_stamped(actions: Any) -> None:
+            now = time.monotonic_ns()
             for action in actions:
                 stamps[id(action)] = last_since[0]
+                handed[id(action)] = now
             await execute(actions)
 
         executor.execute = execute_stamped
@@ -194,12 +206,17 @@ class Probe:
         send = executor._send
 
         async def send_traced(actions: Any) -> None:
+            start = time.monotonic_ns()
             since = sorted({stamps.pop(id(a)) for a in actions if id(a) in stamps})
+            waits = [start - handed.pop(id(a)) for a in actions if id(a) in handed]
+            if waits:
+                self.queue_wait_ns.append(max(waits))
             token = _current.set(_Send(since))
             try:
                 await send(actions)
             finally:
                 _current.reset(token)
+                self.drain_ns.append(time.monotonic_ns() - start)
 
         executor._send = send_traced
 
@@ -291,6 +308,8 @@ def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[in
         ("CPU: one WS frame, parse -> book -> dirty", probe.handle_ns),
         ("CPU: one requote (strategy, risk, reconcile)", probe.requote_ns),
         ("frame in -> actions (quoting core)", probe.core_ns),
+        ("actions -> executor send starts (queue)", probe.queue_wait_ns),
+        ("one executor send, with venue round trips", probe.drain_ns),
         ("frame in -> request handed to HTTP", probe.total_ns),
         ("  same, excluding inline signing", probe.unsigned_ns),
         ("inline signing on the critical path", probe.inline_sign_ns),

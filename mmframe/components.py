@@ -199,6 +199,9 @@ class AccountSnapshot:
     open_orders: Sequence[WorkingOrder] = ()
     fills: Sequence[OrderFilled] = ()
     balance: Price | None = None
+    avg_prices: Mapping[str, Price] = field(default_factory=dict)
+    """Average YES price of each position as the venue reports it (its cost basis), to seed the
+    ledger when no journal carries the position's cost."""
 
 
 @runtime_checkable

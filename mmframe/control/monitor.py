@@ -12,13 +12,16 @@ from dataclasses import dataclass
 
 from mmframe.domain.actions import CreateOrder
 from mmframe.domain.events import (
+    BookDeltaReceived,
     BookInvalidated,
+    BookSnapshotReceived,
     Event,
     OrderActionsSubmitted,
     OrderEvent,
     OrderFilled,
     OrderRejected,
     PortfolioMarked,
+    TradeReported,
     VenueStatusChanged,
 )
 from mmframe.domain.orders import OrderStatus, WorkingOrder
@@ -32,6 +35,7 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
 HISTORY_POINTS = 3600
 
 _RESTING = frozenset({OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED})
+_HOT_AND_IGNORED: frozenset[type[Event]] = frozenset({BookDeltaReceived, BookSnapshotReceived, TradeReported})
 
 
 class QuoteUptime:
@@ -150,7 +154,9 @@ class ControlMonitor:
         self.history: collections.deque[PnlPoint] = collections.deque(maxlen=HISTORY_POINTS)
 
     def observe(self, event: Event) -> None:
-        """Called with every event; cheap for the ones it ignores (book deltas)."""
+        """Called with every event, on the quoting path: market data leaves after one set lookup."""
+        if type(event) in _HOT_AND_IGNORED:
+            return
         if isinstance(event, OrderEvent):
             self.uptime.changed(event.ticker)
             if isinstance(event, OrderFilled):

@@ -92,11 +92,14 @@ class _Plan:
     def side(self, side: BookSide, levels: Sequence[Level], orders: list[WorkingOrder]) -> None:
         occupied: set[Price] = set()
         free: dict[Price, WorkingOrder] = {}
+        busy = 0
         for order in orders:
             if order.pending_change or order.status in _PENDING:
                 occupied.add(order.price)
                 if order.pending_price is not None:
                     occupied.add(order.pending_price)
+                if order.status is not OrderStatus.PENDING_CANCEL:
+                    busy += 1
                 continue
             other = free.get(order.price)
             if other is None:
@@ -116,6 +119,7 @@ class _Plan:
                 wanted[level.price] = wanted.get(level.price, 0) + level.size
 
         # 1. exact price matches
+        unmatched = len(free)
         size_tolerance = self.policy.size_tolerance
         for price in [p for p in wanted if p in free]:
             order = free.pop(price)
@@ -144,9 +148,14 @@ class _Plan:
             for _, o_price, w_price in pairs:
                 if o_price in free and w_price in wanted:
                     self._move(side, free.pop(o_price), w_price, wanted.pop(w_price))
+        matched = unmatched - len(free)
         for order in free.values():
             self._cancel(order)
-        for price in sorted(wanted, reverse=side is _BID):
+        # An order with an action in flight will serve a level once it settles (the next round
+        # amends it there), so it holds one of the side's slots: creating a level for it now would
+        # only be cancelled again a round later.
+        slots = len({level.price for level in levels if level.size > 0}) - busy - matched
+        for price in sorted(wanted, reverse=side is _BID)[: max(0, slots)]:
             self._create(side, price, wanted[price])
 
     def _fit(self, side: BookSide, order: WorkingOrder, price: Price, size: Count, *, exact: bool) -> None:

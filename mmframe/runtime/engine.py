@@ -468,7 +468,8 @@ class Engine:
         for ticker, position in snapshot.positions.items():
             if position:
                 known = self._carried_positions.get(ticker)
-                self.core.market(ticker).position.seed(position, known[1] if known and known[0] == position else 0)
+                avg = known[1] if known and known[0] == position else snapshot.avg_prices.get(ticker, 0)
+                self.core.market(ticker).position.seed(position, avg)
                 log.info("position carried in: %s %s", ticker, format_count(position))
         foreign: list[Any] = []
         for order in snapshot.open_orders:

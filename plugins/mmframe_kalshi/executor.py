@@ -382,7 +382,9 @@ class KalshiExecutor:
             )
             self._unknown[request.client_order_id] = request.ticker
             if self._settler is None or self._settler.done():
-                self._settler = asyncio.create_task(self._settle_unknown_later(), name="kalshi-settle-unknown")
+                self._settler = asyncio.create_task(
+                    self._settle_unknown_later(), name="kalshi-settle-unknown"
+                )
             return
         if result.error is not None:
             record.live = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mmframe.api import (
+    COUNT_SCALE,
+    ONE_DOLLAR,
     AccountSnapshot,
     ComponentContext,
     ComponentSpec,
@@ -27,6 +30,7 @@ from mmframe.api import (
     LiveClock,
     MarketSelection,
     OrderAction,
+    Price,
     WorkingOrder,
     contracts_to_count,
     dollars_to_price,
@@ -172,6 +176,13 @@ class TradingOptions:
         )
 
 
+def average_price(position: Count, exposure: Price) -> Price:
+    """The average YES price of ``position`` from Kalshi's ``market_exposure`` (what the held leg cost):
+    a long YES position cost its YES price, a short one (long NO) cost ``1 - price`` per contract."""
+    leg = (exposure * COUNT_SCALE * 2 + abs(position)) // (2 * abs(position))  # rounded to nearest
+    return leg if position > 0 else ONE_DOLLAR - leg
+
+
 def _number(value: Any) -> Decimal | int:
     if isinstance(value, int | Decimal):
         return value
@@ -212,7 +223,14 @@ class VenueExecutor:
         return self._inner
 
     async def start(self, ctx: FeedContext) -> AccountSnapshot:
-        return await self.inner.start(ctx)
+        """The executor's account snapshot, plus each position's average price from its cost basis."""
+        snapshot = await self.inner.start(ctx)
+        held = {t: q for t, q in snapshot.positions.items() if q}
+        if not held or snapshot.avg_prices:
+            return snapshot
+        exposures = {p.ticker: p.exposure for p in await self.inner.rest.all_positions() if p.ticker in held}
+        avg = {t: average_price(held[t], exposures[t]) for t in held if exposures.get(t)}
+        return dataclasses.replace(snapshot, avg_prices=avg)
 
     async def execute(self, actions: Sequence[OrderAction]) -> None:
         await self.inner.execute(actions)

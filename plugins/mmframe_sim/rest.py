@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,7 +22,7 @@ import orjson
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mmframe.api import FixedPointError, format_count, parse_count, parse_price
+from mmframe.api import FixedPointError, parse_count, parse_price
 from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ApiKey, AuthError
 from mmframe_sim.engine import (
@@ -210,18 +211,12 @@ def _decode_fields(struct: str, body: Any, fields: dict[str, type]) -> dict[str,
     if not isinstance(body, dict):
         raise DecodeError(f"json: cannot unmarshal {_json_kind(body)} into Go value of type {struct}")
     out: dict[str, Any] = {}
-    for name, kind in fields.items():
-        value = body.get(name)
-        if value is None:
+    for name, value in body.items():  # a body has fewer keys than the struct has fields
+        kind = fields.get(name)
+        if kind is None or value is None:
             continue
-        ok = (
-            isinstance(value, bool)
-            if kind is bool
-            else (isinstance(value, int) and not isinstance(value, bool))
-            if kind is int
-            else isinstance(value, kind)
-        )
-        if not ok:
+        value_type = type(value)
+        if value_type is not kind:  # exact types: bool is not an int here, as in Go
             shown = _json_kind(value)
             if shown == "number" and kind is int:
                 shown = f"number {value}"
@@ -239,22 +234,33 @@ def _require(fields: dict[str, Any], *names: str) -> None:
 
 
 def _enum(enum_type: type[T], value: str, field: str) -> T:
-    try:
-        return enum_type(value)  # type: ignore[call-arg]
-    except ValueError:
-        raise _bad_request(f"invalid {field}: {value!r}") from None
+    found = enum_type._value2member_map_.get(value)  # type: ignore[attr-defined]
+    if found is None:
+        raise _bad_request(f"invalid {field}: {value!r}")
+    return found  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_price_cached(text: str) -> int:
+    return parse_price(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_count_cached(text: str) -> int:
+    return parse_count(text)
 
 
 def _price(text: str) -> int:
+    # Orders repeat a few hundred price strings; a cache hit is ~20x cheaper than parsing.
     try:
-        return parse_price(text)
+        return _parse_price_cached(text)
     except FixedPointError as exc:
         raise ExchangeError(400, "invalid_price", "invalid price", str(exc)) from None
 
 
 def _count(text: str, field: str = "count") -> int:
     try:
-        return parse_count(text)
+        return _parse_count_cached(text)
     except FixedPointError as exc:
         raise _bad_request(f"invalid {field}: {exc}") from None
 
@@ -570,7 +576,7 @@ async def get_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
 
 async def get_queue_position(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     ahead = sim.exchange.queue_position(req.user_id, req.path_params["order_id"])
-    return 200, {"queue_position_fp": format_count(ahead)}
+    return 200, {"queue_position_fp": wire.count_str(ahead)}
 
 
 async def get_settlements(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
@@ -588,8 +594,8 @@ def _order_result_json(result: OrderResult) -> dict[str, Any]:
     body: dict[str, Any] = {
         "order_id": result.order.order_id,
         "client_order_id": result.order.client_order_id or "",
-        "fill_count": format_count(result.fill_count),
-        "remaining_count": format_count(result.remaining_count),
+        "fill_count": wire.count_str(result.fill_count),
+        "remaining_count": wire.count_str(result.remaining_count),
         "ts_ms": result.ts_ns // 1_000_000,
     }
     if result.average_fill_price is not None:
@@ -602,7 +608,7 @@ def _cancel_result_json(result: CancelResult) -> dict[str, Any]:
     body: dict[str, Any] = {"order_id": result.order.order_id}
     if result.order.client_order_id:
         body["client_order_id"] = result.order.client_order_id
-    body["reduced_by"] = format_count(result.reduced_by)
+    body["reduced_by"] = wire.count_str(result.reduced_by)
     body["ts_ms"] = result.ts_ns // 1_000_000
     return body
 
@@ -701,7 +707,7 @@ async def decrease_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     body: dict[str, Any] = {"order_id": result.order.order_id}
     if result.order.client_order_id:
         body["client_order_id"] = result.order.client_order_id
-    body["remaining_count"] = format_count(result.order.remaining)
+    body["remaining_count"] = wire.count_str(result.order.remaining)
     body["ts_ms"] = result.ts_ns // 1_000_000
     return 200, body
 

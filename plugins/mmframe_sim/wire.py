@@ -7,6 +7,7 @@ Price fields carry 4 decimals, cost and fee fields 6 (as the wire captures show)
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,14 +38,23 @@ def rfc3339(ts_ns: int, *, fraction: bool = True) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# Cached: the same few thousand amounts are formatted over and over on the hot paths.
+@functools.lru_cache(maxsize=65_536)
 def dollars4(amount: int) -> str:
     """Price units as a 4-decimal dollar string."""
     return format_price(amount)
 
 
+@functools.lru_cache(maxsize=65_536)
 def dollars6(amount: int) -> str:
     """Price units as a 6-decimal dollar string (costs and fees)."""
     return format_price(amount, 6)
+
+
+@functools.lru_cache(maxsize=65_536)
+def count_str(count: int) -> str:
+    """Count units as Kalshi's 2-decimal count string."""
+    return format_count(count)
 
 
 def cents(amount: int) -> int:
@@ -73,18 +83,18 @@ def market_json(market: MarketState, now_ns: int) -> dict[str, Any]:
         "settlement_timer_seconds": spec.settlement_timer_seconds,
         "status": str(market.status),
         "yes_bid_dollars": dollars4(market.yes_bid),
-        "yes_bid_size_fp": format_count(market.yes_bid_size),
+        "yes_bid_size_fp": count_str(market.yes_bid_size),
         "yes_ask_dollars": dollars4(market.yes_ask),
-        "yes_ask_size_fp": format_count(market.yes_ask_size),
+        "yes_ask_size_fp": count_str(market.yes_ask_size),
         "no_bid_dollars": dollars4(market.no_bid),
         "no_ask_dollars": dollars4(market.no_ask),
         "last_price_dollars": dollars4(market.last_price),
         "previous_yes_bid_dollars": "0.0000",
         "previous_yes_ask_dollars": "0.0000",
         "previous_price_dollars": "0.0000",
-        "volume_fp": format_count(market.volume),
-        "volume_24h_fp": format_count(market.volume),
-        "open_interest_fp": format_count(market.open_interest),
+        "volume_fp": count_str(market.volume),
+        "volume_24h_fp": count_str(market.volume),
+        "open_interest_fp": count_str(market.open_interest),
         "notional_value_dollars": "1.0000",
         "liquidity_dollars": "0.0000",
         "result": market.result,
@@ -108,8 +118,8 @@ def market_json(market: MarketState, now_ns: int) -> dict[str, Any]:
 def orderbook_json(book: OrderbookView) -> dict[str, Any]:
     """The ``orderbook_fp`` object: both bid ladders, ascending, best last."""
     return {
-        "yes_dollars": [[dollars4(p), format_count(c)] for p, c in book.yes],
-        "no_dollars": [[dollars4(p), format_count(c)] for p, c in book.no],
+        "yes_dollars": [[dollars4(p), count_str(c)] for p, c in book.yes],
+        "no_dollars": [[dollars4(p), count_str(c)] for p, c in book.no],
     }
 
 
@@ -119,7 +129,7 @@ def trade_json(trade: Trade) -> dict[str, Any]:
     return {
         "trade_id": trade.trade_id,
         "ticker": trade.ticker,
-        "count_fp": format_count(trade.count),
+        "count_fp": count_str(trade.count),
         "yes_price_dollars": dollars4(trade.price),
         "no_price_dollars": dollars4(trade.no_price),
         "taker_outcome_side": side,
@@ -176,9 +186,9 @@ def order_json(order: OrderView, *, user_id: str | None = None) -> dict[str, Any
         "status": str(order.status),
         "yes_price_dollars": dollars4(order.price),
         "no_price_dollars": dollars4(order.no_price),
-        "fill_count_fp": format_count(order.filled),
-        "remaining_count_fp": format_count(order.remaining),
-        "initial_count_fp": format_count(order.initial_count),
+        "fill_count_fp": count_str(order.filled),
+        "remaining_count_fp": count_str(order.remaining),
+        "initial_count_fp": count_str(order.initial_count),
         "taker_fill_cost_dollars": dollars6(order.taker_fill_cost),
         "maker_fill_cost_dollars": dollars6(order.maker_fill_cost),
         "taker_fees_dollars": dollars6(order.taker_fees),
@@ -221,7 +231,7 @@ def fill_json(fill: Fill) -> dict[str, Any]:
         "book_side": str(fill.side),
         "side": "yes",
         "action": "buy" if fill.outcome_side == "yes" else "sell",
-        "count_fp": format_count(fill.count),
+        "count_fp": count_str(fill.count),
         "yes_price_dollars": dollars4(fill.price),
         "no_price_dollars": dollars4(fill.no_price),
         "is_taker": fill.is_taker,
@@ -247,9 +257,9 @@ def ws_fill_json(fill: Fill) -> dict[str, Any]:
         "action": "buy" if fill.outcome_side == "yes" else "sell",
         "purchased_side": fill.outcome_side,
         "yes_price_dollars": dollars4(fill.price),
-        "count_fp": format_count(fill.count),
+        "count_fp": count_str(fill.count),
         "fee_cost": dollars6(fill.fee),
-        "post_position_fp": format_count(fill.post_position),
+        "post_position_fp": count_str(fill.post_position),
         "ts": fill.ts_ns // 1_000_000_000,
         "ts_ms": fill.ts_ns // 1_000_000,
         "subaccount": fill.subaccount,
@@ -262,7 +272,7 @@ def position_json(position: PositionView) -> dict[str, Any]:
         "ticker": position.ticker,
         "exchange_index": 0,
         "total_traded_dollars": dollars6(position.total_traded),
-        "position_fp": format_count(position.position),
+        "position_fp": count_str(position.position),
         "market_exposure_dollars": dollars6(position.exposure),
         "realized_pnl_dollars": dollars6(position.realized_pnl),
         "fees_paid_dollars": dollars6(position.fees_paid),
@@ -276,12 +286,12 @@ def ws_position_json(position: PositionView) -> dict[str, Any]:
     return {
         "user_id": position.user_id,
         "market_ticker": position.ticker,
-        "position_fp": format_count(position.position),
+        "position_fp": count_str(position.position),
         "position_cost_dollars": dollars4(position.exposure),
         "realized_pnl_dollars": dollars4(position.realized_pnl),
         "fees_paid_dollars": dollars4(position.fees_paid),
         "position_fee_cost_dollars": dollars4(position.fees_paid),
-        "volume_fp": format_count(position.volume),
+        "volume_fp": count_str(position.volume),
         "subaccount": position.subaccount,
     }
 
@@ -299,7 +309,7 @@ def event_positions_json(positions: Iterable[PositionView]) -> list[dict[str, An
         {
             "event_ticker": event_ticker,
             "total_cost_dollars": dollars6(t[0]),
-            "total_cost_shares_fp": format_count(t[1]),
+            "total_cost_shares_fp": count_str(t[1]),
             "event_exposure_dollars": dollars6(t[0]),
             "realized_pnl_dollars": dollars6(t[2]),
             "fees_paid_dollars": dollars6(t[3]),
@@ -313,8 +323,8 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
         "ticker": settlement.ticker,
         "event_ticker": settlement.event_ticker,
         "market_result": settlement.market_result,
-        "yes_count_fp": format_count(settlement.yes_count),
-        "no_count_fp": format_count(settlement.no_count),
+        "yes_count_fp": count_str(settlement.yes_count),
+        "no_count_fp": count_str(settlement.no_count),
         "yes_total_cost_dollars": dollars4(settlement.yes_total_cost),
         "no_total_cost_dollars": dollars4(settlement.no_total_cost),
         "revenue": cents(settlement.revenue),
@@ -338,7 +348,7 @@ def order_group_summary_json(group: OrderGroupView) -> dict[str, Any]:
     """One entry of GET /portfolio/order_groups."""
     return {
         "id": group.order_group_id,
-        "contracts_limit_fp": format_count(group.contracts_limit),
+        "contracts_limit_fp": count_str(group.contracts_limit),
         "is_auto_cancel_enabled": group.is_auto_cancel_enabled,
         "exchange_index": 0,
     }
@@ -348,6 +358,6 @@ def order_group_json(group: OrderGroupView) -> dict[str, Any]:
     """GET /portfolio/order_groups/{id}."""
     return {
         "is_auto_cancel_enabled": group.is_auto_cancel_enabled,
-        "contracts_limit_fp": format_count(group.contracts_limit),
+        "contracts_limit_fp": count_str(group.contracts_limit),
         "orders": list(group.order_ids),
     }

@@ -23,7 +23,6 @@ import anyio
 import orjson
 from starlette.types import Receive, Scope, Send
 
-from mmframe.api import format_count
 from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
 from mmframe_sim.engine import (
@@ -489,12 +488,12 @@ class WsHub:
         book = self.sim.exchange.orderbook(ticker)
         msg: dict[str, Any] = {"market_ticker": ticker, "market_id": self._market_id(ticker)}
         if book.yes:
-            msg["yes_dollars_fp"] = [[wire.dollars4(p), format_count(c)] for p, c in book.yes]
+            msg["yes_dollars_fp"] = [[wire.dollars4(p), wire.count_str(c)] for p, c in book.yes]
         if book.no:
             no = book.no
             if sub.use_yes_price:
                 no = tuple(reversed([(10_000 - p, c) for p, c in no]))
-            msg["no_dollars_fp"] = [[wire.dollars4(p), format_count(c)] for p, c in no]
+            msg["no_dollars_fp"] = [[wire.dollars4(p), wire.count_str(c)] for p, c in no]
         sub.frame("orderbook_snapshot", _dumps(msg), self.sim.faults)
 
     def _send_ticker_now(self, sub: Subscription, ticker: str) -> None:
@@ -558,7 +557,7 @@ class WsHub:
             "market_ticker": event.ticker,
             "market_id": self._market_id(event.ticker),
             "price_dollars": wire.dollars4(event.price),
-            "delta_fp": format_count(event.delta),
+            "delta_fp": wire.count_str(event.delta),
             "side": event.leg,
             "ts_ms": event.ts_ns // 1_000_000,
         }
@@ -599,11 +598,11 @@ class WsHub:
             "price_dollars": wire.dollars4(e.last_price),
             "yes_bid_dollars": wire.dollars4(e.yes_bid),
             "yes_ask_dollars": wire.dollars4(e.yes_ask),
-            "yes_bid_size_fp": format_count(e.yes_bid_size),
-            "yes_ask_size_fp": format_count(e.yes_ask_size),
-            "last_trade_size_fp": format_count(e.last_trade_size),
-            "volume_fp": format_count(e.volume),
-            "open_interest_fp": format_count(e.open_interest),
+            "yes_bid_size_fp": wire.count_str(e.yes_bid_size),
+            "yes_ask_size_fp": wire.count_str(e.yes_ask_size),
+            "last_trade_size_fp": wire.count_str(e.last_trade_size),
+            "volume_fp": wire.count_str(e.volume),
+            "open_interest_fp": wire.count_str(e.open_interest),
             "dollar_volume": e.dollar_volume // 10_000,
             "dollar_open_interest": e.dollar_open_interest // 10_000,
             "ts": e.ts_ns // 1_000_000_000,
@@ -619,7 +618,7 @@ class WsHub:
             "market_ticker": t.ticker,
             "yes_price_dollars": wire.dollars4(t.price),
             "no_price_dollars": wire.dollars4(t.no_price),
-            "count_fp": format_count(t.count),
+            "count_fp": wire.count_str(t.count),
             "taker_outcome_side": t.taker_outcome_side,
             "taker_book_side": str(t.taker_side),
             "taker_side": t.taker_outcome_side,
@@ -632,7 +631,7 @@ class WsHub:
     def _group_body(e: OrderGroupUpdated) -> dict[str, Any]:
         body: dict[str, Any] = {"event_type": e.event_type, "order_group_id": e.order_group_id}
         if e.contracts_limit is not None:
-            body["contracts_limit_fp"] = format_count(e.contracts_limit)
+            body["contracts_limit_fp"] = wire.count_str(e.contracts_limit)
         body["ts_ms"] = e.ts_ns // 1_000_000
         return body
 

@@ -6,6 +6,7 @@ Skipped only when Chromium is absent outside CI; in CI (``CI=true``) it must run
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.control.memory_exchange import Exchange
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+HAVE_BROWSER = Path(CHROMIUM).exists() and importlib.util.find_spec("playwright") is not None
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -26,7 +28,9 @@ CHROMIUM_ARGS = [
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(not Path(CHROMIUM).exists() and not IN_CI, reason="chromium is not installed (CI runs this)"),
+    pytest.mark.skipif(
+        not HAVE_BROWSER and not IN_CI, reason="chromium or playwright is not installed (CI always runs this)"
+    ),
 ]
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from mmframe_kalshi.venue import average_price
 
+from mmframe.api import PRICE_SCALE
 from tests.e2e.harness import (
     MARKETS,
     MMFRAME,
@@ -101,8 +104,35 @@ async def test_daemon_when_restarted_after_crash_recovers_positions_and_orders(
 
     with caplog.at_level(logging.INFO, logger="mmframe.engine"):
         async with daemon(sim, account) as d:
-            assert {t: p.position for t, p in d.engine.core.ledger.positions.items() if p.position} == positions
+            ledger = d.engine.core.ledger.positions
+            assert {t: p.position for t, p in ledger.items() if p.position} == positions
+            # Seeded at the venue's cost basis, so PnL and loss limits carry on from the right price.
+            exposures = {p["ticker"]: p["market_exposure_dollars"] for p in (await admin.truth())["positions"]
+                         if p["user_id"] == account.user_id}
+            for ticker, position in positions.items():
+                exposure = int(Decimal(exposures[ticker]) * PRICE_SCALE)
+                assert ledger[ticker].avg_price == average_price(position, exposure), ticker
             adopted = {r.args[0] for r in caplog.records if r.getMessage().startswith("adopted resting order")}
             assert adopted == left_orders
     assert d.task.result() == 0
     assert await admin.resting(account.user_id) == []
+
+
+async def test_daemon_when_venue_rejects_startup_reads_refuses_to_start(sim: Any, tmp_path: Path) -> None:
+    account = new_account(sim, tmp_path)
+    admin = Admin(sim)
+    await admin.fault("burst_429", count=10_000)  # every read refused
+    log = tmp_path / "run.log"
+    proc = await _spawn(_run_args(sim, account), log)
+    code = await asyncio.wait_for(proc.wait(), 30)
+    output = log.read_text()
+    assert code == 2, output
+    assert "stopped with an error" in output and "429" in output, output
+    await admin.fault("clear")
+    assert await admin.resting(account.user_id) == []
+
+
+def test_average_price_when_position_long_or_short_reads_cost_basis() -> None:
+    assert average_price(1000, 33_000) == 3300  # 10 YES that cost $3.30: $0.33 each
+    assert average_price(-1000, 67_000) == 3300  # 10 NO that cost $6.70: YES sold at $0.33
+    assert average_price(300, 10_000) == 3333  # rounded to the nearest $0.0001

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from mmframe.api import PRICE_SCALE
-
 from tests.e2e.harness import MARKETS, Admin, daemon, new_account, until, until_async
 
 pytestmark = pytest.mark.anyio

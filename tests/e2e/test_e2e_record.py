@@ -51,7 +51,10 @@ async def test_record_when_simulator_recorded_with_a_drop_replays_to_the_same_bo
         await until(lambda: session.ws.stats.frames > 20, what="frames")
         await admin.fault("drop_ws")  # the recording must carry the resubscription's fresh snapshots
         await until(lambda: session.ws.stats.connects == 2 and session.ws.connected, what="a reconnect")
-        await until(lambda: session.ws.stats.frames > 60, timeout=15, what="frames after the reconnect")
+        after = session.ws.stats.frames
+        # The resubscription sends one snapshot per market; wait for those and a few deltas.
+        await until(lambda: session.ws.stats.frames >= after + len(MARKETS) + 4, timeout=15,
+                    what="frames after the reconnect")
         async with httpx.AsyncClient() as client:
             (await client.post(f"{admin.url}/time", json={"freeze": True})).raise_for_status()
         await asyncio.sleep(0.3)  # frames in flight land

@@ -190,6 +190,14 @@ class FakeKalshi:
                 "read": {"refill_rate": 300, "bucket_capacity": 300},
                 "write": {"refill_rate": 300, "bucket_capacity": 600},
             }
+        if method == "POST" and path == "/portfolio/order_groups/create":
+            return 201, {"order_group_id": "group-1"}
+        if method == "DELETE" and path.startswith("/portfolio/order_groups/"):
+            return 200, {}
+        if method == "GET" and path == "/portfolio/positions":
+            return 200, {"market_positions": [], "event_positions": [], "cursor": ""}
+        if method == "GET" and path == "/portfolio/fills":
+            return 200, {"fills": [], "cursor": ""}
         if method == "GET" and path == "/portfolio/balance":
             return 200, {"balance": 12345, "portfolio_value": 500}
         return 404, {"error": {"code": "not_found", "message": f"no route {method} {path}"}}
