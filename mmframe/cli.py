@@ -7,6 +7,7 @@ name, kind, package, version, summary, status (and error). A user never sees a t
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -21,10 +22,11 @@ import click
 from mmframe import __version__
 from mmframe.components import Kind
 from mmframe.pipeline import PipelineError, full_schema, load_pipeline
+from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.pipeline.coerce import suggest
 from mmframe.pipeline.schema import schema_files, to_json
 from mmframe.pipeline.snippets import component_snippet
-from mmframe.plugins import Registry, RegistryEntry, load_registry
+from mmframe.plugins import Registry, RegistryEntry, UnknownComponentError, load_registry
 from mmframe.runtime.backtest_cli import backtest
 
 KIND_NAMES = [kind.value for kind in Kind]
@@ -63,9 +65,14 @@ _SET_OPTION = click.option(
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
               help="Stop cleanly after this many seconds (default: run until SIGINT/SIGTERM).")
+@click.option("--status/--no-status", default=None,
+              help="Live status screen (the `terminal` sink) instead of INFO log lines; default: on when "
+              "stdout is a terminal and logs are text.")
 @_SET_OPTION
 @click.pass_context
-def run(ctx: click.Context, file: str, duration: float | None, overrides: tuple[str, ...]) -> None:
+def run(
+    ctx: click.Context, file: str, duration: float | None, status: bool | None, overrides: tuple[str, ...]
+) -> None:
     """Run the pipeline in FILE until SIGINT/SIGTERM or --duration."""
     state = _state(ctx)
     try:
@@ -74,6 +81,10 @@ def run(ctx: click.Context, file: str, duration: float | None, overrides: tuple[
         for issue in exc.errors:
             click.echo(str(issue), err=True)
         sys.exit(1)
+    if status is None:
+        status = sys.stdout.isatty() and state.log_format == "text"
+    if status:
+        pipeline = _with_status_screen(pipeline, state.registry)
     try:
         import anyio
 
@@ -81,7 +92,7 @@ def run(ctx: click.Context, file: str, duration: float | None, overrides: tuple[
         from mmframe.runtime.logs import configure_logging
     except ImportError as exc:
         _fail(f"the runtime is not available: {exc}")
-    configure_logging(state.log_format, verbose=state.verbose > 0)
+    configure_logging(state.log_format, verbose=state.verbose > 0, quiet=bool(status))
     task = functools.partial(
         run_pipeline, pipeline, state.registry, duration=duration, log_format=state.log_format
     )
@@ -92,6 +103,19 @@ def run(ctx: click.Context, file: str, duration: float | None, overrides: tuple[
     except Exception as exc:  # the runtime reports its own failures; anything else is one line
         _fail(f"{pipeline.name}: {type(exc).__name__}: {exc}")
     sys.exit(int(code))
+
+
+def _with_status_screen(pipeline: Pipeline, registry: Registry) -> Pipeline:
+    """``pipeline`` with the `terminal` sink added (unless it has one or the sink is not installed)."""
+    if any(ref.name == "terminal" for ref in pipeline.sinks):
+        return pipeline
+    try:
+        spec = registry.get(Kind.SINK, "terminal")
+    except UnknownComponentError:
+        return pipeline
+    config = {key: value.get("default") for key, value in spec.config_schema.get("properties", {}).items()}
+    ref = ComponentRef(Kind.SINK, "terminal", {k: v for k, v in config.items() if v is not None}, None)
+    return dataclasses.replace(pipeline, sinks=(*pipeline.sinks, ref))
 
 
 @click.command()

@@ -37,6 +37,7 @@ from mmframe.runtime.quoting import QuotingCore, TradingState
 from mmframe.runtime.sinks import SinkRunner
 
 log = logging.getLogger("mmframe.engine")
+_summary_log = logging.getLogger("mmframe.summary")
 
 
 class StartupError(RuntimeError):
@@ -119,6 +120,7 @@ class Engine:
         self._ctx = _Context(self)
         self._venue_status = "starting"
         self._stopping = False
+        self._summary: list[str] = []
         self._observers: list[Callable[[Event], None]] = []
         self.control_url: str | None = None
         """The control plane's base URL once it listens (its port may have been picked by the OS)."""
@@ -282,6 +284,8 @@ class Engine:
                 await runner.sink.close()
             except Exception as exc:
                 log.error("sink %s failed to close: %s", runner.name, exc)
+        for line in self._summary:  # last, so a live status screen closing cannot hide it
+            _summary_log.info("%s", line)
         return code
 
     async def _run_trading(self, duration: float | None) -> int:
@@ -331,7 +335,7 @@ class Engine:
             tg.cancel_scope.cancel()
         if self.error is not None:
             code = 1
-        self._print_summary()  # before closing: a closed feed invalidates the books that mark positions
+        self._summary = self.summary_lines()  # before closing: a closed feed invalidates the marks
         await _close_quietly(parts)
         return code
 
@@ -521,31 +525,23 @@ class Engine:
             + (f" | {'; '.join(quotes[:4])}" if quotes else "")
         )
 
-    def _print_summary(self) -> None:
+    def summary_lines(self) -> list[str]:
+        """The run's summary: fills, actions, rejects, PnL, and one line per market traded."""
         pf = self.core.portfolio
-        log.info(
-            "stopped (%s): fills %d (%s contracts), actions %s, rejects %d, realised $%s, unrealised $%s,"
-            " fees $%s, net $%s",
-            self.stop_reason or "done",
-            self.stats.fills,
-            format_count(self.stats.filled_count),
-            dict(self.stats.actions),
-            self.stats.rejects,
-            format_price(pf.realised_pnl),
-            format_price(pf.unrealised_pnl),
-            format_price(pf.fees),
-            format_price(pf.net_pnl()),
-        )
+        lines = [
+            f"stopped ({self.stop_reason or 'done'}): fills {self.stats.fills}"
+            f" ({format_count(self.stats.filled_count)} contracts), actions {dict(self.stats.actions)},"
+            f" rejects {self.stats.rejects}, realised ${format_price(pf.realised_pnl)},"
+            f" unrealised ${format_price(pf.unrealised_pnl)}, fees ${format_price(pf.fees)},"
+            f" net ${format_price(pf.net_pnl())}"
+        ]
         for ticker, position in sorted(self.core.ledger.positions.items()):
             if position.position or position.realised_pnl or position.fees:
-                log.info(
-                    "  %s position %s avg %s realised $%s fees $%s",
-                    ticker,
-                    format_count(position.position),
-                    format_price(position.avg_price),
-                    format_price(position.realised_pnl),
-                    format_price(position.fees),
+                lines.append(
+                    f"  {ticker} position {format_count(position.position)} avg {format_price(position.avg_price)}"
+                    f" realised ${format_price(position.realised_pnl)} fees ${format_price(position.fees)}"
                 )
+        return lines
 
 
 async def _start_sink(runner: SinkRunner) -> None:

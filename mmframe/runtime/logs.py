@@ -25,8 +25,15 @@ class JsonLineFormatter(logging.Formatter):
         return orjson.dumps(payload).decode()
 
 
-def configure_logging(log_format: str = "text", verbose: bool = False) -> None:
-    """Send mmframe's logs to stderr in the chosen format."""
+SUMMARY_LOGGER = "mmframe.summary"
+"""The run summary goes through this logger, which stays at INFO even when ``quiet``."""
+
+
+def configure_logging(log_format: str = "text", verbose: bool = False, quiet: bool = False) -> None:
+    """Send mmframe's logs to stderr in the chosen format.
+
+    ``quiet`` (a live status screen is showing) keeps only warnings, errors and the run summary.
+    """
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
         handler.setFormatter(JsonLineFormatter())
@@ -38,6 +45,7 @@ def configure_logging(log_format: str = "text", verbose: bool = False) -> None:
             root.removeHandler(existing)
     handler._mmframe = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    logging.getLogger(SUMMARY_LOGGER).setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "uvicorn", "uvicorn.access", "uvicorn.error", "websockets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

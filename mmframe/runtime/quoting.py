@@ -7,6 +7,7 @@ tests drive it directly. Per market: strategy quote -> risk rules in pipeline or
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,10 @@ from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
+
+
+_TRADE_IDS_KEPT = 100_000
+"""How many booked fills' trade ids are remembered to drop repeats."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,10 @@ class QuotingCore:
         self._prefix = client_order_prefix
         self._ids = itertools.count(1)
         self._dirty: dict[str, None] = {}
+        self._quoted: set[str] = set()
+        """Markets the pipeline quotes (registered through `market`); events never add one."""
+        self._trade_ids: OrderedDict[str, None] = OrderedDict()
+        """Recently booked fills' trade ids: a fill reported twice (WS and REST) is booked once."""
         self.latencies_ns: list[int] = []
         """Event-to-actions latency samples (monotonic ns), trimmed by the owner."""
 
@@ -103,12 +112,30 @@ class QuotingCore:
     # --- markets --------------------------------------------------------------------------------
 
     def market(self, ticker: str, info: MarketInfo | None = None) -> MarketState:
-        """The state of ``ticker``, created on first use."""
+        """The state of ``ticker``, created on first use, and registered as a market to quote."""
+        self._quoted.add(ticker)
+        return self.market_state(ticker, info)
+
+    def market_state(self, ticker: str, info: MarketInfo | None = None) -> MarketState:
+        """The state of ``ticker``, created on first use, without making it a market to quote (a
+        stray event, a fill or an adopted order in a market outside the pipeline)."""
         state = self.markets.get(ticker)
         if state is None:
-            state = MarketState(ticker, self.ledger.position(ticker), self._now, self.tracker.working, info)
+            position = self.ledger.position(ticker)
+            if info is not None:
+                position.payout = info.payout
+            state = MarketState(ticker, position, self._now, self.tracker.working, info)
             self.markets[ticker] = state
         return state
+
+    def is_quoted(self, ticker: str) -> bool:
+        """Whether the strategy quotes ``ticker`` (else its working orders are only cancelled)."""
+        return ticker in self._quoted
+
+    def stop_quoting(self, ticker: str) -> None:
+        """Quote ``ticker`` no more: its next requote cancels whatever rests there."""
+        self._quoted.discard(ticker)
+        self.mark_dirty(ticker)
 
     @property
     def dirty(self) -> bool:
@@ -136,11 +163,11 @@ class QuotingCore:
     def apply(self, event: Event) -> None:
         """Update state from one event and mark the affected market for re-quoting."""
         if isinstance(event, BookDeltaReceived):
-            state = self.markets.get(event.ticker) or self.market(event.ticker)
+            state = self.markets.get(event.ticker) or self.market_state(event.ticker)
             state.book.apply_delta(event.leg, event.price, event.delta, event.ts_ns)
             state.last_book_update_ns = event.ts_ns
         elif isinstance(event, BookSnapshotReceived):
-            state = self.market(event.ticker)
+            state = self.market_state(event.ticker)
             state.book.apply_snapshot(event.yes_bids, event.no_bids, event.ts_ns)
             state.last_book_update_ns = event.ts_ns
         elif isinstance(event, OrderEvent):
@@ -154,7 +181,7 @@ class QuotingCore:
             self.mark_dirty(ticker)
 
     def _apply_market_event(self, event: MarketEvent) -> None:
-        state = self.market(event.ticker)
+        state = self.market_state(event.ticker)
         if isinstance(event, TradeReported):
             state.last_trade_price = event.price
         elif isinstance(event, BookInvalidated):
@@ -167,14 +194,22 @@ class QuotingCore:
             state.status = info.status
             if info.payout != state.book.payout:
                 state.book = OrderBook(state.ticker, info.payout)
+            state.position.payout = info.payout
         elif isinstance(event, FairValueUpdated):
             state.fair_value = event.price
 
     def _apply_order_event(self, event: OrderEvent) -> None:
         known = self.tracker.apply(event)
         if isinstance(event, OrderFilled):
-            # A fill is money: it is booked even for an order the tracker no longer knows.
-            state = self.market(event.ticker)
+            # A fill is money: it is booked even for an order the tracker no longer knows, but only
+            # once (the tracker cannot tell a repeat for a finished order from a late first report).
+            if event.trade_id:
+                if event.trade_id in self._trade_ids:
+                    return
+                self._trade_ids[event.trade_id] = None
+                if len(self._trade_ids) > _TRADE_IDS_KEPT:
+                    self._trade_ids.popitem(last=False)
+            state = self.market_state(event.ticker)
             state.position.apply_fill(event.side, event.price, event.count, event.fee)
             self.strategy.on_fill(event, state)
         elif not known:
@@ -185,8 +220,9 @@ class QuotingCore:
     def requote(self, ticker: str) -> list[OrderAction]:
         """Compute the quote for ``ticker``, run the risk chain, reconcile; returns the actions
         (already recorded in the tracker as submitted)."""
-        state = self.market(ticker)
-        quote = Quote.empty(ticker) if self.state != TradingState.ACTIVE else self._checked_quote(state)
+        state = self.market_state(ticker)
+        quoting = self.state == TradingState.ACTIVE and ticker in self._quoted
+        quote = self._checked_quote(state) if quoting else Quote.empty(ticker)
         if self.state == TradingState.HALTED:
             return self.pull_all()
         actions = reconcile(quote, state.working_orders, self.policy, self.new_client_order_id)
@@ -257,6 +293,7 @@ class QuotingCore:
             self.state = TradingState.PAUSED
             self.halt_reason = reason
             self._emit(TradingPaused(ts_ns=self._now(), reason=reason))
+            self.mark_all_dirty()  # every market's next requote pulls its orders, quiet ones too
 
     def resume(self, reason: str = "operator") -> bool:
         """Back to quoting; returns False if already active."""

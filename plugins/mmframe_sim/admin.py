@@ -149,6 +149,7 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
         "accounts": list(sim.accounts),
         "participants": ex.participant_user_ids(),
         "total_money_dollars": wire.dollars4(ex.total_money()),
+        "ws_connections": len(sim.hub.sessions),
         "faults": sim.faults.describe(),
         "fault_log": list(sim.fault_log),
     }

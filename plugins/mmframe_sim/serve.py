@@ -153,7 +153,8 @@ async def start_simulator(
     sock = _bind(host, port)
     protocol = kalshi_ws_protocol()
     config = uvicorn.Config(
-        server.app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level,
+        # log_config=None: never reconfigure the host process's logging (uvicorn's loggers propagate)
+        server.app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level, log_config=None,
         access_log=False, ws_ping_interval=ws_ping_interval,
         ws_ping_timeout=max(20.0, 2 * ws_ping_interval), timeout_graceful_shutdown=2,
         ws_max_size=1 << 20, ws_per_message_deflate=False,

@@ -13,6 +13,7 @@ in one socket write.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import uuid
 from collections import deque
@@ -41,6 +42,8 @@ from mmframe_sim.engine import (
 if TYPE_CHECKING:
     from mmframe_sim.faults import FaultState
     from mmframe_sim.server import SimServer
+
+_log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
 SEND_BATCH = "mmframe.ws.send_batch"
@@ -327,6 +330,9 @@ class WsHub:
                 raise CommandError(5)
         except CommandError as exc:
             session.error(cmd_id, exc.code, exc.detail)
+        except Exception:  # a bug must not kill the connection silently: answer like Kalshi, log it
+            _log.exception("WebSocket command failed: %.200s", text)
+            session.error(cmd_id, 17)
 
     def _tickers_param(self, params: dict[str, Any]) -> list[str] | None:
         tickers: list[str] = []
@@ -364,6 +370,12 @@ class WsHub:
         if tickers:
             self._check_markets(tickers)
         use_yes_price = bool(params.get("use_yes_price", False))
+        for channel in channels:
+            for existing in session.subs.values():
+                overlap = (existing.tickers is None or tickers is None or channel in UNFILTERED
+                           or not existing.tickers.isdisjoint(tickers))
+                if existing.channel == channel and overlap:
+                    raise CommandError(6, f"Already subscribed to {channel} (sid {existing.sid})")
         for channel in channels:
             sub = Subscription(
                 session, session.next_sid, channel,
@@ -509,9 +521,18 @@ class WsHub:
     # --- engine events -> messages ---------------------------------------------------------------
 
     def on_events(self, events: Sequence[SimEvent]) -> None:
-        """The engine's event callback: fan every event out to the subscriptions that want it."""
+        """The engine's event callback: fan every event out to the subscriptions that want it.
+
+        Never raises into the engine (its operation has already happened); a failure is logged.
+        """
         if not self.sessions:
             return
+        try:
+            self._fan_out(events)
+        except Exception:
+            _log.exception("WebSocket fan-out failed")
+
+    def _fan_out(self, events: Sequence[SimEvent]) -> None:
         faults = self.sim.faults
         for event in events:
             if isinstance(event, BookLevelChanged):

@@ -141,7 +141,10 @@ def _core(rng: random.Random) -> QuotingCore:
         ("daily-loss", {"max_loss": Decimal(5)}),
     ]
     named = [NamedRule(name, REGISTRY.get(Kind.RISK, name).factory(cfg, None)) for name, cfg in rules]  # type: ignore[arg-type]
-    return QuotingCore(strategy=WildStrategy(rng), rules=named, now_ns=lambda: 0, emit=lambda e: None)
+    core = QuotingCore(strategy=WildStrategy(rng), rules=named, now_ns=lambda: 0, emit=lambda e: None)
+    for ticker in TICKERS:
+        core.market(ticker)  # only the pipeline's markets are quoted
+    return core
 
 
 def _check_batch(core: QuotingCore, venue: VenueModel, actions: list[OrderAction], halted_before: bool,

@@ -193,3 +193,56 @@ def test_parse_fault_plan_when_entry_invalid_names_it() -> None:
         parse_fault_plan([{"action": "drop_ws"}])
     steps = parse_fault_plan([{"at_seconds": 5, "action": "delay", "ms": 10}, {"at_seconds": 1, "action": "drop_ws"}])
     assert [s.action for s in steps] == ["drop_ws", "delay"]
+
+
+SCENARIO = """\
+name: faulty
+seed: 5
+participants:
+  enabled: false
+series:
+  - ticker: SIMX
+events:
+  - ticker: SIMX-1
+    series: SIMX
+markets:
+  - ticker: SIMX-1-A
+    event: SIMX-1
+faults:
+  - at_seconds: 0
+    action: burst_429
+    params:
+      count: "2"
+  - at_seconds: 0
+    action: pause_trading
+"""
+
+
+async def test_scenario_faults_when_listed_run_from_start(tmp_path: Any) -> None:
+    from mmframe_sim.serve import start_simulator
+
+    from tests.sim.sim_harness import client_for, key_pair
+
+    path = tmp_path / "faulty.yaml"
+    path.write_text(SCENARIO)
+    async with start_simulator(scenario=path) as sim:
+        key_id = sim.register_public_key(key_pair(0)[1])
+        async with client_for(sim, key_id, key_pair(0)[0]) as client:
+            with anyio.fail_after(3):
+                while sim.server.faults.burst_429_remaining == 0 and not sim.server.fault_log:
+                    await anyio.sleep(0.01)
+            codes = [(await client.get("/exchange/status")).status_code for _ in range(3)]
+            assert codes == [429, 429, 200]
+            with anyio.fail_after(3):  # the engine runs its own scripted pause on its next tick
+                while (await client.get("/exchange/status")).json()["trading_active"]:
+                    await anyio.sleep(0.02)
+
+
+async def test_scenario_faults_when_action_unknown_refuses_to_start(tmp_path: Any) -> None:
+    from mmframe_sim.serve import start_simulator
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(SCENARIO.replace("action: burst_429", "action: meltdown"))
+    with pytest.raises(ValueError, match="meltdown"):
+        async with start_simulator(scenario=path):
+            pass

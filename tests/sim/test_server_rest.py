@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.sim.kalshi_test_client import KalshiTestClient, assert_shape
@@ -62,7 +63,9 @@ async def test_market_data_endpoints_when_called_match_kalshi_shapes() -> None:
         assert {m["ticker"] for m in event["markets"]} == {MARKET_A, MARKET_B}
         events = await _ok(await a.get("/events", params={"with_nested_markets": "true"}), "get_events.json")
         assert len(events["events"]) == 2
-        assert (await a.get("/exchange/user_data_timestamp")).json()["as_of_time"].endswith("Z")
+        await _ok(await a.get("/exchange/user_data_timestamp"), "user_data_timestamp.json")
+        listed = await _ok(await a.get("/series"), "get_series_list.json")
+        assert {x["ticker"] for x in listed["series"]} == {SERIES, "SIMF"}
 
 
 async def test_markets_when_filtered_and_paged_returns_each_market_once() -> None:
@@ -106,6 +109,8 @@ async def test_unknown_market_or_route_when_requested_returns_404_nested() -> No
         await _error(await s.alice.get("/series/NOPE"), 404)
         await _error(await s.alice.get("/events/NOPE"), 404)
         await _error(await s.alice.get("/no/such/route"), 404)
+        wrong_method = await s.alice.put("/portfolio/balance")
+        assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
         await _error(await s.alice.get("/portfolio/orders/00000000-0000-0000-0000-000000000000"), 404)
 
 
@@ -140,7 +145,7 @@ async def test_portfolio_endpoints_when_account_traded_match_kalshi_shapes() -> 
         executed = (await s.bob.get("/portfolio/orders", params={"status": "executed"})).json()["orders"]
         assert [o["order_id"] for o in executed] == [taker_id]
         assert (await s.alice.get(f"/portfolio/orders/{taker_id}")).status_code == 404  # not alice's
-        queue = (await s.alice.get(f"/portfolio/orders/{resting_id}/queue_position")).json()
+        queue = await _ok(await s.alice.get(f"/portfolio/orders/{resting_id}/queue_position"), "queue_position.json")
         assert queue == {"queue_position_fp": "0.00"}
         await _ok(await s.alice.get("/portfolio/settlements"), "get_settlements.json")
 
@@ -301,3 +306,26 @@ async def test_order_groups_when_managed_return_kalshi_shapes() -> None:
         await _ok(await a.delete(f"/portfolio/order_groups/{group_id}"), "empty.json")
         await _error(await a.get(f"/portfolio/order_groups/{group_id}"), 404)
         await _error(await a.put(f"/portfolio/order_groups/{group_id}/limit", json={}), 400)
+
+
+def test_simulator_in_thread_when_used_synchronously_serves_signed_requests() -> None:
+    from mmframe_sim.serve import simulator_in_thread
+
+    from tests.sim.kalshi_test_client import Signer
+    from tests.sim.sim_harness import key_pair, quiet_exchange
+
+    with simulator_in_thread(exchange_factory=quiet_exchange) as (sim, portal):
+        key_id = portal.call(sim.register_public_key, key_pair(0)[1])
+        signer = Signer(key_id, key_pair(0)[0])
+        response = httpx.get(sim.rest_url + "/portfolio/balance",
+                             headers=signer.headers("GET", "/trade-api/v2/portfolio/balance"))
+        assert response.status_code == 200
+        assert_shape("get_balance.json", response.json())
+
+
+def test_route_table_when_compared_with_endpoint_costs_lists_every_costed_route() -> None:
+    from mmframe_sim.ratelimit import ENDPOINT_COSTS
+    from mmframe_sim.rest import route_table
+
+    served = set(route_table())
+    assert {(c.method, c.path) for c in ENDPOINT_COSTS} <= served

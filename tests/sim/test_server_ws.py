@@ -144,12 +144,15 @@ async def test_commands_when_invalid_return_kalshi_error_codes() -> None:
         await _expect_error(ws, "subscribe", {"channels": ["nope"]}, 8)
         await _expect_error(ws, "subscribe", {"channels": ["orderbook_delta"]}, 14)
         await _expect_error(ws, "subscribe", {"channels": ["orderbook_delta"], "market_tickers": ["NOPE"]}, 16)
+        await _subscribe(ws, {"channels": ["trade"], "market_tickers": [MARKET_A]})
+        await _expect_error(ws, "subscribe", {"channels": ["trade"], "market_tickers": [MARKET_A, MARKET_B]}, 6)
+        await _subscribe(ws, {"channels": ["trade"], "market_tickers": [MARKET_B]})
         await _expect_error(ws, "unsubscribe", {}, 4)
         await _expect_error(ws, "unsubscribe", {"sids": [99]}, 7)
         await _expect_error(ws, "update_subscription", {"sids": [1, 2], "action": "add_markets"}, 12)
         await _expect_error(ws, "update_subscription", {"sid": 1, "market_tickers": [MARKET_A]}, 15)
         await _expect_error(ws, "update_subscription", {"sid": 1, "action": "rename"}, 13)
-        await _expect_error(ws, "update_subscription", {"sid": 1, "action": "add_markets",
+        await _expect_error(ws, "update_subscription", {"sid": 9, "action": "add_markets",
                                                         "market_tickers": [MARKET_A]}, 7)
         await ws.conn.send("{not json")
         message = _checked(await ws.recv())
