@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mmframe.domain.actions import CancelOrder, OrderAction
@@ -39,7 +39,6 @@ from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
-
 
 _TRADE_IDS_KEPT = 100_000
 """How many booked fills' trade ids are remembered to drop repeats."""
@@ -188,6 +187,10 @@ class QuotingCore:
             state.book.invalidate()
         elif isinstance(event, MarketStatusChanged):
             state.status = event.status
+            if event.close_ts_ns is not None:
+                # close_date_updated / early close: the lifecycle rule reads the close from the info.
+                known = state.info or MarketInfo(state.ticker, status=event.status, payout=state.book.payout)
+                state.info = replace(known, close_ts_ns=event.close_ts_ns)
         elif isinstance(event, MarketInfoReceived):
             info: MarketInfo = event.info
             state.info = info

@@ -145,7 +145,12 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
         orders: dict[str, Exposure] = {}
         for order in portfolio.working_orders:
             if order.ticker != ticker and order.status.is_live:
-                orders.setdefault(order.ticker, []).append((order.side, order.price, order.remaining))
+                terms = (
+                    _worse_terms(order)
+                    if order.pending_change or order.status is PENDING_CANCEL
+                    else (order.side, order.price, order.remaining)
+                )
+                orders.setdefault(order.ticker, []).append(terms)
         total = 0
         for other, position in portfolio.positions.items():
             if other != ticker:

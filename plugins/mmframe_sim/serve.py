@@ -21,6 +21,7 @@ import uvicorn
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from mmframe.api import Clock, LiveClock
+from mmframe_sim.auth import DEFAULT_TIMESTAMP_WINDOW_MS
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultStep, parse_fault_plan
 from mmframe_sim.ratelimit import DEFAULT_TIER
@@ -129,6 +130,7 @@ async def start_simulator(
     tick_seconds: float = 0.05,
     ws_queue_limit: int | None = None,
     ws_ping_interval: float = 10.0,
+    timestamp_window_ms: int = DEFAULT_TIMESTAMP_WINDOW_MS,
     log_level: str = "warning",
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator in the current event loop until the block exits.
@@ -137,7 +139,8 @@ async def start_simulator(
     loading ``scenario``. ``clock``
     drives the exchange (default: real time); ``wall_clock`` checks signature timestamps and refills
     rate limits (default: real time). ``port=0`` picks a free loopback port. The server pings every
-    ``ws_ping_interval`` seconds (Kalshi: 10) with payload ``heartbeat``.
+    ``ws_ping_interval`` seconds (Kalshi: 10) with payload ``heartbeat``. Signature timestamps may be
+    ``timestamp_window_ms`` away from ``wall_clock``.
     """
     sim_clock = SimClock(clock or LiveClock())
     plan: list[FaultStep] = []
@@ -149,6 +152,7 @@ async def start_simulator(
     server = SimServer(
         exchange, sim_clock, wall_clock=wall_clock, default_tier=default_tier, tick_seconds=tick_seconds,
         fault_seed=seed or 0, ws_queue_limit=ws_queue_limit, default_balance=balance,
+        timestamp_window_ms=timestamp_window_ms,
     )
     sock = _bind(host, port)
     protocol = kalshi_ws_protocol()

@@ -8,6 +8,7 @@ background task advances it every ``tick_seconds`` so the synthetic market moves
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
@@ -32,6 +33,7 @@ from mmframe_sim.rest import KalshiRouter
 from mmframe_sim.ws import WS_PATH, WsHub
 
 ADMIN_PREFIX = "/_sim"
+_log = logging.getLogger(__name__)
 
 
 class SimClock:
@@ -157,7 +159,10 @@ class SimServer:
         while True:
             await anyio.sleep(self.tick_seconds)
             if not self.clock.frozen:
-                self.exchange.advance()
+                try:
+                    self.exchange.advance()
+                except Exception:  # keep serving: one failed step must not take the exchange down
+                    _log.exception("the exchange failed to advance")
 
     def start_fault_plan(self, steps: list[FaultStep]) -> None:
         """Run a fault plan in the background (times count from now)."""

@@ -235,6 +235,8 @@ class WsHub:
         # channel -> ticker -> subscriptions; channel -> subscriptions to every market
         self._by_ticker: dict[str, dict[str, set[Subscription]]] = {c: {} for c in CHANNELS}
         self._all: dict[str, set[Subscription]] = {c: set() for c in CHANNELS}
+        # user_id -> private channel -> subscriptions
+        self._by_user: dict[str, dict[str, set[Subscription]]] = {}
         self._market_ids: dict[str, str] = {}
 
     # --- connections -------------------------------------------------------------------------
@@ -462,7 +464,10 @@ class WsHub:
     # --- indexes -------------------------------------------------------------------------------
 
     def _index(self, sub: Subscription) -> None:
-        if sub.tickers is None:
+        if sub.channel in PRIVATE:  # private channels are looked up by owner, then filtered by market
+            by_channel = self._by_user.setdefault(sub.session.user_id, {})
+            by_channel.setdefault(sub.channel, set()).add(sub)
+        elif sub.tickers is None:
             self._all[sub.channel].add(sub)
         else:
             by_ticker = self._by_ticker[sub.channel]
@@ -470,6 +475,12 @@ class WsHub:
                 by_ticker.setdefault(ticker, set()).add(sub)
 
     def _unindex(self, sub: Subscription) -> None:
+        if sub.channel in PRIVATE:
+            by_channel = self._by_user.get(sub.session.user_id, {})
+            subs = by_channel.get(sub.channel)
+            if subs is not None:
+                subs.discard(sub)
+            return
         self._all[sub.channel].discard(sub)
         by_ticker = self._by_ticker[sub.channel]
         for ticker in sub.tickers or ():
@@ -604,9 +615,12 @@ class WsHub:
 
     def _private(self, channel: str, user_id: str, ticker: str | None, msg_type: str, build: Any,
                  faults: FaultState) -> None:
+        subs = self._by_user.get(user_id, {}).get(channel)
+        if not subs:
+            return
         body: str | None = None
-        for sub in self._targets(channel, ticker):
-            if sub.session.user_id != user_id:
+        for sub in subs:
+            if ticker is not None and sub.tickers is not None and ticker not in sub.tickers:
                 continue
             if body is None:
                 body = _dumps(build())

@@ -14,6 +14,7 @@ from mmframe.api import (
     Level,
     MarketInfo,
     MarketInfoReceived,
+    MarketStatusChanged,
     MarketView,
     OrderAccepted,
     OrderFilled,
@@ -129,3 +130,14 @@ def test_quoting_core_when_market_payout_is_not_one_dollar_position_uses_it() ->
     assert core.ledger.position("PIPE").payout == 5_000
     core.market("OTHER", MarketInfo("OTHER", payout=2_500))
     assert core.ledger.position("OTHER").payout == 2_500
+
+
+def test_quoting_core_when_close_time_moves_the_market_info_follows() -> None:
+    core, _, _ = _core()
+    core.apply(MarketInfoReceived(ts_ns=0, ticker="PIPE", info=MarketInfo("PIPE", close_ts_ns=10**18)))
+    core.apply(MarketStatusChanged(ts_ns=0, ticker="PIPE", status="active", close_ts_ns=5 * 10**17))
+    info = core.markets["PIPE"].info
+    assert info is not None and info.close_ts_ns == 5 * 10**17
+    core.apply(MarketStatusChanged(ts_ns=0, ticker="NEW", status="active", close_ts_ns=7))
+    info = core.markets["NEW"].info
+    assert info is not None and info.close_ts_ns == 7

@@ -93,6 +93,16 @@ async def test_auth_when_signature_not_base64_returns_401() -> None:
         assert _error(await s.alice.get("/portfolio/balance", signed=False, headers=headers))["details"] == INCORRECT
 
 
+async def test_auth_when_window_configured_applies_it() -> None:
+    clock = TestClock()
+    lag_ms = [5_000]
+    async with running(wall_clock=clock, timestamp_window_ms=5_000,
+                       now_ms=lambda: clock.now_ns() // 1_000_000 - lag_ms[0]) as s:
+        assert (await s.alice.get("/portfolio/balance")).status_code == 200
+        lag_ms[0] = 5_001
+        assert _error(await s.alice.get("/portfolio/balance"))["code"] == "header_timestamp_expired"
+
+
 async def test_auth_when_ed25519_key_registered_accepts_its_signatures() -> None:
     async with running() as s:
         private = ed25519.Ed25519PrivateKey.generate()

@@ -291,3 +291,19 @@ async def test_server_when_connected_pings_with_heartbeat_payload(caplog: pytest
             while not any("PING" in r.getMessage() and "heartbeat" in r.getMessage() for r in caplog.records):
                 await anyio.sleep(0.05)
         await ws.close()
+
+
+async def test_private_channel_when_filtered_by_market_skips_other_markets() -> None:
+    async with running() as s:
+        ws = await s.alice.connect_ws()
+        await _subscribe(ws, {"channels": ["fill"], "market_tickers": [MARKET_B]})
+        await _subscribe(ws, {"channels": ["user_orders"], "market_tickers": [MARKET_B]})
+        await s.alice.post("/portfolio/events/orders", json=order(ticker=MARKET_A, price="0.5000"))
+        await s.bob.post("/portfolio/events/orders", json=order(ticker=MARKET_A, side="ask", price="0.5000",
+                                                                tif="immediate_or_cancel"))
+        await s.alice.post("/portfolio/events/orders", json=order(ticker=MARKET_B, price="0.2000"))
+        message = _checked(await ws.recv())
+        assert (message["type"], message["msg"]["ticker"]) == ("user_order", MARKET_B)
+        with pytest.raises(TimeoutError):
+            await ws.recv(timeout=0.2)
+        await ws.close()
