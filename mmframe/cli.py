@@ -22,8 +22,8 @@ import click
 from mmframe import __version__
 from mmframe.components import Kind
 from mmframe.pipeline import PipelineError, full_schema, load_pipeline
-from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.pipeline.coerce import suggest
+from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.pipeline.schema import schema_files, to_json
 from mmframe.pipeline.snippets import component_snippet
 from mmframe.plugins import Registry, RegistryEntry, UnknownComponentError, load_registry
