@@ -11,7 +11,8 @@ do not share this process's CPU; the daemon is ``pipelines/symmetric.yaml`` buil
 * actions: the quoting core has the reconciler's actions for the market (``engine.core.latencies_ns``
   measures from the moment the market was marked dirty; here that mark is backdated to frame in);
 * request to HTTP: the executor hands the first request of the send that carries those actions to
-  httpx (after signing, before any byte is written): the network is excluded.
+  httpx (after signing, before any byte is written): the network is excluded. The executor starts
+  every request of a send as its own task, so this is the first of them to reach httpx.
 
 A requote serves every frame that dirtied the market since the last one (conflation); its latency
 counts from the first of them. Signing is shown separately: batch creates and cancels use
@@ -206,7 +207,9 @@ class Probe:
 
         send = executor._send
 
-        async def send_traced(actions: Any) -> None:
+        def send_traced(actions: Any) -> None:
+            # The executor sorts a drain's actions into requests and starts each as a task: the
+            # tasks copy this context, so each request finds the send it belongs to.
             start = time.monotonic_ns()
             since = sorted({stamps.pop(id(a)) for a in actions if id(a) in stamps})
             waits = [start - handed.pop(id(a)) for a in actions if id(a) in handed]
@@ -214,12 +217,22 @@ class Probe:
                 self.queue_wait_ns.append(max(waits))
             token = _current.set(_Send(since))
             try:
-                await send(actions)
+                send(actions)
             finally:
                 _current.reset(token)
-                self.drain_ns.append(time.monotonic_ns() - start)
 
         executor._send = send_traced
+
+        run = executor._run
+
+        async def run_timed(*args: Any, **kwargs: Any) -> None:
+            start = time.monotonic_ns()
+            try:
+                await run(*args, **kwargs)
+            finally:
+                self.drain_ns.append(time.monotonic_ns() - start)
+
+        executor._run = run_timed
 
         headers = signer.headers
 
@@ -322,7 +335,7 @@ def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[in
         ("CPU: one requote (strategy, risk, reconcile)", probe.requote_ns),
         ("frame in -> actions (quoting core)", probe.core_ns),
         ("actions -> executor send starts (queue)", probe.queue_wait_ns),
-        ("one executor send, with venue round trips", probe.drain_ns),
+        ("one executor request, with its round trip", probe.drain_ns),
         ("frame in -> request handed to HTTP", probe.total_ns),
         ("  same, excluding inline signing", probe.unsigned_ns),
         ("inline signing on the critical path", probe.inline_sign_ns),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,8 @@ from mmframe.runtime.quoting import QuotingCore, TradingState
 from mmframe.runtime.sinks import SinkRunner
 
 log = logging.getLogger("mmframe.engine")
+_QUOTE_SLICE_NS = 500_000
+"""Longest stretch of one quoting pass before it yields to the sender and the feeds (monotonic ns)."""
 _summary_log = logging.getLogger("mmframe.summary")
 
 
@@ -364,6 +367,7 @@ class Engine:
             if core.state == TradingState.HALTED:
                 await self._submit(core.pull_all())
                 continue
+            slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
             for ticker in core.take_dirty():
                 if ticker in self._drained:
                     continue
@@ -374,17 +378,24 @@ class Engine:
                     break
                 if actions:
                     await self._submit(actions)
+                    if time.monotonic_ns() >= slice_end:
+                        # A long pass (many dirty markets): let the executor send what is queued
+                        # and the feeds publish, instead of holding the first actions back.
+                        await anyio.sleep(0)
+                        slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
             # Yield once per pass so feeds can publish before the next round of conflated quoting.
             await anyio.sleep(0)
 
     async def _submit(self, actions: Sequence[OrderAction]) -> None:
         if not actions:
             return
+        counts = self.stats.actions
         for action in actions:
-            self.stats.actions[action.type.value] += 1
-        self._emit(OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions)))
+            counts[action.type.value] += 1
+        submitted = OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions))
+        self._emit(submitted)
         for named in self.core.rules:
-            named.rule.observe(OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions)))
+            named.rule.observe(submitted)
         await self.parts.executor.execute(actions)
 
     async def _housekeeping_loop(self) -> None:

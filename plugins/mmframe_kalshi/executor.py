@@ -1,9 +1,13 @@
 """`KalshiExecutor`: the runtime's order actions -> Kalshi V2 order endpoints, and back.
 
 * `execute` never waits on the network: actions are queued and a sender task drains the queue.
-  Each drain sends cancels first (one batch-cancel request per chunk), then amends, decreases and
-  a batch create for the creates, concurrently. The batch endpoints have fixed paths, so their
-  signatures are made ahead of time (`auth.PreSigner`).
+  Each drain starts every request at once, each as its own task: the cancels (one batch-cancel
+  request per chunk), each amend and decrease, and a batch create for the creates; no request waits
+  for another's round trip (at most ``max_in_flight`` at a time, each still paced by the client's
+  rate limiter). Per order the order holds: an amend or decrease waits for the one before it on the
+  same order, and a cancel for an order whose create is in flight waits for its acceptance; cancels
+  may overtake anything else. The batch endpoints have fixed paths, so their signatures are made
+  ahead of time (`auth.PreSigner`).
 * Every create goes into the executor's order group, whose ``contracts_limit`` is the
   exchange-side breaker: when it fires, `OrderGroupTriggered` is published and quoting halts.
 * Outcomes come back through ``ctx.publish``: accepted/rejected/amended/decreased/canceled from the
@@ -22,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +106,7 @@ class KalshiExecutor:
         cancel_order_on_pause: bool = False,
         adopt_existing: bool = False,
         delete_group_on_stop: bool = True,
+        max_in_flight: int = 8,
     ) -> None:
         self.session = session
         self.rest = session.rest
@@ -132,6 +137,11 @@ class KalshiExecutor:
         self._settler: asyncio.Task[None] | None = None
         self._remove_listener: Any = None
         self._send_lock = asyncio.Lock()
+        """Held by `cancel_all`: no new request starts while it runs."""
+        self._slots = asyncio.Semaphore(max(1, max_in_flight))
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._order_busy: dict[int, asyncio.Task[None]] = {}
+        """The amend or decrease in flight per order (by record identity: amends rename orders)."""
         self.malformed = 0
 
     # --- Executor protocol ------------------------------------------------------------------
@@ -196,6 +206,7 @@ class KalshiExecutor:
                 )
             )
         async with self._send_lock:
+            await self._settle_in_flight()
             live = [o for o in self._orders.values() if o.owned and o.live and o.order_id]
             await self._cancel_orders(live, reason="cancel_all")
             for attempt in range(3):
@@ -232,6 +243,10 @@ class KalshiExecutor:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
             self._sender = None
+        for task in list(self._in_flight):
+            task.cancel()
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
@@ -263,6 +278,7 @@ class KalshiExecutor:
             "group_triggered": self.group_triggered,
             "live_orders": sum(1 for o in self._orders.values() if o.live),
             "queued": len(self._queue),
+            "in_flight": len(self._in_flight),
             "unknown_outcomes": len(self._unknown),
         }
 
@@ -273,19 +289,18 @@ class KalshiExecutor:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                batch, self._queue = self._queue, []
                 async with self._send_lock:
+                    batch, self._queue = self._queue, []
                     try:
-                        await self._send(batch)
+                        self._send(batch)
                     except Exception:
                         logger.exception("sending %d order action(s) failed", len(batch))
-            if not self._queue:
-                self._idle.set()
+            self._maybe_idle()
 
-    async def _send(self, actions: list[OrderAction]) -> None:
+    def _send(self, actions: list[OrderAction]) -> None:
+        """Sort one drain's actions into requests and start each as its own task."""
         ctx = self._require_ctx()
         cancels: list[_Order] = []
-        others: list[Any] = []
         creates = {a.client_order_id: a for a in actions if isinstance(a, CreateOrder)}
         for action in actions:
             if isinstance(action, CancelOrder):
@@ -301,25 +316,91 @@ class KalshiExecutor:
                     )
                     continue
                 record = self._orders.get(action.client_order_id)
-                if record is None or not record.live:
+                if record is None:
                     self._reject(
                         action.client_order_id, action.ticker, "unknown_order", "no such live order", "cancel"
                     )
+                elif not record.live:
+                    self._already_closed(record, action.client_order_id)
                 elif record.order_id is None:
                     self._deferred_cancels.add(record.client_order_id)
                 else:
                     record.owned = True
                     cancels.append(record)
-            elif isinstance(action, AmendOrder):
-                others.append(self._amend(action))
-            elif isinstance(action, DecreaseOrder):
-                others.append(self._decrease(action))
+            elif isinstance(action, AmendOrder | DecreaseOrder):
+                self._start_order_change(action)
         if cancels:
-            await self._cancel_orders(cancels, reason="canceled")
+            self._start(self._cancel_orders(cancels, reason="canceled"))
         if creates:
-            others.append(self._create(list(creates.values())))
-        if others:
-            await asyncio.gather(*others)
+            self._start(self._create(self._records_for(list(creates.values()))))
+
+    def _start(self, request: Coroutine[Any, Any, None], *, after: asyncio.Task[None] | None = None) -> asyncio.Task[None]:
+        """Run one request as its own task (after ``after``, within the in-flight bound)."""
+        task = asyncio.create_task(self._run(request, after), name="kalshi-executor-request")
+        self._in_flight.add(task)
+        task.add_done_callback(self._request_done)
+        return task
+
+    async def _run(self, request: Coroutine[Any, Any, None], after: asyncio.Task[None] | None) -> None:
+        try:
+            if after is not None:
+                await asyncio.wait([after])
+            async with self._slots:
+                await request
+        except Exception:
+            logger.exception("an order request failed")
+        finally:
+            request.close()  # never awaited when cancelled first: no "never awaited" warning
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self._queue and not self._in_flight:
+            self._idle.set()
+
+    async def _settle_in_flight(self) -> None:
+        """Wait until no request is in flight (their outcomes are recorded)."""
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
+
+    def _start_order_change(self, action: AmendOrder | DecreaseOrder) -> None:
+        """An amend or decrease starts after the one in flight on the same order, if any."""
+        record = self._orders.get(action.client_order_id)
+        key = id(record)
+        before = self._order_busy.get(key) if record is not None else None
+        request = self._amend(action) if isinstance(action, AmendOrder) else self._decrease(action)
+        task = self._start(request, after=before)
+        if record is not None:
+            self._order_busy[key] = task
+            task.add_done_callback(lambda done: self._order_done(key, done))
+
+    def _order_done(self, key: int, task: asyncio.Task[None]) -> None:
+        if self._order_busy.get(key) is task:
+            del self._order_busy[key]
+
+    def _records_for(self, actions: list[CreateOrder]) -> list[CreateOrder]:
+        """Record creates now, before their request starts, so a cancel in a later drain finds them."""
+        for action in actions:
+            self._orders[action.client_order_id] = _Order(
+                action.client_order_id, action.ticker, action.side, action.price, action.size
+            )
+        return actions
+
+    def _already_closed(self, record: _Order, client_order_id: str) -> None:
+        """A cancel for an order we already know is closed: it is as cancelled as it gets. Report it
+        cancelled unless it traded out (the fill said so already)."""
+        if record.remaining > 0 or record.filled == 0:
+            ctx = self._require_ctx()
+            self._publish(
+                OrderCanceled(
+                    ts_ns=ctx.clock.now_ns(),
+                    client_order_id=client_order_id,
+                    ticker=record.ticker,
+                    reason="already closed",
+                )
+            )
 
     async def _cancel_orders(self, records: list[_Order], *, reason: str) -> None:
         size = min(self.max_batch, self.rest.limiter.max_batch_items("DELETE", ORDERS_V2_BATCH))
@@ -345,9 +426,6 @@ class KalshiExecutor:
     async def _create(self, actions: list[CreateOrder]) -> None:
         requests = []
         for action in actions:
-            self._orders[action.client_order_id] = _Order(
-                action.client_order_id, action.ticker, action.side, action.price, action.size
-            )
             requests.append(
                 CreateOrderRequest(
                     ticker=action.ticker,

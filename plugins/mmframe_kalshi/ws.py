@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 ORDERBOOK = "orderbook_delta"
 MARKET_FILTERED = frozenset({"orderbook_delta", "ticker", "trade", "fill", "user_orders", "market_positions"})
 """Channels that take a ``market_tickers`` filter (lifecycle and order groups ignore it)."""
+READ_SLICE_NS = 300_000
+"""Longest stretch of frame handling before the reader yields to other tasks (monotonic ns)."""
 _TERMINAL_ERROR_CODES = frozenset({10, 25})  # channel error, buffer overflow: resubscribe
 
 FrameHandler = Callable[[Frame, int], None]
@@ -246,8 +248,14 @@ class KalshiWebSocket:
             self._spawn(self._on_reconnect())
         watchdog = asyncio.create_task(self._watchdog(ws))
         try:
+            slice_end = time.monotonic_ns() + READ_SLICE_NS
             async for raw in ws:
                 self._handle(raw)
+                if time.monotonic_ns() >= slice_end:
+                    # A burst of buffered frames is read without suspending: let the quoting task
+                    # act on the markets they dirtied instead of waiting for the whole burst.
+                    await asyncio.sleep(0)
+                    slice_end = time.monotonic_ns() + READ_SLICE_NS
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mmframe.api import (
     BookSide,
     BookSnapshotReceived,
@@ -141,3 +144,24 @@ def test_quoting_core_when_close_time_moves_the_market_info_follows() -> None:
     core.apply(MarketStatusChanged(ts_ns=0, ticker="NEW", status="active", close_ts_ns=7))
     info = core.markets["NEW"].info
     assert info is not None and info.close_ts_ns == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["PIPE", "STRAY", "OTHER"]), st.integers(0, 3)), max_size=30))
+def test_quoting_core_when_random_events_then_orders_only_go_to_pipeline_markets(
+    steps: list[tuple[str, int]],
+) -> None:
+    core, strategy, _ = _core()
+    for n, (ticker, kind) in enumerate(steps):
+        if kind == 0:
+            core.apply(_snapshot(ticker))
+        elif kind == 1:
+            core.apply(_fill(ticker, f"t-{n}", f"x-{n}"))
+        elif kind == 2:
+            core.apply(MarketStatusChanged(ts_ns=0, ticker=ticker, status="active"))
+        else:
+            core.housekeeping()
+        for dirty in core.take_dirty():
+            for action in core.requote(dirty):
+                assert action.ticker == "PIPE" or isinstance(action, CancelOrder), action
+    assert set(strategy.quoted) <= {"PIPE"}
