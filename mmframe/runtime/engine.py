@@ -456,6 +456,8 @@ class Engine:
         if not gone:
             return
         self._drained |= gone
+        for ticker in gone:
+            self.core.stop_quoting(ticker)
         self.markets = tuple(t for t in self.markets if t not in gone)
         cancels: list[OrderAction] = [
             CancelOrder(client_order_id=o.client_order_id, ticker=o.ticker)
@@ -484,13 +486,16 @@ class Engine:
             if position:
                 known = self._carried_positions.get(ticker)
                 avg = known[1] if known and known[0] == position else snapshot.avg_prices.get(ticker, 0)
-                self.core.market(ticker).position.seed(position, avg)
+                self.core.market_state(ticker).position.seed(position, avg)
                 log.info("position carried in: %s %s", ticker, format_count(position))
         foreign: list[Any] = []
         for order in snapshot.open_orders:
             if self.core.owns(order.client_order_id) or self.parts.foreign_orders == "adopt":
                 self.core.tracker.adopt(order)
-                self.core.market(order.ticker)
+                self.core.market_state(order.ticker)
+                # The first quoting pass decides its fate: kept or moved in a pipeline market,
+                # cancelled anywhere else (nothing of ours rests by accident).
+                self.core.mark_dirty(order.ticker)
                 log.info("adopted resting order %s in %s", order.client_order_id, order.ticker)
             else:
                 foreign.append(order)

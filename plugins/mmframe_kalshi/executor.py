@@ -256,6 +256,19 @@ class KalshiExecutor:
 
     # --- extras for the runtime ---------------------------------------------------------------
 
+    async def add_markets(self, tickers: Sequence[str]) -> None:
+        """Report fills, orders and positions in ``tickers`` too (subscribes the account channels)."""
+        added = frozenset(tickers) - self._markets
+        if not added:
+            return
+        self._markets = self._markets | added
+        await self.session.subscribe(ACCOUNT_CHANNELS, self._markets)
+
+    def remove_markets(self, tickers: Sequence[str]) -> None:
+        """Report nothing more from ``tickers`` (call once their orders are cancelled: later fills
+        there are dropped)."""
+        self._markets = self._markets - frozenset(tickers)
+
     def adopt(self, client_order_ids: Iterable[str]) -> None:
         """Take ownership of resting orders found at startup (cancel_all will cancel them)."""
         for cid in client_order_ids:

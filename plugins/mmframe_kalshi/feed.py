@@ -67,6 +67,24 @@ class KalshiFeed:
         finally:
             remove()
 
+    async def add_markets(self, tickers: Sequence[str]) -> None:
+        """Publish events for ``tickers`` too: their metadata, then their books (invalid until the
+        snapshot the new subscription sends)."""
+        added = frozenset(tickers) - self._markets
+        if not added:
+            return
+        self._markets = self._markets | added
+        self.invalid |= added
+        if self.load_market_info:
+            await self._load_markets([t for t in tickers if t in added])
+        await self.session.subscribe(MARKET_CHANNELS, self._markets)
+
+    def remove_markets(self, tickers: Sequence[str]) -> None:
+        """Publish nothing more for ``tickers`` (their frames are dropped from now on)."""
+        gone = frozenset(tickers)
+        self._markets = self._markets - gone
+        self.invalid -= gone
+
     # --- REST metadata ----------------------------------------------------------------------
 
     async def _load_markets(self, tickers: Sequence[str]) -> None:

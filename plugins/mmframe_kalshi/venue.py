@@ -36,8 +36,8 @@ from mmframe.api import (
     dollars_to_price,
 )
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
-from mmframe_kalshi.executor import ACCOUNT_CHANNELS, KalshiExecutor
-from mmframe_kalshi.feed import MARKET_CHANNELS, KalshiFeed
+from mmframe_kalshi.executor import KalshiExecutor
+from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
 from mmframe_kalshi.session import KalshiSession
 
@@ -517,21 +517,9 @@ MarketsListener = Callable[[tuple[str, ...], tuple[str, ...]], Awaitable[None]]
 
 
 async def _add_markets(conn: _Connection, tickers: Sequence[str]) -> None:
-    """Extend a running feed and executor to ``tickers``.
-
-    KalshiFeed and KalshiExecutor fix their markets when they start and have no public way to add
-    one yet, so this widens their market sets directly (feed: books invalid until the snapshot the
-    new subscription sends), then reads the markets' metadata and subscribes.
-    """
-    feed, executor, session = conn.feed, conn.executor, conn.session
-    added = frozenset(tickers)
-    feed._markets = feed._markets | added
-    feed.invalid |= added
-    executor._markets = executor._markets | added
-    if feed.load_market_info:
-        await feed._load_markets(list(tickers))
-    await session.subscribe(MARKET_CHANNELS, feed._markets)
-    await session.subscribe(ACCOUNT_CHANNELS, executor._markets)
+    """Extend a running feed and executor to ``tickers`` (metadata, books, account channels)."""
+    await conn.feed.add_markets(tickers)
+    await conn.executor.add_markets(tickers)
 
 
 def build_venue(
