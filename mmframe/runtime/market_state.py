@@ -26,6 +26,7 @@ class MarketState:
         "fair_value",
         "info",
         "last_book_update_ns",
+        "last_mark",
         "last_quote",
         "last_trade_price",
         "position",
@@ -50,6 +51,8 @@ class MarketState:
         self.status = info.status if info is not None else "active"
         self.last_book_update_ns: int | None = None
         self.last_quote: object | None = None
+        self.last_mark: Price | None = None
+        """The last mid seen while the book was valid: marks the position while it is not."""
         self.dirty_since_ns: int | None = None
         self._now = now
         self._orders = orders

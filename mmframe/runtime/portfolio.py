@@ -52,11 +52,21 @@ class Portfolio:
         return self._now()
 
     def marks(self) -> dict[str, Price | None]:
-        """Mid price per market with a position (None when the book has no mid)."""
+        """Mark price per market with a position: the mid, or while the book is invalid or one-sided
+        (a disconnect, a sequence gap) the last mid seen, so losses do not vanish from the daily-loss
+        view during an outage. None only when no mid was ever seen."""
         marks: dict[str, Price | None] = {}
         for ticker in self._ledger.positions:
             state = self._markets.get(ticker)
-            marks[ticker] = state.book.mid() if state is not None and state.book.valid else None
+            if state is None:
+                marks[ticker] = None
+                continue
+            mid = state.book.mid() if state.book.valid else None
+            if mid is None:
+                mid = state.last_mark
+            else:
+                state.last_mark = mid
+            marks[ticker] = mid
         return marks
 
     def net_pnl(self) -> Price:

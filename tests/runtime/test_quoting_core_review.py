@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmframe.api import (
+    BookInvalidated,
     BookSide,
     BookSnapshotReceived,
     CancelOrder,
@@ -165,3 +166,15 @@ def test_quoting_core_when_random_events_then_orders_only_go_to_pipeline_markets
             for action in core.requote(dirty):
                 assert action.ticker == "PIPE" or isinstance(action, CancelOrder), action
     assert set(strategy.quoted) <= {"PIPE"}
+
+
+def test_portfolio_when_book_invalidated_marks_position_at_last_mid_not_zero() -> None:
+    core, _, _ = _core()
+    core.apply(BookSnapshotReceived(ts_ns=0, ticker="PIPE", yes_bids=((2_900, 1_000),), no_bids=((6_900, 1_000),)))
+    core.apply(_fill("PIPE", "t1", count=1_000))  # bought 10 at 0.40 (see _fill); the mid is 0.30
+    loss = core.portfolio.unrealised_pnl
+    assert loss < 0
+
+    core.apply(BookInvalidated(ts_ns=1, ticker="PIPE", reason="seq gap"))
+
+    assert core.portfolio.unrealised_pnl == loss
