@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from mmframe.domain.actions import CreateOrder
+from mmframe.domain.events import Event, OrderCanceled, OrderFilled, OrderRejected
 from mmframe.domain.grid import TickGrid
 from mmframe.domain.money import format_count, format_price
 from mmframe.domain.quote import BookSide
@@ -78,6 +79,26 @@ class Flattener:
         self._engine = engine
         self.max_slippage = DEFAULT_MAX_SLIPPAGE if max_slippage is None else max_slippage
         self._lock = anyio.Lock()
+        self._filled: dict[str, int] = {}
+        """Contracts filled so far per close order of the flatten under way."""
+        self._ended: set[str] = set()
+        """Close orders the venue cancelled or refused (no more fills to wait for)."""
+        self._trade_ids: set[str] = set()
+        engine.add_observer(self._observe)
+
+    def _observe(self, event: Event) -> None:
+        """Count the fills of our closes: an IOC that trades at once is acknowledged as done before its
+        fills reach the ledger, so the order's status alone cannot say the position has changed."""
+        if not self._filled or not isinstance(event, OrderFilled | OrderCanceled | OrderRejected):
+            return
+        cid = event.client_order_id
+        if cid not in self._filled:
+            return
+        if not isinstance(event, OrderFilled):
+            self._ended.add(cid)
+        elif not event.trade_id or event.trade_id not in self._trade_ids:
+            self._trade_ids.add(event.trade_id)
+            self._filled[cid] += event.count
 
     async def flatten(self) -> FlattenReport:
         """Pause, cancel everything, send the closes and wait for their outcome."""
@@ -114,8 +135,12 @@ class Flattener:
                     }
                 )
             if actions:
-                await engine.submit(actions)
-                await self._wait_for_outcomes([a.client_order_id for a in actions])
+                self._filled = {a.client_order_id: 0 for a in actions}
+                try:
+                    await engine.submit(actions)
+                    await self._wait_for_outcomes(actions)
+                finally:
+                    self._filled, self._ended, self._trade_ids = {}, set(), set()
             for close in report.closes:
                 close["position_after"] = format_count(core.ledger.position(close["ticker"]).position)
             report.positions_after = {
@@ -123,11 +148,22 @@ class Flattener:
             }
             return report
 
-    async def _wait_for_outcomes(self, client_order_ids: list[str]) -> None:
-        tracker = self._engine.core.tracker
+    async def _wait_for_outcomes(self, actions: list[CreateOrder]) -> None:
+        """Until every close is over and its fills are booked: filled in full, cancelled or refused by
+        the venue, or its market flat (a partial fill without a cancel waits out the timeout)."""
+        core = self._engine.core
+
+        def settled(action: CreateOrder) -> bool:
+            order = core.tracker.get(action.client_order_id)
+            if order is not None and order.status.is_live:
+                return False
+            cid = action.client_order_id
+            return (
+                cid in self._ended
+                or self._filled[cid] >= action.size
+                or core.ledger.position(action.ticker).position == 0
+            )
+
         with anyio.move_on_after(OUTCOME_TIMEOUT_S):
-            while True:
-                pending = [cid for cid in client_order_ids if (o := tracker.get(cid)) is not None and o.status.is_live]
-                if not pending:
-                    return
+            while not all(settled(action) for action in actions):
                 await anyio.sleep(0.01)
