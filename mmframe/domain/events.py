@@ -123,10 +123,16 @@ class OrderEvent(Event):
 
 @dataclass(slots=True, kw_only=True)
 class OrderAccepted(OrderEvent):
-    """The venue accepted a new order and it rests (or filled at once; fills come separately)."""
+    """The venue accepted a new order and it rests (or filled at once; fills come separately).
+
+    ``filled`` is how much of the order the venue had filled when it answered: ``remaining`` is
+    already net of those fills, so their `OrderFilled` events, whenever they arrive, must not reduce
+    it again. None when the venue did not say.
+    """
 
     order_id: str
     remaining: Count | None = None
+    filled: Count | None = None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -140,11 +146,15 @@ class OrderRejected(OrderEvent):
 
 @dataclass(slots=True, kw_only=True)
 class OrderAmended(OrderEvent):
-    """An amend took effect; the order is now known as ``new_client_order_id``."""
+    """An amend took effect; the order is now known as ``new_client_order_id``.
+
+    ``filled``, when known, is the order's total filled count at the amend (see `OrderAccepted`).
+    """
 
     new_client_order_id: str
     price: Price
     remaining: Count
+    filled: Count | None = None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -65,6 +65,9 @@ class WorkingOrder:
     """Where an amend in flight moves the order (None when no amend is in flight)."""
     pending_size: Count | None = None
     """The remaining size an amend or decrease in flight asks for."""
+    venue_filled: Count | None = None
+    """The filled total the venue had counted when it last reported ``remaining``: fill events up to
+    this total are already reflected in ``remaining`` and must not reduce it twice."""
 
     @property
     def is_busy(self) -> bool:
@@ -239,8 +242,13 @@ class OrderTracker:
             seen.add(event.trade_id)
         if event.order_id and order.order_id is None:
             order.order_id = event.order_id
+        before = order.filled
         order.filled += event.count
-        order.remaining = max(0, order.remaining - event.count)
+        reflected = 0
+        if order.venue_filled is not None:
+            # The part of this fill the venue had already taken out of the remaining it reported.
+            reflected = max(0, min(order.filled, order.venue_filled) - min(before, order.venue_filled))
+        order.remaining = max(0, order.remaining - (event.count - reflected))
         if order.remaining == 0:
             self._end(order, OrderStatus.EXECUTED)
         elif order.status is OrderStatus.RESTING:
@@ -252,7 +260,14 @@ class OrderTracker:
         if event.order_id and order.order_id != event.order_id:
             order.order_id = event.order_id
             changed = True
-        if event.remaining is not None and event.remaining < order.remaining:
+        if event.remaining is not None and event.filled is not None:
+            # The venue says how much had filled: its remaining is exact, and fills we have not yet
+            # seen are already out of it.
+            if (order.remaining, order.venue_filled) != (event.remaining, event.filled):
+                order.remaining = event.remaining
+                order.venue_filled = event.filled
+                changed = True
+        elif event.remaining is not None and event.remaining < order.remaining:
             # The venue's word is newer than ours only when it is smaller (a fill we have not seen).
             order.remaining = event.remaining
             changed = True
@@ -280,6 +295,8 @@ class OrderTracker:
             self._rekey(order, old, new)
         order.price = event.price
         order.remaining = event.remaining
+        # Without the venue's filled count, assume it had seen no more fills than we have.
+        order.venue_filled = event.filled if event.filled is not None else order.filled
         self._settle_change(order)
         if order.remaining == 0:
             self._end(order, OrderStatus.EXECUTED)

@@ -37,6 +37,11 @@ from mmframe.domain.money import format_count, format_price
 from mmframe.runtime.quoting import QuotingCore, TradingState
 from mmframe.runtime.sinks import SinkRunner
 
+AUDIT_SECONDS = 10.0
+"""How often the venue's resting orders are checked against the tracker."""
+AUDIT_GRACE_NS = 5_000_000_000
+"""An order finished less than this long ago may still show on the venue's (lagging) list."""
+
 log = logging.getLogger("mmframe.engine")
 _QUOTE_SLICE_NS = 500_000
 """Longest stretch of one quoting pass before it yields to the sender and the feeds (monotonic ns)."""
@@ -58,6 +63,7 @@ class EngineStats:
     filled_count: int = 0
     rejects: int = 0
     malformed_events: int = 0
+    audit_adoptions: int = 0
     latency_samples_dropped: int = 0
     """Latency samples trimmed from ``core.latencies_ns`` so far (metrics count every sample once)."""
 
@@ -123,6 +129,7 @@ class Engine:
         self._ctx = _Context(self)
         self._venue_status = "starting"
         self._stopping = False
+        self.audit_seconds = AUDIT_SECONDS
         self._summary: list[str] = []
         self._observers: list[Callable[[Event], None]] = []
         self.control_url: str | None = None
@@ -325,6 +332,7 @@ class Engine:
             tg.start_soon(self._guard, self._quote_loop, "quoting")
             tg.start_soon(self._guard, self._housekeeping_loop, "housekeeping")
             tg.start_soon(self._status_loop)
+            tg.start_soon(self._audit_loop)
             if duration is not None:
                 tg.start_soon(self._stop_after, duration)
             await self._stop.wait()
@@ -397,6 +405,38 @@ class Engine:
         for named in self.core.rules:
             named.rule.observe(submitted)
         await self.parts.executor.execute(actions)
+
+    async def _audit_loop(self) -> None:
+        """Every ``audit_seconds``, compare the venue's resting orders with the tracker's live ones.
+
+        An order of ours that rests on the venue while the tracker holds it finished (a fill counted
+        twice, an acknowledgement that lost a race) is taken back into the tracker, so the next quoting
+        pass keeps, moves or cancels it: nothing of ours rests unseen until shutdown.
+        """
+        while True:
+            await anyio.sleep(self.audit_seconds)
+            try:
+                resting = await self.parts.executor.open_orders()
+            except Exception as exc:  # an audit that cannot read the venue is retried next time
+                log.warning("order audit skipped: %s", _one_line(exc))
+                continue
+            if self._stopping:
+                return
+            tracker = self.core.tracker
+            for order in resting:
+                known = tracker.get(order.client_order_id)
+                if known is not None and (known.status.is_live or known.updated_ns > self.clock.now_ns() - AUDIT_GRACE_NS):
+                    continue
+                if known is None and not self.core.owns(order.client_order_id):
+                    continue
+                self.stats.audit_adoptions += 1
+                log.warning(
+                    "order %s rests on the venue (%s %s @ %s) but was not tracked as live: taking it back",
+                    order.client_order_id, order.ticker, format_count(order.remaining), format_price(order.price),
+                )
+                tracker.adopt(order)
+                self.core.mark_dirty(order.ticker)
+                self._wake.set()
 
     async def _housekeeping_loop(self) -> None:
         while True:

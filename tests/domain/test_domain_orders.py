@@ -426,3 +426,34 @@ def test_tracker_when_random_events_then_state_stays_consistent(
             assert not order.pending_change and order.pending_price is None
         if order.status in (OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED):
             assert order.remaining > 0
+
+
+def test_tracker_when_fill_arrives_after_an_ack_that_already_counted_it_subtracts_it_once() -> None:
+    # The create filled 4 contracts at once; the venue answered remaining 6 / filled 4 before the
+    # fill's own event arrived. A later partial fill of 2 must leave 4 resting, not mark it executed.
+    tracker = OrderTracker()
+    tracker.submitted(CreateOrder(client_order_id="c", ticker=T, side=BookSide.BID, price=5000, size=1000), 1)
+    tracker.apply(
+        OrderAccepted(ts_ns=2, client_order_id="c", ticker=T, order_id="o1", remaining=600, filled=400)
+    )
+
+    tracker.apply(_fill("c", 400, "t1"))
+    order = tracker.get("c")
+    assert order is not None and order.remaining == 600 and order.status.is_live
+    tracker.apply(_fill("c", 200, "t2"))
+
+    assert order.remaining == 400 and order.status.is_live and order.filled == 600
+
+
+def test_tracker_when_fill_arrives_before_an_ack_with_filled_count_remaining_is_exact() -> None:
+    tracker = OrderTracker()
+    tracker.submitted(CreateOrder(client_order_id="c", ticker=T, side=BookSide.BID, price=5000, size=1000), 1)
+    tracker.apply(_fill("c", 400, "t1"))
+
+    tracker.apply(
+        OrderAccepted(ts_ns=2, client_order_id="c", ticker=T, order_id="o1", remaining=600, filled=400)
+    )
+    tracker.apply(_fill("c", 100, "t2"))
+
+    order = tracker.get("c")
+    assert order is not None and order.remaining == 500 and order.filled == 500

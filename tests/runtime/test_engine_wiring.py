@@ -156,3 +156,39 @@ def test_engine_when_restarted_adopts_its_own_resting_orders_and_seeds_positions
     assert code == 0
     assert engine.core.ledger.position("MEM-A").position == 300
     assert venue.resting == {}
+
+
+def test_engine_when_an_order_of_ours_rests_untracked_the_audit_takes_it_back_and_cancels_it(
+    registry: Any,
+) -> None:
+    from mmframe.api import BookSide, OrderStatus, WorkingOrder
+
+    engine = build_engine(_pipeline(), registry)
+    engine.audit_seconds = 0.05
+    prefix = engine.core.new_client_order_id().rsplit("-", 1)[0]
+
+    async def leak_an_order(_: Any) -> None:
+        await anyio.sleep(0.1)
+        venue = MemoryVenue.instances[0]
+        # Rests on the venue, but the tracker never heard of it (as after a fill counted twice).
+        venue.resting[f"{prefix}-999"] = WorkingOrder(
+            client_order_id=f"{prefix}-999",
+            ticker="MEM-A",
+            side=BookSide.BID,
+            price=1000,
+            remaining=100,
+            status=OrderStatus.RESTING,
+            order_id="o-leak",
+        )
+        await anyio.sleep(0.3)
+        assert f"{prefix}-999" not in venue.resting, "the audit must take the order back and cancel it"
+
+    async def main() -> int:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(leak_an_order, engine)
+            code = await engine.run(0.5)
+            tg.cancel_scope.cancel()
+        return code
+
+    assert anyio.run(main) == 0
+    assert engine.stats.audit_adoptions == 1
