@@ -207,19 +207,24 @@ class Probe:
 
         send = executor._send
 
-        def send_traced(actions: Any) -> None:
-            # The executor sorts a drain's actions into requests and starts each as a task: the
-            # tasks copy this context, so each request finds the send it belongs to.
+        def send_traced(actions: Any) -> Any:
+            # The executor turns a drain's actions into requests and starts each as a task: the
+            # tasks copy this context, so each request finds the send it belongs to. Actions it
+            # leaves queued (every request slot busy) are counted with the send that takes them.
             start = time.monotonic_ns()
-            since = sorted({stamps.pop(id(a)) for a in actions if id(a) in stamps})
-            waits = [start - handed.pop(id(a)) for a in actions if id(a) in handed]
-            if waits:
-                self.queue_wait_ns.append(max(waits))
-            token = _current.set(_Send(since))
+            batch = _Send([])
+            token = _current.set(batch)
             try:
-                send(actions)
+                left = send(actions)
             finally:
                 _current.reset(token)
+            kept = {id(a) for a in left}
+            sent = [a for a in actions if id(a) not in kept]
+            batch.since[:] = sorted({stamps.pop(id(a)) for a in sent if id(a) in stamps})
+            waits = [start - handed.pop(id(a)) for a in sent if id(a) in handed]
+            if waits:
+                self.queue_wait_ns.append(max(waits))
+            return left
 
         executor._send = send_traced
 

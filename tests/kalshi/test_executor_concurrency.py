@@ -7,17 +7,26 @@ import asyncio
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from mmframe_kalshi.credentials import KalshiCredentials
+from mmframe_kalshi.executor import KalshiExecutor
+from mmframe_kalshi.session import KalshiSession
 
 from mmframe.api import (
+    AmendOrder,
     BookSide,
     CancelOrder,
     CreateOrder,
+    LiveClock,
     OrderAccepted,
+    OrderAmended,
     OrderCanceled,
     OrderRejected,
 )
-from tests.kalshi.fake_kalshi import Fault
-from tests.kalshi.test_executor import _until, executor  # noqa: F401  (the fixture)
+from tests.kalshi.conftest import serve_asgi
+from tests.kalshi.fake_kalshi import FakeKalshi, Fault
+from tests.kalshi.test_executor import Ctx, _until, executor  # noqa: F401  (the fixture)
+from tests.kalshi.test_sim_integration import RAIN, _bid, pipeline  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -73,3 +82,55 @@ async def test_executor_when_cancel_all_runs_waits_for_requests_in_flight(execut
 
     assert [e.client_order_id for e in ctx.events if isinstance(e, OrderAccepted)] == ["s"]
     assert ex.describe()["in_flight"] == 0
+
+
+async def test_executor_when_every_slot_is_busy_queued_creates_go_out_in_one_batch(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    fake = FakeKalshi(public_key=rsa_key.public_key(), key_id="k")
+    async with serve_asgi(fake.app()) as url:
+        session = KalshiSession(
+            url + "/trade-api/v2",
+            url.replace("http", "ws") + "/trade-api/ws/v2",
+            KalshiCredentials("k", rsa_key),
+            LiveClock(),
+            load_limits=False,
+        )
+        await session.open()
+        ctx = Ctx()
+        ex = KalshiExecutor(session, max_in_flight=1)
+        await ex.start(ctx)
+        try:
+            slow = {"orders": [{"order_id": "o-a", "client_order_id": "a", "fill_count": "0.00", "remaining_count": "1.00"}]}
+            fake.faults.append(Fault("POST", BATCH, status=201, body=slow, delay_s=0.3))
+            await ex.execute([_create("a")])
+            await asyncio.sleep(0.05)  # a's request holds the only slot
+            await ex.execute([_create("b")])
+            await ex.execute([_create("c")])
+            await ex.flush()
+        finally:
+            await ex.stop()
+            await session.close()
+    creates = [entry for entry in fake.log if entry[:2] == ("POST", BATCH)]
+    assert len(creates) == 2
+    assert sorted(e.client_order_id for e in ctx.events if isinstance(e, OrderAccepted)) == ["a", "b", "c"]
+
+
+async def test_executor_when_cancel_names_the_id_before_an_amend_cancels_the_amended_order(
+    pipeline: Any,  # noqa: F811
+) -> None:
+    p = pipeline
+    await p.executor.execute([_bid("a-1", 500, size=1000)])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
+    amend = AmendOrder(
+        client_order_id="a-1", new_client_order_id="a-2", ticker=RAIN, side=BookSide.BID, price=600, size=800
+    )
+    await p.executor.execute([amend])
+    await p.ctx.wait_for(lambda: p.ctx.of(OrderAmended))
+
+    await p.executor.execute([CancelOrder(client_order_id="a-1", ticker=RAIN)])  # queued before the answer
+    await p.executor.flush()
+
+    assert not p.ctx.of(OrderRejected)
+    assert [e.client_order_id for e in p.ctx.of(OrderCanceled)] == ["a-2"]
+    assert p.resting_on_venue() == []
