@@ -40,11 +40,20 @@ def touch(book: OrderBook) -> tuple[Price | None, Price | None] | None:
 
 
 def reference_price(market: MarketView, reference: str) -> Price | None:
-    """The market's ``mid``, ``microprice`` or external ``fair_value`` (None when unavailable)."""
+    """The market's ``mid``, ``microprice`` or external ``fair_value`` (None when unavailable).
+
+    ``mid`` is the mid of the *others'* best prices: with our own orders at the touch, the book's mid
+    moves whenever we do, and a quote centred on it chases itself one re-quote at a time. When only
+    our orders make one side, the book's own mid is used.
+    """
     if reference == "fair_value":
         return market.fair_value
     if reference == "microprice":
         return market.book.microprice()
+    if market.working_orders:
+        bid, ask = others_best(market, BID), others_best(market, ASK)
+        if bid is not None and ask is not None and bid < ask:
+            return (bid + ask) // 2
     return market.book.mid()
 
 

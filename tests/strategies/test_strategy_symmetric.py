@@ -271,3 +271,14 @@ def test_symmetric_never_quotes_crossed_off_grid_or_out_of_range(
         assert quote.asks[0].price > best_bid
     if quote.bids and quote.asks:
         assert quote.bids[0].price < quote.asks[0].price
+
+
+def test_symmetric_when_our_bid_makes_the_touch_centres_on_the_others_mid() -> None:
+    # Others: 0.46 bid / 0.54 ask (mid 0.50). Our own bid at 0.48 improves the bid side: the book's mid
+    # is 0.51, but a quote centred there would chase itself; the others' mid stays 0.50.
+    view = market([(4600, 1000), (4800, 1000)], [(4600, 1000)])
+    view.working_orders = (resting(BookSide.BID, 4800, 1000),)
+
+    quote = strategy().quote(view)
+
+    assert quote.bids[0].price == 4800 and quote.asks[0].price == 5200
