@@ -328,7 +328,7 @@ class AvellanedaStoikovStrategy:
         best_ask = book.best_ask()
         if best_bid is not None and best_ask is not None and best_bid >= best_ask:
             return Quote.empty(ticker)
-        reference = book.mid() if p.reference == "mid" else reference_price(market, p.reference)
+        reference = reference_price(market, p.reference)
         if reference is None:
             return Quote.empty(ticker)
         now = market.now_ns
