@@ -28,6 +28,14 @@ from mmframe.components import (
     Strategy,
     Venue,
 )
+from mmframe.config import (
+    ConfigError,
+    check_updatable,
+    count_from_config,
+    fraction_from_config,
+    price_from_config,
+    resolve_config,
+)
 from mmframe.domain.actions import (
     ActionType,
     AmendOrder,
@@ -115,6 +123,7 @@ __all__ = [
     "Clock",
     "ComponentContext",
     "ComponentSpec",
+    "ConfigError",
     "Count",
     "CreateOrder",
     "DecreaseOrder",
@@ -180,12 +189,15 @@ __all__ = [
     "Verdict",
     "VerdictKind",
     "WorkingOrder",
+    "check_updatable",
     "contracts_to_count",
+    "count_from_config",
     "dollars_to_price",
     "fill_fee",
     "format_count",
     "format_fixed",
     "format_price",
+    "fraction_from_config",
     "hookimpl",
     "load_pipeline",
     "maker_fee",
@@ -193,6 +205,8 @@ __all__ = [
     "parse_count",
     "parse_fixed",
     "parse_price",
+    "price_from_config",
     "reconcile",
+    "resolve_config",
     "taker_fee",
 ]

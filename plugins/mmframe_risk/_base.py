@@ -6,8 +6,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from mmframe.api import ComponentContext, ComponentSpec, Event, Kind
-from mmframe_risk._config import check_updatable, resolve_config
+from mmframe.api import ComponentContext, ComponentSpec, Event, Kind, check_updatable, resolve_config
 
 P = TypeVar("P")
 

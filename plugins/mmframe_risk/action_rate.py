@@ -20,9 +20,9 @@ from mmframe.api import (
     Price,
     Quote,
     Verdict,
+    fraction_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +75,7 @@ class ActionRateRule(ConfiguredRule[ActionRateParams]):
         self._times: dict[str, deque[int]] = {}
 
     def parse(self, config: Mapping[str, Any]) -> ActionRateParams:
-        seconds = to_fraction(config["window_seconds"], "window_seconds")
+        seconds = fraction_from_config(config["window_seconds"], "window_seconds")
         return ActionRateParams(config["max_actions"], int(seconds * NANOS_PER_SECOND), config["mode"])
 
     def update_params(self, params: Mapping[str, Any]) -> None:

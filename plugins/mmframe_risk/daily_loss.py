@@ -16,9 +16,10 @@ from mmframe.api import (
     TradingResumed,
     Verdict,
     format_price,
+    fraction_from_config,
+    price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_fraction, to_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +83,10 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
         self._halted = False
 
     def parse(self, config: Mapping[str, Any]) -> DailyLossParams:
-        resume = to_fraction(config["resume_after_seconds"], "resume_after_seconds")
+        resume = fraction_from_config(config["resume_after_seconds"], "resume_after_seconds")
         return DailyLossParams(
-            max_loss=to_price(config["max_loss"], "max_loss"),
-            max_drawdown=to_price(config["max_drawdown"], "max_drawdown"),
+            max_loss=price_from_config(config["max_loss"], "max_loss"),
+            max_drawdown=price_from_config(config["max_drawdown"], "max_drawdown"),
             resume_after_ns=int(resume * NANOS_PER_SECOND) or None,
         )
 

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmframe.api import NANOS_PER_SECOND, MarketView, PortfolioView, Quote, Verdict
+from mmframe.api import NANOS_PER_SECOND, MarketView, PortfolioView, Quote, Verdict, fraction_from_config
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +37,7 @@ class MarketLifecycleRule(ConfiguredRule[MarketLifecycleParams]):
     EXAMPLE = {"stop_before_close_minutes": 10}
 
     def parse(self, config: Mapping[str, Any]) -> MarketLifecycleParams:
-        minutes = to_fraction(config["stop_before_close_minutes"], "stop_before_close_minutes")
+        minutes = fraction_from_config(config["stop_before_close_minutes"], "stop_before_close_minutes")
         return MarketLifecycleParams(int(minutes * 60 * NANOS_PER_SECOND))
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:

@@ -17,11 +17,12 @@ from mmframe.api import (
     Quote,
     Verdict,
     WorkingOrder,
+    count_from_config,
     format_count,
     format_price,
+    price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_count, to_price
 from mmframe_risk._portfolio import gross_contracts_elsewhere
 from mmframe_risk._quotes import LIVE_STATUSES, PENDING_CANCEL, SideOrders, both_sides, clip_side
 
@@ -107,9 +108,9 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
 
     def parse(self, config: Mapping[str, Any]) -> MaxExposureParams:
         return MaxExposureParams(
-            max_contracts=to_count(config["max_contracts"], "max_contracts"),
-            max_loss=to_price(config["max_loss"], "max_loss"),
-            size_increment=to_count(config["size_increment"], "size_increment"),
+            max_contracts=count_from_config(config["max_contracts"], "max_contracts"),
+            max_loss=price_from_config(config["max_loss"], "max_loss"),
+            size_increment=count_from_config(config["size_increment"], "size_increment"),
         )
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:

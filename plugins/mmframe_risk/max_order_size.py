@@ -16,11 +16,12 @@ from mmframe.api import (
     Price,
     Quote,
     Verdict,
+    count_from_config,
     format_count,
     format_price,
+    price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_count, to_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +68,9 @@ class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
 
     def parse(self, config: Mapping[str, Any]) -> MaxOrderSizeParams:
         return MaxOrderSizeParams(
-            max_size=to_count(config["max_size"], "max_size"),
-            max_notional=to_price(config["max_notional"], "max_notional"),
-            size_increment=to_count(config["size_increment"], "size_increment"),
+            max_size=count_from_config(config["max_size"], "max_size"),
+            max_notional=price_from_config(config["max_notional"], "max_notional"),
+            size_increment=count_from_config(config["size_increment"], "size_increment"),
         )
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:

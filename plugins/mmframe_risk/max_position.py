@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmframe.api import Count, MarketView, PortfolioView, Quote, Verdict, format_count
+from mmframe.api import Count, MarketView, PortfolioView, Quote, Verdict, count_from_config, format_count
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_count
 from mmframe_risk._portfolio import gross_contracts_elsewhere
 from mmframe_risk._quotes import both_sides, clip_side
 
@@ -66,9 +65,9 @@ class MaxPositionRule(ConfiguredRule[MaxPositionParams]):
 
     def parse(self, config: Mapping[str, Any]) -> MaxPositionParams:
         return MaxPositionParams(
-            per_market=to_count(config["per_market"], "per_market"),
-            total=to_count(config["total"], "total"),
-            size_increment=to_count(config["size_increment"], "size_increment"),
+            per_market=count_from_config(config["per_market"], "per_market"),
+            total=count_from_config(config["total"], "total"),
+            size_increment=count_from_config(config["size_increment"], "size_increment"),
         )
 
     def limit(self, market: MarketView, portfolio: PortfolioView) -> Count:

@@ -6,9 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmframe.api import Level, MarketView, PortfolioView, Price, Quote, TickGrid, Verdict, format_price
+from mmframe.api import (
+    Level,
+    MarketView,
+    PortfolioView,
+    Price,
+    Quote,
+    TickGrid,
+    Verdict,
+    format_price,
+    price_from_config,
+)
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_price
 from mmframe_risk._quotes import grid_of
 
 
@@ -41,7 +50,7 @@ class MinSpreadRule(ConfiguredRule[MinSpreadParams]):
     EXAMPLE = {"min_spread": 0.02}
 
     def parse(self, config: Mapping[str, Any]) -> MinSpreadParams:
-        return MinSpreadParams(min_spread=to_price(config["min_spread"], "min_spread"))
+        return MinSpreadParams(min_spread=price_from_config(config["min_spread"], "min_spread"))
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:
         """Pass, or adjust with the quote widened."""

@@ -16,9 +16,9 @@ from mmframe.api import (
     TickGrid,
     Verdict,
     format_price,
+    price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_price
 from mmframe_risk._quotes import grid_of
 
 
@@ -86,10 +86,10 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
 
     def parse(self, config: Mapping[str, Any]) -> PriceBandParams:
         return PriceBandParams(
-            min_price=to_price(config["min_price"], "min_price"),
-            max_price=to_price(config["max_price"], "max_price"),
-            max_distance_from_mid=to_price(config["max_distance_from_mid"], "max_distance_from_mid"),
-            max_distance_from_last_trade=to_price(
+            min_price=price_from_config(config["min_price"], "min_price"),
+            max_price=price_from_config(config["max_price"], "max_price"),
+            max_distance_from_mid=price_from_config(config["max_distance_from_mid"], "max_distance_from_mid"),
+            max_distance_from_last_trade=price_from_config(
                 config["max_distance_from_last_trade"], "max_distance_from_last_trade"
             ),
             action=config["action"],

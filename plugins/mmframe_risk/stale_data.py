@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mmframe.api import NANOS_PER_SECOND, MarketView, PortfolioView, Quote, Verdict
+from mmframe.api import NANOS_PER_SECOND, MarketView, PortfolioView, Quote, Verdict, fraction_from_config
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._config import to_fraction
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ class StaleDataRule(ConfiguredRule[StaleDataParams]):
     EXAMPLE = {"max_age_seconds": 30}
 
     def parse(self, config: Mapping[str, Any]) -> StaleDataParams:
-        seconds = to_fraction(config["max_age_seconds"], "max_age_seconds")
+        seconds = fraction_from_config(config["max_age_seconds"], "max_age_seconds")
         return StaleDataParams(int(seconds * NANOS_PER_SECOND), bool(config["block_crossed"]))
 
     def check(self, quote: Quote, market: MarketView, portfolio: PortfolioView) -> Verdict:

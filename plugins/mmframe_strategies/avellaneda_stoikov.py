@@ -21,6 +21,7 @@ from mmframe.api import (
     BookSide,
     ComponentContext,
     ComponentSpec,
+    ConfigError,
     Count,
     Kind,
     Level,
@@ -28,8 +29,11 @@ from mmframe.api import (
     OrderFilled,
     Price,
     Quote,
+    check_updatable,
+    count_from_config,
+    fraction_from_config,
+    resolve_config,
 )
-from mmframe_strategies._config import ConfigError, check_updatable, resolve_config, to_count, to_fraction
 from mmframe_strategies._estimators import FillIntensity, MidVariance
 from mmframe_strategies._pricing import REFERENCES, grid_of, reference_price
 
@@ -201,7 +205,7 @@ class ASParams:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ASParams:
         def real(name: str) -> float:
-            return float(to_fraction(config[name], name))
+            return float(fraction_from_config(config[name], name))
 
         params = cls(
             model=config["model"],
@@ -218,12 +222,12 @@ class ASParams:
             sigma_min_moves=config["sigma_min_moves"],
             unit_ns=real("time_unit_seconds") * NANOS_PER_SECOND,
             horizon=config["horizon"],
-            horizon_ns=int(to_fraction(config["horizon_seconds"], "horizon_seconds") * NANOS_PER_SECOND),
+            horizon_ns=int(fraction_from_config(config["horizon_seconds"], "horizon_seconds") * NANOS_PER_SECOND),
             reference=config["reference"],
-            size=to_count(config["size"], "size"),
-            size_increment=to_count(config["size_increment"], "size_increment"),
+            size=count_from_config(config["size"], "size"),
+            size_increment=count_from_config(config["size_increment"], "size_increment"),
             size_shape=real("size_shape"),
-            max_inventory=to_count(config["max_inventory"], "max_inventory"),
+            max_inventory=count_from_config(config["max_inventory"], "max_inventory"),
             allow_cross=bool(config["allow_cross"]),
         )
         if params.size < params.size_increment:

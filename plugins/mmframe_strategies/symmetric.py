@@ -15,6 +15,7 @@ from mmframe.api import (
     BookSide,
     ComponentContext,
     ComponentSpec,
+    ConfigError,
     Count,
     Kind,
     Level,
@@ -23,14 +24,11 @@ from mmframe.api import (
     Price,
     Quote,
     TickGrid,
-)
-from mmframe_strategies._config import (
-    ConfigError,
     check_updatable,
+    count_from_config,
+    fraction_from_config,
+    price_from_config,
     resolve_config,
-    to_count,
-    to_fraction,
-    to_price,
 )
 from mmframe_strategies._pricing import (
     ASK,
@@ -199,23 +197,23 @@ class SymmetricParams:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SymmetricParams:
         """Convert a resolved config; `ConfigError` for values the units cannot hold."""
-        size_increment = to_count(config["size_increment"], "size_increment")
+        size_increment = count_from_config(config["size_increment"], "size_increment")
         params = cls(
-            spread=to_price(config["spread"], "spread"),
-            size=to_count(config["size"], "size"),
+            spread=price_from_config(config["spread"], "spread"),
+            size=count_from_config(config["size"], "size"),
             levels=config["levels"],
-            level_spacing=to_price(config["level_spacing"], "level_spacing"),
-            level_size=to_count(config["level_size"], "level_size"),
+            level_spacing=price_from_config(config["level_spacing"], "level_spacing"),
+            level_size=count_from_config(config["level_size"], "level_size"),
             reference=config["reference"],
-            min_spread=to_price(config["min_spread"], "min_spread"),
-            skew_per_contract=to_price(config["skew_per_contract"], "skew_per_contract"),
-            max_skew=to_price(config["max_skew"], "max_skew"),
-            size_skew_per_contract=to_fraction(config["size_skew_per_contract"], "size_skew_per_contract"),
-            max_size_skew=to_fraction(config["max_size_skew"], "max_size_skew"),
+            min_spread=price_from_config(config["min_spread"], "min_spread"),
+            skew_per_contract=price_from_config(config["skew_per_contract"], "skew_per_contract"),
+            max_skew=price_from_config(config["max_skew"], "max_skew"),
+            size_skew_per_contract=fraction_from_config(config["size_skew_per_contract"], "size_skew_per_contract"),
+            max_size_skew=fraction_from_config(config["max_size_skew"], "max_size_skew"),
             size_increment=size_increment,
-            refresh_tolerance=to_price(config["refresh_tolerance"], "refresh_tolerance"),
+            refresh_tolerance=price_from_config(config["refresh_tolerance"], "refresh_tolerance"),
             max_order_age_ns=int(
-                to_fraction(config["max_order_age_s"], "max_order_age_s") * NANOS_PER_SECOND
+                fraction_from_config(config["max_order_age_s"], "max_order_age_s") * NANOS_PER_SECOND
             ),
             join=config["join"],
             max_improve_ticks=config["max_improve_ticks"],

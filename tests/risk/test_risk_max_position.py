@@ -7,11 +7,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mmframe_risk._config import ConfigError
 from mmframe_risk._quotes import side_orders, worst_case_size
 from mmframe_risk.max_position import MaxPositionRule
 
-from mmframe.api import BookSide, OrderStatus, VerdictKind
+from mmframe.api import BookSide, ConfigError, OrderStatus, VerdictKind
 from tests.risk.risk_views import MarketState, market, order, portfolio_of, quote
 
 BID, ASK = BookSide.BID, BookSide.ASK

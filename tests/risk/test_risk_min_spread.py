@@ -5,10 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from mmframe_risk._config import ConfigError
 from mmframe_risk.min_spread import MinSpreadRule
 
-from mmframe.api import VerdictKind
+from mmframe.api import ConfigError, VerdictKind
 from tests.risk.risk_views import market, portfolio_of, quote
 
 

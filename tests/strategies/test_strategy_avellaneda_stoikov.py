@@ -10,11 +10,19 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mmframe_strategies._config import ConfigError
 from mmframe_strategies._estimators import FillIntensity, MidVariance
 from mmframe_strategies.avellaneda_stoikov import SPEC, AvellanedaStoikovStrategy
 
-from mmframe.api import NANOS_PER_SECOND, BookSide, Level, OrderFilled, PriceRange, Quote, TickGrid
+from mmframe.api import (
+    NANOS_PER_SECOND,
+    BookSide,
+    ConfigError,
+    Level,
+    OrderFilled,
+    PriceRange,
+    Quote,
+    TickGrid,
+)
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market
 
 D = Decimal

@@ -6,9 +6,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from mmframe_strategies._config import ConfigError, check_updatable, resolve_config, to_count, to_price
 
-from mmframe.api import FixedPointError, contracts_to_count, dollars_to_price
+from mmframe.api import (
+    ConfigError,
+    FixedPointError,
+    check_updatable,
+    contracts_to_count,
+    count_from_config,
+    dollars_to_price,
+    price_from_config,
+    resolve_config,
+)
 
 SCHEMA = {
     "type": "object",
@@ -46,19 +54,19 @@ def test_resolve_config_when_a_value_breaks_the_schema_names_the_field() -> None
         (0.04, 400),
     ],
 )
-def test_to_price_when_value_fits_the_unit_converts_exactly(value: Decimal | int | float, units: int) -> None:
-    assert to_price(value, "spread") == units
+def test_price_from_config_when_value_fits_the_unit_converts_exactly(value: Decimal | int | float, units: int) -> None:
+    assert price_from_config(value, "spread") == units
 
 
-def test_to_price_when_more_precise_than_the_unit_raises_naming_the_field() -> None:
+def test_price_from_config_when_more_precise_than_the_unit_raises_naming_the_field() -> None:
     with pytest.raises(ConfigError, match=r"spread 0\.00005 has more than 4 decimal places"):
-        to_price(Decimal("0.00005"), "spread")
+        price_from_config(Decimal("0.00005"), "spread")
 
 
-def test_to_count_when_more_precise_than_a_hundredth_raises() -> None:
-    assert to_count(Decimal("10"), "size") == 1000
+def test_count_from_config_when_more_precise_than_a_hundredth_raises() -> None:
+    assert count_from_config(Decimal("10"), "size") == 1000
     with pytest.raises(ConfigError, match="size"):
-        to_count(Decimal("0.001"), "size")
+        count_from_config(Decimal("0.001"), "size")
 
 
 @pytest.mark.parametrize("bad", [0.04, True, Decimal("NaN"), "0.04"])

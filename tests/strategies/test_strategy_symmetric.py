@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mmframe_strategies._config import ConfigError
 from mmframe_strategies.symmetric import SPEC, SymmetricStrategy
 
-from mmframe.api import BookSide, Level, PriceRange, Quote, TickGrid
+from mmframe.api import BookSide, ConfigError, Level, PriceRange, Quote, TickGrid
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market, resting
 
 D = Decimal

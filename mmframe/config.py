@@ -1,6 +1,6 @@
-"""Config handling shared by the strategies: defaults, validation, exact unit conversion.
+"""Component config helpers: schema defaults, validation, exact unit conversion, run-time updates.
 
-Configs arrive typed from the pipeline loader (JSON-Schema ``number`` -> `Decimal`, ``integer`` ->
+Shared by every component that declares a JSON Schema (exported through `mmframe.api`). Configs arrive typed from the pipeline loader (JSON-Schema ``number`` -> `Decimal`, ``integer`` ->
 int). Money is written in dollars and contracts; it is converted to price and count units exactly
 here, and anything more precise than the unit is refused with an error naming the field.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from mmframe.api import Count, FixedPointError, Price, contracts_to_count, dollars_to_price
+from mmframe.domain.money import Count, FixedPointError, Price, contracts_to_count, dollars_to_price
 
 
 class ConfigError(ValueError):
@@ -55,7 +55,7 @@ def resolve_config(component: str, schema: Mapping[str, Any], config: Mapping[st
     return resolved
 
 
-def to_price(value: Any, field: str) -> Price:
+def price_from_config(value: Any, field: str) -> Price:
     """Dollars (Decimal or int) to price units, exactly; `ConfigError` names ``field`` otherwise."""
     try:
         return dollars_to_price(_as_decimal(value, field), what=field)
@@ -63,7 +63,7 @@ def to_price(value: Any, field: str) -> Price:
         raise ConfigError(f"{error} (prices are in dollars with at most 4 decimals)") from None
 
 
-def to_count(value: Any, field: str) -> Count:
+def count_from_config(value: Any, field: str) -> Count:
     """Contracts (Decimal or int) to count units, exactly; `ConfigError` names ``field`` otherwise."""
     try:
         return contracts_to_count(_as_decimal(value, field), what=field)
@@ -71,7 +71,7 @@ def to_count(value: Any, field: str) -> Count:
         raise ConfigError(f"{error} (sizes are in contracts with at most 2 decimals)") from None
 
 
-def to_fraction(value: Any, field: str) -> Fraction:
+def fraction_from_config(value: Any, field: str) -> Fraction:
     """A plain (unitless) number, exactly."""
     return Fraction(_as_decimal(value, field))
 
