@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from mmframe.api import NANOS_PER_SECOND, Clock, Count, Price, format_price
 from mmframe_sim.accounts import Account, Accounts, lock_for
-from mmframe_sim.matching import ONE, Book, PriceGrid, leg_of, leg_price, ranges_for_structure
+from mmframe_sim.matching import ONE, Book, Level, PriceGrid, leg_of, leg_price, ranges_for_structure
 from mmframe_sim.model import (
     MARKET_STATUS_FILTERS,
     AmendRequest,
@@ -206,6 +206,22 @@ class Exchange:
                 self._subscribers.remove(callback)
 
         return unsubscribe
+
+    def _emit_level_changed(self, order: Order, level: Level, delta: Count, now: int) -> None:
+        """A book level changed by ``delta`` because of ``order`` (whose owner the WS delta names)."""
+        self._emit(
+            BookLevelChanged(
+                ts_ns=now,
+                ticker=order.ticker,
+                leg=leg_of(order.side),
+                price=level.price,
+                delta=delta,
+                size=level.size,
+                user_id=order.user_id,
+                client_order_id=order.client_order_id,
+                subaccount=order.subaccount,
+            )
+        )
 
     def _emit(self, event: SimEvent) -> None:
         self._pending.append(event)
@@ -720,19 +736,7 @@ class Exchange:
 
         maker.remaining -= qty
         lvl = market.book.reduce(maker, qty)
-        self._emit(
-            BookLevelChanged(
-                ts_ns=now,
-                ticker=ticker,
-                leg=leg_of(maker.side),
-                price=lvl.price,
-                delta=-qty,
-                size=lvl.size,
-                user_id=maker.user_id,
-                client_order_id=maker.client_order_id,
-                subaccount=maker.subaccount,
-            )
-        )
+        self._emit_level_changed(maker, lvl, -qty, now)
         taker.remaining -= qty
 
         maker_rec = maker_acct.position(ticker, state.event_ticker)
@@ -827,19 +831,7 @@ class Exchange:
         if order.expiration_time_s is not None:
             self._schedule_expiry(order)
         self._touched.add(order.ticker)
-        self._emit(
-            BookLevelChanged(
-                ts_ns=self._now,
-                ticker=order.ticker,
-                leg=leg_of(order.side),
-                price=lvl.price,
-                delta=order.remaining,
-                size=lvl.size,
-                user_id=order.user_id,
-                client_order_id=order.client_order_id,
-                subaccount=order.subaccount,
-            )
-        )
+        self._emit_level_changed(order, lvl, order.remaining, self._now)
 
     def _schedule_expiry(self, order: Order) -> None:
         expiry = order.expiration_time_s
@@ -860,19 +852,7 @@ class Exchange:
             lvl = market.book.remove(order)
             self._touched.add(order.ticker)
             if remaining:  # a fully filled order already left the level through its fills
-                self._emit(
-                    BookLevelChanged(
-                        ts_ns=now,
-                        ticker=order.ticker,
-                        leg=leg_of(order.side),
-                        price=lvl.price,
-                        delta=-remaining,
-                        size=lvl.size,
-                        user_id=order.user_id,
-                        client_order_id=order.client_order_id,
-                        subaccount=order.subaccount,
-                    )
-                )
+                self._emit_level_changed(order, lvl, -remaining, now)
             acct.resting.pop(order.order_id, None)
             acct.positions[order.ticker].resting_orders -= 1
             if order.order_group_id is not None:
@@ -1073,19 +1053,7 @@ class Exchange:
         self._accounts.relock(acct, order, self._markets[order.ticker].series.fee_multiplier_bps)
         self._touched.add(order.ticker)
         order.last_update_ns = now
-        self._emit(
-            BookLevelChanged(
-                ts_ns=now,
-                ticker=order.ticker,
-                leg=leg_of(order.side),
-                price=lvl.price,
-                delta=-by,
-                size=lvl.size,
-                user_id=order.user_id,
-                client_order_id=order.client_order_id,
-                subaccount=order.subaccount,
-            )
-        )
+        self._emit_level_changed(order, lvl, -by, now)
 
     def decrease_order(
         self, user_id: str, order_id: str, *, reduce_by: Count | None = None, reduce_to: Count | None = None
