@@ -10,6 +10,8 @@ measured in the same run with rounds interleaved so both see the same machine lo
   (the feed -> book path; goal: ratio >= 0.7).
 - book+top: the same, then ``best_bid()``/``best_ask()`` as a quoting task would read them.
 - book-no-event: the book path without the event object (shows what the event costs).
+- book+depth2: the book path, then ``bids(2)``/``asks(2)`` as a strategy reads them to look past
+  its own order at the touch.
 """
 
 from __future__ import annotations
@@ -112,7 +114,12 @@ def baseline_path(frames: list[bytes]) -> Callable[[int, int], None]:
 
 
 def book_path(
-    snapshot: bytes, frames: list[bytes], *, read_top: bool = False, with_event: bool = True
+    snapshot: bytes,
+    frames: list[bytes],
+    *,
+    read_top: bool = False,
+    with_event: bool = True,
+    read_depth: int = 0,
 ) -> Callable[[int, int], None]:
     book = OrderBook(TICKER)
     msg = orjson.loads(snapshot)["msg"]
@@ -143,6 +150,9 @@ def book_path(
             if read_top:
                 book.best_bid()
                 book.best_ask()
+            if read_depth:
+                book.bids(read_depth)
+                book.asks(read_depth)
 
     return run if with_event else run_without_event
 
@@ -184,6 +194,7 @@ def main() -> None:
         "book": lambda: book_path(snapshot, frames),
         "book+top": lambda: book_path(snapshot, frames, read_top=True),
         "book-no-event": lambda: book_path(snapshot, frames, with_event=False),
+        "book+depth2": lambda: book_path(snapshot, frames, read_depth=2),
     }
     results: dict[str, list[float]] = {name: [] for name in paths}
     for make in paths.values():  # warm-up pass

@@ -1,24 +1,29 @@
 """Event-to-order latency through the real daemon against the simulator, and the same at 2,000 markets.
 
-Run: ``python bench/bench_latency.py [--seconds 15] [--markets 2000] [--skip-scale]``.
+Run: ``python bench/bench_latency.py [--seconds 15] [--markets 2000] [--activity quiet|busy]
+[--skip-scale | --only-scale]``.
 
 The simulator runs as its own process (``mmframe sim serve``), so its matching and synthetic traders
-do not share this process's CPU; the daemon is ``pipelines/symmetric.yaml`` built exactly as
-``mmframe run`` builds it, pointed at the simulator with the mapping venue form. Timestamps
-(``time.monotonic_ns``) are taken at:
+do not share this process's CPU (they do share the machine's cores); the daemon is
+``pipelines/symmetric.yaml`` built exactly as ``mmframe run`` builds it, pointed at the simulator with
+the mapping venue form. Timestamps (``time.monotonic_ns``) are taken at:
 
 * frame in: the WebSocket client starts handling a text frame (before JSON parsing);
-* actions: the quoting core has the reconciler's actions for the market (``engine.core.latencies_ns``
-  measures from the moment the market was marked dirty; here that mark is backdated to frame in);
-* request to HTTP: the executor hands the first request of the send that carries those actions to
-  httpx (after signing, before any byte is written): the network is excluded. The executor starts
-  every request of a send as its own task, so this is the first of them to reach httpx.
+* actions: the quoting core has the reconciler's actions for the market. Only requotes that serve a
+  WebSocket frame are samples (not housekeeping's periodic pass, nor REST answers); a requote serves
+  every frame that dirtied its market since the last one and counts from the first of them. The
+  engine quotes a market inline, inside the frame that moved it; a market requoted inline less than
+  200 us earlier is left to the quoting task (the rest of a burst, conflated);
+* request written: the executor's synchronous order path (`KalshiRestClient.begin_*`) has handed the
+  first request carrying those actions to the socket (``transport.write`` returned). When that path
+  cannot go at once (no idle warm connection, no rate-limit tokens this instant) the request goes
+  through httpx from its own task, and the stamp is where httpx gets it (before it writes a byte).
+  The network is excluded either way.
 
-A requote serves every frame that dirtied the market since the last one (conflation); its latency
-counts from the first of them. Signing is shown separately: batch creates and cancels use
-pre-made signatures (`PreSigner`), while amends and decreases (order id in the path) sign inline,
-and "excluding inline signing" subtracts that time. The baseline row is one RSA-PSS-2048 signature,
-measured in the same run. RSS is this (daemon) process's resident memory at the end.
+Signing is shown separately: batch creates and cancels, and amends of resting orders, use signatures
+made ahead of time by the pre-signer's thread; a miss (none ready) signs inline, and "excluding inline
+signing" subtracts that time. The baseline row is one RSA-PSS-2048 signature, measured in the same
+run. RSS is this (daemon) process's resident memory at the end.
 """
 
 from __future__ import annotations
@@ -85,8 +90,19 @@ def simulator(workdir: Path, scenario: Path | None) -> Iterator[SimProcess]:
             proc.kill()
 
 
-def bulk_scenario(path: Path, markets: int) -> list[str]:
+ACTIVITY = {
+    # synthetic traders per market: (liquidity refresh s, noise orders/min, informed orders/min)
+    "busy": (30, 2.0, 1.0),
+    "quiet": (120, 0.5, 0.25),
+}
+"""``busy`` saturates the simulator (one Python process, 2,000 markets of traders, on the same two
+cores): its answers then take tens of ms and the executor's queue is the latency. ``quiet`` leaves
+it headroom, so the figures are the daemon's own."""
+
+
+def bulk_scenario(path: Path, markets: int, activity: str = "quiet") -> list[str]:
     """A scenario with ``markets`` cent-grid markets in one series; returns their tickers."""
+    refresh_s, noise, informed = ACTIVITY[activity]
     tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
     lines = [  # block style only: scenarios are strictyaml
         "name: bulk",
@@ -95,12 +111,12 @@ def bulk_scenario(path: Path, markets: int) -> list[str]:
         'starting_balance: "10000000.00"',
         "participants:",
         "  liquidity:",
-        "    refresh_seconds: 30",
+        f"    refresh_seconds: {refresh_s}",
         "    levels: 2",
         "  noise:",
-        "    rate_per_minute: 2",
+        f"    rate_per_minute: {noise}",
         "  informed:",
-        "    rate_per_minute: 1",
+        f"    rate_per_minute: {informed}",
         "series:",
         "  - ticker: SIM-BULK",
         "    fee_type: quadratic",
@@ -126,9 +142,20 @@ class _Send:
     since: list[int]
     done: bool = False
     sign_ns: int = 0
+    written_ns: int = 0
+    """When the synchronous order path wrote the send's first request (0: it went through httpx)."""
 
 
 _current: contextvars.ContextVar[_Send | None] = contextvars.ContextVar("bench_send", default=None)
+
+
+def _owns(table: dict[int, tuple[Any, int]], action: Any) -> bool:
+    entry = table.get(id(action))
+    return entry is not None and entry[0] is action
+
+
+def _take(table: dict[int, tuple[Any, int]], action: Any) -> int:
+    return table.pop(id(action))[1]
 
 
 @dataclass
@@ -142,9 +169,14 @@ class Probe:
     loop_lag_ns: list[int] = field(default_factory=list)
     drain_ns: list[int] = field(default_factory=list)
     requote_ns: list[int] = field(default_factory=list)
+    before_requote_ns: list[int] = field(default_factory=list)
+    core_inline_ns: list[int] = field(default_factory=list)
+    acting_requote_ns: list[int] = field(default_factory=list)
+    core_task_ns: list[int] = field(default_factory=list)
     background_sign_ns: list[int] = field(default_factory=list)
     frames: int = 0
     requests: int = 0
+    fast_requests: int = 0
 
     def install(self, engine: Engine) -> None:
         """Wrap the venue's open() so the hooks go in once the session exists."""
@@ -160,36 +192,54 @@ class Probe:
     def _hook(self, engine: Engine, conn: Any) -> None:
         core = engine.core
         ws, rest, executor, signer = conn.session.ws, conn.session.rest, conn.executor, conn.session.signer
-        stamps: dict[int, int] = {}
-        handed: dict[int, int] = {}
+        # Keyed by id(action), holding the action too: an id is reused once its action is freed.
+        stamps: dict[int, tuple[Any, int]] = {}
+        handed: dict[int, tuple[Any, int]] = {}
         last_since: list[int] = [0]
 
         handle = ws._handle
+        frame_in: list[int | None] = [None]
+        frame_dirty: dict[str, int] = {}  # market -> frame-in time of the first frame that dirtied it
 
         def handle_frame(raw: Any) -> None:
             t_in = time.monotonic_ns()
             self.frames += 1
-            handle(raw)
+            frame_in[0] = t_in
+            try:
+                handle(raw)
+            finally:
+                frame_in[0] = None
             self.handle_ns.append(time.monotonic_ns() - t_in)
-            for ticker in core._dirty:
-                state = core.markets.get(ticker)
-                if state is not None and state.dirty_since_ns is not None and state.dirty_since_ns >= t_in:
-                    state.dirty_since_ns = t_in
 
         ws._handle = handle_frame
+
+        mark_dirty = core.mark_dirty
+
+        def mark_dirty_traced(ticker: str) -> None:
+            t_in = frame_in[0]
+            if t_in is not None and ticker not in frame_dirty:
+                frame_dirty[ticker] = t_in
+            mark_dirty(ticker)
+
+        core.mark_dirty = mark_dirty_traced
 
         requote = core.requote
 
         def requote_timed(ticker: str) -> Any:
-            state = core.markets.get(ticker)
-            since = state.dirty_since_ns if state is not None else None
+            # Only requotes that serve a WebSocket frame are latency samples (not housekeeping's
+            # periodic pass, nor REST answers); a requote serves every frame since the last one.
+            since = frame_dirty.pop(ticker, None)
             start = time.monotonic_ns()
+            if since is not None:
+                self.before_requote_ns.append(start - since)
             actions = requote(ticker)
             end = time.monotonic_ns()
             self.requote_ns.append(end - start)
             if actions and since is not None:
                 self.core_ns.append(end - since)
-                last_since[0] = since
+                (self.core_inline_ns if frame_in[0] is not None else self.core_task_ns).append(end - since)
+                self.acting_requote_ns.append(end - start)
+            last_since[0] = since if actions and since is not None else 0
             return actions
 
         core.requote = requote_timed
@@ -199,11 +249,24 @@ class Probe:
         async def execute_stamped(actions: Any) -> None:
             now = time.monotonic_ns()
             for action in actions:
-                stamps[id(action)] = last_since[0]
-                handed[id(action)] = now
+                if last_since[0]:
+                    stamps[id(action)] = (action, last_since[0])
+                handed[id(action)] = (action, now)
             await execute(actions)
 
         executor.execute = execute_stamped
+
+        execute_nowait = executor.execute_nowait
+
+        def execute_nowait_stamped(actions: Any) -> None:
+            now = time.monotonic_ns()
+            for action in actions:
+                if last_since[0]:
+                    stamps[id(action)] = (action, last_since[0])
+                handed[id(action)] = (action, now)
+            execute_nowait(actions)
+
+        executor.execute_nowait = execute_nowait_stamped
 
         send = executor._send
 
@@ -220,8 +283,12 @@ class Probe:
                 _current.reset(token)
             kept = {id(a) for a in left}
             sent = [a for a in actions if id(a) not in kept]
-            batch.since[:] = sorted({stamps.pop(id(a)) for a in sent if id(a) in stamps})
-            waits = [start - handed.pop(id(a)) for a in sent if id(a) in handed]
+            batch.since[:] = sorted({_take(stamps, a) for a in sent if _owns(stamps, a)})
+            if batch.written_ns:
+                for since in batch.since:
+                    self.total_ns.append(batch.written_ns - since)
+                    self.unsigned_ns.append(batch.written_ns - since - batch.sign_ns)
+            waits = [start - _take(handed, a) for a in sent if _owns(handed, a)]
             if waits:
                 self.queue_wait_ns.append(max(waits))
             return left
@@ -269,6 +336,24 @@ class Probe:
             return await send_http(*args, **kwargs)
 
         rest._send_http = send_http_timed
+
+        fast_write = rest._fast_write
+
+        def fast_write_timed(*args: Any, **kwargs: Any) -> Any:
+            # The synchronous order path: the request is on the socket when this returns.
+            future = fast_write(*args, **kwargs)
+            now = time.monotonic_ns()
+            if future is not None:
+                self.requests += 1
+                self.fast_requests += 1
+                batch = _current.get()
+                if batch is not None and not batch.done:
+                    # Inside the executor's send: which actions it carries is known when it returns.
+                    batch.done = True
+                    batch.written_ns = now
+            return future
+
+        rest._fast_write = fast_write_timed
 
 
 async def run_daemon(sim: SimProcess, seconds: float, overrides: list[str]) -> tuple[Probe, Engine, int]:
@@ -333,12 +418,17 @@ def rsa_sign_ns(rounds: int = 200) -> list[int]:
 def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[int]) -> None:
     base = statistics.median(baseline) / 1000
     print(f"\n{title}: exit {code}, {len(engine.markets)} markets, {probe.frames} WS frames, "
-          f"{probe.requests} HTTP requests, {engine.stats.fills} fills, RSS {rss_mb():.0f} MB")
+          f"{probe.requests} HTTP requests ({probe.fast_requests} written synchronously), "
+          f"{engine.stats.fills} fills, RSS {rss_mb():.0f} MB")
     print(f"{'path':44} {'n':>7} {'p50 us':>9} {'p99 us':>9} {'p50/RSA':>8}")
     rows = [
         ("CPU: one WS frame, parse -> book -> dirty", probe.handle_ns),
         ("CPU: one requote (strategy, risk, reconcile)", probe.requote_ns),
+        ("frame in -> requote starts", probe.before_requote_ns),
+        ("CPU: one requote that sends actions", probe.acting_requote_ns),
         ("frame in -> actions (quoting core)", probe.core_ns),
+        ("  of which quoted inline, in the frame", probe.core_inline_ns),
+        ("  of which quoted by the quoting task", probe.core_task_ns),
         ("actions -> executor send starts (queue)", probe.queue_wait_ns),
         ("one executor request, with its round trip", probe.drain_ns),
         ("frame in -> request handed to HTTP", probe.total_ns),
@@ -358,23 +448,31 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="Length of each run.")
     parser.add_argument("--markets", type=int, default=2000, help="Markets in the scale run.")
     parser.add_argument("--skip-scale", action="store_true", help="Only the four-market run.")
+    parser.add_argument("--only-scale", action="store_true", help="Only the many-market run.")
+    parser.add_argument("--activity", choices=sorted(ACTIVITY), default="quiet",
+                        help="Synthetic trading in the many-market run (busy saturates the simulator).")
     args = parser.parse_args()
     baseline = rsa_sign_ns()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        with simulator(workdir, None) as sim:
-            probe, engine, code = await run_daemon(sim, args.seconds, [])
-        table(f"symmetric, standard scenario, {args.seconds:g} s", probe, engine, code, baseline)
+        if not args.only_scale:
+            with simulator(workdir, None) as sim:
+                probe, engine, code = await run_daemon(sim, args.seconds, [])
+            table(f"symmetric, standard scenario, {args.seconds:g} s", probe, engine, code, baseline)
         if args.skip_scale:
             return
         scenario = workdir / "bulk.yaml"
-        bulk_scenario(scenario, args.markets)
+        bulk_scenario(scenario, args.markets, args.activity)
         with simulator(workdir, scenario) as sim:
             probe, engine, code = await run_daemon(sim, args.seconds, [
                 "markets={series: [SIM-BULK]}",
-                "risk=[]",
+                # symmetric.yaml's whole rule chain, with room for 2,000 markets' orders; in the
+                # quiet scenario a book may see no change for minutes, which is not stale data
+                "risk.0.with.max_age_seconds=3600",
+                "risk.3.with.total=100000",
+                "risk.5.with.max_loss=100000",
             ])
-        table(f"symmetric, {args.markets} markets, {args.seconds:g} s", probe, engine, code, baseline)
+        table(f"symmetric, {args.markets} markets ({args.activity}), {args.seconds:g} s", probe, engine, code, baseline)
     print(f"\n(python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the simulator ran in its own process)")
 
 

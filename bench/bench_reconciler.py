@@ -1,7 +1,7 @@
 """Reconciler cost per call on typical quote changes, against a naive cancel-and-replace planner.
 
-Run: ``python bench/bench_reconciler.py [--rounds R]``. For each scenario (five levels a side) it
-prints median and p99 nanoseconds per ``reconcile`` call (over batches), calls per second, the
+Run: ``python bench/bench_reconciler.py [--rounds R]``. For each scenario (five levels a side,
+or one where the name says so: the usual quote) it prints median and p99 nanoseconds per ``reconcile`` call (over batches), calls per second, the
 ratio of its rate to the naive planner's (cancel every order, create every level) measured in the
 same run, and the actions each produces: the reconciler spends CPU to save venue writes.
 """
@@ -25,10 +25,10 @@ BATCH = 100
 LEVELS = 5
 
 
-def ladder(best_bid: int, best_ask: int, size: int = 1000) -> Quote:
-    """Five bid and five ask levels one cent apart."""
-    bids = tuple(Level(best_bid - 100 * i, size) for i in range(LEVELS))
-    asks = tuple(Level(best_ask + 100 * i, size) for i in range(LEVELS))
+def ladder(best_bid: int, best_ask: int, size: int = 1000, levels: int = LEVELS) -> Quote:
+    """``levels`` bid and ask levels one cent apart."""
+    bids = tuple(Level(best_bid - 100 * i, size) for i in range(levels))
+    asks = tuple(Level(best_ask + 100 * i, size) for i in range(levels))
     return Quote(TICKER, bids, asks)
 
 
@@ -71,6 +71,8 @@ def scenarios() -> dict[str, tuple[Quote, list[WorkingOrder]]]:
         "jump 10 ticks": (ladder(5800, 6200), working),
         "fresh quote": (base, []),
         "pull all": (Quote.empty(TICKER), working),
+        "1 lvl same": (ladder(4800, 5200, levels=1), resting(ladder(4800, 5200, levels=1))),
+        "1 lvl tick up": (ladder(4900, 5300, levels=1), resting(ladder(4800, 5200, levels=1))),
     }
 
 
@@ -101,7 +103,7 @@ def main() -> None:
     def new_id() -> str:
         return f"n{next(ids)}"
 
-    print(f"reconcile, {LEVELS} levels a side, batches of {BATCH} calls, {args.rounds} rounds")
+    print(f"reconcile, {LEVELS} levels a side unless 1 lvl, batches of {BATCH} calls, {args.rounds} rounds")
     print(
         f"{'scenario':<15}{'path':<11}{'median ns':>11}{'p99 ns':>10}{'calls/s':>11}{'ratio':>7}{'actions':>9}"
     )

@@ -118,7 +118,8 @@ class PortfolioView(Protocol):
 
     @property
     def unrealised_pnl(self) -> Price:
-        """Unrealised PnL marked to mid, price units."""
+        """Unrealised PnL marked to mid (the last mid seen while a book is invalid), price units.
+        O(1): kept as a running total."""
         ...
 
     @property
@@ -130,6 +131,32 @@ class PortfolioView(Protocol):
 
     @property
     def now_ns(self) -> int: ...
+
+    # Cross-market limits read these instead of walking `positions` and `working_orders`: each is
+    # O(1) per check however many markets run. "Could fill" counts every live order, an order with
+    # an amend or decrease in flight at the larger of its old and new sizes.
+
+    def reachable_contracts(self, ticker: str) -> Count:
+        """The largest position ``ticker`` can reach if every live order on one side fills:
+        ``max(position + live bids, live asks - position, 0)``, in counts (0 for an unknown market)."""
+        ...
+
+    @property
+    def total_reachable_contracts(self) -> Count:
+        """`reachable_contracts` summed over every market; a market's share of a total limit is
+        ``limit - (total_reachable_contracts - reachable_contracts(ticker))``."""
+        ...
+
+    def worst_case_loss(self, ticker: str) -> Price:
+        """The most ``ticker`` can lose at settlement if every live order fills
+        (`Position.worst_case_loss_with` over its live orders, an order with a cancel or amend in
+        flight at the worse of its old and new price and size), price units, rounded up."""
+        ...
+
+    @property
+    def total_worst_case_loss(self) -> Price:
+        """`worst_case_loss` summed over every market."""
+        ...
 
 
 # --- component protocols --------------------------------------------------------------------------
@@ -226,6 +253,24 @@ class Executor(Protocol):
 
     async def stop(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class ImmediateExecutor(Protocol):
+    """An executor that can take actions synchronously (optional capability).
+
+    The engine quotes a market inline, in the task that delivered the market's event, when the
+    executor has ``execute_nowait``: the actions reach the venue client without waiting for another
+    task to be scheduled. Without it, quoting runs in the engine's own task and calls ``execute``.
+    """
+
+    def execute_nowait(self, actions: Sequence[OrderAction]) -> None:
+        """Queue ``actions`` and start sending them now if possible; never blocks, never awaits.
+
+        Must tolerate being called again from inside an outcome it publishes (re-entrancy): queue
+        and send later rather than recurse.
+        """
         ...
 
 

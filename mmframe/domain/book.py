@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 
 from mmframe.domain.events import BookDeltaReceived, BookSnapshotReceived, Leg
@@ -210,4 +209,9 @@ def _top(ladder: dict[Price, Count], depth: int | None) -> list[tuple[Price, Cou
         return sorted(ladder.items(), reverse=True)
     if depth <= 0:
         return []
-    return heapq.nlargest(depth, ladder.items())
+    if depth == 1:
+        best = max(ladder)
+        return [(best, ladder[best])]
+    # Sorting the int keys in C beats heapq.nlargest (a Python loop over every level) at any
+    # realistic ladder length; prices are unique, so the order is the same.
+    return [(price, ladder[price]) for price in sorted(ladder, reverse=True)[:depth]]

@@ -12,7 +12,7 @@ payout - mark.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from mmframe.domain.money import COUNT_SCALE, ONE_DOLLAR, Count, Price
 from mmframe.domain.quote import BookSide
@@ -32,13 +32,27 @@ class Position:
     Fills at YES price p: a bid buys YES at p; an ask sells YES at p (equivalently buys NO at
     payout - p). Realised PnL is booked when a fill reduces the position, against the average
     cost; fees are tracked separately and `net_pnl` subtracts them.
+
+    A position held by a `Ledger` tells it after every fill, settlement, seed or payout change.
     """
 
-    __slots__ = ("_basis", "_cash", "_realised", "fees", "payout", "position", "settled", "ticker", "volume")
+    __slots__ = (
+        "_basis",
+        "_cash",
+        "_on_change",
+        "_payout",
+        "_realised",
+        "fees",
+        "position",
+        "settled",
+        "ticker",
+        "volume",
+    )
 
     def __init__(self, ticker: str, payout: Price = ONE_DOLLAR) -> None:
+        self._on_change: Callable[[str], None] | None = None
         self.ticker = ticker
-        self.payout = payout
+        self._payout = payout
         self.position = 0
         self.fees = 0
         self.volume = 0
@@ -51,13 +65,27 @@ class Position:
         self._cash = 0
 
     ticker: str
-    payout: Price
     position: Count
     fees: Price
     """Fees paid, price units."""
     volume: Count
     """Contracts traded (sum of fill counts)."""
     settled: bool
+
+    @property
+    def payout(self) -> Price:
+        """What one YES contract pays when it wins."""
+        return self._payout
+
+    @payout.setter
+    def payout(self, payout: Price) -> None:
+        if payout != self._payout:
+            self._payout = payout
+            self._changed()
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.ticker)
 
     @property
     def avg_price(self) -> Price:
@@ -90,6 +118,7 @@ class Position:
         self._trade(signed, price)
         self.fees += fee
         self.volume += count
+        self._changed()
 
     def _trade(self, signed: Count, price: Price) -> None:
         position = self.position
@@ -141,6 +170,7 @@ class Position:
             self._cash += position * final
             self._trade(-position, final)
         self.settled = True
+        self._changed()
         return _to_price_floor(paid)
 
     def worst_case_loss(self, resting_bids: Count = 0, resting_asks: Count = 0) -> Price:
@@ -188,6 +218,7 @@ class Position:
         self.fees = 0
         self.volume = 0
         self.settled = False
+        self._changed()
 
     def __repr__(self) -> str:
         return (
@@ -197,16 +228,31 @@ class Position:
 
 
 class Ledger:
-    """All positions, by ticker, with totals."""
+    """All positions, by ticker, with totals.
+
+    Watchers (`watch`) hear the ticker of every position created or changed (fill, settlement,
+    seed, payout).
+    """
 
     def __init__(self) -> None:
         self._positions: dict[str, Position] = {}
+        self._watchers: list[Callable[[str], None]] = []
+
+    def watch(self, changed: Callable[[str], None]) -> None:
+        """Call ``changed(ticker)`` after the position of ``ticker`` is created or changes."""
+        self._watchers.append(changed)
+
+    def _changed(self, ticker: str) -> None:
+        for changed in self._watchers:
+            changed(ticker)
 
     def position(self, ticker: str, payout: Price = ONE_DOLLAR) -> Position:
         """The position of ``ticker`` (created flat on first use, with ``payout``)."""
         found = self._positions.get(ticker)
         if found is None:
             found = self._positions[ticker] = Position(ticker, payout)
+            found._on_change = self._changed
+            self._changed(ticker)
         return found
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mmframe.domain.actions import AmendOrder, CancelOrder, CreateOrder, DecreaseOrder
@@ -95,9 +96,13 @@ class OrderTracker:
     Sizes after an amend or decrease are the venue's ``remaining``; fills seen after that subtract
     from it (never below 0), so a fill reported late is at worst counted twice against
     ``remaining``, understating what rests, never overstating it.
+
+    Watchers (`watch`) hear the ticker of every change to a live order: created, adopted, marked
+    pending, or moved by an event (size, price, status, finished).
     """
 
     def __init__(self) -> None:
+        self._watchers: list[Callable[[str], None]] = []
         self._orders: dict[str, WorkingOrder] = {}
         self._live: dict[str, dict[str, WorkingOrder]] = {}
         """Live orders by ticker, then by current client id."""
@@ -108,6 +113,15 @@ class OrderTracker:
         self._before_cancel: dict[str, OrderStatus] = {}
         self._trades: dict[str, set[str]] = {}
         self._finished: deque[str] = deque()
+
+    def watch(self, changed: Callable[[str], None]) -> None:
+        """Call ``changed(ticker)`` after anything changes the live orders of ``ticker`` (so running
+        totals kept elsewhere can be brought up to date from `working`)."""
+        self._watchers.append(changed)
+
+    def _changed(self, ticker: str) -> None:
+        for changed in self._watchers:
+            changed(ticker)
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -159,6 +173,7 @@ class OrderTracker:
             )
             self._orders[order.client_order_id] = order
             self._live.setdefault(order.ticker, {})[order.client_order_id] = order
+            self._changed(order.ticker)
             return
         if not isinstance(action, AmendOrder | DecreaseOrder | CancelOrder):
             raise TypeError(f"not an order action: {action!r}")
@@ -166,6 +181,7 @@ class OrderTracker:
         if target is None or not target.status.is_live:
             return
         self._mark_pending(target, action, ts_ns)
+        self._changed(target.ticker)
 
     def _mark_pending(
         self, order: WorkingOrder, action: AmendOrder | DecreaseOrder | CancelOrder, ts_ns: int
@@ -185,11 +201,15 @@ class OrderTracker:
 
     def adopt(self, order: WorkingOrder) -> None:
         """Track an order that already rests on the venue (startup reconciliation)."""
+        replaced = self._orders.get(order.client_order_id)
         self._orders[order.client_order_id] = order
         if order.status.is_live:
             self._live.setdefault(order.ticker, {})[order.client_order_id] = order
         else:
             self._finish(order)
+        if replaced is not None and replaced.ticker != order.ticker:
+            self._changed(replaced.ticker)
+        self._changed(order.ticker)
 
     # --- events --------------------------------------------------------------------------------
 
@@ -205,6 +225,11 @@ class OrderTracker:
         order = self._resolve(client_order_id)
         if order is None or not order.status.is_live:
             return False
+        changed = self._apply_to(order, client_order_id, event)
+        self._changed(order.ticker)
+        return changed
+
+    def _apply_to(self, order: WorkingOrder, client_order_id: str, event: object) -> bool:
         ts_ns: int = getattr(event, "ts_ns", 0)
         if (
             client_order_id != order.client_order_id

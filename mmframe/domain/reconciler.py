@@ -28,6 +28,8 @@ _BID = BookSide.BID
 _ASK = BookSide.ASK
 _LIVE = frozenset(status for status in OrderStatus if status.is_live)
 _PENDING = frozenset(status for status in OrderStatus if status.is_pending)
+# Enum class attribute lookups cost more than a module global.
+_PENDING_CANCEL = OrderStatus.PENDING_CANCEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +86,39 @@ class _Plan:
         self.creates: list[OrderAction] = []
 
     def actions(self) -> list[OrderAction]:
+        if not self.changes:
+            return [*self.cancels, *self.creates]
         changes = [a for retreating, a in self.changes if retreating] + [a for r, a in self.changes if not r]
         return [*self.cancels, *changes, *self.creates]
 
     # --- one side ------------------------------------------------------------------------------
 
     def side(self, side: BookSide, levels: Sequence[Level], orders: list[WorkingOrder]) -> None:
+        if len(orders) == 1 and len(levels) == 1:
+            order = orders[0]
+            level = levels[0]
+            if level.size > 0 and not (order.pending_change or order.status in _PENDING):
+                self._one_to_one(side, order, level)
+                return
+        self._match(side, levels, orders)
+
+    def _one_to_one(self, side: BookSide, order: WorkingOrder, level: Level) -> None:
+        """The common case of `_match`, without its sets and dicts: one order free to act, one level.
+
+        The three passes reduce to: same price (resize if outside ``size_tolerance``), within
+        ``price_tolerance`` (`_fit`), else a move; nothing is left to cancel or create.
+        """
+        price = level.price
+        size = level.size
+        if order.price == price:
+            if abs(order.remaining - size) > self.policy.size_tolerance:
+                self._fit(side, order, price, size, exact=True)
+        elif abs(order.price - price) <= self.policy.price_tolerance:
+            self._fit(side, order, price, size, exact=False)
+        else:
+            self._move(side, order, price, size)
+
+    def _match(self, side: BookSide, levels: Sequence[Level], orders: list[WorkingOrder]) -> None:
         occupied: set[Price] = set()
         free: dict[Price, WorkingOrder] = {}
         busy = 0
@@ -98,7 +127,7 @@ class _Plan:
                 occupied.add(order.price)
                 if order.pending_price is not None:
                     occupied.add(order.pending_price)
-                if order.status is not OrderStatus.PENDING_CANCEL:
+                if order.status is not _PENDING_CANCEL:
                     busy += 1
                 continue
             other = free.get(order.price)
@@ -120,12 +149,13 @@ class _Plan:
 
         # 1. exact price matches
         unmatched = len(free)
-        size_tolerance = self.policy.size_tolerance
-        for price in [p for p in wanted if p in free]:
-            order = free.pop(price)
-            size = wanted.pop(price)
-            if abs(order.remaining - size) > size_tolerance:
-                self._fit(side, order, price, size, exact=True)
+        if unmatched and wanted:
+            size_tolerance = self.policy.size_tolerance
+            for price in [p for p in wanted if p in free]:
+                order = free.pop(price)
+                size = wanted.pop(price)
+                if abs(order.remaining - size) > size_tolerance:
+                    self._fit(side, order, price, size, exact=True)
 
         # 2. within tolerance: a sweep over both sorted lists gives a maximum matching, as every
         #    level's window has the same width
@@ -151,11 +181,19 @@ class _Plan:
         matched = unmatched - len(free)
         for order in free.values():
             self._cancel(order)
+        if not wanted:
+            return
         # An order with an action in flight will serve a level once it settles (the next round
         # amends it there), so it holds one of the side's slots: creating a level for it now would
         # only be cancelled again a round later.
         slots = len({level.price for level in levels if level.size > 0}) - busy - matched
-        for price in sorted(wanted, reverse=side is _BID)[: max(0, slots)]:
+        if slots <= 0:
+            return
+        if len(wanted) == 1:
+            for price, size in wanted.items():
+                self._create(side, price, size)
+            return
+        for price in sorted(wanted, reverse=side is _BID)[:slots]:
             self._create(side, price, wanted[price])
 
     def _fit(self, side: BookSide, order: WorkingOrder, price: Price, size: Count, *, exact: bool) -> None:
@@ -189,7 +227,7 @@ class _Plan:
             self._create(side, price, size)
 
     def _amend(self, side: BookSide, order: WorkingOrder, price: Price, size: Count) -> None:
-        retreating = price < order.price if side is BookSide.BID else price > order.price
+        retreating = price < order.price if side is _BID else price > order.price
         action = AmendOrder(
             client_order_id=order.client_order_id,
             new_client_order_id=self.new_id(),

@@ -1,8 +1,11 @@
 """The engine: runs one pipeline's components around the quoting core in one anyio event loop.
 
-feed -> publish(event) -> QuotingCore.apply (state) -> dirty markets -> quoting task (latest state
-only: conflation) -> strategy -> risk -> reconciler -> executor. Every event also goes to the sinks,
-each through its own queue and task.
+feed -> publish(event) -> QuotingCore.apply (state) -> the event's market is requoted at once, in
+the feed's own task (strategy -> risk -> reconciler -> executor), when the executor can take actions
+synchronously (`ImmediateExecutor`): no task switch between a frame and its order request. Every
+other dirty market (housekeeping, params, a pass already running) goes to the quoting task, which
+serves the latest state only (conflation). Every event also goes to the sinks, each through its own
+queue and task.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import anyio
 import anyio.abc
 
 from mmframe.clock import NANOS_PER_SECOND, Clock
-from mmframe.components import AccountSnapshot, CarriedState
+from mmframe.components import AccountSnapshot, CarriedState, ImmediateExecutor
 from mmframe.domain.actions import CancelOrder, OrderAction
 from mmframe.domain.events import (
     Event,
@@ -45,6 +48,9 @@ AUDIT_GRACE_NS = 5_000_000_000
 log = logging.getLogger("mmframe.engine")
 _QUOTE_SLICE_NS = 500_000
 """Longest stretch of one quoting pass before it yields to the sender and the feeds (monotonic ns)."""
+_INLINE_GAP_NS = 200_000
+"""A market requoted inline less than this long ago leaves the next event's requote to the quoting
+task, so a burst of frames costs one inline requote plus one conflated one (monotonic ns)."""
 _summary_log = logging.getLogger("mmframe.summary")
 
 
@@ -138,6 +144,16 @@ class Engine:
         self._drained: set[str] = set()
         """Markets that left the pipeline's selection: never quoted again in this run."""
         self.core._emit = self._emit  # runtime events go to sinks only
+        self._immediate: ImmediateExecutor | None = (
+            parts.executor if isinstance(parts.executor, ImmediateExecutor) else None
+        )
+        self._inline = False
+        """Quote inline on events (`_quote_inline`): set while trading with an `ImmediateExecutor`."""
+        self._inline_ns: dict[str, int] = {}
+        """Per market, when it was last requoted inline (monotonic ns)."""
+        self._in_pass = False
+        """A quoting pass is running: an event it causes (a reject, say) leaves its market dirty for
+        the quoting task instead of starting a nested pass."""
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -155,7 +171,41 @@ class Engine:
         for observer in self._observers:
             observer(event)
         if self.core.dirty:
-            self._wake.set()
+            ticker = getattr(event, "ticker", None)
+            if ticker is not None and self._inline and not self._in_pass and self._inline_due(ticker):
+                self._quote_inline(ticker)
+            if self.core.dirty:
+                self._wake.set()
+
+    def _inline_due(self, ticker: str) -> bool:
+        """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the
+        first frame of a burst is quoted at once, the rest of the burst once, by the quoting task
+        (latest state only), instead of once per frame."""
+        now = time.monotonic_ns()
+        if now - self._inline_ns.get(ticker, 0) < _INLINE_GAP_NS or not self.core.take_dirty_market(ticker):
+            return False
+        self._inline_ns[ticker] = now
+        return True
+
+    def _quote_inline(self, ticker: str) -> None:
+        """Requote the market an event just changed, in the task that delivered the event, and hand
+        the actions straight to the executor: no wait for the quoting task to be scheduled (the
+        event-to-order path). Anything else that is dirty stays with the quoting task."""
+        core = self.core
+        if self._stopping or ticker in self._drained or core.state == TradingState.HALTED:
+            core.mark_dirty(ticker)  # the quoting task decides (halts cancel everything there)
+            return
+        self._in_pass = True
+        try:
+            actions = core.requote(ticker)
+            if actions:
+                self._submit_now(actions)
+        except Exception as exc:  # same fate as a failure in the quoting task: a clean stop
+            self.error = f"quoting failed: {_one_line(exc)}"
+            log.error("%s", self.error, exc_info=log.isEnabledFor(logging.DEBUG))
+            self.request_stop(self.error)
+        finally:
+            self._in_pass = False
 
     def _emit(self, event: Event) -> None:
         self.stats.events[event.kind] += 1
@@ -317,6 +367,7 @@ class Engine:
         for ticker in self.markets:
             self.core.market(ticker)
         self.ready = True
+        self._inline = self._immediate is not None
         async with anyio.create_task_group() as tg:
             if self._control is not None:
                 # Before any quoting: a control plane that cannot start (unsafe bind, port in use)
@@ -338,6 +389,7 @@ class Engine:
             await self._stop.wait()
             self.ready = False
             self._stopping = True
+            self._inline = False
             self.core.pause("stopping")
             left = await self.cancel_everything()
             if left:
@@ -379,7 +431,11 @@ class Engine:
             for ticker in core.take_dirty():
                 if ticker in self._drained:
                     continue
-                actions = core.requote(ticker)
+                self._in_pass = True
+                try:
+                    actions = core.requote(ticker)
+                finally:
+                    self._in_pass = False
                 if core.state == TradingState.HALTED:
                     # requote already turned the halt into cancels of every live order
                     await self._submit(actions)
@@ -397,6 +453,23 @@ class Engine:
     async def _submit(self, actions: Sequence[OrderAction]) -> None:
         if not actions:
             return
+        if self._immediate is not None:
+            self._submit_now(actions)
+            return
+        self._record_submission(actions)
+        await self.parts.executor.execute(actions)
+
+    def _submit_now(self, actions: Sequence[OrderAction]) -> None:
+        """Record ``actions`` and hand them to an `ImmediateExecutor` without awaiting."""
+        assert self._immediate is not None
+        self._record_submission(actions)
+        self._in_pass, outer = True, self._in_pass
+        try:
+            self._immediate.execute_nowait(actions)
+        finally:
+            self._in_pass = outer
+
+    def _record_submission(self, actions: Sequence[OrderAction]) -> None:
         counts = self.stats.actions
         for action in actions:
             counts[action.type.value] += 1
@@ -404,7 +477,6 @@ class Engine:
         self._emit(submitted)
         for named in self.core.rules:
             named.rule.observe(submitted)
-        await self.parts.executor.execute(actions)
 
     async def _audit_loop(self) -> None:
         """Every ``audit_seconds``, compare the venue's resting orders with the tracker's live ones.

@@ -81,6 +81,8 @@ class QuotingCore:
         self.tracker = OrderTracker()
         self.markets: dict[str, MarketState] = {}
         self.portfolio = Portfolio(self.ledger, self.tracker, self.markets, now_ns)
+        self._book_changed = self.portfolio.book_changed
+        """Tell the portfolio a market's mark may have moved (its PnL totals are kept running)."""
         self.state = TradingState.ACTIVE
         self.halt_reason = ""
         self.resume_at_ns: int | None = None
@@ -146,6 +148,13 @@ class QuotingCore:
         self._dirty.clear()
         return tickers
 
+    def take_dirty_market(self, ticker: str) -> bool:
+        """Take ``ticker`` out of the dirty set; whether it was there (the caller requotes it now)."""
+        if ticker in self._dirty:
+            del self._dirty[ticker]
+            return True
+        return False
+
     def mark_dirty(self, ticker: str) -> None:
         if ticker not in self._dirty:
             self._dirty[ticker] = None
@@ -165,10 +174,12 @@ class QuotingCore:
             state = self.markets.get(event.ticker) or self.market_state(event.ticker)
             state.book.apply_delta(event.leg, event.price, event.delta, event.ts_ns)
             state.last_book_update_ns = event.ts_ns
+            self._book_changed(event.ticker)
         elif isinstance(event, BookSnapshotReceived):
             state = self.market_state(event.ticker)
             state.book.apply_snapshot(event.yes_bids, event.no_bids, event.ts_ns)
             state.last_book_update_ns = event.ts_ns
+            self._book_changed(event.ticker)
         elif isinstance(event, OrderEvent):
             self._apply_order_event(event)
         elif isinstance(event, MarketEvent):
@@ -185,6 +196,7 @@ class QuotingCore:
             state.last_trade_price = event.price
         elif isinstance(event, BookInvalidated):
             state.book.invalidate()
+            self._book_changed(state.ticker)
         elif isinstance(event, MarketStatusChanged):
             state.status = event.status
             if event.close_ts_ns is not None:
@@ -197,6 +209,7 @@ class QuotingCore:
             state.status = info.status
             if info.payout != state.book.payout:
                 state.book = OrderBook(state.ticker, info.payout)
+                self._book_changed(state.ticker)
             state.position.payout = info.payout
         elif isinstance(event, FairValueUpdated):
             state.fair_value = event.price

@@ -26,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from mmframe.api import (
     AccountSnapshot,
@@ -62,12 +62,13 @@ from mmframe_kalshi.errors import (
     TransportError,
 )
 from mmframe_kalshi.limiter import split_batches
-from mmframe_kalshi.models import Fill, Order, OrderPlaced
+from mmframe_kalshi.models import Fill, Order, OrderAmendedResult, OrderCanceledResult, OrderPlaced
 from mmframe_kalshi.parsing import Frame
 from mmframe_kalshi.rest import ORDERS_V2_BATCH, CreateOrderRequest
 from mmframe_kalshi.session import KalshiSession
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ACCOUNT_CHANNELS = ("fill", "user_orders", "market_positions")
 _ACCOUNT_FRAMES = ("fill", "user_order", "market_position", "order_group_updates")
@@ -142,6 +143,8 @@ class KalshiExecutor:
         self._remove_listener: Any = None
         self._send_lock = asyncio.Lock()
         """Held by `cancel_all`: no new request starts while it runs."""
+        self._sending = False
+        """Inside `_send_queued`: a nested `execute_nowait` queues instead of sending."""
         self._max_in_flight = max(1, max_in_flight)
         self._slot_freed = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -181,12 +184,45 @@ class KalshiExecutor:
         )
 
     async def execute(self, actions: Sequence[OrderAction]) -> None:
-        """Queue ``actions``; the sender task sends them. Returns at once."""
+        """Queue ``actions`` and start sending them (see `execute_nowait`). Returns at once."""
+        self.execute_nowait(actions)
+
+    def execute_nowait(self, actions: Sequence[OrderAction]) -> None:
+        """Queue ``actions`` and, when a request slot is free, start their requests right here (each
+        request is its own task: its first step runs on the next turn of the event loop). Otherwise,
+        or when called from inside a send (an outcome published while sending), the sender task
+        sends them as slots free up, batched with whatever arrives meanwhile."""
         if not actions:
             return
         self._queue.extend(actions)
         self._idle.clear()
-        self._wake.set()
+        if (
+            self._sending
+            or self._sender is None
+            or self._send_lock.locked()
+            or len(self._in_flight) >= self._max_in_flight
+        ):
+            self._wake.set()
+            return
+        self._send_queued()
+
+    def _send_queued(self) -> None:
+        """Send what is queued now (as far as request slots allow); the rest stays queued in order."""
+        self._sending = True
+        try:
+            batch, self._queue = self._queue, []
+            try:
+                left = self._send(batch)
+            except Exception:
+                logger.exception("sending %d order action(s) failed", len(batch))
+                left = []
+            self._queue[:0] = left
+        finally:
+            self._sending = False
+        if self._queue:
+            self._wake.set()
+        else:
+            self._maybe_idle()
 
     async def cancel_all(self) -> None:
         """Cancel every order this executor owns: batch cancel, verify, cancel leftovers one by one,
@@ -311,13 +347,7 @@ class KalshiExecutor:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                 async with self._send_lock:
-                    batch, self._queue = self._queue, []
-                    try:
-                        left = self._send(batch)
-                    except Exception:
-                        logger.exception("sending %d order action(s) failed", len(batch))
-                        left = []
-                    self._queue[:0] = left
+                    self._send_queued()
             self._maybe_idle()
 
     def _send(self, actions: list[OrderAction]) -> list[OrderAction]:
@@ -364,7 +394,9 @@ class KalshiExecutor:
             records = [record for _, record in chunk]
             for record in records:
                 record.owned = True
-            self._start(self._cancel_orders(records, reason="canceled"))
+                record.cancel_requested = True
+            started = self._begin(self.rest.begin_batch_cancel_orders, [(r.order_id or "", r.ticker) for r in records])
+            self._start(self._cancel_orders(records, reason="canceled", started=started))
             free -= 1
         # Then amends, decreases and create batches in the order they were queued, so that under
         # load none of them waits behind a stream of the others.
@@ -383,16 +415,29 @@ class KalshiExecutor:
             if isinstance(first, AmendOrder | DecreaseOrder):
                 self._start_order_change(first)
             else:
-                self._start(self._create(self._records_for([a for a in request if isinstance(a, CreateOrder)])))
+                creates_now = self._records_for([a for a in request if isinstance(a, CreateOrder)])
+                requests_now = self._create_requests(creates_now)
+                placing = self._begin(self.rest.begin_batch_create_orders, requests_now)
+                self._start(self._create(creates_now, requests=requests_now, started=placing))
             free -= 1
         left.sort(key=lambda action: position[id(action)])
         return left
+
+    def _begin(self, begin: Callable[..., Awaitable[T] | None], *args: Any, **kwargs: Any) -> Awaitable[T] | None:
+        """Write a request to the socket now (the REST client's ``begin_*``: no event-loop turn between
+        the frame that caused it and the bytes leaving); None when it cannot go synchronously (no warm
+        connection, no tokens right now) or failed to start, and the request task sends it instead."""
+        try:
+            return begin(*args, **kwargs)
+        except Exception:  # the request task's own call raises it again, and handles it there
+            return None
 
     def _start(
         self, request: Coroutine[Any, Any, None], *, after: asyncio.Task[None] | None = None
     ) -> asyncio.Task[None]:
         """Run one request as its own task (after ``after``, if given)."""
         task = asyncio.create_task(self._run(request, after), name="kalshi-executor-request")
+        self.session.ws.yield_after_frame()  # if a frame handler started it: send before reading on
         self._in_flight.add(task)
         task.add_done_callback(self._request_done)
         return task
@@ -426,7 +471,30 @@ class KalshiExecutor:
         record = self._orders.get(action.client_order_id)
         key = id(record)
         before = self._order_busy.get(key) if record is not None else None
-        request = self._amend(action) if isinstance(action, AmendOrder) else self._decrease(action)
+        if before is asyncio.current_task():
+            before = None  # asked from inside that request's answer: it is answered, nothing to wait for
+        started: Awaitable[OrderAmendedResult] | None = None
+        if (
+            before is None
+            and isinstance(action, AmendOrder)
+            and record is not None
+            and record.live
+            and record.order_id is not None
+        ):
+            record.owned = True
+            started = self._begin(
+                self.rest.begin_amend_order,
+                record.order_id,
+                ticker=action.ticker,
+                side=action.side,
+                price=action.price,
+                total_count=record.filled + action.size,
+                client_order_id=action.client_order_id,
+                updated_client_order_id=action.new_client_order_id,
+            )
+        request = (
+            self._amend(action, started, record) if isinstance(action, AmendOrder) else self._decrease(action)
+        )
         task = self._start(request, after=before)
         if record is not None:
             self._order_busy[key] = task
@@ -458,13 +526,24 @@ class KalshiExecutor:
                 )
             )
 
-    async def _cancel_orders(self, records: list[_Order], *, reason: str) -> None:
+    async def _cancel_orders(
+        self,
+        records: list[_Order],
+        *,
+        reason: str,
+        started: Awaitable[list[OrderCanceledResult]] | None = None,
+    ) -> None:
+        """Cancel ``records`` in batches; ``started`` is the answer to a batch already written for
+        exactly these records (`_begin`)."""
         size = min(self.max_batch, self.rest.limiter.max_batch_items("DELETE", ORDERS_V2_BATCH))
         for record in records:
             record.cancel_requested = True
-        for chunk in split_batches(records, size):
+        for chunk in [records] if started is not None else split_batches(records, size):
             try:
-                results = await self.rest.batch_cancel_orders([(r.order_id or "", r.ticker) for r in chunk])
+                if started is not None:
+                    results = await started
+                else:
+                    results = await self.rest.batch_cancel_orders([(r.order_id or "", r.ticker) for r in chunk])
             except KalshiError as exc:
                 for record in chunk:
                     self._reject(
@@ -479,7 +558,30 @@ class KalshiExecutor:
                     code = result.error.code or "error"
                     self._reject(record.client_order_id, record.ticker, code, str(result.error), "cancel")
 
-    async def _create(self, actions: list[CreateOrder]) -> None:
+    async def _create(
+        self,
+        actions: list[CreateOrder],
+        *,
+        requests: list[CreateOrderRequest] | None = None,
+        started: Awaitable[list[OrderPlaced]] | None = None,
+    ) -> None:
+        """Place ``actions`` in batches; ``started`` is the answer to a batch already written for
+        exactly ``requests`` (`_begin`)."""
+        if requests is None:
+            requests = self._create_requests(actions)
+        size = min(self.max_batch, self.rest.limiter.max_batch_items("POST", ORDERS_V2_BATCH))
+        for chunk in [requests] if started is not None else split_batches(requests, size):
+            try:
+                if started is not None:
+                    results = await started
+                else:
+                    results = await self.rest.batch_create_orders(chunk)
+            except KalshiError as exc:
+                results = [OrderPlaced(client_order_id=r.client_order_id, error=exc) for r in chunk]
+            for request, result in zip(chunk, results, strict=True):
+                await self._created(request, result)
+
+    def _create_requests(self, actions: list[CreateOrder]) -> list[CreateOrderRequest]:
         requests = []
         for action in actions:
             requests.append(
@@ -499,14 +601,7 @@ class KalshiExecutor:
                     cancel_order_on_pause=self.cancel_order_on_pause or None,
                 )
             )
-        size = min(self.max_batch, self.rest.limiter.max_batch_items("POST", ORDERS_V2_BATCH))
-        for chunk in split_batches(requests, size):
-            try:
-                results = await self.rest.batch_create_orders(chunk)
-            except KalshiError as exc:
-                results = [OrderPlaced(client_order_id=r.client_order_id, error=exc) for r in chunk]
-            for request, result in zip(chunk, results, strict=True):
-                await self._created(request, result)
+        return requests
 
     async def _created(self, request: CreateOrderRequest, result: OrderPlaced) -> None:
         record = self._orders[request.client_order_id]
@@ -521,7 +616,7 @@ class KalshiExecutor:
                 )
             return
         if result.error is not None:
-            record.live = False
+            self._finished(record)
             self._deferred_cancels.discard(record.client_order_id)
             code = result.error.code or type(result.error).__name__
             self._reject(record.client_order_id, record.ticker, code, result.error.message, "create")
@@ -535,6 +630,8 @@ class KalshiExecutor:
         record.order_id = order_id
         self._by_order_id[order_id] = record.client_order_id
         self._unknown.pop(record.client_order_id, None)
+        if remaining > 0:
+            self.rest.presign_order(order_id)  # its next amend or decrease goes out without signing
         self._publish(
             OrderAccepted(
                 ts_ns=ctx.clock.now_ns(),
@@ -548,7 +645,7 @@ class KalshiExecutor:
         if remaining <= 0:
             if filled == 0 and record.filled == 0:
                 self._closed(record, "not resting")
-            record.live = False
+            self._finished(record)
         elif record.client_order_id in self._deferred_cancels:
             self._deferred_cancels.discard(record.client_order_id)
             self._queue.append(CancelOrder(client_order_id=record.client_order_id, ticker=record.ticker))
@@ -564,24 +661,34 @@ class KalshiExecutor:
         if result.error is None:
             logger.warning("order %s still rested after fills covered its size: cancelled", order_id)
 
-    async def _amend(self, action: AmendOrder) -> None:
-        record = self._orders.get(action.client_order_id)
-        if record is None or not record.live or record.order_id is None:
+    async def _amend(
+        self,
+        action: AmendOrder,
+        started: Awaitable[OrderAmendedResult] | None = None,
+        started_record: _Order | None = None,
+    ) -> None:
+        """Amend one order; ``started`` is the answer to the amend already written for
+        ``started_record`` (`_begin`)."""
+        record = started_record if started is not None else self._orders.get(action.client_order_id)
+        if record is None or record.order_id is None or (started is None and not record.live):
             self._reject(
                 action.client_order_id, action.ticker, "unknown_order", "no such live order", "amend"
             )
             return
         record.owned = True
         try:
-            result = await self.rest.amend_order(
-                record.order_id,
-                ticker=action.ticker,
-                side=action.side,
-                price=action.price,
-                total_count=record.filled + action.size,
-                client_order_id=action.client_order_id,
-                updated_client_order_id=action.new_client_order_id,
-            )
+            if started is not None:
+                result = await started
+            else:
+                result = await self.rest.amend_order(
+                    record.order_id,
+                    ticker=action.ticker,
+                    side=action.side,
+                    price=action.price,
+                    total_count=record.filled + action.size,
+                    client_order_id=action.client_order_id,
+                    updated_client_order_id=action.new_client_order_id,
+                )
         except (ServerError, TransportError) as exc:
             await self._settle_amend(record, action, exc)
             return
@@ -615,6 +722,10 @@ class KalshiExecutor:
         record.price = action.price
         record.remaining = remaining
         record.resized = True
+        if record.order_id != order_id:
+            if record.order_id is not None:
+                self.rest.forget_order(record.order_id)
+            self.rest.presign_order(order_id)
         record.order_id = order_id
         self._orders[record.client_order_id] = record
         self._by_order_id[order_id] = record.client_order_id
@@ -672,7 +783,7 @@ class KalshiExecutor:
             )
         )
         if result.remaining <= 0:
-            record.live = False
+            self._finished(record)
 
     # --- WebSocket account channels -----------------------------------------------------------
 
@@ -703,7 +814,7 @@ class KalshiExecutor:
             record.filled += fill.count
             record.remaining = max(0, record.remaining - fill.count)
             if record.remaining == 0 and record.live:
-                record.live = False
+                self._finished(record)
                 if record.resized and record.order_id:
                     # 0 may be wrong after an amend or decrease (a fill from before it counted against
                     # the new size): the runtime now thinks the order is done, so make sure it is.
@@ -745,7 +856,7 @@ class KalshiExecutor:
         if order.status == "canceled" and record.live:
             self._closed(record, "canceled" if record.cancel_requested else "canceled by the venue")
         elif order.status == "executed":
-            record.live = False
+            self._finished(record)
 
     def _group_update(self, update: parsing.OrderGroupUpdate) -> None:
         if update.order_group_id != self.order_group_id or update.event_type != "triggered":
@@ -815,7 +926,7 @@ class KalshiExecutor:
                 )
             else:
                 self._unknown.pop(cid, None)
-                record.live = False
+                self._finished(record)
                 self._reject(cid, ticker, "not_placed", "create outcome settled: not on the venue", "create")
 
     async def _settle_unknown_later(self) -> None:
@@ -895,13 +1006,15 @@ class KalshiExecutor:
         )
         self._orders[order.client_order_id] = record
         self._by_order_id[order.order_id] = order.client_order_id
+        if order.remaining > 0:
+            self.rest.presign_order(order.order_id)
 
     # --- publishing -------------------------------------------------------------------------
 
     def _closed(self, record: _Order, reason: str) -> None:
         if not record.live:
             return
-        record.live = False
+        self._finished(record)
         ctx = self._require_ctx()
         self._publish(
             OrderCanceled(
@@ -911,6 +1024,12 @@ class KalshiExecutor:
                 reason=reason,
             )
         )
+
+    def _finished(self, record: _Order) -> None:
+        """The order no longer rests: stop keeping amend/decrease signatures ready for it."""
+        record.live = False
+        if record.order_id is not None:
+            self.rest.forget_order(record.order_id)
 
     def _reject(self, client_order_id: str, ticker: str, code: str, message: str, action: str) -> None:
         ctx = self._require_ctx()

@@ -261,6 +261,10 @@ class RateLimiter:
     def set_costs(self, costs: EndpointCosts) -> None:
         self.costs = costs
 
+    def try_acquire(self, method: str, path: str, *, items: int = 1) -> bool:
+        """Take the tokens ``method path`` costs if they are there now and nobody waits; never waits."""
+        return self.buckets[bucket_for(method, path)].try_acquire(self.costs.cost(method, path, items))
+
     async def acquire(
         self, method: str, path: str, *, items: int = 1, priority: Priority | None = None
     ) -> int:

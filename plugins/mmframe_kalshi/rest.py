@@ -16,13 +16,20 @@ Retry policy:
   it; if even that fails, `OutcomeUnknownError` says the order must be treated as possibly live.
 * Amends are not retried on an unknown outcome (a second amend would refer to a client id the
   first already replaced); the caller reconciles by reading the order.
+
+Fast order path: `begin_amend_order`, `begin_batch_create_orders` and `begin_batch_cancel_orders`
+write their request to the socket synchronously (`fastpath.FastPathPool`) and return an awaitable
+for the result, or None when that cannot happen right now (then use the async method). Both paths
+share the request building (`_signed_request`) and the response handling (`_handle_response`), and
+any retry after the first attempt goes through the async method's own loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,7 +38,7 @@ import httpx
 import orjson
 
 from mmframe.api import BookSide, Clock, Count, Price, format_count, format_price
-from mmframe_kalshi.auth import PreSigner, RequestSigner
+from mmframe_kalshi.auth import HEADER_TIMESTAMP, PreSigner, RequestSigner
 from mmframe_kalshi.errors import (
     AuthenticationError,
     KalshiError,
@@ -44,6 +51,7 @@ from mmframe_kalshi.errors import (
     VenueError,
     error_from_response,
 )
+from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathError, FastPathPool, RawResponse
 from mmframe_kalshi.limiter import AccountLimits, EndpointCosts, Priority, RateLimiter, limits_from_json
 from mmframe_kalshi.models import (
     Balance,
@@ -70,7 +78,20 @@ T = TypeVar("T")
 
 ORDERS_V2 = "/portfolio/events/orders"
 ORDERS_V2_BATCH = "/portfolio/events/orders/batched"
+
+
+def amend_path(order_id: str) -> str:
+    """``order_id``'s amend endpoint below the API root (`KalshiRestClient.full_path` gives the signed path)."""
+    return f"{ORDERS_V2}/{order_id}/amend"
+
+
+def decrease_path(order_id: str) -> str:
+    """``order_id``'s decrease endpoint below the API root."""
+    return f"{ORDERS_V2}/{order_id}/decrease"
+
 _ORDERBOOKS_MAX = 100
+# The fast path asks for plain JSON: no accept-encoding, so no compressed body to undo.
+_ACCEPT_JSON = ("accept", "application/json")
 _LOOKUP_PAGES = 5
 
 
@@ -145,6 +166,9 @@ class KalshiRestClient:
         timeout: httpx.Timeout | None = None,
         rng: random.Random | None = None,
         max_connections: int = 10,
+        fast_order_path: bool = True,
+        fast_connections: int = 2,
+        fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self._base_path = urlsplit(self.rest_url).path.rstrip("/")
@@ -154,20 +178,58 @@ class KalshiRestClient:
         self.presigner = presigner
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
+        timeout = timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0)
         self._http = httpx.AsyncClient(
             base_url=self.rest_url + "/",
-            timeout=timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0),
+            timeout=timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             headers={"accept": "application/json"},
         )
         self.requests_sent = 0
         self.rate_limited = 0
+        # Warm connections for the begin_* methods; opened by `open_fast_path` or the first begin_*.
+        self.fast: FastPathPool | None = (
+            FastPathPool(
+                self.rest_url,
+                size=fast_connections,
+                max_idle_s=fast_max_idle_s,
+                timeout_s=timeout.read or 10.0,
+                connect_timeout_s=timeout.connect or 3.0,
+                clock=clock,
+            )
+            if fast_order_path
+            else None
+        )
 
     def full_path(self, path: str) -> str:
         """The path Kalshi signs: ``/trade-api/v2`` + ``path``."""
         return self._base_path + path
 
+    def presign_order(self, order_id: str) -> None:
+        """Keep a signature ready for ``order_id``'s next amend (no-op without a pre-signer). Call
+        when the order is accepted, and for the new id when an amend renamed it.
+
+        Only the amend: a quote that moves is an amend, while a size-only decrease is rare (the
+        reconciler's strategies quote fixed sizes unless a risk rule clips them) and signs inline;
+        pre-signing both would double the signing thread's work (about 1,000 signatures/s at
+        4,000 resting orders instead of 500)."""
+        if self.presigner is not None:
+            self.presigner.register("POST", self.full_path(amend_path(order_id)), per_order=True)
+
+    def forget_order(self, order_id: str) -> None:
+        """Stop pre-signing for ``order_id`` (it closed, or an amend gave it a new id)."""
+        if self.presigner is not None:
+            for path in (amend_path(order_id), decrease_path(order_id)):
+                self.presigner.forget("POST", self.full_path(path))
+
+    async def open_fast_path(self) -> None:
+        """Open the fast path's connections now (else the first ``begin_*`` call starts them)."""
+        if self.fast is not None:
+            await self.fast.open()
+
     async def aclose(self) -> None:
+        if self.fast is not None:
+            await self.fast.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> KalshiRestClient:
@@ -190,6 +252,36 @@ class KalshiRestClient:
     ) -> Any:
         """One attempt: wait for tokens, sign, send; the JSON body, or a typed error."""
         await self.limiter.acquire(method, path, items=items, priority=priority)
+        full, headers, presigned, content = self._signed_request(method, path, body)
+        return await self._send_signed(method, path, params, full, headers, presigned, content)
+
+    async def _send_signed(
+        self,
+        method: str,
+        path: str,
+        params: Any,
+        full: str,
+        headers: dict[str, str],
+        presigned: bool,
+        content: bytes | None,
+    ) -> Any:
+        """Send a signed request over httpx (re-signing once if a pre-signed one was refused)."""
+        try:
+            response = await self._send_http(method, path, params, content, headers)
+            if presigned and self._refused_as_expired(method, full, headers, response.status_code, response.content):
+                headers = {**headers, **self._signer.headers(method, full)}
+                response = await self._send_http(method, path, params, content, headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=False) from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=True) from exc
+        return self._handle_response(method, path, response.status_code, response.content)
+
+    def _signed_request(
+        self, method: str, path: str, body: Any
+    ) -> tuple[str, dict[str, str], bool, bytes | None]:
+        """The signed path, headers (a pre-made signature if one is ready, else signed now), whether
+        they were pre-signed, and the JSON body; shared by `_send` and the fast path."""
         full = self.full_path(path)
         headers = self.presigner.take(method, full) if self.presigner else None
         presigned = headers is not None
@@ -199,31 +291,85 @@ class KalshiRestClient:
         if body is not None:
             content = orjson.dumps(body)
             headers = {**headers, "content-type": "application/json"}
-        try:
-            response = await self._send_http(method, path, params, content, headers)
-            if presigned and response.status_code == 401:
-                # A pre-signed timestamp the venue found stale: the request was refused, sign afresh.
-                error = error_from_response(401, response.content)
-                if error.code == "header_timestamp_expired":
-                    headers = {**headers, **self._signer.headers(method, full)}
-                    response = await self._send_http(method, path, params, content, headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=False) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=True) from exc
-        if response.status_code >= 400:
-            error = error_from_response(response.status_code, response.content)
+        return full, headers, presigned, content
+
+    def _refused_as_expired(
+        self, method: str, full: str, headers: Mapping[str, str], status: int, content: bytes
+    ) -> bool:
+        """Whether the venue refused a pre-signed request's timestamp as stale: then it was not
+        processed, and the caller signs afresh and sends once more (pre-signing younger from now on)."""
+        if status != 401 or self.presigner is None:
+            return False
+        if error_from_response(401, content).code != "header_timestamp_expired":
+            return False
+        self.presigner.note_expired(method, full, int(headers[HEADER_TIMESTAMP]))
+        return True
+
+    def _handle_response(self, method: str, path: str, status: int, content: bytes) -> Any:
+        """The JSON body of a response, or its typed error (counting 429s)."""
+        if status >= 400:
+            error = error_from_response(status, content)
             if isinstance(error, RateLimitedError):
                 self.rate_limited += 1
             raise error
-        if response.status_code == 204 or not response.content:
+        if status == 204 or not content:
             return {}
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError:
             raise MalformedMessageError(
-                f"{method} {path}: response is not JSON", code="malformed", status=response.status_code
+                f"{method} {path}: response is not JSON", code="malformed", status=status
             ) from None
+
+    # --- fast path ------------------------------------------------------------------------------
+
+    def _begin(self, method: str, path: str, body: Any, *, items: int = 1) -> Coroutine[Any, Any, Any] | None:
+        """Write ``method path`` now on a warm connection: a coroutine for what `_send` would return
+        (JSON body or typed error), or None with nothing taken (no fast path, no idle connection, no
+        tokens right now)."""
+        fast = self.fast
+        if fast is None or not fast.has_idle():
+            return None
+        if not self.limiter.try_acquire(method, path, items=items):
+            return None
+        full, headers, presigned, content = self._signed_request(method, path, body)
+        future = self._fast_write(method, full, headers, content)
+        assert future is not None, "has_idle() and try_send() disagree"
+        return self._fast_finish(method, path, full, headers, presigned, content, future)
+
+    def _fast_write(
+        self, method: str, full: str, headers: Mapping[str, str], content: bytes | None
+    ) -> asyncio.Future[RawResponse] | None:
+        assert self.fast is not None
+        future = self.fast.try_send(method, full, [_ACCEPT_JSON, *headers.items()], content)
+        if future is not None:
+            self.requests_sent += 1
+        return future
+
+    async def _fast_finish(
+        self,
+        method: str,
+        path: str,
+        full: str,
+        headers: dict[str, str],
+        presigned: bool,
+        content: bytes | None,
+        future: asyncio.Future[RawResponse],
+    ) -> Any:
+        try:
+            response = await future
+        except FastPathError as exc:
+            raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
+        if presigned and self._refused_as_expired(method, full, headers, response.status, response.body):
+            headers = {**headers, **self._signer.headers(method, full)}
+            again = self._fast_write(method, full, headers, content)
+            if again is None:
+                return await self._send_signed(method, path, None, full, headers, False, content)
+            try:
+                response = await again
+            except FastPathError as exc:
+                raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
+        return self._handle_response(method, path, response.status, response.body)
 
     async def _send_http(
         self, method: str, path: str, params: Any, content: bytes | None, headers: Mapping[str, str]
@@ -234,11 +380,21 @@ class KalshiRestClient:
         )
 
     async def _idempotent(
-        self, method: str, path: str, *, params: Any = None, body: Any = None, items: int = 1
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        body: Any = None,
+        items: int = 1,
+        first: Awaitable[Any] | None = None,
     ) -> Any:
-        """Send with retries on 5xx, 429 and network errors (safe: repeating changes nothing)."""
+        """Send with retries on 5xx, 429 and network errors (safe: repeating changes nothing).
+        ``first``: the first attempt, already sent by the fast path."""
         for attempt in range(self.retry.attempts):
             try:
+                if first is not None and attempt == 0:
+                    return await first
                 return await self._send(method, path, params=params, body=body, items=items)
             except (ServerError, RateLimitedError, TransportError) as exc:
                 if attempt + 1 >= self.retry.attempts:
@@ -464,23 +620,46 @@ class KalshiRestClient:
         """
         if not orders:
             return []
-        path = ORDERS_V2 if _single else ORDERS_V2_BATCH
-        by_id = {o.client_order_id: o for o in orders}
-        if len(by_id) != len(orders) or "" in by_id:
-            raise ValueError("each order in a batch needs its own non-empty client_order_id")
+        return await self._create_orders(orders, single=_single)
+
+    def begin_batch_create_orders(
+        self, orders: Sequence[CreateOrderRequest]
+    ) -> Awaitable[list[OrderPlaced]] | None:
+        """`batch_create_orders` with its request written to the socket before this returns.
+
+        None (nothing sent, no tokens taken): use `batch_create_orders`. Else an awaitable for what
+        `batch_create_orders` returns (retries go through its loop). Never awaits or blocks; raises
+        ValueError as it does.
+        """
+        if not orders:
+            return None
+        _check_client_ids(orders)
+        payload = {"orders": [o.to_json() for o in orders]}
+        first = self._begin("POST", ORDERS_V2_BATCH, payload, items=len(orders))
+        return None if first is None else self._create_orders(orders, single=False, first=first)
+
+    async def _create_orders(
+        self, orders: Sequence[CreateOrderRequest], *, single: bool, first: Awaitable[Any] | None = None
+    ) -> list[OrderPlaced]:
+        """`batch_create_orders`'s attempts; ``first`` is attempt 0 already sent by the fast path."""
+        path = ORDERS_V2 if single else ORDERS_V2_BATCH
+        by_id = _check_client_ids(orders)
         results: dict[str, OrderPlaced] = {}
         pending = list(orders)
         last_error: KalshiError | None = None
         unknown = False
         for attempt in range(self.retry.attempts):
             try:
-                if _single:
+                if single:
                     body = await self._send("POST", path, body=pending[0].to_json())
                     items = [body]
                 else:
-                    body = await self._send(
-                        "POST", path, body={"orders": [o.to_json() for o in pending]}, items=len(pending)
-                    )
+                    if first is not None and attempt == 0:
+                        body = await first
+                    else:
+                        body = await self._send(
+                            "POST", path, body={"orders": [o.to_json() for o in pending]}, items=len(pending)
+                        )
                     items = list(req(body, "orders", "batch create response"))
                 placed = [
                     OrderPlaced.from_json(item, pending[i].client_order_id if i < len(pending) else "")
@@ -577,22 +756,31 @@ class KalshiRestClient:
         """Cancel ``(order_id, ticker)`` pairs in one request; per-item ``error`` on failure."""
         if not orders:
             return []
-        items = []
-        for order_id, ticker in orders:
-            item: dict[str, Any] = {"order_id": order_id}
-            if ticker:
-                item["market_ticker"] = ticker
-            items.append(item)
+        items = _cancel_items(orders)
         body = await self._idempotent("DELETE", ORDERS_V2_BATCH, body={"orders": items}, items=len(items))
-        raw = list(req(body, "orders", "batch cancel response"))
-        by_order = {r.get("order_id"): r for r in raw if isinstance(r, Mapping)}
-        out = []
-        for index, (order_id, _) in enumerate(orders):
-            item_body = by_order.get(order_id) or (raw[index] if index < len(raw) else None)
-            if item_body is None:
-                raise MalformedMessageError(f"batch cancel response lacks order {order_id}", code="malformed")
-            out.append(OrderCanceledResult.from_json(item_body, order_id))
-        return out
+        return _cancel_results(orders, body)
+
+    def begin_batch_cancel_orders(
+        self, orders: Sequence[tuple[str, str | None]]
+    ) -> Awaitable[list[OrderCanceledResult]] | None:
+        """`batch_cancel_orders` with its request written to the socket before this returns.
+
+        None (nothing sent, no tokens taken): use `batch_cancel_orders`. Else an awaitable for what
+        `batch_cancel_orders` returns (retries go through its loop). Never awaits or blocks.
+        """
+        if not orders:
+            return None
+        items = _cancel_items(orders)
+        payload = {"orders": items}
+        first = self._begin("DELETE", ORDERS_V2_BATCH, payload, items=len(items))
+        return None if first is None else self._batch_cancel(orders, payload, first)
+
+    async def _batch_cancel(
+        self, orders: Sequence[tuple[str, str | None]], payload: dict[str, Any], first: Awaitable[Any]
+    ) -> list[OrderCanceledResult]:
+        items = len(payload["orders"])
+        body = await self._idempotent("DELETE", ORDERS_V2_BATCH, body=payload, items=items, first=first)
+        return _cancel_results(orders, body)
 
     async def cancel_all_orders(self) -> None:
         """``DELETE /portfolio/events/orders``: every resting order of the account, on all shards."""
@@ -610,19 +798,36 @@ class KalshiRestClient:
         updated_client_order_id: str | None = None,
     ) -> OrderAmendedResult:
         """Move an order; ``total_count`` is filled + desired remaining (Kalshi's amend ``count``)."""
-        body: dict[str, Any] = {
-            "ticker": ticker,
-            "side": side.value,
-            "price": format_price(price),
-            "count": format_count(total_count),
-        }
-        if client_order_id:
-            body["client_order_id"] = client_order_id
-        if updated_client_order_id:
-            body["updated_client_order_id"] = updated_client_order_id
-        path = f"{ORDERS_V2}/{order_id}/amend"
+        body = _amend_body(ticker, side, price, total_count, client_order_id, updated_client_order_id)
+        return await self._amend(amend_path(order_id), body)
+
+    def begin_amend_order(
+        self,
+        order_id: str,
+        *,
+        ticker: str,
+        side: BookSide,
+        price: Price,
+        total_count: Count,
+        client_order_id: str | None = None,
+        updated_client_order_id: str | None = None,
+    ) -> Awaitable[OrderAmendedResult] | None:
+        """`amend_order` with its request written to the socket before this returns.
+
+        None (nothing sent, no tokens taken): use `amend_order`. Else an awaitable for what
+        `amend_order` returns or raises (a 429 is retried through its loop). Never awaits or blocks.
+        """
+        body = _amend_body(ticker, side, price, total_count, client_order_id, updated_client_order_id)
+        path = amend_path(order_id)
+        first = self._begin("POST", path, body)
+        return None if first is None else self._amend(path, body, first)
+
+    async def _amend(self, path: str, body: dict[str, Any], first: Awaitable[Any] | None = None) -> OrderAmendedResult:
+        """`amend_order`'s attempts; ``first`` is attempt 0 already sent by the fast path."""
         for attempt in range(self.retry.attempts):
             try:
+                if first is not None and attempt == 0:
+                    return OrderAmendedResult.from_json(await first)
                 return OrderAmendedResult.from_json(await self._send("POST", path, body=body))
             except (RateLimitedError, TransportError) as exc:
                 # Only a request that was certainly not processed is sent again.
@@ -651,7 +856,7 @@ class KalshiRestClient:
             body["reduce_by"] = format_count(reduce_by)
         if ticker:
             body["market_ticker"] = ticker
-        path = f"{ORDERS_V2}/{order_id}/decrease"
+        path = decrease_path(order_id)
         if reduce_to is not None:
             return OrderDecreasedResult.from_json(await self._idempotent("POST", path, body=body))
         return OrderDecreasedResult.from_json(await self._send("POST", path, body=body))
@@ -724,6 +929,58 @@ def _limit_body(contracts_limit: Count) -> dict[str, Any]:
     if contracts_limit % 100 == 0:
         return {"contracts_limit": contracts_limit // 100}
     return {"contracts_limit_fp": format_count(contracts_limit)}
+
+
+def _check_client_ids(orders: Sequence[CreateOrderRequest]) -> dict[str, CreateOrderRequest]:
+    """Orders by client id; a batch needs distinct, non-empty ids."""
+    by_id = {o.client_order_id: o for o in orders}
+    if len(by_id) != len(orders) or "" in by_id:
+        raise ValueError("each order in a batch needs its own non-empty client_order_id")
+    return by_id
+
+
+def _amend_body(
+    ticker: str,
+    side: BookSide,
+    price: Price,
+    total_count: Count,
+    client_order_id: str | None,
+    updated_client_order_id: str | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "ticker": ticker,
+        "side": side.value,
+        "price": format_price(price),
+        "count": format_count(total_count),
+    }
+    if client_order_id:
+        body["client_order_id"] = client_order_id
+    if updated_client_order_id:
+        body["updated_client_order_id"] = updated_client_order_id
+    return body
+
+
+def _cancel_items(orders: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
+    items = []
+    for order_id, ticker in orders:
+        item: dict[str, Any] = {"order_id": order_id}
+        if ticker:
+            item["market_ticker"] = ticker
+        items.append(item)
+    return items
+
+
+def _cancel_results(orders: Sequence[tuple[str, str | None]], body: Any) -> list[OrderCanceledResult]:
+    """One result per ``(order_id, ticker)`` of a batch cancel, matched by id (else by position)."""
+    raw = list(req(body, "orders", "batch cancel response"))
+    by_order = {r.get("order_id"): r for r in raw if isinstance(r, Mapping)}
+    out = []
+    for index, (order_id, _) in enumerate(orders):
+        item_body = by_order.get(order_id) or (raw[index] if index < len(raw) else None)
+        if item_body is None:
+            raise MalformedMessageError(f"batch cancel response lacks order {order_id}", code="malformed")
+        out.append(OrderCanceledResult.from_json(item_body, order_id))
+    return out
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:

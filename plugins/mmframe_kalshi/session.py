@@ -3,7 +3,7 @@
 It owns the credentials' signer (and pre-signer), the rate limiter, the REST client and one
 WebSocket connection, and fans incoming frames out by message type to whoever registered for
 them (the feed takes book/trade/ticker/lifecycle frames, the executor fill/order/position/group
-frames). Background tasks (WebSocket reader, pre-signer) live from `open` to `close`.
+frames). The WebSocket reader task and the pre-signing thread live from `open` to `close`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 
 from mmframe.api import Clock
-from mmframe_kalshi.auth import PreSigner, RequestSigner
+from mmframe_kalshi.auth import (
+    DEFAULT_MAX_AGE_MS,
+    DEFAULT_MAX_ORDER_PATHS,
+    DEFAULT_ORDER_MAX_AGE_MS,
+    PreSigner,
+    RequestSigner,
+)
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.errors import AuthenticationError, KalshiError
 from mmframe_kalshi.limiter import RateLimiter
@@ -51,13 +57,27 @@ class KalshiSession:
         ping_interval_s: float = 10.0,
         reconnect_backoff: Backoff | None = None,
         presign: bool = True,
+        presign_max_age_ms: int = DEFAULT_MAX_AGE_MS,
+        presign_order_max_age_ms: int = DEFAULT_ORDER_MAX_AGE_MS,
+        presign_order_paths: int = DEFAULT_MAX_ORDER_PATHS,
+        fast_order_path: bool = True,
         load_limits: bool = True,
         rng: random.Random | None = None,
     ) -> None:
         self.clock = clock
         self.credentials = credentials
         self.signer = RequestSigner(credentials, clock)
-        self.presigner = PreSigner(self.signer, clock) if presign else None
+        self.presigner = (
+            PreSigner(
+                self.signer,
+                clock,
+                max_age_ms=presign_max_age_ms,
+                order_max_age_ms=presign_order_max_age_ms,
+                max_order_paths=presign_order_paths,
+            )
+            if presign
+            else None
+        )
         self.rest = KalshiRestClient(
             rest_url,
             self.signer,
@@ -67,6 +87,7 @@ class KalshiSession:
             retry=retry,
             timeout=timeout,
             rng=rng,
+            fast_order_path=fast_order_path,
         )
         self.ws = KalshiWebSocket(
             ws_url,
@@ -94,7 +115,7 @@ class KalshiSession:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Read the account's rate limits, start pre-signing and connect the WebSocket."""
+        """Read the account's rate limits, start the pre-signing thread and connect the WebSocket."""
         if self._opened:
             return
         self._opened = True
@@ -103,7 +124,9 @@ class KalshiSession:
         if self.presigner is not None:
             for method in ("POST", "DELETE"):
                 self.presigner.register(method, self.rest.full_path(ORDERS_V2_BATCH))
-            self._tasks.append(asyncio.create_task(self.presigner.run(), name="kalshi-presigner"))
+            self.presigner.start()
+        if self.rest.fast is not None:
+            self.rest.fast.start()  # warm order connections, opened in the background
         self.status = "connecting"
         self._tasks.append(asyncio.create_task(self.ws.run(), name="kalshi-ws"))
 
@@ -112,6 +135,8 @@ class KalshiSession:
         await self.ws.wait_connected(timeout)
 
     async def close(self) -> None:
+        if self.presigner is not None:
+            self.presigner.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -180,9 +205,8 @@ class KalshiSession:
                 "subscriptions": {c: sid for c, (sid, _) in self.ws.subscriptions().items()},
             },
             "rest": {"requests": self.rest.requests_sent, "rate_limited": self.rest.rate_limited},
-            "presign": None
-            if self.presigner is None
-            else {"hits": self.presigner.hits, "misses": self.presigner.misses},
+            "presign": None if self.presigner is None else self.presigner.describe(),
+            "fast_path": None if self.rest.fast is None else self.rest.fast.describe(),
         }
 
     def _dispatch(self, frame: Frame, received_ns: int) -> None:

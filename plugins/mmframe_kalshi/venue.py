@@ -35,6 +35,7 @@ from mmframe.api import (
     contracts_to_count,
     dollars_to_price,
 )
+from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
@@ -96,6 +97,39 @@ _TRADING_PROPERTIES: dict[str, Any] = {
     },
 }
 
+_SIGNING_PROPERTIES: dict[str, Any] = {
+    "presign_max_age_ms": {
+        "type": "integer",
+        "minimum": 250,
+        "default": DEFAULT_MAX_AGE_MS,
+        "description": "Oldest a pre-made signature of the batch create/cancel endpoints may be when a "
+        "request takes it, ms. Halved automatically (with a warning) if the venue refuses one as expired.",
+    },
+    "presign_order_max_age_ms": {
+        "type": "integer",
+        "minimum": 250,
+        "default": DEFAULT_ORDER_MAX_AGE_MS,
+        "description": "Oldest a pre-made signature of an order's amend/decrease endpoint may be when a "
+        "request takes it, ms (Kalshi's timestamp window is unpublished; FIX allows 30 s). Halved "
+        "automatically (with a warning) if the venue refuses one as expired.",
+    },
+    "presign_order_paths": {
+        "type": "integer",
+        "minimum": 0,
+        "default": DEFAULT_MAX_ORDER_PATHS,
+        "description": "Most amend/decrease endpoints (two per resting order) kept pre-signed by the signing "
+        "thread; beyond it those requests sign inline. Each costs a signature per 3/4 of "
+        "presign_order_max_age_ms (RSA-2048 ~0.3 ms). 0 signs amends and decreases inline.",
+    },
+    "fast_order_path": {
+        "type": "boolean",
+        "default": True,
+        "description": "Write amends and batch creates/cancels to warm keep-alive connections in the "
+        "quoting step itself (falls back to the ordinary HTTP client when none is idle); false always "
+        "uses the ordinary client.",
+    },
+}
+
 KALSHI_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -121,6 +155,7 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
             "description": "PEM private key file (mode 0600); default ${KALSHI_PRIVATE_KEY} or ${KALSHI_PRIVATE_KEY_PATH}.",
         },
         **_TRADING_PROPERTIES,
+        **_SIGNING_PROPERTIES,
     },
 }
 
@@ -146,6 +181,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "description": "Rate-limit tier of the generated key.",
         },
         **_TRADING_PROPERTIES,
+        **_SIGNING_PROPERTIES,
     },
 }
 
@@ -173,6 +209,25 @@ class TradingOptions:
             self_trade_prevention=str(config.get("self_trade_prevention", "taker_at_cross")),
             cancel_order_on_pause=bool(config.get("cancel_order_on_pause", False)),
             fill_lookback_s=int(hours * 3600),
+        )
+
+
+@dataclass(frozen=True)
+class SigningOptions:
+    """Pre-signing (`auth.PreSigner`) and order-path settings of the venue's session."""
+
+    max_age_ms: int
+    order_max_age_ms: int
+    order_paths: int
+    fast_order_path: bool = True
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SigningOptions:
+        return cls(
+            max_age_ms=int(config.get("presign_max_age_ms", DEFAULT_MAX_AGE_MS)),
+            order_max_age_ms=int(config.get("presign_order_max_age_ms", DEFAULT_ORDER_MAX_AGE_MS)),
+            order_paths=int(config.get("presign_order_paths", DEFAULT_MAX_ORDER_PATHS)),
+            fast_order_path=bool(config.get("fast_order_path", True)),
         )
 
 
@@ -235,6 +290,10 @@ class VenueExecutor:
     async def execute(self, actions: Sequence[OrderAction]) -> None:
         await self.inner.execute(actions)
 
+    def execute_nowait(self, actions: Sequence[OrderAction]) -> None:
+        """`mmframe.api.ImmediateExecutor`: the engine quotes inline and hands actions over here."""
+        self.inner.execute_nowait(actions)
+
     async def cancel_all(self) -> None:
         await self.inner.cancel_all()
 
@@ -271,6 +330,7 @@ class KalshiVenue:
         self.config = dict(config)
         self.ctx = ctx
         self.options = TradingOptions.from_config(config)
+        self.signing = SigningOptions.from_config(config)
         self.foreign_orders = self.options.foreign_orders
         self.simulator: RunningSimulator | None = None
         self._conn: _Connection | None = None
@@ -319,7 +379,7 @@ class KalshiVenue:
             if self.name == "sim":
                 await self._start_simulator()
             assert self._credentials is not None
-            session = KalshiSession(self.rest_url, self.ws_url, self._credentials, self.ctx.clock)
+            session = self.new_session()
             opts = self.options
             executor = KalshiExecutor(
                 session,
@@ -343,7 +403,16 @@ class KalshiVenue:
         whose URLs and key exist only once `open` started the simulator."""
         if self._credentials is None:
             raise RuntimeError(f"venue {self.name} has no credentials before open()")
-        return KalshiSession(self.rest_url, self.ws_url, self._credentials, self.ctx.clock)
+        return KalshiSession(
+            self.rest_url,
+            self.ws_url,
+            self._credentials,
+            self.ctx.clock,
+            presign_max_age_ms=self.signing.max_age_ms,
+            presign_order_max_age_ms=self.signing.order_max_age_ms,
+            presign_order_paths=self.signing.order_paths,
+            fast_order_path=self.signing.fast_order_path,
+        )
 
     def feed(self) -> VenueFeed:
         return self._feed

@@ -135,9 +135,16 @@ class KalshiWebSocket:
         self._ws: _WatchedConnection | None = None
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._yield_requested = False
         self.stats = WsStats()
 
     # --- public -----------------------------------------------------------------------------
+
+    def yield_after_frame(self) -> None:
+        """Have the reader suspend once the frame it is handling is done, before the next buffered
+        one: a request was just started (its task runs on the next turn of the event loop) and
+        should reach the network before the rest of a burst of frames is read."""
+        self._yield_requested = True
 
     @property
     def connected(self) -> bool:
@@ -251,9 +258,10 @@ class KalshiWebSocket:
             slice_end = time.monotonic_ns() + READ_SLICE_NS
             async for raw in ws:
                 self._handle(raw)
-                if time.monotonic_ns() >= slice_end:
-                    # A burst of buffered frames is read without suspending: let the quoting task
-                    # act on the markets they dirtied instead of waiting for the whole burst.
+                if self._yield_requested or time.monotonic_ns() >= slice_end:
+                    # A burst of buffered frames is read without suspending: let the requests a
+                    # frame started, and the quoting task, go before the rest of the burst.
+                    self._yield_requested = False
                     await asyncio.sleep(0)
                     slice_end = time.monotonic_ns() + READ_SLICE_NS
         finally:

@@ -23,7 +23,7 @@ from mmframe.api import (
     price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._portfolio import gross_contracts_elsewhere
+from mmframe_risk._portfolio import gross_contracts_elsewhere, loss_elsewhere
 from mmframe_risk._quotes import LIVE_STATUSES, PENDING_CANCEL, SideOrders, both_sides, clip_side
 
 Exposure = list[tuple[BookSide, Price, Count]]
@@ -130,7 +130,7 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
             if (bids, asks) != (quote.bids, quote.asks):
                 reasons.append(f"{format_count(p.max_contracts)} contracts")
         if p.max_loss:
-            budget = p.max_loss - self._loss_elsewhere(portfolio, quote.ticker)
+            budget = p.max_loss - loss_elsewhere(portfolio, quote.ticker)
             clipped = _fit_loss(position, bids, asks, bid_orders, ask_orders, live, budget, p.size_increment)
             if clipped != (bids, asks):
                 bids, asks = clipped
@@ -140,25 +140,6 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
         return Verdict.adjust(
             Quote(quote.ticker, bids, asks), "max-exposure: sizes clipped to " + " and ".join(reasons)
         )
-
-    @staticmethod
-    def _loss_elsewhere(portfolio: PortfolioView, ticker: str) -> Price:
-        orders: dict[str, Exposure] = {}
-        for order in portfolio.working_orders:
-            if order.ticker != ticker and order.status.is_live:
-                terms = (
-                    _worse_terms(order)
-                    if order.pending_change or order.status is PENDING_CANCEL
-                    else (order.side, order.price, order.remaining)
-                )
-                orders.setdefault(order.ticker, []).append(terms)
-        total = 0
-        for other, position in portfolio.positions.items():
-            if other != ticker:
-                total += position.worst_case_loss_with(orders.pop(other, []))
-        for other, exposure in orders.items():  # orders in markets with no position object yet
-            total += Position(other).worst_case_loss_with(exposure)
-        return total
 
 
 def _fit_loss(

@@ -1104,8 +1104,11 @@ class Exchange:
         status: str | None = None,
         min_ts_s: int | None = None,
         max_ts_s: int | None = None,
+        before_seq: int | None = None,
+        limit: int | None = None,
     ) -> list[OrderView]:
-        """The account's orders, newest first (stable: by arrival sequence)."""
+        """The account's orders, newest first (stable: by arrival sequence); with ``before_seq``
+        only older ones, and at most ``limit`` (a page: only those are snapshotted)."""
         self.advance()
         acct = self._accounts.get(user_id)
         wanted = None
@@ -1118,17 +1121,20 @@ class Exchange:
         lo = None if min_ts_s is None else min_ts_s * NANOS_PER_SECOND
         hi = None if max_ts_s is None else (max_ts_s + 1) * NANOS_PER_SECOND
         pool = acct.resting.values() if wanted is OrderStatus.RESTING else acct.orders.values()
-        out = [
-            o.snapshot()
+        chosen = [
+            o
             for o in pool
             if (ticker is None or o.ticker == ticker)
             and (events is None or o.event_ticker in events)
             and (wanted is None or o.status is wanted)
             and (lo is None or o.created_ns >= lo)
             and (hi is None or o.created_ns < hi)
+            and (before_seq is None or o.seq < before_seq)
         ]
-        out.sort(key=lambda o: -o.seq)
-        return out
+        chosen.sort(key=lambda o: -o.seq)
+        if limit is not None:
+            del chosen[limit:]
+        return [o.snapshot() for o in chosen]
 
     def queue_position(self, user_id: str, order_id: str) -> Count:
         """Contracts ahead of the order at its price level (0 at the front)."""

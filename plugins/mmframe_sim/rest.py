@@ -565,6 +565,8 @@ async def get_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
         status=status,
         min_ts_s=_query_int(q, "min_ts", "GetOrders"),
         max_ts_s=_query_int(q, "max_ts", "GetOrders"),
+        before_seq=_decode_cursor(q.get("cursor"), "GetOrders"),
+        limit=limit + 1,  # one more than the page: tells whether there is a next page
     )
     page, cursor = page_by_seq(orders, q, "GetOrders", limit)
     return 200, {"orders": [wire.order_json(o) for o in page], "cursor": cursor}

@@ -18,6 +18,7 @@ BID = BookSide.BID
 ASK = BookSide.ASK
 _ON_BOOK = tuple(status for status in OrderStatus if status.is_live and status is not OrderStatus.PENDING_NEW)
 _LIVE = tuple(status for status in OrderStatus if status.is_live)
+_PENDING = tuple(status for status in OrderStatus if status.is_pending)
 
 
 def grid_of(market: MarketView) -> TickGrid:
@@ -39,22 +40,95 @@ def touch(book: OrderBook) -> tuple[Price | None, Price | None] | None:
     return best_bid, best_ask
 
 
-def reference_price(market: MarketView, reference: str) -> Price | None:
+def reference_price(
+    market: MarketView, reference: str, orders: Sequence[WorkingOrder] | None = None
+) -> Price | None:
     """The market's ``mid``, ``microprice`` or external ``fair_value`` (None when unavailable).
 
     ``mid`` is the mid of the *others'* best prices: with our own orders at the touch, the book's mid
     moves whenever we do, and a quote centred on it chases itself one re-quote at a time. When only
-    our orders make one side, the book's own mid is used.
+    our orders make one side, the book's own mid is used. ``orders`` are the market's working
+    orders when the caller has already read them (each read of ``market.working_orders`` builds a
+    list); None reads them here when needed.
     """
     if reference == "fair_value":
         return market.fair_value
+    book = market.book
     if reference == "microprice":
-        return market.book.microprice()
-    if market.working_orders:
-        bid, ask = others_best(market, BID), others_best(market, ASK)
-        if bid is not None and ask is not None and bid < ask:
-            return (bid + ask) // 2
-    return market.book.mid()
+        return book.microprice()
+    if orders is None:
+        orders = market.working_orders
+    if orders:
+        bid = others_best(book, orders, BID)
+        if bid is not None:
+            ask = others_best(book, orders, ASK)
+            if ask is not None and bid < ask:
+                return (bid + ask) // 2
+    return book.mid()
+
+
+SETTLE_HOLD_NS = 500_000_000
+"""Longest a market's reference is held while the book disagrees with our orders (then: fresh)."""
+
+
+def book_shows_orders(book: OrderBook, orders: Sequence[WorkingOrder]) -> bool:
+    """Whether the book agrees with our orders: none has an action in flight, and every price where
+    one rests shows at least our size there.
+
+    Our order changes reach us twice, on different channels: the REST answer (which moves the
+    order in the tracker) and the book deltas (which move it in the book). Between the two, the
+    book shows our order where the tracker says it is not, and an others' mid computed then counts
+    our own order as someone else's: the quote moves, the order follows, and the quote chases
+    itself.
+    """
+    own: dict[tuple[BookSide, Price], Count] = {}
+    for order in orders:
+        if order.pending_change or order.status in _PENDING:
+            return False
+        key = (order.side, order.price)
+        own[key] = own.get(key, 0) + order.remaining
+    return all(book.size_at(side, price) >= size for (side, price), size in own.items())
+
+
+class ReferenceHold:
+    """Per market, the last reference computed while the book agreed with our orders, held while
+    it does not (see `book_shows_orders`) for at most ``max_hold_ns``; then a fresh one is used, so
+    a tracker that is wrong for good cannot freeze the quote.
+
+    Only for the others' ``mid``, and only in a market whose book has been seen showing our orders:
+    a venue whose book never does (a synthetic backtest book) has nothing to disagree about.
+    """
+
+    def __init__(self, max_hold_ns: int = SETTLE_HOLD_NS) -> None:
+        self.max_hold_ns = max_hold_ns
+        self._fresh: dict[str, Price] = {}
+        self._shows_ours: set[str] = set()
+        self._holding_since: dict[str, int] = {}
+
+    def reference(
+        self, market: MarketView, reference: str, orders: Sequence[WorkingOrder] | None = None
+    ) -> Price | None:
+        """`reference_price`, or the market's last settled one while our orders are in transition."""
+        if reference != "mid":
+            return reference_price(market, reference, orders)  # no own-order accounting to disagree
+        ticker = market.ticker
+        if orders is None:
+            orders = market.working_orders
+        if orders and not book_shows_orders(market.book, orders):
+            held = self._fresh.get(ticker)
+            if held is not None and ticker in self._shows_ours:
+                now = market.now_ns
+                since = self._holding_since.setdefault(ticker, now)
+                if now - since < self.max_hold_ns:
+                    return held
+            return reference_price(market, reference, orders)
+        if orders:
+            self._shows_ours.add(ticker)
+        self._holding_since.pop(ticker, None)
+        price = reference_price(market, reference, orders)
+        if price is not None:
+            self._fresh[ticker] = price
+        return price
 
 
 def passive_bid(grid: TickGrid, price: Price, best_ask: Price | None) -> Price | None:
@@ -73,20 +147,22 @@ def passive_ask(grid: TickGrid, price: Price, best_bid: Price | None) -> Price |
     return ask
 
 
-def others_best(market: MarketView, side: BookSide) -> Price | None:
-    """The best price on ``side`` once our own resting orders are taken out of the book.
+def others_best(book: OrderBook, orders: Sequence[WorkingOrder], side: BookSide) -> Price | None:
+    """The best price on ``side`` once our own resting ``orders`` (the market's working orders) are
+    taken out of the book.
 
     Joining or improving against our own order would walk the quote away from where the strategy
     wants it, one re-quote at a time.
     """
+    best = book.best_bid() if side is BID else book.best_ask()
+    if best is None or not orders:
+        return best
     # A pending-new order may not have reached the book yet; subtracting it could hide others' size.
     own: dict[Price, Count] = {}
-    for order in market.working_orders:
+    for order in orders:
         if order.side is side and order.status in _ON_BOOK:
             own[order.price] = own.get(order.price, 0) + order.remaining
-    book = market.book
-    best = book.best_bid() if side is BID else book.best_ask()
-    if best is None or best not in own:
+    if best not in own:
         return best
     levels = book.bids(len(own) + 1) if side is BID else book.asks(len(own) + 1)
     for price, size in levels:

@@ -35,7 +35,7 @@ from mmframe.api import (
     resolve_config,
 )
 from mmframe_strategies._estimators import FillIntensity, MidVariance
-from mmframe_strategies._pricing import REFERENCES, grid_of, reference_price
+from mmframe_strategies._pricing import REFERENCES, ReferenceHold, grid_of, touch
 
 NAME = "avellaneda-stoikov"
 
@@ -269,6 +269,7 @@ class AvellanedaStoikovStrategy:
         self._config = resolve_config(NAME, SCHEMA, config)
         self._params = ASParams.from_config(self._config)
         self._markets: dict[str, _MarketState] = {}
+        self._hold = ReferenceHold()
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> AvellanedaStoikovStrategy:
@@ -325,16 +326,13 @@ class AvellanedaStoikovStrategy:
         """The quote for ``market`` now (see the class docstring)."""
         p = self._params
         ticker = market.ticker
-        book = market.book
-        if not book.valid:
+        top = touch(market.book)
+        if top is None:
             return Quote.empty(ticker)
-        best_bid = book.best_bid()
-        best_ask = book.best_ask()
-        if best_bid is not None and best_ask is not None and best_bid >= best_ask:
-            return Quote.empty(ticker)
-        reference = reference_price(market, p.reference)
+        reference = self._hold.reference(market, p.reference)
         if reference is None:
             return Quote.empty(ticker)
+        best_bid, best_ask = top
         now = market.now_ns
         state = self._markets.get(ticker)
         if state is None:

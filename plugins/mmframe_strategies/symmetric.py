@@ -4,7 +4,7 @@ post-only pricing."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -20,10 +20,12 @@ from mmframe.api import (
     Kind,
     Level,
     MarketView,
+    OrderBook,
     OrderFilled,
     Price,
     Quote,
     TickGrid,
+    WorkingOrder,
     check_updatable,
     count_from_config,
     fraction_from_config,
@@ -34,13 +36,13 @@ from mmframe_strategies._pricing import (
     ASK,
     BID,
     REFERENCES,
+    ReferenceHold,
     floor_to_increment,
     grid_of,
     order_age_ns,
     others_best,
     passive_ask,
     passive_bid,
-    reference_price,
     step_away,
     touch,
 )
@@ -239,8 +241,9 @@ class SymmetricStrategy:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._config = resolve_config(NAME, SCHEMA, config)
-        self._params = SymmetricParams.from_config(self._config)
+        self._set_params(SymmetricParams.from_config(self._config))
         self._references: dict[str, Price] = {}
+        self._hold = ReferenceHold()
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> SymmetricStrategy:
@@ -255,8 +258,15 @@ class SymmetricStrategy:
         """Change updatable fields; the whole new config is validated before anything changes."""
         check_updatable(NAME, UPDATABLE, params)
         config = resolve_config(NAME, SCHEMA, {**self._config, **params})
-        self._params = SymmetricParams.from_config(config)
+        self._set_params(SymmetricParams.from_config(config))
         self._config = config
+
+    def _set_params(self, params: SymmetricParams) -> None:
+        self._params = params
+        # Derived once per config change rather than once per quote.
+        self._spread = max(params.spread, params.min_spread)
+        self._unshrunk_sizes = self._level_sizes(_NO_SHRINK)
+        self._reads_orders = params.reference == "mid" or params.join != "none" or params.max_order_age_ns > 0
 
     def on_fill(self, fill: OrderFilled, market: MarketView) -> None:
         """Nothing to learn: the position in the next view drives the skew."""
@@ -265,28 +275,39 @@ class SymmetricStrategy:
         """The quote for ``market`` now (see the class docstring)."""
         p = self._params
         ticker = market.ticker
-        top = touch(market.book)
-        reference = reference_price(market, p.reference) if top is not None else None
-        if top is None or reference is None:
+        book = market.book
+        top = touch(book)
+        if top is None:
+            return Quote.empty(ticker)
+        # Each read of working_orders builds a list: read it once per quote, and only when used.
+        orders = market.working_orders if self._reads_orders else ()
+        reference = self._hold.reference(market, p.reference, orders)
+        if reference is None:
             return Quote.empty(ticker)
         best_bid, best_ask = top
         reference = self._snap(ticker, reference)
         position = market.position.position
-        center = reference - self._price_skew(position)
-        spread = max(p.spread, p.min_spread)
+        center = reference - self._price_skew(position) if position else reference
+        spread = self._spread
         grid = grid_of(market)
         low = center - spread // 2
         bid = passive_bid(grid, low, best_ask)
         ask = passive_ask(grid, low + spread, best_bid)
         if p.join != "none":
             ticks = p.max_improve_ticks if p.join == "improve" else 0
-            bid = self._back_off(market, grid, bid, BID, ticks)
-            ask = self._back_off(market, grid, ask, ASK, ticks)
-        bid_shrink, ask_shrink = self._size_shrink(position)
+            bid = self._back_off(book, orders, grid, bid, BID, ticks)
+            ask = self._back_off(book, orders, grid, ask, ASK, ticks)
+        if p.size_skew_per_contract and position:
+            bid_shrink, ask_shrink = self._size_shrink(position)
+            bid_sizes = self._level_sizes(bid_shrink)
+            ask_sizes = self._level_sizes(ask_shrink)
+        else:
+            bid_sizes = ask_sizes = self._unshrunk_sizes
+        now_ns = market.now_ns if p.max_order_age_ns else 0
         return Quote(
             ticker,
-            self._levels(market, grid, bid, BID, bid_shrink),
-            self._levels(market, grid, ask, ASK, ask_shrink),
+            self._levels(orders, now_ns, grid, bid, BID, bid_sizes),
+            self._levels(orders, now_ns, grid, ask, ASK, ask_sizes),
         )
 
     def _snap(self, ticker: str, reference: Price) -> Price:
@@ -317,47 +338,64 @@ class SymmetricStrategy:
 
     @staticmethod
     def _back_off(
-        market: MarketView, grid: TickGrid, price: Price | None, side: BookSide, ticks: int
+        book: OrderBook,
+        orders: Sequence[WorkingOrder],
+        grid: TickGrid,
+        price: Price | None,
+        side: BookSide,
+        ticks: int,
     ) -> Price | None:
         if price is None:
             return None
-        best = others_best(market, side)
+        best = others_best(book, orders, side)
         if best is None:
             return price
         limit = step_away(grid, best, ticks, side)
         return min(price, limit) if side is BID else max(price, limit)
 
     def _levels(
-        self, market: MarketView, grid: TickGrid, first: Price | None, side: BookSide, shrink: _Ratio
+        self,
+        orders: Sequence[WorkingOrder],
+        now_ns: int,
+        grid: TickGrid,
+        first: Price | None,
+        side: BookSide,
+        sizes: tuple[Count, Count],
     ) -> tuple[Level, ...]:
+        """The side's levels from ``first`` outward; ``now_ns`` matters only with ``max_order_age_ns``."""
         if first is None:
             return ()
         p = self._params
-        first_size, other_size = self._level_sizes(shrink)
+        first_size, other_size = sizes
         max_age = p.max_order_age_ns
+        count = p.levels
+        if count == 1 and not max_age:  # the common case: no ladder to walk
+            return (Level(first, first_size),) if first_size > 0 else ()
         step = grid.round_down if side is BID else grid.round_up
         spacing = -p.level_spacing if side is BID else p.level_spacing
         levels: list[Level] = []
-        price: Price | None = first
+        price = first
         size = first_size
-        for _ in range(p.levels):
-            if price is None:
-                break
-            if size > 0 and not (
-                max_age and order_age_ns(market.working_orders, side, price, market.now_ns) > max_age
-            ):
+        for n in range(count):
+            if size > 0 and not (max_age and order_age_ns(orders, side, price, now_ns) > max_age):
                 levels.append(Level(price, size))
-            price = step(price + spacing)
+            if n + 1 == count:
+                break
+            outward = step(price + spacing)
+            if outward is None:
+                break
+            price = outward
             size = other_size
         return tuple(levels)
 
     def _level_sizes(self, shrink: _Ratio) -> tuple[Count, Count]:
         """(first level, other levels) sizes after the inventory shrink, rounded to the increment."""
         p = self._params
-        sizes = [p.size, p.level_size or p.size]
+        first, other = p.size, p.level_size or p.size
         if shrink[0]:
-            sizes = [size * (shrink[1] - shrink[0]) // shrink[1] for size in sizes]
-        return floor_to_increment(sizes[0], p.size_increment), floor_to_increment(sizes[1], p.size_increment)
+            first = first * (shrink[1] - shrink[0]) // shrink[1]
+            other = other * (shrink[1] - shrink[0]) // shrink[1]
+        return floor_to_increment(first, p.size_increment), floor_to_increment(other, p.size_increment)
 
 
 SPEC = ComponentSpec(

@@ -188,3 +188,24 @@ def test_position_when_random_fills_then_pnl_identity_holds(
     assert pos.position == 0
     assert pos.realised_pnl == (cash_micro + signed * final) // 100
     assert settled == (signed * final if signed > 0 else -signed * (10_000 - final)) // 100
+
+
+def test_ledger_when_a_position_is_created_or_changes_tells_its_watchers_the_ticker() -> None:
+    ledger = Ledger()
+    heard: list[str] = []
+    ledger.watch(heard.append)
+    position = ledger.position("X")
+    ledger.position("X")  # already there: no change
+    position.apply_fill(BID, 4000, 1000, fee=0)
+    position.payout = 5000
+    position.payout = 5000  # the same payout: no change
+    position.seed(300, 4500)
+    position.settle(yes_won=True)
+    assert heard == ["X"] * 5
+
+
+def test_position_when_not_in_a_ledger_changes_quietly() -> None:
+    position = Position("X")
+    position.apply_fill(BID, 4000, 1000, fee=0)
+    position.payout = 5000
+    assert position.payout == 5000 and position.position == 1000

@@ -457,3 +457,18 @@ def test_tracker_when_fill_arrives_before_an_ack_with_filled_count_remaining_is_
 
     order = tracker.get("c")
     assert order is not None and order.remaining == 500 and order.filled == 500
+
+
+def test_tracker_when_live_orders_change_tells_its_watchers_the_ticker() -> None:
+    tracker = OrderTracker()
+    heard: list[str] = []
+    tracker.watch(heard.append)
+    tracker.submitted(CreateOrder(client_order_id="c1", ticker=T, side=BookSide.BID, price=5000, size=1000), 1)
+    tracker.apply(OrderAccepted(ts_ns=2, client_order_id="c1", ticker=T, order_id="o1"))
+    tracker.submitted(DecreaseOrder(client_order_id="c1", ticker=T, size=500), 3)
+    tracker.apply(OrderDecreased(ts_ns=4, client_order_id="c1", ticker=T, remaining=500))
+    tracker.apply(_fill("c1", 500))
+    tracker.adopt(WorkingOrder("c2", "OTHER", BookSide.ASK, 6000, 100, OrderStatus.RESTING))
+    assert heard == [T, T, T, T, T, "OTHER"]
+    tracker.apply(_fill("c1", 100, trade_id="t2"))  # finished: ignored, nothing changed
+    assert heard == [T, T, T, T, T, "OTHER"]

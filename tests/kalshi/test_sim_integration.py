@@ -229,8 +229,9 @@ async def test_sim_when_order_group_triggered_publishes_halt_event(pipeline: Pip
 async def test_sim_when_cancel_queued_with_its_create_neither_is_sent(pipeline: Pipeline) -> None:
     p = pipeline
     sent = p.session.rest.requests_sent
-    await p.executor.execute([_bid("fast-1", 1100)])
-    await p.executor.execute([CancelOrder(client_order_id="fast-1", ticker=RAIN)])
+    # One hand-over (a requote that creates and pulls in one go): the pair cancels out unsent. Two
+    # separate hand-overs send the create at once; the cancel then follows its acceptance (below).
+    await p.executor.execute([_bid("fast-1", 1100), CancelOrder(client_order_id="fast-1", ticker=RAIN)])
     await p.executor.flush()
     (canceled,) = p.ctx.of(OrderCanceled)
     assert canceled.client_order_id == "fast-1" and "before it was sent" in canceled.reason
@@ -410,6 +411,9 @@ async def test_sim_when_create_outcome_unknown_and_absent_settles_as_rejected(pi
     p = pipeline
     # Every response takes longer than the client waits (the simulator drops such requests unprocessed).
     p.session.rest._http.timeout = httpx.Timeout(0.1)
+    fast = p.session.rest.fast
+    if fast is not None:  # the synchronous order path has its own timeout
+        fast.timeout_s = 0.1
     await p.fault("delay", ms=300)
     await p.executor.execute([_bid("unk-1", 1400)])
     await p.executor.flush()
@@ -417,6 +421,8 @@ async def test_sim_when_create_outcome_unknown_and_absent_settles_as_rejected(pi
     assert not p.ctx.of(OrderAccepted) and not p.ctx.of(OrderRejected)
     await p.fault("clear")
     p.session.rest._http.timeout = httpx.Timeout(5.0)
+    if fast is not None:
+        fast.timeout_s = 5.0
     rejected = await p.ctx.wait_for(lambda: p.ctx.of(OrderRejected))
     assert (rejected[0].client_order_id, rejected[0].code) == ("unk-1", "not_placed")
     assert p.resting_on_venue() == []

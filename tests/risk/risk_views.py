@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mmframe.api import BookSide, Level, OrderStatus, Position, Price, Quote, WorkingOrder
+from mmframe.api import BookSide, Count, Level, OrderStatus, Position, Price, Quote, WorkingOrder
+from tests.risk import portfolio_oracle as oracle
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market, resting
 
 __all__ = [
@@ -23,7 +24,8 @@ __all__ = [
 
 @dataclass
 class PortfolioState:
-    """Implements `mmframe.api.PortfolioView`."""
+    """Implements `mmframe.api.PortfolioView`; the cross-market totals are computed the slow way, by
+    walking ``positions`` and ``working_orders`` (`tests.risk.portfolio_oracle`)."""
 
     positions: dict[str, Position] = field(default_factory=dict)
     working_orders: Sequence[WorkingOrder] = ()
@@ -32,6 +34,20 @@ class PortfolioState:
     fees: Price = 0
     day_start_pnl: Price = 0
     now_ns: int = NOW_NS
+
+    def reachable_contracts(self, ticker: str) -> Count:
+        return oracle.reachable_contracts(self.positions, self.working_orders, ticker)
+
+    @property
+    def total_reachable_contracts(self) -> Count:
+        return oracle.gross_contracts_elsewhere(self.positions, self.working_orders, oracle.NOWHERE)
+
+    def worst_case_loss(self, ticker: str) -> Price:
+        return oracle.worst_case_loss(self.positions, self.working_orders, ticker)
+
+    @property
+    def total_worst_case_loss(self) -> Price:
+        return oracle.loss_elsewhere(self.positions, self.working_orders, oracle.NOWHERE)
 
 
 def portfolio_of(*markets: MarketState, **kwargs: object) -> PortfolioState:

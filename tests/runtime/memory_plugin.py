@@ -45,9 +45,13 @@ TICKERS = ("MEM-A", "MEM-B")
 class MemoryFeed:
     """Publishes a snapshot per market, then ``burst`` deltas at once, then waits; ``fail`` raises."""
 
-    def __init__(self, burst: int = 0, fail: bool = False) -> None:
+    def __init__(self, burst: int = 0, fail: bool = False, probe: MemoryExecutor | None = None) -> None:
         self.burst = burst
         self.fail = fail
+        self.probe = probe
+        self.probed: tuple[int, int] | None = None
+        """With ``probe``: the executor's action count just before and just after publishing one delta
+        that moves the best bid of the first market."""
 
     async def run(self, ctx: FeedContext) -> None:
         now = ctx.clock.now_ns()
@@ -58,6 +62,15 @@ class MemoryFeed:
                 )
             )
         await anyio.sleep(0.01)
+        if self.probe is not None:
+            await anyio.sleep(0.05)  # the first quotes are placed and acknowledged
+            before = len(self.probe.executed)
+            ctx.publish(
+                BookDeltaReceived(
+                    ts_ns=ctx.clock.now_ns(), ticker=ctx.markets[0], leg=Leg.YES, price=4600, delta=1000
+                )
+            )
+            self.probed = (before, len(self.probe.executed))
         for i in range(self.burst):
             ctx.publish(
                 BookDeltaReceived(
@@ -182,6 +195,23 @@ class MemoryExecutor:
         return None
 
 
+class ImmediateMemoryExecutor(MemoryExecutor):
+    """`MemoryExecutor` that also takes actions synchronously (`mmframe.api.ImmediateExecutor`): it
+    acknowledges them inside the call, so an acknowledgement reaches the engine while it is quoting."""
+
+    def execute_nowait(self, actions: Sequence[OrderAction]) -> None:
+        self.nowait_calls += 1
+        coro = self.execute(actions)
+        try:
+            coro.send(None)  # runs to its closing anyio.sleep(0): every action is acknowledged
+        except StopIteration:
+            pass
+        finally:
+            coro.close()
+
+    nowait_calls = 0
+
+
 class MemoryVenue:
     """The in-memory 'exchange' of a test: resting orders and positions survive across engine runs."""
 
@@ -193,14 +223,20 @@ class MemoryVenue:
         self.positions: dict[str, int] = {}
         self.ids = itertools.count(1)
         self.opened = self.closed = False
-        self._executor = MemoryExecutor(self)
+        immediate = bool(self.config.get("immediate", False))
+        self._executor = ImmediateMemoryExecutor(self) if immediate else MemoryExecutor(self)
         MemoryVenue.instances.append(self)
 
     async def open(self) -> None:
         self.opened = True
 
     def feed(self) -> MemoryFeed:
-        return MemoryFeed(burst=int(self.config.get("burst", 0)), fail=bool(self.config.get("fail", False)))
+        self.last_feed = MemoryFeed(
+            burst=int(self.config.get("burst", 0)),
+            fail=bool(self.config.get("fail", False)),
+            probe=self._executor if self.config.get("probe") else None,
+        )
+        return self.last_feed
 
     def executor(self) -> MemoryExecutor:
         return self._executor
@@ -282,7 +318,12 @@ def register_venues(register: Any) -> None:
             config_schema={
                 "type": "object",
                 "additionalProperties": False,
-                "properties": {"burst": {"type": "integer"}, "fail": {"type": "boolean"}},
+                "properties": {
+                    "burst": {"type": "integer"},
+                    "fail": {"type": "boolean"},
+                    "immediate": {"type": "boolean"},
+                    "probe": {"type": "boolean"},
+                },
             },
         )
     )

@@ -192,3 +192,41 @@ def test_engine_when_an_order_of_ours_rests_untracked_the_audit_takes_it_back_an
 
     assert anyio.run(main) == 0
     assert engine.stats.audit_adoptions == 1
+
+
+def test_engine_when_executor_is_immediate_quotes_inside_the_event_that_moved_the_market(
+    registry: Any,
+) -> None:
+    code, _engine = _run(registry, _pipeline({"immediate": True, "probe": True}), 0.3)
+
+    venue = MemoryVenue.instances[0]
+    assert code == 0 and venue.resting == {}
+    before, after = venue.last_feed.probed
+    # The delta moved MEM-A's best bid to 0.46: the amend went out before `publish` returned.
+    assert after == before + 1
+    moved = venue.executor().executed[before]
+    assert moved.ticker == "MEM-A" and getattr(moved, "price", None) == 4600
+
+
+def test_engine_when_executor_is_not_immediate_leaves_quoting_to_its_task(registry: Any) -> None:
+    code, _engine = _run(registry, _pipeline({"probe": True}), 0.3)
+
+    venue = MemoryVenue.instances[0]
+    assert code == 0
+    before, after = venue.last_feed.probed
+    assert after == before  # quoted later, by the quoting task
+
+
+def test_engine_when_an_immediate_executor_acknowledges_while_quoting_does_not_requote_inside_itself(
+    registry: Any,
+) -> None:
+    # ImmediateMemoryExecutor publishes each acknowledgement inside execute_nowait: those events
+    # must not start a nested quoting pass (the market is left to the quoting task).
+    code, engine = _run(registry, _pipeline({"immediate": True, "burst": 200}), 0.3)
+
+    venue = MemoryVenue.instances[0]
+    assert code == 0 and venue.resting == {}
+    assert engine.stats.events["BookDeltaReceived"] == 200
+    created = [a for a in venue.executor().executed if isinstance(a, CreateOrder)]
+    assert {a.ticker for a in created} == set(TICKERS)
+    assert engine.error is None

@@ -281,3 +281,78 @@ def test_symmetric_when_our_bid_makes_the_touch_centres_on_the_others_mid() -> N
     quote = strategy().quote(view)
 
     assert quote.bids[0].price == 4800 and quote.asks[0].price == 5200
+
+
+def _moved_bid_view() -> MarketState:
+    """Others 0.46 / 0.54; our bid rests at 0.48 and the book shows it there."""
+    view = market([(4600, 1000), (4800, 1000)], [(4600, 1000)])
+    view.working_orders = (resting(BookSide.BID, 4800, 1000),)
+    return view
+
+
+def test_symmetric_when_amend_answer_beats_its_book_deltas_keeps_the_reference() -> None:
+    # The REST answer moved our bid to 0.50 in the tracker; the book still shows it at 0.48 (its
+    # deltas are on their way). Counted as someone else's, that 0.48 would make the others' mid
+    # 0.51 and the quote would chase our own order. The reference is held at 0.50.
+    s = strategy()
+    view = _moved_bid_view()
+    assert s.quote(view).asks[0].price == 5200
+    view.working_orders = (resting(BookSide.BID, 5000, 1000),)
+
+    quote = s.quote(view)
+
+    assert quote.asks[0].price == 5200
+
+
+def test_symmetric_when_book_catches_up_with_the_amend_quotes_fresh_again() -> None:
+    s = strategy()
+    view = _moved_bid_view()
+    s.quote(view)
+    view.working_orders = (resting(BookSide.BID, 5000, 1000),)
+    s.quote(view)
+    # The deltas arrive: our size leaves 0.48 and shows at 0.50; others moved their ask to 0.56.
+    view.book.apply_snapshot([(4600, 1000), (5000, 1000)], [(4400, 1000)], ts_ns=NOW_NS)
+
+    quote = s.quote(view)
+
+    assert quote.asks[0].price == 5300  # others' mid (0.46 + 0.56) / 2 = 0.51
+
+
+def test_symmetric_when_book_disagrees_longer_than_the_hold_quotes_fresh() -> None:
+    s = strategy()
+    view = _moved_bid_view()
+    s.quote(view)
+    view.working_orders = (resting(BookSide.BID, 5000, 1000),)
+    s.quote(view)
+    view.now_ns = NOW_NS + 500_000_000  # the tracker may be wrong for good: do not freeze the quote
+
+    quote = s.quote(view)
+
+    assert quote.asks[0].price == 5300  # the book's 0.48 now counts as others': mid 0.51
+
+
+def test_symmetric_when_an_order_change_is_in_flight_keeps_the_reference() -> None:
+    s = strategy()
+    view = _moved_bid_view()
+    s.quote(view)
+    amending = resting(BookSide.BID, 4800, 1000)
+    amending.pending_change, amending.pending_price = True, 5000
+    view.working_orders = (amending,)
+    view.book.apply_snapshot([(4600, 1000), (5000, 1000)], [(4600, 1000)], ts_ns=NOW_NS)  # moved first
+
+    quote = s.quote(view)
+
+    assert quote.asks[0].price == 5200
+
+
+def test_symmetric_when_the_book_never_showed_our_orders_does_not_hold() -> None:
+    # A synthetic (backtest) book never contains our orders: nothing to disagree about.
+    s = strategy()
+    view = market([(4600, 1000)], [(4600, 1000)])
+    view.working_orders = (resting(BookSide.BID, 4800, 1000),)
+    s.quote(view)
+    view.book.apply_snapshot([(4800, 500)], [(4400, 1000)], ts_ns=NOW_NS)  # less than our size
+
+    quote = s.quote(view)
+
+    assert quote.asks[0].price == 5400  # fresh, not held at 0.50: (0.48 + 0.56) / 2 = 0.52
