@@ -57,6 +57,7 @@ the ~0.3 ms out of each amend's own path, and it is cheaper for the loop only wh
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import heapq
 import logging
@@ -195,6 +196,7 @@ class PreSigner:
         self._warned = False
         # Signing side: the inbox is the only way in; the heap is the only schedule.
         self._inbox: queue.SimpleQueue[tuple[int, _Key]] = queue.SimpleQueue()
+        self._wake_pending = False
         self._asked: deque[_Key] = deque()
         """Paths the loop wants signed (registered, taken, promoted): appended without waking the
         thread, collected every `_POLL_S` (deque appends and pops are atomic)."""
@@ -277,12 +279,29 @@ class PreSigner:
                 if key in self._waiting:
                     self.over_cap += 1
                 return None
-        self._inbox.put((_DUE, key))  # wake the thread: the next request on this path is near
+        self._asked.append(key)
+        self._wake_after_this_step()  # a replacement is needed soon: a miss signs inline (~0.3 ms)
         if ready is None or self._now_ms() - ready.timestamp_ms > self._max_age[ready.per_order]:
             self.misses += 1
             return None
         self.hits += 1
         return ready.headers
+
+    def _wake_after_this_step(self) -> None:
+        """Wake the signing thread once the event loop's current step is over, not now: woken now,
+        it would take the GIL at the request's own socket write (which releases it) and the write
+        would wait for it (measured: `socket.send` 270 us instead of ~10)."""
+        if self._wake_pending:
+            return
+        self._wake_pending = True
+        try:
+            asyncio.get_running_loop().call_soon(self._wake_thread)
+        except RuntimeError:  # no event loop (synchronous use): wake it now
+            self._wake_thread()
+
+    def _wake_thread(self) -> None:
+        self._wake_pending = False
+        self._inbox.put((_WAKE, _NO_KEY))
 
     def note_expired(self, method: str, path: str, timestamp_ms: int) -> None:
         """The venue refused a pre-signed request of ``method path`` signed at ``timestamp_ms`` as expired.

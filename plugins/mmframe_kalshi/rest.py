@@ -167,7 +167,7 @@ class KalshiRestClient:
         rng: random.Random | None = None,
         max_connections: int = 10,
         fast_order_path: bool = True,
-        fast_connections: int = 2,
+        fast_connections: int = 8,
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")

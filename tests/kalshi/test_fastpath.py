@@ -142,7 +142,7 @@ async def test_begin_batch_create_when_client_ids_repeat_raises_value_error(venu
 async def test_begin_amend_when_order_id_is_not_a_valid_target_raises_value_error(venue: Venue) -> None:
     with pytest.raises(ValueError, match="not a valid HTTP"):
         venue.client.begin_amend_order("bad id", **_amend_args("a", "b"))
-    assert venue.client.fast is not None and venue.client.fast.describe()["idle"] == 2
+    assert venue.client.fast is not None and venue.client.fast.describe()["idle"] == venue.client.fast.size
 
 
 async def test_begin_when_nothing_to_send_returns_none(venue: Venue) -> None:
@@ -224,7 +224,7 @@ async def test_begin_amend_when_limiter_empty_returns_none_and_sends_nothing(ven
     sent = client.fast.sent
 
     assert client.begin_amend_order(order_id, **_amend_args("l-1", "l-2")) is None
-    assert client.fast.sent == sent and client.fast.describe()["idle"] == 2
+    assert client.fast.sent == sent and client.fast.describe()["idle"] == client.fast.size
 
 
 async def test_begin_amend_when_fast_path_disabled_returns_none() -> None:
