@@ -133,9 +133,9 @@ DEFAULT_MIN_AGE_MS = 250
 _REFRESH_NUM, _REFRESH_DEN = 3, 4  # re-sign after 3/4 of the max age: the rest is slack for a busy thread
 _MAX_IDLE_S = 0.5  # the signing thread re-reads the clock at least this often
 _POLL_S = 0.005
-"""How often the signing thread collects newly registered and promoted paths: registering does not
-wake it (a wake-up lands while the event loop is busy and the thread competes with it for the GIL).
-Taking a signature does wake it: a replacement is needed soon, and a miss signs inline (~0.3 ms)."""
+"""How often the signing thread looks for work without being woken. The event loop wakes it only
+once its current step is over (`_wake_after_this_step`): woken at once, it would take the GIL at the
+request's own socket write and the write would wait for it."""
 _URGENT = 0  # due time of a path with no ready signature: ahead of every refresh
 
 _Key = tuple[str, str]
@@ -244,6 +244,7 @@ class PreSigner:
                 self._order_paths += 1
             self._active[key] = per_order
         self._asked.append(key)
+        self._wake_after_this_step()  # its order may be amended within milliseconds
         return True
 
     def forget(self, method: str, path: str) -> None:
@@ -266,6 +267,7 @@ class PreSigner:
                     self._order_paths += 1
         if promoted is not None:
             self._asked.append(promoted)
+            self._wake_after_this_step()
 
     def take(self, method: str, path: str) -> dict[str, str] | None:
         """A fresh unused signature's headers, or None (the caller then signs inline).
