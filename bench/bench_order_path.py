@@ -25,42 +25,20 @@ import argparse
 import asyncio
 import contextlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench_latency import simulator  # the same simulator process as the latency bench
 from mmframe_kalshi.auth import PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.rest import CreateOrderRequest, KalshiRestClient, amend_path
 
 from mmframe.api import BookSide, LiveClock
 
-MMFRAME = str(Path(sys.executable).parent / "mmframe")
 TICKER = "SIM-RAIN-NYC"
-
-
-@contextlib.contextmanager
-def simulator(workdir: Path) -> Iterator[tuple[str, str, Path]]:
-    """``mmframe sim serve`` in its own process: (key id, REST URL, key file)."""
-    key_path = workdir / "sim-key.pem"
-    args = [MMFRAME, "sim", "serve", "--port", "0", "--tier", "unlimited", "--key-out", str(key_path)]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        fields = dict(part.split("=", 1) for part in proc.stdout.readline().split())
-        if "key_id" not in fields:
-            raise RuntimeError("the simulator did not start")
-        yield fields["key_id"], fields["rest"], key_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class WriteProbe:
@@ -96,7 +74,8 @@ class WriteProbe:
 
 async def run(iterations: int, signing_thread: bool) -> dict[str, list[int]]:
     samples: dict[str, list[int]] = {"begin_returned": [], "begin_written": [], "httpx_written": []}
-    with tempfile.TemporaryDirectory() as tmp, simulator(Path(tmp)) as (key_id, rest_url, key_path):
+    with tempfile.TemporaryDirectory() as tmp, simulator(Path(tmp), None) as sim:
+        key_id, rest_url, key_path = sim.key_id, sim.rest_url, sim.key_path
         clock = LiveClock()
         credentials = KalshiCredentials.from_file(key_id, key_path)
         signer = RequestSigner(credentials, clock)

@@ -482,16 +482,7 @@ class KalshiExecutor:
             and record.order_id is not None
         ):
             record.owned = True
-            started = self._begin(
-                self.rest.begin_amend_order,
-                record.order_id,
-                ticker=action.ticker,
-                side=action.side,
-                price=action.price,
-                total_count=record.filled + action.size,
-                client_order_id=action.client_order_id,
-                updated_client_order_id=action.new_client_order_id,
-            )
+            started = self._begin(self.rest.begin_amend_order, record.order_id, **_amend_terms(record, action))
         request = (
             self._amend(action, started, record) if isinstance(action, AmendOrder) else self._decrease(action)
         )
@@ -680,15 +671,7 @@ class KalshiExecutor:
             if started is not None:
                 result = await started
             else:
-                result = await self.rest.amend_order(
-                    record.order_id,
-                    ticker=action.ticker,
-                    side=action.side,
-                    price=action.price,
-                    total_count=record.filled + action.size,
-                    client_order_id=action.client_order_id,
-                    updated_client_order_id=action.new_client_order_id,
-                )
+                result = await self.rest.amend_order(record.order_id, **_amend_terms(record, action))
         except (ServerError, TransportError) as exc:
             await self._settle_amend(record, action, exc)
             return
@@ -1051,3 +1034,15 @@ class KalshiExecutor:
         if self._ctx is None:
             raise RuntimeError("KalshiExecutor.start has not run")
         return self._ctx
+
+
+def _amend_terms(record: _Order, action: AmendOrder) -> dict[str, Any]:
+    """The amend request's terms (Kalshi's ``count`` is the new total: filled + desired remaining)."""
+    return {
+        "ticker": action.ticker,
+        "side": action.side,
+        "price": action.price,
+        "total_count": record.filled + action.size,
+        "client_order_id": action.client_order_id,
+        "updated_client_order_id": action.new_client_order_id,
+    }

@@ -219,8 +219,7 @@ class KalshiRestClient:
     def forget_order(self, order_id: str) -> None:
         """Stop pre-signing for ``order_id`` (it closed, or an amend gave it a new id)."""
         if self.presigner is not None:
-            for path in (amend_path(order_id), decrease_path(order_id)):
-                self.presigner.forget("POST", self.full_path(path))
+            self.presigner.forget("POST", self.full_path(amend_path(order_id)))
 
     async def open_fast_path(self) -> None:
         """Open the fast path's connections now (else the first ``begin_*`` call starts them)."""
