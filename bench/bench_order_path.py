@@ -1,6 +1,6 @@
 """Order request to the socket: the fast path (`KalshiRestClient.begin_amend_order`) vs httpx.
 
-Run: ``python bench/bench_order_path.py [--iterations 2000] [--signing-thread]``.
+Run: ``python bench/bench_order_path.py [--iterations 2000] [--signing-thread] [--pin]``.
 
 The simulator runs as its own process (``mmframe sim serve``). One resting order is amended back and
 forth, alternating the two paths (same run, same connection warmth). Both use a ready pre-signed
@@ -15,6 +15,10 @@ thread to sign a replacement at once, its GIL use competes with the measured pat
   transport is hooked; it sends at once when its buffer is empty, as it is here);
 * returned: ``begin_amend_order`` returned (its synchronous part; the bytes are already written).
 
+With ``--pin`` the bench runs on one CPU and the simulator on another (as ``bench_latency.py`` does):
+unpinned, the simulator woken by a request can take this process's core inside its ``send()``,
+which lands in the "returned" row.
+
 The loop is otherwise idle here: in the daemon, every other ready callback runs before httpx's next
 step, so the httpx row is a lower bound.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -31,6 +36,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bench_latency
 from bench_latency import simulator  # the same simulator process as the latency bench
 from mmframe_kalshi.auth import PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
@@ -139,7 +145,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--iterations", type=int, default=2000, help="amends per path")
     parser.add_argument("--signing-thread", action="store_true", help="pre-sign in the PreSigner thread")
+    parser.add_argument("--pin", action="store_true", help="this process on CPU 0, the simulator on CPU 1")
     args = parser.parse_args()
+    if args.pin and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        first, second = sorted(os.sched_getaffinity(0))[:2]
+        os.sched_setaffinity(0, {first})
+        bench_latency.SIM_CPU = second
     samples = asyncio.run(run(args.iterations, args.signing_thread))
     base = statistics.median(samples["httpx_written"]) / 1_000
     rows = [

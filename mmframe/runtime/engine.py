@@ -176,6 +176,8 @@ class Engine:
                 self._quote_inline(ticker)
             if self.core.dirty:
                 self._wake.set()
+        if isinstance(event, OrderFilled | OrderRejected):
+            self._log_outcome(event)  # after the requote: a log line is not on the path to the venue
 
     def _inline_due(self, ticker: str) -> bool:
         """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the
@@ -241,6 +243,16 @@ class Engine:
         if isinstance(event, OrderFilled):
             stats.fills += 1
             stats.filled_count += event.count
+        elif isinstance(event, OrderRejected):
+            stats.rejects += 1
+        elif isinstance(event, OrderGroupTriggered):
+            self.halt(f"order group {event.order_group_id} triggered: {event.detail}".strip(": "))
+        elif isinstance(event, VenueStatusChanged):
+            self._venue_status = event.status
+
+    @staticmethod
+    def _log_outcome(event: OrderFilled | OrderRejected) -> None:
+        if isinstance(event, OrderFilled):
             log.info(
                 "fill %s %s %s @ %s (fee %s)%s",
                 event.ticker,
@@ -250,13 +262,8 @@ class Engine:
                 format_price(event.fee),
                 " taker" if event.is_taker else "",
             )
-        elif isinstance(event, OrderRejected):
-            stats.rejects += 1
+        else:
             log.warning("%s rejected for %s: %s %s", event.action, event.ticker, event.code, event.message)
-        elif isinstance(event, OrderGroupTriggered):
-            self.halt(f"order group {event.order_group_id} triggered: {event.detail}".strip(": "))
-        elif isinstance(event, VenueStatusChanged):
-            self._venue_status = event.status
 
     # --- operator actions (control plane) ------------------------------------------------------
 

@@ -354,6 +354,15 @@ class KalshiExecutor:
         """Turn one drain's actions into requests and start each as its own task, cancels first, the
         rest in queue order, while fewer than ``max_in_flight`` are in flight; returns the actions
         left for a later drain, in queue order (they batch with what comes meanwhile)."""
+        free = self._max_in_flight - len(self._in_flight)
+        if len(actions) <= free:
+            amends = [a for a in actions if isinstance(a, AmendOrder)]
+            if len(amends) == len(actions):
+                # The common requote: amends only, a slot for each. Same order and outcome as
+                # below, without the batching bookkeeping (this runs inside the frame that caused it).
+                for amend in amends:
+                    self._start_order_change(amend)
+                return []
         ctx = self._require_ctx()
         cancels: list[tuple[CancelOrder, _Order]] = []
         changes: list[AmendOrder | DecreaseOrder] = []
@@ -384,29 +393,32 @@ class KalshiExecutor:
                     cancels.append((action, record))
             elif isinstance(action, AmendOrder | DecreaseOrder):
                 changes.append(action)
-        free = self._max_in_flight - len(self._in_flight)
         left: list[OrderAction] = []
-        size = min(self.max_batch, self.rest.limiter.max_batch_items("DELETE", ORDERS_V2_BATCH))
-        for chunk in split_batches(cancels, size):
-            if free <= 0:
-                left.extend(action for action, _ in chunk)
-                continue
-            records = [record for _, record in chunk]
-            for record in records:
-                record.owned = True
-                record.cancel_requested = True
-            started = self._begin(self.rest.begin_batch_cancel_orders, [(r.order_id or "", r.ticker) for r in records])
-            self._start(self._cancel_orders(records, reason="canceled", started=started))
-            free -= 1
+        if cancels:
+            size = min(self.max_batch, self.rest.limiter.max_batch_items("DELETE", ORDERS_V2_BATCH))
+            for chunk in split_batches(cancels, size):
+                if free <= 0:
+                    left.extend(action for action, _ in chunk)
+                    continue
+                records = [record for _, record in chunk]
+                for record in records:
+                    record.owned = True
+                    record.cancel_requested = True
+                started = self._begin(
+                    self.rest.begin_batch_cancel_orders, [(r.order_id or "", r.ticker) for r in records]
+                )
+                self._start(self._cancel_orders(records, reason="canceled", started=started))
+                free -= 1
         # Then amends, decreases and create batches in the order they were queued, so that under
         # load none of them waits behind a stream of the others.
         position = {id(action): index for index, action in enumerate(actions)}
-        size = min(self.max_batch, self.rest.limiter.max_batch_items("POST", ORDERS_V2_BATCH))
         requests: list[tuple[int, list[OrderAction]]] = [(position[id(c)], [c]) for c in changes]
-        requests += [
-            (position[id(batch[0])], list(batch)) for batch in split_batches(list(creates.values()), size)
-        ]
-        requests.sort(key=lambda request: request[0])
+        if creates:
+            size = min(self.max_batch, self.rest.limiter.max_batch_items("POST", ORDERS_V2_BATCH))
+            requests += [
+                (position[id(batch[0])], list(batch)) for batch in split_batches(list(creates.values()), size)
+            ]
+            requests.sort(key=lambda request: request[0])
         for _, request in requests:
             if free <= 0:
                 left.extend(request)
@@ -420,7 +432,8 @@ class KalshiExecutor:
                 placing = self._begin(self.rest.begin_batch_create_orders, requests_now)
                 self._start(self._create(creates_now, requests=requests_now, started=placing))
             free -= 1
-        left.sort(key=lambda action: position[id(action)])
+        if left:
+            left.sort(key=lambda action: position[id(action)])
         return left
 
     def _begin(self, begin: Callable[..., Awaitable[T] | None], *args: Any, **kwargs: Any) -> Awaitable[T] | None:

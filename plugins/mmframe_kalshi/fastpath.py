@@ -2,9 +2,11 @@
 
 httpx hands a request to the socket only after one or more event-loop turns (its task, httpcore's
 and anyio's awaits), behind every other ready callback. For the hot order endpoints this pool
-instead serialises the request with h11 (sans-IO HTTP/1.1, the library httpcore itself uses) and
-calls ``transport.write`` in the caller's own step: asyncio's socket transport sends at once when
-its buffer is empty, and its SSL transport encrypts and sends at once after the handshake.
+instead formats the request's bytes directly (`RequestEncoder`: a few string joins after cheap,
+strict checks; a generic HTTP library costs ~10x more here) and calls ``transport.write`` once in
+the caller's own step: asyncio's socket transport sends at once when its buffer is empty, and its
+SSL transport encrypts and sends at once after the handshake. Responses are parsed by httptools
+(llhttp, the C parser uvicorn and Node.js use).
 
 One request at a time per connection (no pipelining). Connections are opened in the background and
 kept warm; one idle longer than ``max_idle_s`` (below the server's keep-alive timeout: uvicorn's
@@ -19,12 +21,13 @@ import asyncio
 import contextlib
 import enum
 import logging
+import re
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import h11
+import httptools
 
 from mmframe.api import NANOS_PER_SECOND, Clock, LiveClock
 
@@ -33,6 +36,17 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_IDLE_S = 4.0
 _RETRY_MIN_S = 0.05
 _RETRY_MAX_S = 2.0
+
+# HEAD is left out on purpose: the response parser cannot be told a response has no body.
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_NOT_TOKEN = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")  # RFC 9110 token characters
+_NOT_FIELD_VALUE = re.compile(r"[^\t\x20-\x7e]")  # printable ASCII, space and tab
+# Framing and connection management belong to this module, never to the caller.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "upgrade", "te"})
+_MAX_NAMES_SEEN = 256
+# A response with neither of these reads its body until the server closes (RFC 9112 section 6.3).
+_FRAMING_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class FastPathError(Exception):
@@ -49,11 +63,65 @@ class FastPathError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RawResponse:
-    """A complete HTTP response: status, headers (lower-case names, as h11 gives them), body."""
+    """A complete HTTP response: status, headers (lower-case names, values without surrounding
+    whitespace, in the order received; trailers of a chunked body are left out), body."""
 
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
     body: bytes
+
+
+class RequestEncoder:
+    """Formats HTTP/1.1 requests to one host as bytes, refusing anything that could break framing.
+
+    Checks, all loud (ValueError): the method is one of GET, POST, PUT, PATCH, DELETE, OPTIONS;
+    the target is non-empty printable ASCII without spaces; header names are tokens and not one
+    this encoder writes itself (host, content-length, transfer-encoding, connection, upgrade, te);
+    header values are printable ASCII, spaces and tabs (no CR, LF, NUL or other controls).
+    ``host`` and ``content-length`` are added (``content-length`` always, also for no body).
+    Names already accepted are remembered, so a request's work is a few membership tests and joins.
+    """
+
+    def __init__(self, host_header: str) -> None:
+        if not host_header or _NOT_FIELD_VALUE.search(host_header):
+            raise ValueError(f"not a valid Host header value: {host_header!r}")
+        self._after_target = f" HTTP/1.1\r\nhost: {host_header}\r\n"
+        self._names_seen: set[str] = set()
+
+    def encode(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes | None) -> bytes:
+        """The request's bytes: request line, host, ``headers`` in order, content-length, body."""
+        if method not in _METHODS:
+            raise ValueError(f"{method} {target}: not a valid HTTP/1.1 request: unsupported method {method!r}")
+        if not target or " " in target or not (target.isascii() and target.isprintable()):
+            raise ValueError(f"{method} {target!r}: not a valid HTTP/1.1 request: bad request target")
+        parts = [method, " ", target, self._after_target]
+        seen = self._names_seen
+        for name, value in headers:
+            if name not in seen:
+                self._check_name(method, target, name)
+            # isprintable() is a fast C scan; the regex only runs for the rare tab (allowed) or a refusal.
+            if not (value.isascii() and value.isprintable()) and _NOT_FIELD_VALUE.search(value):
+                raise ValueError(
+                    f"{method} {target}: not a valid HTTP/1.1 request: header {name!r} has a forbidden "
+                    f"character (CR, LF, NUL, another control or non-ASCII) in {value!r}"
+                )
+            parts += (name, ": ", value, "\r\n")
+        content = body or b""
+        parts += ("content-length: ", str(len(content)), "\r\n\r\n")
+        head = "".join(parts).encode("ascii")  # everything in it was checked to be ASCII
+        return head + content if content else head
+
+    def _check_name(self, method: str, target: str, name: str) -> None:
+        if not name or _NOT_TOKEN.search(name):
+            raise ValueError(f"{method} {target}: not a valid HTTP/1.1 request: header name {name!r} is not a token")
+        if name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"{method} {target}: not a valid HTTP/1.1 request: header {name!r} is set by the fast path")
+        if len(self._names_seen) < _MAX_NAMES_SEEN:
+            self._names_seen.add(name)
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing a response nobody asked for."""
 
 
 class _State(enum.Enum):
@@ -64,18 +132,21 @@ class _State(enum.Enum):
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection: an asyncio Protocol driving an h11 client state machine."""
+    """One keep-alive connection: an asyncio Protocol writing requests it formatted itself and
+    reading responses with an httptools parser (whose callbacks are the ``on_*`` methods)."""
 
     def __init__(self, pool: FastPathPool) -> None:
         self._pool = pool
-        self._h11 = h11.Connection(h11.CLIENT)
+        self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.state = _State.CONNECTING
         self.idle_since_ns = 0
         self._future: asyncio.Future[RawResponse] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._status = 0
-        self._headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers_done = False
+        self._framed = False  # the response has content-length or transfer-encoding
         self._body: list[bytes] = []
 
     # --- asyncio.Protocol -----------------------------------------------------------------------
@@ -87,90 +158,101 @@ class _Connection(asyncio.Protocol):
         self.idle_since_ns = self._pool.now_ns()
 
     def data_received(self, data: bytes) -> None:
+        if self._future is None:  # no request in flight: whatever this is, nobody asked for it
+            self._discard("unsolicited response")
+            return
         try:
-            self._h11.receive_data(data)
-            self._process()
-        except h11.ProtocolError as exc:
-            self._discard(f"HTTP protocol error: {exc}")
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._discard("HTTP protocol error: the server switched protocols")
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Refused):
+                self._discard(str(cause))
+            else:
+                self._discard(f"HTTP protocol error: {exc}" + (f" ({cause!r})" if cause is not None else ""))
 
     def eof_received(self) -> bool | None:
-        try:
-            self._h11.receive_data(b"")
-            self._process()
-        except h11.ProtocolError as exc:
-            self._discard(f"HTTP protocol error at end of stream: {exc}")
+        if self._future is not None and self._body_ends_at_eof():
+            self._complete(keep_alive=False)
+        elif self._future is not None:
+            self._discard("connection closed by the server before the response was complete")
+        else:
+            self._discard("connection closed by the server")
         return None  # let the transport close itself
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._discard(f"connection lost: {exc}" if exc else "connection closed by the server")
+
+    # --- httptools callbacks --------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self._future is None:  # a second response after the one we asked for
+            raise _Refused("unsolicited response")
+        self._status, self._headers, self._headers_done, self._framed, self._body = 0, [], False, False, []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._headers_done:  # a chunked body's trailer: ignored
+            return
+        name = name.lower()
+        if name in _FRAMING_HEADERS:
+            self._framed = True
+        self._headers.append((name, value.rstrip(b" \t")))
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        self._status = self._parser.get_status_code()
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._status < 200:  # 1xx informational: the final response follows
+            self._headers_done = False
+            return
+        parser = self._parser
+        self._complete(keep_alive=parser.should_keep_alive() and parser.get_http_version() == "1.1")
 
     # --- requests -------------------------------------------------------------------------------
 
     def send(
         self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes | None, timeout_s: float
     ) -> asyncio.Future[RawResponse]:
-        """Serialise and write the request now; the future gets the response (or a `FastPathError`)."""
+        """Format and write the request now; the future gets the response (or a `FastPathError`).
+        Raises ValueError (nothing written, the connection stays idle) if the request is refused."""
         assert self.state is _State.IDLE and self.transport is not None
-        content = body or b""
-        try:
-            request = h11.Request(
-                method=method,
-                target=target,
-                headers=[("host", self._pool.host_header), *headers, ("content-length", str(len(content)))],
-            )
-            data = self._h11.send(request) or b""
-            if content:
-                data += self._h11.send(h11.Data(data=content)) or b""
-            data += self._h11.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
-            if self._h11.our_state is h11.ERROR:  # nothing was written, but this h11 is spent
-                self._discard("request could not be serialised")
-            raise ValueError(f"{method} {target}: not a valid HTTP/1.1 request: {exc}") from exc
+        data = self._pool.encoder.encode(method, target, headers, body)
         loop = self._pool.loop
         future: asyncio.Future[RawResponse] = loop.create_future()
         self._future = future
-        self._status, self._headers, self._body = 0, (), []
         self.state = _State.BUSY
-        self._timer = loop.call_later(timeout_s, self._timed_out, timeout_s)
-        future.add_done_callback(self._abandoned)
-        self.transport.write(data)
+        try:
+            self.transport.write(data)
+        finally:  # after the write: the bookkeeping below does not delay the bytes
+            self._timer = loop.call_later(timeout_s, self._timed_out, timeout_s)
+            future.add_done_callback(self._abandoned)
         return future
 
     def close(self, reason: str) -> None:
         """Close now (the pool is closing, or the connection went stale)."""
         self._discard(reason)
 
-    def _process(self) -> None:
-        while True:
-            event = self._h11.next_event()
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                return
-            if isinstance(event, h11.Response):
-                self._status = event.status_code
-                self._headers = tuple((bytes(k), bytes(v)) for k, v in event.headers)
-            elif isinstance(event, h11.Data):
-                self._body.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
-                self._complete()
-                return
-            elif isinstance(event, h11.ConnectionClosed):
-                self._discard("connection closed by the server")
-                return
-            # InformationalResponse (1xx): nothing to do, the final response follows.
+    def _body_ends_at_eof(self) -> bool:
+        """Whether the response in progress is one whose body the server ends by closing."""
+        return self._headers_done and not self._framed and self._status >= 200 and (
+            self._status not in _NO_BODY_STATUSES
+        )
 
-    def _complete(self) -> None:
+    def _complete(self, *, keep_alive: bool) -> None:
         future, self._future = self._future, None
         self._cancel_timer()
-        if future is None:  # a response nobody asked for
-            self._discard("unsolicited response")
-            return
-        response = RawResponse(self._status, self._headers, b"".join(self._body))
-        self._body = []
-        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
-            self._h11.start_next_cycle()
+        assert future is not None  # data_received and on_message_begin refuse unsolicited responses
+        response = RawResponse(self._status, tuple(self._headers), b"".join(self._body))
+        self._headers, self._body = [], []
+        if keep_alive:
             self.state = _State.IDLE
             self.idle_since_ns = self._pool.now_ns()
-        else:  # Connection: close, HTTP/1.0, ...: never reuse
+        else:  # Connection: close, HTTP/1.0, a body ended by closing: never reuse
             self._discard("the server ends this connection")
         if not future.done():
             future.set_result(response)
@@ -231,6 +313,7 @@ class FastPathPool:
         self.port = parts.port or (443 if tls else 80)
         default_port = self.port == (443 if tls else 80)
         self.host_header = parts.netloc.rsplit("@", 1)[-1] if not default_port else self.host
+        self.encoder = RequestEncoder(self.host_header)
         self._ssl = (ssl_context or ssl.create_default_context()) if tls else None
         self.size = size
         self.max_idle_ns = int(max_idle_s * NANOS_PER_SECOND)
@@ -309,8 +392,9 @@ class FastPathPool:
         None (nothing written) if no connection is idle. Never awaits, never blocks.
 
         ``target`` is the path with query; ``headers`` exclude host and content-length (added here).
-        Raises ValueError (nothing written) if h11 refuses the request. The future fails with `FastPathError` (``sent=True``) if the connection breaks, the
-        response is malformed or does not complete within ``timeout_s``.
+        Raises ValueError (nothing written, the connection stays idle) if `RequestEncoder` refuses
+        the request. The future fails with `FastPathError` (``sent=True``) if the connection breaks,
+        the response is malformed or does not complete within ``timeout_s``.
         """
         conn = self._pick()
         if conn is None:
@@ -344,14 +428,17 @@ class FastPathPool:
                 return None
         now = self.now_ns()
         best: _Connection | None = None
-        for conn in list(self._conns):
+        stale: list[_Connection] = []
+        for conn in self._conns:
             if conn.state is not _State.IDLE:
                 continue
             if now - conn.idle_since_ns > self.max_idle_ns:
-                self.replaced_stale += 1
-                conn.close("idle too long")
+                stale.append(conn)
             elif best is None or conn.idle_since_ns > best.idle_since_ns:
                 best = conn
+        for conn in stale:  # closing removes it from self._conns: not while iterating
+            self.replaced_stale += 1
+            conn.close("idle too long")
         return best
 
     # --- keeping connections warm ---------------------------------------------------------------

@@ -86,6 +86,9 @@ def bucket_for(method: str, path: str) -> Bucket:
     return Bucket.READ
 
 
+_MATCHED_KEPT = 8192
+
+
 @dataclass
 class EndpointCosts:
     """Token cost per (method, path template); batch endpoints are charged per item."""
@@ -93,6 +96,8 @@ class EndpointCosts:
     default_cost: int = DEFAULT_COST
     costs: dict[tuple[str, str], int] = field(default_factory=lambda: dict(DEFAULT_ENDPOINT_COSTS))
     _patterns: list[tuple[str, re.Pattern[str], int]] = field(default_factory=list, repr=False)
+    _matched: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    """Templated paths already matched (an order's amend path recurs with every amend)."""
 
     def __post_init__(self) -> None:
         self._compile()
@@ -111,6 +116,7 @@ class EndpointCosts:
 
     def _compile(self) -> None:
         self._patterns = []
+        self._matched = {}
         for (method, path), cost in self.costs.items():
             if "{" in path:
                 regex = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
@@ -120,11 +126,17 @@ class EndpointCosts:
         """Tokens for one request to ``path`` (relative to /trade-api/v2, no query) with ``items``."""
         method = method.upper()
         path = path.split("?", 1)[0]
-        unit = self.costs.get((method, path))
+        key = (method, path)
+        unit = self.costs.get(key)
+        if unit is None:
+            unit = self._matched.get(key)
         if unit is None:
             unit = next(
                 (c for m, rx, c in self._patterns if m == method and rx.match(path)), self.default_cost
             )
+            if len(self._matched) >= _MATCHED_KEPT:
+                self._matched.clear()
+            self._matched[key] = unit
         return unit * max(items, 1) if path in _BATCH_PATHS else unit
 
 

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime
 import ipaddress
+import itertools
 import socket
 import ssl
 import threading
@@ -22,10 +23,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mmframe_kalshi.auth import PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.errors import ServerError, TransportError
-from mmframe_kalshi.fastpath import FastPathError, FastPathPool
+from mmframe_kalshi.fastpath import FastPathError, FastPathPool, RawResponse, RequestEncoder
 from mmframe_kalshi.limiter import Bucket
 from mmframe_kalshi.rest import CreateOrderRequest, KalshiRestClient, RetryPolicy, amend_path
 
@@ -444,6 +447,257 @@ async def test_pool_over_tls_when_handshake_done_writes_and_reads_responses(tmp_
             await pool.aclose()
 
 
+# --- request formatting: strict checks, nothing written when refused ------------------------------
+
+
+def test_request_encoder_when_request_is_valid_formats_host_headers_in_order_and_content_length() -> None:
+    encoder = RequestEncoder("127.0.0.1:8080")
+
+    post = encoder.encode("POST", "/trade-api/v2/x?a=1", [("accept", "application/json"), ("X-Tab", "a\tb")], b"{}")
+    get = encoder.encode("GET", "/x", [], None)
+
+    assert post == (
+        b"POST /trade-api/v2/x?a=1 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\naccept: application/json\r\n"
+        b"X-Tab: a\tb\r\ncontent-length: 2\r\n\r\n{}"
+    )
+    assert get == b"GET /x HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-length: 0\r\n\r\n"
+
+
+REFUSED_REQUESTS = {
+    "cr-lf-in-header-value": ("POST", "/x", [("x-a", "b\r\nx-injected: 1")]),
+    "lf-in-header-value": ("POST", "/x", [("x-a", "b\nc")]),
+    "nul-in-header-value": ("POST", "/x", [("x-a", "b\x00c")]),
+    "non-ascii-header-value": ("POST", "/x", [("x-a", "caf\u00e9")]),
+    "space-in-target": ("POST", "/a b", []),
+    "cr-lf-in-target": ("POST", "/a\r\nb", []),
+    "empty-target": ("POST", "", []),
+    "unknown-method": ("BREW", "/x", []),
+    "head-method": ("HEAD", "/x", []),
+    "header-name-not-a-token": ("POST", "/x", [("x a", "b")]),
+    "empty-header-name": ("POST", "/x", [("", "b")]),
+    "content-length-header": ("POST", "/x", [("Content-Length", "5")]),
+    "host-header": ("POST", "/x", [("host", "elsewhere")]),
+    "transfer-encoding-header": ("POST", "/x", [("transfer-encoding", "chunked")]),
+}
+
+
+@pytest.mark.parametrize("method,target,headers", REFUSED_REQUESTS.values(), ids=REFUSED_REQUESTS.keys())
+async def test_try_send_when_request_is_malformed_raises_value_error_and_writes_nothing(
+    method: str, target: str, headers: list[tuple[str, str]]
+) -> None:
+    with RawServer() as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            conn = pool._conns[0]
+            with pytest.raises(ValueError, match=r"not a valid HTTP/1\.1 request"):
+                pool.try_send(method, target, headers, b"{}")
+            assert conn.state.value == "idle" and pool.sent == 0
+
+            response = await _sent(pool.try_send("POST", "/ok", [("x-a", "b")], b"{}"))
+            # The valid request is the first thing the server read: the refused one wrote nothing.
+            assert response.status == 200 and len(server.requests) == 1
+            assert server.requests[0].startswith(b"POST /ok HTTP/1.1\r\n") and pool._conns == [conn]
+        finally:
+            await pool.aclose()
+
+
+# --- response parsing -----------------------------------------------------------------------------
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+    b"5\r\n{\"ok\"\r\n6\r\n:true}\r\n0\r\nx-trailer: t\r\n\r\n"
+)
+# A 1xx, then the final response with a padded header value and a chunked body with a trailer.
+INFORMATIONAL_THEN_CHUNKED = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" + (
+    CHUNKED.replace(b"content-type: application/json", b"x-padded:  v \t")
+)
+CONTENT_LENGTH = b"HTTP/1.1 201 Created\r\ncontent-length: 11\r\nx-a: b\r\n\r\n{\"ok\":true}"
+EXPECTED = {
+    INFORMATIONAL_THEN_CHUNKED: RawResponse(
+        200, ((b"x-padded", b"v"), (b"transfer-encoding", b"chunked")), b'{"ok":true}'
+    ),
+    CONTENT_LENGTH: RawResponse(201, ((b"content-length", b"11"), (b"x-a", b"b")), b'{"ok":true}'),
+}
+
+
+async def test_pool_when_response_is_chunked_joins_the_body_and_reuses_the_connection() -> None:
+    with RawServer(response=CHUNKED) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            for _ in range(2):
+                response = await _sent(pool.try_send("POST", "/x", [], b"{}"))
+                assert response == RawResponse(
+                    200, ((b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")),
+                    b'{"ok":true}',
+                )
+            assert pool.connects == 1 and len(server.requests) == 2 and pool.describe()["idle"] == 1
+        finally:
+            await pool.aclose()
+
+
+def _split(raw: bytes, cuts: list[int]) -> list[bytes]:
+    bounds = [0, *sorted(set(cuts)), len(raw)]
+    return [raw[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+async def _fed_in_pieces(pool: FastPathPool, server: RawServer, pieces: list[bytes]) -> RawResponse:
+    """Send a request (the server never answers) and hand ``pieces`` to the connection one
+    `data_received` call each, as the event loop would."""
+    server.received.clear()
+    future = pool.try_send("POST", "/x", [], b"{}")
+    assert future is not None and server.received.wait(10)
+    (conn,) = [c for c in pool._conns if c.state.value == "busy"]
+    for piece in pieces:
+        assert not future.done()
+        conn.data_received(piece)
+    assert future.done()
+    return future.result()
+
+
+async def test_pool_when_response_arrives_byte_by_byte_parses_it_and_keeps_the_connection() -> None:
+    with RawServer(answer=False) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            for raw, expected in EXPECTED.items():
+                pieces = [raw[i : i + 1] for i in range(len(raw))]
+                assert await _fed_in_pieces(pool, server, pieces) == expected
+            assert pool.connects == 1 and pool.describe()["idle"] == 1
+        finally:
+            await pool.aclose()
+
+
+def test_pool_when_response_is_split_anywhere_parses_it_and_keeps_the_connection() -> None:
+    loop = asyncio.new_event_loop()
+    with RawServer(answer=False) as server:
+        pool = FastPathPool(server.url, size=1)
+        loop.run_until_complete(pool.open())
+        try:
+
+            @settings(max_examples=60, deadline=None)
+            @given(raw=st.sampled_from(list(EXPECTED)), cuts=st.lists(st.integers(0, 300), max_size=12))
+            def split_anywhere(raw: bytes, cuts: list[int]) -> None:
+                pieces = _split(raw, [c for c in cuts if c < len(raw)])
+                assert loop.run_until_complete(_fed_in_pieces(pool, server, pieces)) == EXPECTED[raw]
+                assert pool.connects == 1 and pool.describe()["idle"] == 1
+
+            split_anywhere()
+        finally:
+            loop.run_until_complete(pool.aclose())
+            loop.close()
+
+
+async def test_pool_when_response_is_http_1_0_returns_it_and_discards_the_connection() -> None:
+    raw = b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok"
+    with RawServer(response=raw) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            first = pool._conns[0]
+            response = await _sent(pool.try_send("GET", "/x", []))
+            assert (response.status, response.body) == (200, b"ok") and first.state.value == "closed"
+            await _until(pool.has_idle)
+            assert pool._conns[0] is not first and pool.connects == 2
+        finally:
+            await pool.aclose()
+
+
+async def test_pool_when_body_is_ended_by_the_server_closing_returns_it_and_discards_the_connection() -> None:
+    with RawServer(response=b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end", close_after=True) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            first = pool._conns[0]
+            response = await _sent(pool.try_send("GET", "/x", []))
+            assert (response.status, response.body) == (200, b"until the end") and first.state.value == "closed"
+        finally:
+            await pool.aclose()
+
+
+async def test_pool_when_server_closes_before_the_body_is_complete_fails_as_sent() -> None:
+    with RawServer(response=b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort", close_after=True) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            first = pool._conns[0]
+            with pytest.raises(FastPathError, match="before the response was complete") as caught:
+                await _sent(pool.try_send("GET", "/x", []))
+            assert caught.value.sent is True and first.state.value == "closed"
+        finally:
+            await pool.aclose()
+
+
+MALFORMED_RESPONSES = {
+    "not-http": b"garbage\r\n\r\n",
+    "bad-status": b"HTTP/1.1 20 OK\r\ncontent-length: 0\r\n\r\n",
+    "conflicting-lengths": b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+    "bad-chunk-size": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+    "switching-protocols": b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED_RESPONSES.values(), ids=MALFORMED_RESPONSES.keys())
+async def test_pool_when_response_is_malformed_fails_as_sent_and_discards_the_connection(raw: bytes) -> None:
+    with RawServer(response=raw) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            first = pool._conns[0]
+            with pytest.raises(FastPathError, match="HTTP protocol error") as caught:
+                await _sent(pool.try_send("GET", "/x", []))
+            assert caught.value.sent is True and first.state.value == "closed"
+            await _until(pool.has_idle)
+            assert pool._conns[0] is not first
+        finally:
+            await pool.aclose()
+
+
+async def test_pool_when_a_second_response_follows_the_first_returns_the_first_and_discards() -> None:
+    raw = b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\naHTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nb"
+    with RawServer(response=raw) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            first = pool._conns[0]
+            response = await _sent(pool.try_send("GET", "/x", []))
+            assert response.body == b"a"
+            await _until(lambda: first.state.value == "closed")  # the unsolicited second one
+        finally:
+            await pool.aclose()
+
+
+async def test_pool_when_request_is_cancelled_discards_the_connection() -> None:
+    with RawServer(answer=False) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            conn = pool._conns[0]
+            future = pool.try_send("POST", "/x", [], b"{}")
+            assert future is not None
+            future.cancel()
+            await _until(lambda: conn.state.value == "closed")  # a late response must reach nobody
+            await _until(pool.has_idle)
+            assert pool._conns[0] is not conn
+        finally:
+            await pool.aclose()
+
+
+async def test_pool_when_bytes_arrive_on_an_idle_connection_discards_it() -> None:
+    with RawServer(answer=False) as server:
+        pool = FastPathPool(server.url, size=1)
+        await pool.open()
+        try:
+            conn = pool._conns[0]
+            conn.data_received(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            assert conn.state.value == "closed" and pool.describe()["idle"] == 0
+            await _until(pool.has_idle)
+            assert pool.connects == 2
+        finally:
+            await pool.aclose()
+
+
 # --- helpers --------------------------------------------------------------------------------------
 
 
@@ -463,11 +717,14 @@ async def _sent(future: asyncio.Future[Any] | None) -> Any:
 @dataclass
 class RawServer:
     """A blocking HTTP/1.1 server in a thread (so it reads while the test blocks the event loop):
-    answers each request with ``{"ok":true}``, or closes without answering, or never answers."""
+    answers each request with ``{"ok":true}`` (or with the raw bytes of ``response``), or closes
+    without answering, or never answers."""
 
     close_without_answer: bool = False
     answer: bool = True
     extra_headers: bytes = b""
+    response: bytes = b""  # sent as it is instead of the usual answer
+    close_after: bool = False  # close the connection after answering
     ssl_context: ssl.SSLContext | None = None
     requests: list[bytes] = field(default_factory=list)
     received: threading.Event = field(default_factory=threading.Event)
@@ -534,10 +791,11 @@ class RawServer:
                         return
                     if self.answer:
                         conn.sendall(
-                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n"
+                            self.response
+                            or b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n"
                             + self.extra_headers + b"\r\n" + b'{"ok":true}'
                         )
-                        if self.extra_headers:
+                        if self.extra_headers or self.close_after:
                             return
         except OSError:
             return

@@ -53,6 +53,19 @@ def test_costs_when_loaded_from_endpoint_costs_override() -> None:
     assert costs.cost("DELETE", "/portfolio/events/orders/x") == 2
 
 
+def test_costs_when_templated_path_asked_again_gives_same_cost_from_a_bounded_memo() -> None:
+    import mmframe_kalshi.limiter as limiter
+
+    costs = EndpointCosts.from_json(
+        {"endpoint_costs": [{"method": "POST", "path": "/portfolio/events/orders/{order_id}/amend", "cost": 3}]}
+    )
+    paths = [f"/portfolio/events/orders/o{n}/amend" for n in range(limiter._MATCHED_KEPT + 5)]
+    assert [costs.cost("POST", path) for path in paths] == [3] * len(paths)
+    assert costs.cost("POST", paths[-1]) == 3  # remembered
+    assert costs.cost("DELETE", paths[-1]) == 10  # the method is part of the key: the default
+    assert len(costs._matched) <= limiter._MATCHED_KEPT
+
+
 def test_bucket_for_when_order_writes_is_write() -> None:
     assert bucket_for("POST", "/portfolio/events/orders") is Bucket.WRITE
     assert bucket_for("PUT", "/portfolio/order_groups/g/reset") is Bucket.WRITE
