@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -332,6 +333,24 @@ def test_presigner_thread_when_path_registered_signs_in_background(rsa_key: rsa.
         _verify(rsa_key, headers, "POST", _amend("ord-1"))
         assert presigner.wait_signed(2, timeout_s=10)  # the replacement, also in the background
         assert presigner.take("POST", _amend("ord-1")) is not None
+    finally:
+        presigner.stop()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux-only")
+def test_presigner_thread_when_started_runs_only_when_the_cpu_is_otherwise_idle(
+    ed25519_key: ed25519.Ed25519PrivateKey,
+) -> None:
+    presigner = _presigner(ed25519_key, LiveClock())
+    presigner.start()
+    try:
+        presigner.register("POST", BATCH)
+        assert presigner.wait_signed(1, timeout_s=10)  # the thread is past its set-up
+        thread = next(t for t in threading.enumerate() if t.name == "kalshi-presigner")
+        assert thread.native_id is not None
+        assert presigner.describe()["thread_priority"] == "SCHED_IDLE"
+        assert os.sched_getscheduler(thread.native_id) == os.SCHED_IDLE
+        assert os.sched_getscheduler(threading.get_native_id()) != os.SCHED_IDLE  # this thread untouched
     finally:
         presigner.stop()
 
