@@ -14,11 +14,16 @@ the mapping venue form. Timestamps (``time.monotonic_ns``) are taken at:
   every frame that dirtied its market since the last one and counts from the first of them. The
   engine quotes a market inline, inside the frame that moved it; a market requoted inline less than
   200 us earlier is left to the quoting task (the rest of a burst, conflated);
-* request written: the executor's synchronous order path (`KalshiRestClient.begin_*`) has handed the
-  first request carrying those actions to the socket (``transport.write`` returned). When that path
-  cannot go at once (no idle warm connection, no rate-limit tokens this instant) the request goes
-  through httpx from its own task, and the stamp is where httpx gets it (before it writes a byte).
-  The network is excluded either way.
+* request handed to HTTP (the budget's stamp, DESIGN.md): the executor's synchronous order path
+  (`KalshiRestClient.begin_*`) hands the first request carrying those actions, signed, to its HTTP
+  connection. When that path cannot go at once (no idle warm connection, no rate-limit tokens this
+  instant) the request goes through httpx from its own task, and the stamp is where httpx gets it.
+  For the synchronous path two more stamps follow the same request: its bytes handed to the kernel
+  (``transport.write`` called) and ``transport.write`` returned (on loopback the ``send()`` also runs
+  the simulator's TCP receive and wake-up: the network).
+
+Samples of the first ``--warmup`` seconds after the daemon is ready are dropped (start-up places
+every market's first orders at once).
 
 Signing is shown separately: batch creates and cancels, and amends of resting orders, use signatures
 made ahead of time by the pre-signer's thread; a miss (none ready) signs inline, and "excluding inline
