@@ -37,6 +37,8 @@ from mmframe.domain.events import (
     VenueStatusChanged,
 )
 from mmframe.domain.money import format_count, format_price
+from mmframe.domain.orders import OrderTracker
+from mmframe.runtime.gate import Gate
 from mmframe.runtime.quoting import QuotingCore, TradingState
 from mmframe.runtime.sinks import SinkRunner
 
@@ -97,6 +99,17 @@ class _Context:
     @property
     def markets(self) -> tuple[str, ...]:
         return self._engine.markets
+
+    @property
+    def orders(self) -> OrderTracker:
+        return self._engine.core.tracker
+
+    @property
+    def gate(self) -> Gate:
+        return self._engine.core.gate
+
+    def monotonic_ns(self) -> int:
+        return self._engine.clock.monotonic_ns()
 
     def publish(self, event: Event) -> None:
         self._engine.publish(event)

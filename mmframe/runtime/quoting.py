@@ -37,6 +37,7 @@ from mmframe.domain.market import MarketInfo
 from mmframe.domain.orders import OrderTracker
 from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
 
@@ -89,6 +90,8 @@ class QuotingCore:
         self.recent_verdicts: list[RiskVerdictIssued] = []
         self._now = now_ns
         self._mono = monotonic_ns or now_ns
+        self.gate = Gate(self._mono)
+        """Closed by pause, halt, flatten and stop; every create and amend passes it when written."""
         self._emit = emit
         self._prefix = client_order_prefix
         self._ids = itertools.count(1)
@@ -301,6 +304,7 @@ class QuotingCore:
             return
         self.state = TradingState.HALTED
         self.halt_reason = reason
+        self.gate.close(GateState.HALTED, reason)
         self.resume_at_ns = self._now() + resume_after_ns if resume_after_ns else None
         self._emit(TradingHalted(ts_ns=self._now(), reason=reason))
 
@@ -308,13 +312,15 @@ class QuotingCore:
         if self.state == TradingState.ACTIVE:
             self.state = TradingState.PAUSED
             self.halt_reason = reason
+            self.gate.close(GateState.PAUSED, reason)
             self._emit(TradingPaused(ts_ns=self._now(), reason=reason))
             self.mark_all_dirty()  # every market's next requote pulls its orders, quiet ones too
 
     def resume(self, reason: str = "operator") -> bool:
         """Back to quoting; returns False if already active."""
-        if self.state == TradingState.ACTIVE:
+        if self.state == TradingState.ACTIVE or self.gate.state is GateState.STOPPING:
             return False
+        self.gate.open()
         self.state = TradingState.ACTIVE
         self.halt_reason = ""
         self.resume_at_ns = None
