@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mmframe.api import FixedPointError, parse_price
+from mmframe.api import FeeType, FixedPointError, parse_price
 from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
@@ -113,11 +114,38 @@ def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[
         if not 0 < probability < 1:
             raise AdminError("probability must be strictly between 0 and 1")
         ex.set_fair_value(_param(params, "ticker"), probability)
+    elif action == "set_fee":
+        _set_fee(sim, params)
     elif action == "clear":
         faults.clear()
     else:
         raise AdminError(f"unknown action {action!r}; known: {', '.join(sorted(FAULT_ACTIONS))}")
     return {"faults": faults.describe()}
+
+
+def _set_fee(sim: SimServer, params: Mapping[str, Any]) -> None:
+    """``set_fee``: an event's fee override, like Kalshi's event-level ``fee_type_override`` /
+    ``fee_multiplier_override``; omitted or null parts are not overridden."""
+    ex = sim.exchange
+    event_ticker = params.get("event_ticker")
+    if event_ticker is None:
+        event_ticker = ex.market(str(_param(params, "ticker"))).event_ticker
+    raw_type = params.get("fee_type")
+    try:
+        fee_type = None if raw_type is None else FeeType(str(raw_type))
+    except ValueError:
+        raise AdminError(f"fee_type must be one of {', '.join(f.value for f in FeeType)}") from None
+    raw_mult = params.get("fee_multiplier")
+    multiplier_bps = None
+    if raw_mult is not None:
+        try:
+            scaled = Decimal(str(raw_mult)) * 10_000
+        except InvalidOperation:
+            raise AdminError(f"fee_multiplier must be a number, got {raw_mult!r}") from None
+        if not scaled.is_finite() or scaled != scaled.to_integral_value() or scaled < 0:
+            raise AdminError("fee_multiplier must be a non-negative number with at most 4 decimals")
+        multiplier_bps = int(scaled)
+    ex.set_event_fee(str(event_ticker), fee_type, multiplier_bps)
 
 
 async def run_fault_plan(sim: SimServer, steps: list[FaultStep]) -> None:

@@ -619,6 +619,17 @@ class MarketLifecycleChanged(SimEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EventFeeChanged(SimEvent):
+    """``event_fee_update`` (public, on the ``market_lifecycle_v2`` channel): an event's fee override
+    was set or cleared. None for a part not overridden (the series' value applies); the multiplier in
+    basis points of the standard schedule (10,000 = 1x)."""
+
+    event_ticker: str
+    fee_type_override: FeeType | None
+    fee_multiplier_override_bps: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TickerChanged(SimEvent):
     """``ticker`` (public): the market's top of book / last trade / volume changed."""
 

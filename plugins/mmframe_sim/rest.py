@@ -492,7 +492,8 @@ async def get_events(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
             if nested
             else None
         )
-        out.append(wire.event_json(event, _series_or_none(sim, event.series_ticker), markets))
+        out.append(wire.event_json(event, _series_or_none(sim, event.series_ticker), markets,
+                                   sim.exchange.event_fee_override(event.event_ticker)))
     return 200, {"events": out, "cursor": cursor}
 
 
@@ -501,7 +502,8 @@ async def get_event(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     now = sim.exchange.now_ns()
     markets = [wire.market_json(m, now) for m in sim.exchange.markets(event_ticker=event.event_ticker)]
     nested = req.query.get("with_nested_markets", "false").lower() == "true"
-    body = wire.event_json(event, _series_or_none(sim, event.series_ticker), markets if nested else None)
+    body = wire.event_json(event, _series_or_none(sim, event.series_ticker), markets if nested else None,
+                           sim.exchange.event_fee_override(event.event_ticker))
     return 200, {"event": body, "markets": markets}
 
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from mmframe.api import format_count, format_price
+from mmframe.api import FeeType, format_count, format_price
 from mmframe_sim.engine import (
     BalanceView,
     EventSpec,
@@ -155,7 +155,32 @@ def series_json(series: SeriesSpec) -> dict[str, Any]:
     }
 
 
-def event_json(event: EventSpec, series: SeriesSpec | None, markets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _multiplier(bps: int | None) -> int | float | None:
+    """A fee multiplier as Kalshi sends it: a JSON number (1, 0.5, 1.25), from basis points."""
+    if bps is None:
+        return None
+    whole, rest = divmod(bps, 10_000)
+    return whole if rest == 0 else bps / 10_000
+
+
+def event_fee_update_json(
+    event_ticker: str, fee_type: FeeType | None, multiplier_bps: int | None
+) -> dict[str, Any]:
+    """The ``event_fee_update`` msg: both overrides always present, null when not overridden."""
+    return {
+        "event_ticker": event_ticker,
+        "fee_type_override": None if fee_type is None else str(fee_type),
+        "fee_multiplier_override": _multiplier(multiplier_bps),
+    }
+
+
+def event_json(
+    event: EventSpec,
+    series: SeriesSpec | None,
+    markets: list[dict[str, Any]] | None = None,
+    fee_override: tuple[FeeType | None, int | None] = (None, None),
+) -> dict[str, Any]:
+    fee_type, multiplier_bps = fee_override
     body: dict[str, Any] = {
         "event_ticker": event.event_ticker,
         "series_ticker": event.series_ticker,
@@ -165,6 +190,8 @@ def event_json(event: EventSpec, series: SeriesSpec | None, markets: list[dict[s
         "category": series.category if series is not None else "",
         "collateral_return_type": "",
         "available_on_brokers": False,
+        "fee_type_override": None if fee_type is None else str(fee_type),
+        "fee_multiplier_override": _multiplier(multiplier_bps),
     }
     if markets is not None:
         body["markets"] = markets
