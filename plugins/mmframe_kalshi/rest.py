@@ -923,16 +923,7 @@ class KalshiRestClient:
     ) -> OrderDecreasedResult:
         """Shrink an order, keeping its queue place. Exactly one of ``reduce_to``/``reduce_by``;
         only ``reduce_to`` (idempotent) is retried after an unknown outcome."""
-        if (reduce_to is None) == (reduce_by is None):
-            raise ValueError("decrease_order needs exactly one of reduce_to and reduce_by")
-        body: dict[str, Any] = {}
-        if reduce_to is not None:
-            body["reduce_to"] = format_count(reduce_to)
-        else:
-            assert reduce_by is not None
-            body["reduce_by"] = format_count(reduce_by)
-        if ticker:
-            body["market_ticker"] = ticker
+        body = _decrease_body(reduce_to, reduce_by, ticker)
         path = decrease_path(order_id)
         if reduce_to is not None:
             return OrderDecreasedResult.from_json(await self._idempotent("POST", path, body=body))
@@ -1084,6 +1075,21 @@ def _amend_body(
         body["client_order_id"] = client_order_id
     if updated_client_order_id:
         body["updated_client_order_id"] = updated_client_order_id
+    return body
+
+
+def _decrease_body(reduce_to: Count | None, reduce_by: Count | None, ticker: str | None) -> dict[str, Any]:
+    """A decrease: exactly one of ``reduce_to``/``reduce_by``; ``market_ticker`` routes it to its shard."""
+    if (reduce_to is None) == (reduce_by is None):
+        raise ValueError("decrease_order needs exactly one of reduce_to and reduce_by")
+    body: dict[str, Any] = {}
+    if reduce_to is not None:
+        body["reduce_to"] = format_count(reduce_to)
+    else:
+        assert reduce_by is not None
+        body["reduce_by"] = format_count(reduce_by)
+    if ticker:
+        body["market_ticker"] = ticker
     return body
 
 
