@@ -51,9 +51,8 @@ async def _client(fake: FakeKalshi, rsa_key: rsa.RSAPrivateKey, url: str, **kw: 
 @pytest.fixture
 async def venue(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[tuple[FakeKalshi, KalshiRestClient]]:
     fake = FakeKalshi(public_key=rsa_key.public_key(), key_id=KEY_ID)
-    async with serve_asgi(fake.app()) as url:
-        async with await _client(fake, rsa_key, url) as client:
-            yield fake, client
+    async with serve_asgi(fake.app()) as url, await _client(fake, rsa_key, url) as client:
+        yield fake, client
 
 
 def _order(cid: str, ticker: str = "T-1") -> CreateOrderRequest:
