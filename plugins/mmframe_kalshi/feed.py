@@ -59,6 +59,8 @@ class KalshiFeed:
         self.invalid: set[str] = set()
         self.fees = FeeTerms()
         self.malformed = 0
+        # The convention this connection subscribes the order book with (fixed for its lifetime).
+        self._yes_prices = session.ws.use_yes_price
         self._ctx: FeedContext | None = None
         self._markets: frozenset[str] = frozenset()
 
@@ -164,11 +166,11 @@ class KalshiFeed:
         ctx = self._require_ctx()
         kind = frame.type
         if kind == "orderbook_delta":
-            delta = parsing.book_delta(frame.msg, now, yes_prices=self.session.ws.use_yes_price)
+            delta = parsing.book_delta(frame.msg, now, yes_prices=self._yes_prices)
             if delta.ticker in self._markets and delta.ticker not in self.invalid:
                 ctx.publish(delta)
         elif kind == "orderbook_snapshot":
-            snapshot = parsing.book_snapshot(frame.msg, now, yes_prices=self.session.ws.use_yes_price)
+            snapshot = parsing.book_snapshot(frame.msg, now, yes_prices=self._yes_prices)
             if snapshot.ticker in self._markets:
                 self.invalid.discard(snapshot.ticker)
                 ctx.publish(snapshot)
