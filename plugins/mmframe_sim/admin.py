@@ -25,10 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mmframe.api import FixedPointError, parse_price
 from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
+from mmframe_sim.money import MoneyError, parse_price
 
 if TYPE_CHECKING:
     from mmframe_sim.server import SimServer
@@ -148,7 +148,7 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
         "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
         "accounts": list(sim.accounts),
         "participants": ex.participant_user_ids(),
-        "total_money_dollars": wire.dollars4(ex.total_money()),
+        "total_money_dollars": wire.dollars6(ex.total_money()),
         "ws_connections": len(sim.hub.sessions),
         "faults": sim.faults.describe(),
         "fault_log": list(sim.fault_log),
@@ -224,7 +224,7 @@ async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[in
     if "balance" in body:
         try:
             kwargs["balance"] = parse_price(str(body["balance"]))
-        except FixedPointError as exc:
+        except MoneyError as exc:
             raise AdminError(f"balance: {exc}") from None
     if "tier" in body:
         kwargs["tier"] = str(body["tier"])
