@@ -143,7 +143,12 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
         "frozen": sim.clock.frozen,
         "exchange": {"trading_active": ex.exchange_status().trading_active},
         "resting_orders": [wire.order_json(o) for o in ex.resting_orders(ticker)],
-        "positions": [{"user_id": p.user_id, **wire.position_json(p)} for p in ex.all_positions(ticker)],
+        # fees_charged_dollars (not a Kalshi field): what the balance paid in fees, per-order rounding
+        # fees included and rebates deducted; fees_paid_dollars is Kalshi's plain sum of trade fees.
+        "positions": [
+            {"user_id": p.user_id, **wire.position_json(p), "fees_charged_dollars": wire.dollars6(p.fees_charged)}
+            for p in ex.all_positions(ticker)
+        ],
         "fair_values": ex.fair_values(),
         "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
         "accounts": list(sim.accounts),

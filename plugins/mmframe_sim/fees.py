@@ -117,7 +117,9 @@ class FillCharge:
 
     @property
     def net_fee(self) -> Micros:
-        """Trade fee + rounding fee - rebate: what the fill cost in fees (never negative)."""
+        """Trade fee + rounding fee - rebate: what the fill cost in fees. A fill that receives a refund
+        can come out below zero (a fee-free fill at a sub-penny price); summed over an order it is the
+        trade fees plus what the accumulator still holds, so never negative."""
         return self.trade_fee + self.rounding_fee - self.rebate
 
 
