@@ -128,7 +128,7 @@ def charge_fill(
 ) -> FillCharge:
     """Apply one fill's ``revenue`` (signed: negative for a buyer) and trade ``fee`` to a balance kept at
     ``precision`` (micros; $0.01 by default), carrying the order's rounding ``accumulator``."""
-    if precision <= 0 or CENT_MICROS % precision:
+    if precision != CENT_MICROS and (precision <= 0 or CENT_MICROS % precision):
         raise ValueError(f"balance precision must divide $0.01, got {precision} micros")
     if not 0 <= accumulator < CENT_MICROS:
         raise ValueError(f"a rounding accumulator holds less than $0.01, got {accumulator} micros")
