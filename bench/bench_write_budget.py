@@ -30,12 +30,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_latency import PIPELINE, SimProcess, bulk_scenario, simulator  # noqa: E402
+from bench_latency import PIPELINE, SimProcess, bulk_scenario, simulator
 
-from mmframe.pipeline import load_pipeline  # noqa: E402
-from mmframe.plugins import load_registry  # noqa: E402
-from mmframe.runtime.app import build_engine  # noqa: E402
-from mmframe.runtime.engine import Engine  # noqa: E402
+from mmframe.pipeline import load_pipeline
+from mmframe.plugins import load_registry
+from mmframe.runtime.app import build_engine
+from mmframe.runtime.engine import Engine
 
 WRITE_TOKENS_PER_S = 100
 """Basic tier (API.md §8)."""
