@@ -50,6 +50,10 @@ class Gate:
         self.changed_ns = now_ns()
         self.blocked = 0
         """Creates and amends refused by the gate so far (closed or too old)."""
+        self.passed = 0
+        """Creates and amends let through with a decision time."""
+        self.oldest_passed_ns = 0
+        """The largest decision-to-write age let through so far (bounded by ``max_age_ns``)."""
         self._on_close: list[Callable[[GateState, str], None]] = []
 
     @property
@@ -97,11 +101,20 @@ class Gate:
         ):
             self.blocked += 1
             return False
-        if decided_ns is not None and self._now() - decided_ns > self.max_age_ns:
-            self.blocked += 1
-            return False
+        if decided_ns is not None:
+            age = self._now() - decided_ns
+            if age > self.max_age_ns:
+                self.blocked += 1
+                return False
+            self.passed += 1
+            if age > self.oldest_passed_ns:
+                self.oldest_passed_ns = age
         return True
 
     def describe(self) -> dict[str, object]:
         """For ``/health`` and ``/state``."""
         return {"state": self.state.value, "reason": self.reason, "blocked": self.blocked}
+
+    def ages(self) -> dict[str, int]:
+        """Decision-to-write ages of what passed (for ``/state`` and the write-budget bench)."""
+        return {"passed": self.passed, "oldest_passed_ms": self.oldest_passed_ns // 1_000_000}

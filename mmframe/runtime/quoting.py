@@ -238,22 +238,38 @@ class QuotingCore:
 
     def requote(self, ticker: str) -> list[OrderAction]:
         """Compute the quote for ``ticker``, run the risk chain, reconcile; returns the actions
-        (already recorded in the tracker as submitted)."""
+        (already recorded in the tracker as submitted). `plan` + `commit` in one step."""
+        actions = self.plan(ticker)
+        if self.state == TradingState.HALTED:
+            return self.pull_all()
+        self.commit(ticker, actions)
+        return actions
+
+    def plan(self, ticker: str) -> list[OrderAction]:
+        """The actions that would bring ``ticker``'s orders to its quote now, recorded nowhere: the
+        caller sends some or all of them and `commit`s those. Empty when trading is halted (the
+        caller pulls every order, `pull_all`)."""
         state = self.market_state(ticker)
         quoting = self.state == TradingState.ACTIVE and ticker in self._quoted
         quote = self._checked_quote(state) if quoting else Quote.empty(ticker)
         if self.state == TradingState.HALTED:
-            return self.pull_all()
+            return []
         actions = reconcile(quote, state.working_orders, self.policy, self.new_client_order_id)
         if quote != state.last_quote:
             state.last_quote = quote
             self._emit(QuoteComputed(ts_ns=self._now(), ticker=ticker, quote=quote))
+        return actions
+
+    def commit(self, ticker: str, actions: Sequence[OrderAction], *, complete: bool = True) -> None:
+        """Record ``actions`` (planned for ``ticker``) as handed to the executor. ``complete``: they
+        are all the market needed (its requote latency is sampled and its dirty mark cleared)."""
+        state = self.market_state(ticker)
         if actions:
             self._submitted(actions)
             if state.dirty_since_ns is not None:
                 self.latencies_ns.append(self._mono() - state.dirty_since_ns)
-        state.dirty_since_ns = None
-        return actions
+        if complete:
+            state.dirty_since_ns = None
 
     def _checked_quote(self, state: MarketState) -> Quote:
         quote: Quote = self.strategy.quote(state)

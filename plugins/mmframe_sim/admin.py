@@ -26,10 +26,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mmframe.api import FeeType, FixedPointError, parse_price
 from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
+from mmframe_sim.fees import FeeType
+from mmframe_sim.money import MoneyError, parse_price
 
 if TYPE_CHECKING:
     from mmframe_sim.server import SimServer
@@ -171,12 +172,17 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
         "frozen": sim.clock.frozen,
         "exchange": {"trading_active": ex.exchange_status().trading_active},
         "resting_orders": [wire.order_json(o) for o in ex.resting_orders(ticker)],
-        "positions": [{"user_id": p.user_id, **wire.position_json(p)} for p in ex.all_positions(ticker)],
+        # fees_charged_dollars (not a Kalshi field): what the balance paid in fees, per-order rounding
+        # fees included and rebates deducted; fees_paid_dollars is Kalshi's plain sum of trade fees.
+        "positions": [
+            {"user_id": p.user_id, **wire.position_json(p), "fees_charged_dollars": wire.dollars6(p.fees_charged)}
+            for p in ex.all_positions(ticker)
+        ],
         "fair_values": ex.fair_values(),
         "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
         "accounts": list(sim.accounts),
         "participants": ex.participant_user_ids(),
-        "total_money_dollars": wire.dollars4(ex.total_money()),
+        "total_money_dollars": wire.dollars6(ex.total_money()),
         "ws_connections": len(sim.hub.sessions),
         "faults": sim.faults.describe(),
         "fault_log": list(sim.fault_log),
@@ -252,7 +258,7 @@ async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[in
     if "balance" in body:
         try:
             kwargs["balance"] = parse_price(str(body["balance"]))
-        except FixedPointError as exc:
+        except MoneyError as exc:
             raise AdminError(f"balance: {exc}") from None
     if "tier" in body:
         kwargs["tier"] = str(body["tier"])

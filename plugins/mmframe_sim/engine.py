@@ -15,11 +15,13 @@ Kalshi's codes: ``insufficient_balance``, ``invalid_price``, ``invalid_order`` (
 ``post only cross``), ``order_already_exists`` (409), ``not_found`` (404), ``bad_request``,
 ``market_closed``, ``trading_is_paused``, ``order_group_triggered``.
 
-Money: price units (1/10,000 $), count units (1/100 contract), times in Unix ns (request and wire
-fields in seconds are named ``*_s``). Fee rounding (API.md §9): each fill's fee is the exact formula
-rounded UP to $0.0001 (that is the reported ``fee_cost``); each fill's cash change (revenue - fee) is
-then floored to the cent, the shortfall is kept as a per-order rounding accumulator and a whole cent is
-refunded whenever it reaches $0.01 -- so cash balances stay whole cents like a normal Kalshi account.
+Money (the simulator's own units and fee rules, `mmframe_sim.money`/`mmframe_sim.fees`): price units
+(1/10,000 $) for prices and trade fees, micros (1/1,000,000 $) for costs, PnL and averages, count
+units (1/100 contract), times in Unix ns (request and wire fields in seconds are named ``*_s``). Fee
+rounding (API.md §9): each fill's fee is the exact formula rounded UP to $0.0001 (that is the reported
+``fee_cost``); each fill's cash change (revenue - fee) is then floored to the cent, the shortfall is
+kept as a per-order rounding accumulator and a whole cent is refunded whenever it reaches $0.01 -- so
+cash balances stay whole cents like a normal Kalshi account.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from mmframe.api import NANOS_PER_SECOND, Clock, Count, FeeType, Price, format_price
+from mmframe.api import NANOS_PER_SECOND, Clock
 from mmframe_sim.accounts import Account, Accounts, lock_for
-from mmframe_sim.matching import ONE, Book, Level, PriceGrid, leg_of, leg_price, ranges_for_structure
+from mmframe_sim.fees import FeeType
+from mmframe_sim.matching import Book, Level, PriceGrid, leg_of, leg_price, ranges_for_structure
 from mmframe_sim.model import (
     MARKET_STATUS_FILTERS,
     AmendRequest,
@@ -70,6 +73,15 @@ from mmframe_sim.model import (
     TimeInForce,
     Trade,
     TradeExecuted,
+)
+from mmframe_sim.money import (
+    MICROS_PER_DOLLAR,
+    ONE,
+    Count,
+    Price,
+    format_price,
+    per_contract_micros,
+    price_micros,
 )
 from mmframe_sim.order_groups import OrderGroup, OrderGroups, check_limit
 from mmframe_sim.participants import ParticipantConfig, Participants
@@ -938,9 +950,9 @@ class Exchange:
         filled = order.filled
         avg_price = avg_fee = None
         if filled:
-            own = (order.taker_fill_cost + order.maker_fill_cost) * 100 // filled
-            avg_price = own if order.side is Side.BID else ONE - own
-            avg_fee = -(-(order.taker_fees + order.maker_fees) * 100 // filled)
+            own = per_contract_micros(order.taker_fill_cost + order.maker_fill_cost, filled)
+            avg_price = own if order.side is Side.BID else MICROS_PER_DOLLAR - own
+            avg_fee = per_contract_micros(price_micros(order.taker_fees + order.maker_fees), filled)
         return OrderResult(
             order=snapshot or order.snapshot(),
             fill_count=filled,
