@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -116,3 +118,18 @@ def test_close_price_when_no_one_to_trade_with_says_why() -> None:
     invalid = _market(((4500, 100),), ((5000, 100),))
     invalid.book.invalidate()
     assert close_price(invalid, BookSide.ASK, 500) == "book not valid (waiting for a snapshot)"
+
+
+def test_resolve_token_when_only_a_token_file_is_named_reads_it(tmp_path: Path) -> None:
+    secret = tmp_path / "control-token"
+    secret.write_text("file-token-123\n", encoding="utf-8")
+    assert resolve_token(None, {"MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "file-token-123"
+    # the variable wins over the file, the configured value over both
+    assert resolve_token(None, {"MMFRAME_CONTROL_TOKEN": "env", "MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "env"
+    assert resolve_token("cfg", {"MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "cfg"
+
+
+def test_resolve_token_when_token_file_missing_says_which_variable_and_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ControlConfigError, match=r"MMFRAME_CONTROL_TOKEN_FILE \(.*nope\): No such file"):
+        resolve_token(None, {"MMFRAME_CONTROL_TOKEN_FILE": str(missing)})
