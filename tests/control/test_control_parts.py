@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -133,3 +134,23 @@ def test_resolve_token_when_token_file_missing_says_which_variable_and_file(tmp_
     missing = tmp_path / "nope"
     with pytest.raises(ControlConfigError, match=r"MMFRAME_CONTROL_TOKEN_FILE \(.*nope\): No such file"):
         resolve_token(None, {"MMFRAME_CONTROL_TOKEN_FILE": str(missing)})
+
+
+def _verdict(ts: int, ticker: str, rule: str, reason: str) -> Any:
+    from mmframe.api import Quote, RiskVerdictIssued, Verdict
+
+    return RiskVerdictIssued(ts_ns=ts, ticker=ticker, rule=rule, verdict=Verdict.adjust(Quote.empty(ticker), reason))
+
+
+def test_verdict_groups_when_a_rule_repeats_folds_by_market_rule_and_kind_keeping_the_latest_reason() -> None:
+    from mmframe.control.monitor import VerdictGroups
+
+    groups = VerdictGroups(limit=2)
+    groups.add(_verdict(1, "A", "max-position", "at 10"))
+    groups.add(_verdict(2, "B", "max-position", "at 3"))
+    groups.add(_verdict(3, "A", "max-position", "at 11"))
+    [a, b] = groups.latest(5)
+    assert (a.ticker, a.count, a.first_ns, a.last_ns, a.reason) == ("A", 2, 1, 3, "at 11")
+    assert (b.ticker, b.count) == ("B", 1)
+    groups.add(_verdict(4, "C", "price-band", "far"))  # over the limit: the least recently seen goes
+    assert [g.ticker for g in groups.latest(5)] == ["C", "A"]
