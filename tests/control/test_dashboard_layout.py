@@ -82,8 +82,9 @@ async def test_dashboard_when_wide_or_narrow_fits_every_table_and_groups_verdict
             await browser.close()
 
 
+@pytest.mark.parametrize("width", [1280, 1920])
 async def test_dashboard_when_params_changed_with_the_token_shows_in_state_and_bad_values_are_refused(
-    exchange: Exchange, registry: Any
+    width: int, exchange: Exchange, registry: Any
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
@@ -91,7 +92,7 @@ async def test_dashboard_when_params_changed_with_the_token_shows_in_state_and_b
     async with running(engine) as client, async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = await browser.new_page(viewport={"width": width, "height": 1000})
             assert engine.control_url is not None
             await page.goto(engine.control_url + "/")
             spread = page.locator('fieldset[data-target="strategy"] input[data-field="spread"]')
@@ -113,7 +114,6 @@ async def test_dashboard_when_params_changed_with_the_token_shows_in_state_and_b
             await loss.fill("150")
             await page.click('fieldset[data-target="daily-loss"] button')
             await expect(page.locator("#message")).to_contain_text("params: daily-loss now max_loss=150")
-            await wait_for(lambda: True)
             state = (await client.get("/state")).json()
             assert state["components"]["daily-loss"]["params"]["max_loss"] == 150
             await expect(spread).to_have_value("0.06")  # the form shows the applied values
