@@ -6,6 +6,7 @@ Skipped, saying why, where the package is not installed (``.ci/run`` installs it
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import subprocess
@@ -82,28 +83,39 @@ def test_prometheus_when_scraping_a_running_daemon_reads_back_net_pnl_and_positi
     daemon: RunningDaemon, prometheus: str
 ) -> None:
     # Freeze the positions (a pause cancels every order: no more fills), then read them through
-    # Prometheus once it has scraped after the pause.
+    # Prometheus from a scrape made after the daemon's own figures were read — and unchanged since
+    # (a fill on its way when the pause answered would otherwise race the comparison).
     assert daemon.post("/pause", {"reason": "prometheus test"}).status_code == 200
-    paused_at = time.time()
-    state = daemon.get("/state").json()
-    positions = {p["ticker"]: Decimal(p["position"]) for p in state["positions"]}
 
-    def scraped_after_pause() -> list[dict[str, Any]]:
+    def figures() -> tuple[dict[str, Decimal], Decimal, Decimal]:
+        """What a pause freezes: positions, realised PnL, fees (unrealised moves with the mid)."""
+        state = daemon.get("/state").json()
+        positions = {p["ticker"]: Decimal(p["position"]) for p in state["positions"]}
+        return positions, Decimal(state["pnl"]["realised"]), Decimal(state["pnl"]["fees"])
+
+    def scraped_after(moment: float) -> bool:
+        # timestamp(): when the sample was scraped (an instant query's own time is the query's).
+        stamps = _query(prometheus, 'timestamp(mmframe_pnl_net_dollars{job="mmframe"})')
+        return bool(stamps) and float(stamps[0]["value"][1]) > moment
+
+    for _ in range(5):
+        before = figures()
+        read_at = time.time()
+        wait_until(functools.partial(scraped_after, read_at), 30, "a scrape after the daemon's figures were read")
         series = _query(prometheus, 'mmframe_position_contracts{job="mmframe"}')
-        return series if series and all(float(s["value"][0]) > paused_at + 1 for s in series) else []
-
-    series = wait_until(scraped_after_pause, 30, "a scrape after the pause")
+        [realised] = _query(prometheus, "mmframe_pnl_realised_dollars")
+        [fees] = _query(prometheus, "mmframe_fees_dollars")
+        if figures() == before:
+            break
+    positions, realised_pnl, fees_paid = before
     assert {s["metric"]["market"]: Decimal(s["value"][1]) for s in series} == positions
     assert any(positions.values())
     assert {s["metric"]["pipeline"] for s in series} == {"symmetric"}  # the kit's target label
+    assert Decimal(realised["value"][1]) == realised_pnl
+    assert Decimal(fees["value"][1]) == fees_paid
 
     [net] = _query(prometheus, "mmframe_pnl_net_dollars")
     assert net["metric"]["job"] == "mmframe"
-    # Realised PnL and fees no longer move while paused: exactly the daemon's figures.
-    [realised] = _query(prometheus, "mmframe_pnl_realised_dollars")
-    [fees] = _query(prometheus, "mmframe_fees_dollars")
-    assert Decimal(realised["value"][1]) == Decimal(state["pnl"]["realised"])
-    assert Decimal(fees["value"][1]) == Decimal(state["pnl"]["fees"])
     # Net is its parts, sample by sample, as Prometheus stored them.
     [gap] = _query(prometheus, "abs(mmframe_pnl_net_dollars - (mmframe_pnl_realised_dollars + "
                                "mmframe_pnl_unrealised_dollars - mmframe_fees_dollars + mmframe_pnl_day_start_dollars))")
