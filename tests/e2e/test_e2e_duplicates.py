@@ -1,8 +1,8 @@
 """The simulator's ``duplicate`` fault against the running daemon: a WebSocket message whose seq was
 already applied is dropped and counted, never taken for a sequence gap.
 
-Measured on 906ab81 (before the fix), the same fault invalidated books thousands of times and made
-the daemon churn its quotes (creates and cancels) through the resnapshots. Here the market is held
+Before the fix (677aac7) this test saw 6,771 gaps, 27,084 book invalidations and 2,363 creates +
+2,355 cancels + 10 amends of churn from the resnapshots. Here the market is held
 still so that any order action during the fault can only be the fault's doing: the simulator's time
 is frozen (its synthetic traders act on exchange time, so they stop), and the traffic that carries
 the duplicated messages comes from a test participant who rests and cancels one-contract bids at
