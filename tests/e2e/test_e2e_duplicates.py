@@ -22,7 +22,6 @@ import httpx
 import pytest
 from mmframe_sim.model import OrderRequest, Side
 
-from mmframe.api import ONE_DOLLAR
 from tests.e2e.harness import MARKETS, Admin, Daemon, daemon, new_account, until, until_async
 
 pytestmark = pytest.mark.anyio
@@ -31,10 +30,6 @@ DUPLICATES = 8_000
 TRAFFIC_USER = "dup-traffic"
 DEEP_BID = 100  # $0.01: the lowest price on the grid
 SETTLE_S = 1.0
-
-
-def _kalshi(d: Daemon) -> Any:
-    return d.engine.parts.venue.require_open()
 
 
 def _actions(d: Daemon) -> int:
@@ -84,17 +79,6 @@ async def _traffic(sim: Any, admin: Admin) -> int:
     raise AssertionError("the duplicate fault was never used up")
 
 
-def _books_equal_venue(sim: Any, d: Daemon) -> bool:
-    for ticker in MARKETS:
-        venue = sim.exchange.orderbook(ticker)
-        book = d.engine.core.markets[ticker].book
-        want_bids = [(p, s) for p, s in reversed(venue.yes)]
-        want_asks = [(ONE_DOLLAR - p, s) for p, s in reversed(venue.no)]
-        if not book.valid or book.bids() != want_bids or book.asks() != want_asks:
-            return False
-    return True
-
-
 async def test_daemon_when_8000_messages_duplicated_drops_them_without_invalidating_books_or_acting(
     sim: Any, tmp_path: Path
 ) -> None:
@@ -102,13 +86,13 @@ async def test_daemon_when_8000_messages_duplicated_drops_them_without_invalidat
     admin = Admin(sim)
     async with daemon(sim, account) as d:
         await until_async(
-            lambda: _quoting_everywhere(admin, account.user_id), timeout=15, what="quotes in every market"
+            lambda: admin.quoting_everywhere(account.user_id), timeout=15, what="quotes in every market"
         )
         await _freeze(admin)
         resting = await _quiescent(d, admin, account.user_id)
         for ticker in MARKETS:  # the traffic rests strictly below every best bid
             assert d.engine.core.markets[ticker].book.best_bid() > DEEP_BID
-        session = _kalshi(d).session
+        session = d.kalshi().session
         ws = session.ws
         invalidated, snapshots = d.event_count("BookInvalidated"), d.event_count("BookSnapshotReceived")
         gaps, actions = ws.stats.gaps, _actions(d)
@@ -133,13 +117,9 @@ async def test_daemon_when_8000_messages_duplicated_drops_them_without_invalidat
         # cancelled, amended or decreased); our books are the venue's.
         assert len(sim.exchange.orders(account.user_id)) == orders_ever
         assert await admin.resting(account.user_id) == resting
-        assert _books_equal_venue(sim, d)
-        state = _kalshi(d).session.describe()["ws"]
+        assert d.books_differing(sim) == []
+        state = d.kalshi().session.describe()["ws"]
         assert state["duplicates"] == ws.stats.duplicates and state["gaps"] == gaps
         assert d.engine.error is None
     assert d.task.result() == 0
     assert await admin.resting(account.user_id) == []
-
-
-async def _quoting_everywhere(admin: Admin, user_id: str) -> bool:
-    return {o["ticker"] for o in await admin.resting(user_id)} == set(MARKETS)
