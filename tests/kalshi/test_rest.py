@@ -51,17 +51,21 @@ class FastClock(LiveClock):
 async def venue(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[tuple[FakeKalshi, KalshiRestClient, FastClock]]:
     fake = FakeKalshi(public_key=rsa_key.public_key(), key_id=KEY_ID)
     clock = FastClock()
-    async with serve_asgi(fake.app()) as url:
-        client = KalshiRestClient(
-            url + "/trade-api/v2",
-            RequestSigner(KalshiCredentials(KEY_ID, rsa_key), clock),
-            clock,
-            retry=RetryPolicy(attempts=3, base_s=0.1, max_s=1.0),
-            timeout=httpx.Timeout(0.5, connect=1.0),
-            rng=random.Random(7),
-        )
-        async with client:
-            yield fake, client, clock
+    async with serve_asgi(fake.app()) as url, _client(url, rsa_key, clock) as client:
+        yield fake, client, clock
+
+
+def _client(
+    url: str, key: rsa.RSAPrivateKey, clock: FastClock, retry: RetryPolicy | None = None
+) -> KalshiRestClient:
+    return KalshiRestClient(
+        url + "/trade-api/v2",
+        RequestSigner(KalshiCredentials(KEY_ID, key), clock),
+        clock,
+        retry=retry or RetryPolicy(attempts=3, base_s=0.1, max_s=1.0),
+        timeout=httpx.Timeout(0.5, connect=1.0),
+        rng=random.Random(7),
+    )
 
 
 def _order(cid: str, ticker: str = "T-1") -> CreateOrderRequest:
@@ -232,17 +236,10 @@ async def test_rest_when_an_outage_retries_many_times_logs_a_line_per_interval_w
     fake = FakeKalshi(public_key=rsa_key.public_key(), key_id=KEY_ID)
     fake.faults.append(Fault("GET", "/portfolio/balance", status=503, times=40))
     clock = VirtualClock()
-    async with serve_asgi(fake.app()) as url:
-        client = KalshiRestClient(
-            url + "/trade-api/v2",
-            RequestSigner(KalshiCredentials(KEY_ID, rsa_key), clock),
-            clock,
-            retry=RetryPolicy(attempts=41, base_s=0.5, max_s=1.0),
-            rng=random.Random(7),
-        )
-        async with client:
-            with caplog.at_level(logging.INFO, logger="mmframe_kalshi.rest"):
-                assert (await client.get_balance()).balance == 1_234_500
+    retry = RetryPolicy(attempts=41, base_s=0.5, max_s=1.0)
+    async with serve_asgi(fake.app()) as url, _client(url, rsa_key, clock, retry) as client:
+        with caplog.at_level(logging.INFO, logger="mmframe_kalshi.rest"):
+            assert (await client.get_balance()).balance == 1_234_500
     # Each retry logs, then sleeps: the k-th logs at the virtual time slept before it.
     retried_at = [sum(int(s * 1e9) for s in clock.slept[:k]) for k in range(len(clock.slept))]
     assert len(retried_at) == 40
