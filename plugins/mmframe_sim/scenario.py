@@ -407,9 +407,12 @@ BULK_ACTIVITY: dict[str, tuple[float, float, float]] = {
     # synthetic traders per market: (liquidity refresh s, noise orders/min, informed orders/min)
     "busy": (30, 2.0, 1.0),
     "quiet": (120, 0.5, 0.25),
+    "lively": (5, 0.5, 0.25),
 }
 """How lively a `bulk_scenario`'s markets are. ``busy`` saturates the simulator at thousands of
-markets (one Python process on a shared machine); ``quiet`` leaves it headroom."""
+markets (one Python process on a shared machine); ``quiet`` leaves it headroom; ``lively`` (for a few
+hundred markets) re-quotes the background book every ~5 s, so a fair-value move reaches the book
+within seconds."""
 
 
 def bulk_scenario(path: Path, markets: int, activity: str = "quiet") -> list[str]:
