@@ -70,22 +70,25 @@ def _function_of(case: str) -> str:
     return re.sub(r"\[.*\]$", "", case)
 
 
+def _counts(entries: list[dict[str, object]]) -> str:
+    def total(key: str) -> int:
+        return sum(int(str(e.get(key, 0))) for e in entries)
+
+    return f"{total('tries')} | {total('passed')} | {total('xfailed')} | {total('failed') + total('xpassed')}"
+
+
 def render_table(results: dict[str, dict[str, object]]) -> str:
-    """The Markdown table: one row per case that has run (and one per chaos test function that has not)."""
-    functions = chaos_functions()
+    """The Markdown table: per chaos test function a row with its totals and what it checks against the
+    venue, then one row per case (parameters) that has run."""
     rows = ["| case | tries | passed | xfail (known bug) | failed | checked against the venue |",
             "| --- | ---: | ---: | ---: | ---: | --- |"]
-    seen: set[str] = set()
-    for case, entry in sorted(results.items()):
-        function = _function_of(case)
-        if function not in functions:
-            continue  # a case that no longer exists
-        seen.add(function)
-        rows.append(f"| `{case}` | {entry['tries']} | {entry['passed']} | {entry['xfailed']} | "
-                    f"{int(str(entry['failed'])) + int(str(entry.get('xpassed', 0)))} | {functions[function]} |")
-    for function, doc in sorted(functions.items()):
-        if function not in seen:
-            rows.append(f"| `{function}` | 0 | 0 | 0 | 0 | {doc} |")
+    for function, doc in sorted(chaos_functions().items()):
+        cases = {case: entry for case, entry in sorted(results.items()) if _function_of(case) == function}
+        rows.append(f"| `{function}` | {_counts(list(cases.values()))} | {doc} |")
+        for case, entry in cases.items():
+            params = case[len(function):]
+            if params:
+                rows.append(f"| &nbsp;&nbsp;`{params}` | {_counts([entry])} | |")
     return "\n".join(rows)
 
 
