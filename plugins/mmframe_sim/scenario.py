@@ -420,6 +420,8 @@ def bulk_scenario(path: Path, markets: int, activity: str = "quiet") -> list[str
     ``markets={series: [SIM-BULK]}``) to ``path``; returns their tickers."""
     if markets < 1:
         raise ValueError("a bulk scenario needs at least one market")
+    if activity not in BULK_ACTIVITY:
+        raise ValueError(f"unknown activity {activity!r}; known: {', '.join(sorted(BULK_ACTIVITY))}")
     refresh_s, noise, informed = BULK_ACTIVITY[activity]
     tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
     lines = [  # block style only: scenarios are strictyaml
