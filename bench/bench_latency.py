@@ -50,7 +50,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from mmframe_sim.scenario import BULK_ACTIVITY, bulk_scenario
 
 from mmframe.pipeline import load_pipeline
