@@ -77,9 +77,9 @@ class SimProcess:
 
 
 @contextlib.contextmanager
-def simulator(workdir: Path, scenario: Path | None) -> Iterator[SimProcess]:
+def simulator(workdir: Path, scenario: Path | None, *, tier: str = "unlimited") -> Iterator[SimProcess]:
     key_path = workdir / "sim-key.pem"
-    args = [MMFRAME, "sim", "serve", "--port", "0", "--tier", "unlimited", "--key-out", str(key_path)]
+    args = [MMFRAME, "sim", "serve", "--port", "0", "--tier", tier, "--key-out", str(key_path)]
     if scenario is not None:
         args += ["--scenario", str(scenario)]
     cpu = SIM_CPU

@@ -41,8 +41,7 @@ GOALS = {"signed REST req/s": 3_000, "order ops/s (batched)": 20_000, "WS msgs/s
 
 def _quiet_exchange(clock: Any) -> Any:
     from mmframe_sim.engine import EventSpec, Exchange, MarketSpec, SeriesSpec
-
-    from mmframe.api import FeeType
+    from mmframe_sim.fees import FeeType
 
     ex = Exchange(clock, seed=1, participants=False)
     ex.add_series(SeriesSpec(SERIES, "Bench", FeeType.QUADRATIC))

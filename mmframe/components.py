@@ -196,13 +196,60 @@ class RiskRule(Protocol):
         ...
 
 
+class OrderView(Protocol):
+    """Read-only view of the runtime's order tracker, the one place that knows an order's state.
+
+    Executors look orders up here (venue order id, filled count, current client id after amends)
+    instead of keeping order state of their own.
+    """
+
+    def get(self, client_order_id: str) -> WorkingOrder | None:
+        """The order known by ``client_order_id`` (current id, an id before an amend, or the new id
+        of an amend in flight), live or recently finished."""
+        ...
+
+    def by_order_id(self, order_id: str) -> WorkingOrder | None:
+        """The order the venue knows as ``order_id`` (live or recently finished)."""
+        ...
+
+    def live(self) -> list[WorkingOrder]:
+        """Every order that may still rest on the venue."""
+        ...
+
+
+class WriteGate(Protocol):
+    """The runtime's gate (`mmframe.runtime.gate.Gate`): checked right before a create or amend is
+    written to the socket."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def allows(self, action: OrderAction, decided_ns: int | None = None) -> bool:
+        """Whether ``action``, decided at ``decided_ns`` (the gate's clock; None = now), may be
+        written now. Cancels and decreases always may."""
+        ...
+
+
 class FeedContext(Protocol):
-    """What a feed publishes into."""
+    """What a feed or an executor publishes into, and what the runtime shares with them."""
 
     @property
     def markets(self) -> tuple[str, ...]: ...
     @property
     def clock(self) -> Clock: ...
+    @property
+    def orders(self) -> OrderView:
+        """The order tracker (read only)."""
+        ...
+
+    @property
+    def gate(self) -> WriteGate:
+        """The gate every create and amend passes at the moment it is written."""
+        ...
+
+    def monotonic_ns(self) -> int:
+        """The gate's clock: decision times passed to `WriteGate.allows` are read from it."""
+        ...
 
     def publish(self, event: Event) -> None:
         """Hand an event to the runtime; never blocks."""
@@ -254,6 +301,41 @@ class Executor(Protocol):
     async def stop(self) -> None:
         """Release connections."""
         ...
+
+
+class WriteBudget(Protocol):
+    """The account's write budget as the venue meters it (Kalshi: a token bucket, API.md §8).
+
+    The runtime's intent scheduler hands the executor only what the budget covers now, so nothing
+    waits in a client-side queue and goes out stale.
+    """
+
+    def tokens(self) -> int:
+        """Whole tokens available for new writes now, net of writes handed over that have not yet
+        taken theirs."""
+        ...
+
+    def cost(self, action: OrderAction) -> int:
+        """Tokens ``action`` costs when sent on its own or as one batch item."""
+        ...
+
+    def seconds_until(self, tokens: int) -> float:
+        """How long until ``tokens`` are available (0 if they are now)."""
+        ...
+
+    @property
+    def refill_per_second(self) -> int:
+        """Tokens added per second."""
+        ...
+
+
+@runtime_checkable
+class BudgetedExecutor(Protocol):
+    """An executor whose venue meters writes (optional capability): the runtime schedules intents
+    against its budget instead of queueing actions behind a rate limiter."""
+
+    @property
+    def write_budget(self) -> WriteBudget: ...
 
 
 @runtime_checkable

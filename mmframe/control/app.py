@@ -19,7 +19,7 @@ from mmframe.control.metrics import CONTENT_TYPE, build_registry, render
 from mmframe.control.monitor import ControlMonitor
 from mmframe.control.openapi import openapi_document
 from mmframe.control.params import ParamsError, ParamsService
-from mmframe.control.state import build_state, jsonable, pnl_json
+from mmframe.control.state import build_state, jsonable, order_json, pnl_json
 from mmframe.domain.money import format_price
 
 if TYPE_CHECKING:
@@ -125,11 +125,17 @@ class ControlPlane:
             return reason
         before = self.engine.core.state
         self.engine.pause(reason)
-        left = await self.engine.cancel_everything()
-        return _json(
-            {"state": self.engine.core.state, "previous": before, "reason": self.engine.core.halt_reason,
-             "orders_left": left}
-        )
+        # Answer only once nothing of ours is queued, in flight or resting on the venue.
+        left = await self.engine.settle_orders()
+        body = {
+            "state": self.engine.core.state,
+            "previous": before,
+            "reason": self.engine.core.halt_reason,
+            "gate": self.engine.core.gate.describe(),
+            "orders_left": len(left),
+            "left": [order_json(o) for o in left],
+        }
+        return _json(body, status=200 if not left else 503)
 
     async def resume(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=False)

@@ -17,6 +17,7 @@ from mmframe.domain.events import Event, OrderCanceled, OrderFilled, OrderReject
 from mmframe.domain.grid import TickGrid
 from mmframe.domain.money import format_count, format_price
 from mmframe.domain.quote import BookSide
+from mmframe.runtime.gate import GateState
 from mmframe.runtime.market_state import MarketState
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class Flattener:
             core = engine.core
             report = FlattenReport()
             engine.pause("flatten")
+            before = (core.gate.state, core.gate.reason)
             report.canceled = len(core.tracker.live())
             report.orders_left = await engine.cancel_everything()
             actions: list[CreateOrder] = []
@@ -136,11 +138,14 @@ class Flattener:
                 )
             if actions:
                 self._filled = {a.client_order_id: 0 for a in actions}
+                # Only the closes pass while flattening (immediate-or-cancel, reduce-only creates).
+                core.gate.close(GateState.FLATTENING, "flatten")
                 try:
                     await engine.submit(actions)
                     await self._wait_for_outcomes(actions)
                 finally:
                     self._filled, self._ended, self._trade_ids = {}, set(), set()
+                    core.gate.close(*before)
             for close in report.closes:
                 close["position_after"] = format_count(core.ledger.position(close["ticker"]).position)
             report.positions_after = {

@@ -33,5 +33,6 @@ def health(engine: Engine) -> tuple[bool, dict[str, Any]]:
         "live": True,
         "ready": ready,
         "state": core.state,
+        "gate": core.gate.describe(),
         "reasons": reasons,
     }

@@ -144,6 +144,8 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "reason": core.halt_reason,
             "resume_at_ns": core.resume_at_ns,
         },
+        "gate": core.gate.describe(),
+        "scheduler": engine.scheduler.describe(),
         "venue": {"status": engine.venue_status, **venue},
         "pnl": pnl_json(engine),
         "positions": positions,

@@ -155,6 +155,8 @@ class OrderAmended(OrderEvent):
     price: Price
     remaining: Count
     filled: Count | None = None
+    order_id: str | None = None
+    """The venue's order id after the amend, when it gave the order a new one."""
 
 
 @dataclass(slots=True, kw_only=True)

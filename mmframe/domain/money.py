@@ -1,20 +1,39 @@
-"""Exact fixed-point money: prices in 1/10,000 dollar, counts in 1/100 contract.
+"""Exact fixed-point money: prices in 1/10,000 dollar, counts in 1/100 contract, and dollar amounts
+reported by a venue in 1/1,000,000 dollar.
 
 Kalshi sends prices as strings such as ``"0.5600"`` and counts as ``"10.00"``. They are converted to
 integers exactly, here and only here; nothing in mmframe holds money as a float.
+
+Two dollar units exist because Kalshi's ``FixedPointDollars`` strings carry up to 6 decimals:
+
+* `Price` (1/10,000 dollar) is the domain's unit for prices and every amount the core books. An
+  order price or a book level is on the market's tick grid, so it always fits; a price string with
+  a nonzero 5th or 6th decimal is malformed (`parse_price` refuses it).
+* `Micros` (1/1,000,000 dollar) holds what the venue *reports* as an amount — a fill's fee, an
+  average fill price, exposure, realised PnL, fees paid, a balance — exactly as sent
+  (``"0.017486"`` is 17,486). `micros_to_price` rounds it to the domain's unit only where the domain
+  needs a `Price`, in the direction that never flatters us: costs and fees up, gains down,
+  averages to the nearest unit.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 Price: TypeAlias = int
 """A price (or any dollar amount) in units of 1/10,000 dollar: ``0.56`` is ``5600``."""
 
 Count: TypeAlias = int
 """A number of contracts in units of 1/100 contract: ``10`` contracts is ``1000``."""
+
+Micros: TypeAlias = int
+"""A dollar amount as a venue reports it, in 1/1,000,000 dollar: ``0.017486`` is ``17486``."""
+
+Rounding: TypeAlias = Literal["up", "down", "nearest"]
+"""How `micros_to_price` rounds: ``up`` (toward +infinity: costs, fees), ``down`` (toward -infinity:
+gains, balances), ``nearest`` (half toward +infinity: averages)."""
 
 PRICE_DECIMALS = 4
 COUNT_DECIMALS = 2
@@ -24,6 +43,11 @@ COUNT_SCALE: int = 10**COUNT_DECIMALS
 """Count units per contract."""
 ONE_DOLLAR: Price = PRICE_SCALE
 """What a winning contract pays, in price units."""
+MICROS_DECIMALS = 6
+MICROS_SCALE: int = 10**MICROS_DECIMALS
+"""Micros per dollar."""
+MICROS_PER_PRICE: int = MICROS_SCALE // PRICE_SCALE
+"""Micros per price unit (100)."""
 
 
 _DECIMAL = re.compile(r"(?P<sign>[+-]?)(?=[0-9]|\.[0-9])(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?")
@@ -86,6 +110,38 @@ def format_price(price: Price, places: int = PRICE_DECIMALS) -> str:
 def format_count(count: Count) -> str:
     """Format count units as Kalshi's count string: ``1000`` -> ``"10.00"``."""
     return format_fixed(count, COUNT_DECIMALS)
+
+
+def parse_micros(text: str, *, what: str = "amount") -> Micros:
+    """Parse a Kalshi dollar amount (``"0.017486"``, ``"2.5"``, ``"-0.0400"``) into micros, exactly.
+
+    Up to 6 decimals (Kalshi's ``FixedPointDollars``); a nonzero 7th decimal raises `FixedPointError`.
+    """
+    return parse_fixed(text, MICROS_DECIMALS, what=what)
+
+
+def format_micros(micros: Micros, places: int = MICROS_DECIMALS) -> str:
+    """Format micros as a dollar string: ``17486`` -> ``"0.017486"``."""
+    return format_fixed(micros, MICROS_DECIMALS, places)
+
+
+def micros_to_price(micros: Micros, rounding: Rounding) -> Price:
+    """Micros to price units, rounded as ``rounding`` says (see `Rounding`); exact when it divides.
+
+    ``17486`` (``$0.017486``) is 175 ``up``, 174 ``down`` and 175 ``nearest``.
+    """
+    if rounding == "up":
+        return -(-micros // MICROS_PER_PRICE)
+    if rounding == "down":
+        return micros // MICROS_PER_PRICE
+    if rounding == "nearest":
+        return (2 * micros + MICROS_PER_PRICE) // (2 * MICROS_PER_PRICE)
+    raise ValueError(f"rounding must be up, down or nearest, got {rounding!r}")
+
+
+def price_to_micros(price: Price) -> Micros:
+    """Price units to micros (exact): ``5600`` -> ``560000``."""
+    return price * MICROS_PER_PRICE
 
 
 def notional(price: Price, count: Count) -> Price:

@@ -113,6 +113,10 @@ class OrderTracker:
         self._before_cancel: dict[str, OrderStatus] = {}
         self._trades: dict[str, set[str]] = {}
         self._finished: deque[str] = deque()
+        self._by_order_id: dict[str, WorkingOrder] = {}
+        """Live and recently finished orders by the venue's order id (every id each has had)."""
+        self._venue_ids: dict[int, list[str]] = {}
+        """The venue ids each order (by identity) has had: forgotten with the order."""
 
     def watch(self, changed: Callable[[str], None]) -> None:
         """Call ``changed(ticker)`` after anything changes the live orders of ``ticker`` (so running
@@ -140,6 +144,16 @@ class OrderTracker:
         """The order known by ``client_order_id`` (its current id, an id it had before an amend, or
         the new id of an amend in flight), live or recently finished."""
         return self._resolve(client_order_id)
+
+    def by_order_id(self, order_id: str) -> WorkingOrder | None:
+        """The order the venue knows as ``order_id`` (live or recently finished)."""
+        return self._by_order_id.get(order_id)
+
+    def _set_order_id(self, order: WorkingOrder, order_id: str) -> None:
+        # An amend may give the order a new venue id; the old one keeps naming it for late messages.
+        order.order_id = order_id
+        self._by_order_id[order_id] = order
+        self._venue_ids.setdefault(id(order), []).append(order_id)
 
     def working(self, ticker: str) -> list[WorkingOrder]:
         """Live orders in ``ticker``."""
@@ -203,6 +217,8 @@ class OrderTracker:
         """Track an order that already rests on the venue (startup reconciliation)."""
         replaced = self._orders.get(order.client_order_id)
         self._orders[order.client_order_id] = order
+        if order.order_id is not None:
+            self._set_order_id(order, order.order_id)
         if order.status.is_live:
             self._live.setdefault(order.ticker, {})[order.client_order_id] = order
         else:
@@ -266,7 +282,7 @@ class OrderTracker:
                 return False
             seen.add(event.trade_id)
         if event.order_id and order.order_id is None:
-            order.order_id = event.order_id
+            self._set_order_id(order, event.order_id)
         before = order.filled
         order.filled += event.count
         reflected = 0
@@ -283,7 +299,7 @@ class OrderTracker:
     def _accepted(self, order: WorkingOrder, event: OrderAccepted) -> bool:
         changed = False
         if event.order_id and order.order_id != event.order_id:
-            order.order_id = event.order_id
+            self._set_order_id(order, event.order_id)
             changed = True
         if event.remaining is not None and event.filled is not None:
             # The venue says how much had filled: its remaining is exact, and fills we have not yet
@@ -318,6 +334,8 @@ class OrderTracker:
         self._amend_to.pop(new, None)
         if old != new:
             self._rekey(order, old, new)
+        if event.order_id:
+            self._set_order_id(order, event.order_id)
         order.price = event.price
         order.remaining = event.remaining
         # Without the venue's filled count, assume it had seen no more fills than we have.
@@ -421,6 +439,9 @@ class OrderTracker:
                 continue
             del self._orders[gone]
             self._trades.pop(gone, None)
+            for order_id in self._venue_ids.pop(id(dropped), ()):
+                if self._by_order_id.get(order_id) is dropped:
+                    del self._by_order_id[order_id]
             for old in [old for old, current in self._renamed.items() if current == gone]:
                 del self._renamed[old]
 

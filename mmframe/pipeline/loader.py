@@ -252,4 +252,5 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
         shutdown_timeout_seconds=float(
             raw.get("shutdown_timeout_seconds", defaults.shutdown_timeout_seconds)
         ),
+        max_intent_age_ms=int(raw.get("max_intent_age_ms", defaults.max_intent_age_ms)),
     )

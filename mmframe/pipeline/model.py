@@ -74,7 +74,8 @@ class RuntimeConfig:
     price_tolerance: Price = 0
     size_tolerance: Count = 0
     housekeeping_seconds: float = 1.0
-    shutdown_timeout_seconds: float = 10.0
+    shutdown_timeout_seconds: float = 30.0
+    max_intent_age_ms: int = 1000
 
 
 @dataclass(frozen=True)

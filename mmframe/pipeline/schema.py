@@ -133,7 +133,19 @@ _STATIC: dict[str, Any] = {
                 "price_tolerance": {**_DOLLARS, "default": 0},
                 "size_tolerance": {**_CONTRACTS, "default": 0},
                 "housekeeping_seconds": {**_SECONDS, "default": 1},
-                "shutdown_timeout_seconds": {**_SECONDS, "default": 10},
+                "shutdown_timeout_seconds": {
+                    **_SECONDS,
+                    "default": 30,
+                    "description": "The stop's deadline: cancels are retried through 429s, 5xx and network "
+                    "errors until then; the exit is non-zero (naming every order left) if any still rests.",
+                },
+                "max_intent_age_ms": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 60000,
+                    "default": 1000,
+                    "description": "No create or amend decided longer ago than this is written to the venue.",
+                },
             },
         },
     },

@@ -112,18 +112,26 @@ def build_engine(
         housekeeping_seconds=runtime.housekeeping_seconds,
         shutdown_timeout_seconds=runtime.shutdown_timeout_seconds,
         control=control,
+        max_intent_age_ms=runtime.max_intent_age_ms,
     )
 
 
 async def _watch_signals(engine: Engine) -> None:
+    """SIGINT/SIGTERM: the first stops cleanly (every order cancelled and verified on the venue), a
+    second says what is still being cancelled, a third gives up the stop at once, naming what is left."""
+    received = 0
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             name = signal.Signals(signum).name
-            if engine.stop_reason:
-                log.warning("%s again: still cancelling orders, please wait", name)
-                continue
-            log.info("%s received: cancelling orders and stopping", name)
-            engine.request_stop(name)
+            received += 1
+            if received == 1 and not engine.stop_reason:
+                log.info("%s received: cancelling orders and stopping", name)
+                engine.request_stop(name)
+            elif received <= 2:
+                log.warning("%s again: %s (once more to exit at once)", name, engine.stop_progress())
+            else:
+                log.error("%s a third time: exiting now; %s", name, engine.stop_progress())
+                engine.abort()
 
 
 async def run_pipeline(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ import anyio
 import anyio.abc
 
 from mmframe.clock import NANOS_PER_SECOND, Clock
-from mmframe.components import AccountSnapshot, CarriedState, ImmediateExecutor
+from mmframe.components import AccountSnapshot, BudgetedExecutor, CarriedState, ImmediateExecutor
 from mmframe.domain.actions import CancelOrder, OrderAction
 from mmframe.domain.events import (
     Event,
@@ -37,7 +38,11 @@ from mmframe.domain.events import (
     VenueStatusChanged,
 )
 from mmframe.domain.money import format_count, format_price
+from mmframe.domain.orders import OrderTracker, WorkingOrder
+from mmframe.logsampling import RateLimitedLog
+from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.quoting import QuotingCore, TradingState
+from mmframe.runtime.scheduler import IntentScheduler
 from mmframe.runtime.sinks import SinkRunner
 
 AUDIT_SECONDS = 10.0
@@ -98,6 +103,17 @@ class _Context:
     def markets(self) -> tuple[str, ...]:
         return self._engine.markets
 
+    @property
+    def orders(self) -> OrderTracker:
+        return self._engine.core.tracker
+
+    @property
+    def gate(self) -> Gate:
+        return self._engine.core.gate
+
+    def monotonic_ns(self) -> int:
+        return self._engine.clock.monotonic_ns()
+
     def publish(self, event: Event) -> None:
         self._engine.publish(event)
 
@@ -115,6 +131,7 @@ class Engine:
         shutdown_timeout_seconds: float = 15.0,
         status_interval_seconds: float = 5.0,
         control: Callable[[Engine], Any] | None = None,
+        max_intent_age_ms: int = 1000,
     ) -> None:
         self.parts = parts
         self.clock = clock
@@ -154,6 +171,25 @@ class Engine:
         self._in_pass = False
         """A quoting pass is running: an event it causes (a reject, say) leaves its market dirty for
         the quoting task instead of starting a nested pass."""
+        self.core.gate.max_age_ns = max_intent_age_ms * 1_000_000
+        executor = parts.executor
+        self.scheduler = IntentScheduler(
+            self.core,
+            executor.write_budget if isinstance(executor, BudgetedExecutor) else None,
+            self._send,
+            clock.monotonic_ns,
+        )
+        self._turn_wake = anyio.Event()
+        self._outbox: list[OrderAction] = []
+        """Actions for an executor without `execute_nowait`, sent by the quoting task."""
+        self.orders_left: list[WorkingOrder] = []
+        """After a stop: our orders the venue still showed resting (or, unreadable, the tracker's)."""
+        self.shutdown_note = ""
+        """What the stop is doing now (a second SIGINT prints it)."""
+        self._stop_scope: anyio.CancelScope | None = None
+        self._aborted = False
+        self._rng = random.Random()
+        self._stop_errors = RateLimitedLog(log, clock.monotonic_ns)
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -199,9 +235,9 @@ class Engine:
             return
         self._in_pass = True
         try:
-            actions = core.requote(ticker)
-            if actions:
-                self._submit_now(actions)
+            self.scheduler.requote(ticker)
+            if self.scheduler.waiting:
+                self._turn_wake.set()
         except Exception as exc:  # same fate as a failure in the quoting task: a clean stop
             self.error = f"quoting failed: {_one_line(exc)}"
             log.error("%s", self.error, exc_info=log.isEnabledFor(logging.DEBUG))
@@ -298,27 +334,9 @@ class Engine:
         self._stop.set()
 
     async def cancel_everything(self) -> int:
-        """Cancel every working order and verify on the venue; returns how many still rest.
-
-        Cancels go out for every live order we track; once they are answered (or after a short
-        wait) the venue's own list of our resting orders is the judge, and anything still there is
-        cancelled through the executor's cancel-all until none remain or the timeout passes.
-        """
-        await self._submit(self.core.pull_all())
-        with anyio.move_on_after(min(2.0, self._shutdown_timeout_s)):
-            while self.core.tracker.live():
-                await anyio.sleep(0.02)
-        executor = self.parts.executor
-        remaining: Sequence[Any] = ()
-        with anyio.move_on_after(self._shutdown_timeout_s):
-            for _attempt in range(10):
-                remaining = await executor.open_orders()
-                if not remaining:
-                    return 0
-                log.warning("%d order(s) still resting on the venue: cancelling them", len(remaining))
-                await executor.cancel_all()
-                await anyio.sleep(0.2)
-        return len(remaining)
+        """Pull every order and wait until nothing of ours is in flight or resting on the venue
+        (`settle_orders`, bounded by the shutdown deadline); returns how many still rest."""
+        return len(await self.settle_orders())
 
     async def submit(self, actions: Sequence[OrderAction]) -> None:
         """Track and send operator orders (e.g. ``/flatten``'s IOC closes) through the executor."""
@@ -341,7 +359,14 @@ class Engine:
                 await _start_sink(runner)
                 outer.start_soon(runner.run)
             self._restore_from_sinks()
-            code = await self._run_trading(duration)
+            try:
+                code = await self._run_trading(duration)
+            except Exception as exc:  # a bug, not a venue error: still close the run's record
+                self.error = f"fatal: {_one_line(root_cause(exc))}"
+                log.error("%s", self.error, exc_info=True)
+                code = 1
+            if not self.stop_reason:
+                self.stop_reason = self.error or "stopped"
             self._emit(self.portfolio_marked())
             self._emit(RunStopped(ts_ns=self.clock.now_ns(), reason=self.stop_reason, error=code != 0))
             for runner in self._sinks:
@@ -389,25 +414,101 @@ class Engine:
                 tg.start_soon(self._guard, feed.run, self._ctx, f"feed {type(feed).__name__}")
             tg.start_soon(self._guard, self._quote_loop, "quoting")
             tg.start_soon(self._guard, self._housekeeping_loop, "housekeeping")
-            tg.start_soon(self._status_loop)
-            tg.start_soon(self._audit_loop)
+            tg.start_soon(self._guard, self._status_loop, "status")
+            tg.start_soon(self._guard, self._audit_loop, "order audit")
+            tg.start_soon(self._guard, self._turn_loop, "write scheduler")
             if duration is not None:
                 tg.start_soon(self._stop_after, duration)
             await self._stop.wait()
-            self.ready = False
-            self._stopping = True
-            self._inline = False
-            self.core.pause("stopping")
-            left = await self.cancel_everything()
-            if left:
-                self.error = f"{left} order(s) still resting on the venue after shutdown"
-                log.error("%s", self.error)
+            self._begin_stop()
+            self.orders_left = await self.settle_orders()
+            if self.orders_left:
+                self.error = (
+                    f"{len(self.orders_left)} order(s) still resting on the venue after shutdown: "
+                    + "; ".join(describe_order(o) for o in self.orders_left)
+                )
+                for order in self.orders_left:
+                    log.error("left resting: %s", describe_order(order))
             tg.cancel_scope.cancel()
         if self.error is not None:
             code = 1
         self._summary = self.summary_lines()  # before closing: a closed feed invalidates the marks
-        await _close_quietly(parts)
+        await _close_quietly(parts, timeout_s=1.0 if self._aborted else 10.0)
         return code
+
+    # --- the stop -------------------------------------------------------------------------------
+
+    def _begin_stop(self) -> None:
+        """Close the gate for good: no create or amend is written from now on, queued intents drop."""
+        self.ready = False
+        self._stopping = True
+        self._inline = False
+        self.core.gate.close(GateState.STOPPING, self.stop_reason or "stop")
+        self.core.pause("stopping")
+
+    async def settle_orders(self, timeout_s: float | None = None) -> list[WorkingOrder]:
+        """Cancel every order of ours until nothing is in flight and the venue shows none resting,
+        retrying through 429s, 5xx and network errors with backoff and jitter until ``timeout_s``
+        (default: the shutdown deadline); returns what the venue still showed at the end (the
+        tracker's live orders if the venue could not be read). The gate must be closed first."""
+        timeout_s = self._shutdown_timeout_s if timeout_s is None else timeout_s
+        deadline = anyio.current_time() + timeout_s
+        verify_reserve = min(3.0, timeout_s / 5)
+        tracker = self.core.tracker
+        left: list[WorkingOrder] | None = None
+        delay = 0.05
+        with anyio.CancelScope(deadline=deadline) as scope:
+            self._stop_scope = scope
+            while True:
+                self.shutdown_note = "cancelling"
+                try:
+                    await self._submit(self.core.pull_all())
+                    with anyio.move_on_after(min(2.0, timeout_s / 4)):
+                        while tracker.live():  # cancels and creates in flight: wait for their answers
+                            await anyio.sleep(0.02)
+                    if tracker.live():
+                        # Unanswered: the executor cancels what rests, retrying until the venue
+                        # answers (leaving time to read the venue once more before the deadline).
+                        with anyio.move_on_after(max(0.5, deadline - anyio.current_time() - verify_reserve)):
+                            await self.parts.executor.cancel_all()
+                    self.shutdown_note = "verifying on the venue"
+                    left = list(await self.parts.executor.open_orders())
+                    if left:
+                        log.warning("%d order(s) of ours still resting on the venue; cancelling them", len(left))
+                        with anyio.move_on_after(max(0.5, deadline - anyio.current_time() - verify_reserve)):
+                            await self.parts.executor.cancel_all()
+                        left = list(await self.parts.executor.open_orders())
+                except Exception as exc:
+                    self._stop_errors.log(
+                        type(exc).__name__, "cancelling: %s; retrying until the deadline", _one_line(exc)
+                    )
+                else:
+                    if not left and not tracker.live():
+                        return []
+                await anyio.sleep(delay * (0.5 + self._rng.random() / 2))
+                delay = min(delay * 2, 2.0)
+        self._stop_scope = None
+        if left is None:
+            log.error("the venue could not be read before the deadline; naming the orders we track")
+            return tracker.live()
+        return left
+
+    def stop_progress(self) -> str:
+        """What the stop is doing and which orders it is still cancelling (for a second SIGINT)."""
+        live = self.core.tracker.live()
+        listed = "; ".join(describe_order(o) for o in live[:20]) + (f"; +{len(live) - 20} more" if len(live) > 20 else "")
+        return f"stop {self.shutdown_note or 'starting'}: {len(live)} order(s) still being cancelled" + (
+            f": {listed}" if live else ""
+        )
+
+    def abort(self) -> None:
+        """Give up the stop now (a third SIGINT): the run ends with what is still resting named."""
+        self._aborted = True
+        if not self.stop_reason:
+            self.stop_reason = "aborted"
+        self._stop.set()
+        if self._stop_scope is not None:
+            self._stop_scope.cancel()
 
     async def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
         name = args[-1]
@@ -426,13 +527,16 @@ class Engine:
 
     async def _quote_loop(self) -> None:
         core = self.core
+        scheduler = self.scheduler
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
             if self._stopping:
+                self._outbox.clear()
                 continue  # shutdown owns the orders now
             if core.state == TradingState.HALTED:
                 await self._submit(core.pull_all())
+                await self._flush_outbox()
                 continue
             slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
             for ticker in core.take_dirty():
@@ -440,22 +544,56 @@ class Engine:
                     continue
                 self._in_pass = True
                 try:
-                    actions = core.requote(ticker)
+                    scheduler.requote(ticker)
                 finally:
                     self._in_pass = False
                 if core.state == TradingState.HALTED:
-                    # requote already turned the halt into cancels of every live order
-                    await self._submit(actions)
-                    break
-                if actions:
-                    await self._submit(actions)
-                    if time.monotonic_ns() >= slice_end:
-                        # A long pass (many dirty markets): let the executor send what is queued
-                        # and the feeds publish, instead of holding the first actions back.
-                        await anyio.sleep(0)
-                        slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
+                    break  # the scheduler pulled every order
+                if time.monotonic_ns() >= slice_end:
+                    # A long pass (many dirty markets): let the executor send what is queued
+                    # and the feeds publish, instead of holding the first actions back.
+                    await self._flush_outbox()
+                    await anyio.sleep(0)
+                    slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
+            await self._flush_outbox()
+            if scheduler.waiting:
+                self._turn_wake.set()
             # Yield once per pass so feeds can publish before the next round of conflated quoting.
             await anyio.sleep(0)
+
+    async def _turn_loop(self) -> None:
+        """Serve the markets waiting for the write budget as soon as it covers a write."""
+        scheduler = self.scheduler
+        while True:
+            wait = scheduler.seconds_to_next_turn()
+            if wait is None:
+                await self._turn_wake.wait()
+                self._turn_wake = anyio.Event()
+                continue
+            await anyio.sleep(max(wait, 0.001))
+            if self._stopping or self.core.state == TradingState.HALTED:
+                continue
+            self._in_pass = True
+            try:
+                scheduler.turn()
+            finally:
+                self._in_pass = False
+            await self._flush_outbox()
+
+    def _send(self, actions: Sequence[OrderAction]) -> None:
+        """The scheduler's hand-over: actions already recorded in the tracker, sent now (an
+        `ImmediateExecutor`) or by the quoting task (any other executor)."""
+        if self._immediate is not None:
+            self._submit_now(actions)
+        else:
+            self._outbox.extend(actions)
+            self._wake.set()
+
+    async def _flush_outbox(self) -> None:
+        if self._outbox:
+            actions, self._outbox = self._outbox, []
+            self._record_submission(actions)
+            await self.parts.executor.execute(actions)
 
     async def _submit(self, actions: Sequence[OrderAction]) -> None:
         if not actions:
@@ -683,16 +821,32 @@ async def _start_sink(runner: SinkRunner) -> None:
     await runner.sink.start()
 
 
-async def _close_quietly(parts: EngineParts) -> None:
+def describe_order(order: WorkingOrder) -> str:
+    """``TICKER bid 0.4500 x10.00 id=... (client ...)``: how a left-over order is named to the user."""
+    return (
+        f"{order.ticker} {order.side.value} {format_price(order.price)} x{format_count(order.remaining)}"
+        f" id={order.order_id or '?'} (client {order.client_order_id})"
+    )
+
+
+async def _close_quietly(parts: EngineParts, *, timeout_s: float = 10.0) -> None:
     for closer in (parts.executor.stop, parts.venue.close):
         try:
-            with anyio.move_on_after(10):
+            with anyio.move_on_after(timeout_s):
                 await closer()
         except Exception as exc:
             log.error("error while closing: %s", _one_line(exc))
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group (task groups wrap the error that matters)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _one_line(exc: BaseException) -> str:
+    exc = root_cause(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 

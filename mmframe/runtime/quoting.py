@@ -37,6 +37,7 @@ from mmframe.domain.market import MarketInfo
 from mmframe.domain.orders import OrderTracker
 from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
 
@@ -89,6 +90,8 @@ class QuotingCore:
         self.recent_verdicts: list[RiskVerdictIssued] = []
         self._now = now_ns
         self._mono = monotonic_ns or now_ns
+        self.gate = Gate(self._mono)
+        """Closed by pause, halt, flatten and stop; every create and amend passes it when written."""
         self._emit = emit
         self._prefix = client_order_prefix
         self._ids = itertools.count(1)
@@ -235,22 +238,38 @@ class QuotingCore:
 
     def requote(self, ticker: str) -> list[OrderAction]:
         """Compute the quote for ``ticker``, run the risk chain, reconcile; returns the actions
-        (already recorded in the tracker as submitted)."""
+        (already recorded in the tracker as submitted). `plan` + `commit` in one step."""
+        actions = self.plan(ticker)
+        if self.state == TradingState.HALTED:
+            return self.pull_all()
+        self.commit(ticker, actions)
+        return actions
+
+    def plan(self, ticker: str) -> list[OrderAction]:
+        """The actions that would bring ``ticker``'s orders to its quote now, recorded nowhere: the
+        caller sends some or all of them and `commit`s those. Empty when trading is halted (the
+        caller pulls every order, `pull_all`)."""
         state = self.market_state(ticker)
         quoting = self.state == TradingState.ACTIVE and ticker in self._quoted
         quote = self._checked_quote(state) if quoting else Quote.empty(ticker)
         if self.state == TradingState.HALTED:
-            return self.pull_all()
+            return []
         actions = reconcile(quote, state.working_orders, self.policy, self.new_client_order_id)
         if quote != state.last_quote:
             state.last_quote = quote
             self._emit(QuoteComputed(ts_ns=self._now(), ticker=ticker, quote=quote))
+        return actions
+
+    def commit(self, ticker: str, actions: Sequence[OrderAction], *, complete: bool = True) -> None:
+        """Record ``actions`` (planned for ``ticker``) as handed to the executor. ``complete``: they
+        are all the market needed (its requote latency is sampled and its dirty mark cleared)."""
+        state = self.market_state(ticker)
         if actions:
             self._submitted(actions)
             if state.dirty_since_ns is not None:
                 self.latencies_ns.append(self._mono() - state.dirty_since_ns)
-        state.dirty_since_ns = None
-        return actions
+        if complete:
+            state.dirty_since_ns = None
 
     def _checked_quote(self, state: MarketState) -> Quote:
         quote: Quote = self.strategy.quote(state)
@@ -301,6 +320,7 @@ class QuotingCore:
             return
         self.state = TradingState.HALTED
         self.halt_reason = reason
+        self.gate.close(GateState.HALTED, reason)
         self.resume_at_ns = self._now() + resume_after_ns if resume_after_ns else None
         self._emit(TradingHalted(ts_ns=self._now(), reason=reason))
 
@@ -308,13 +328,15 @@ class QuotingCore:
         if self.state == TradingState.ACTIVE:
             self.state = TradingState.PAUSED
             self.halt_reason = reason
+            self.gate.close(GateState.PAUSED, reason)
             self._emit(TradingPaused(ts_ns=self._now(), reason=reason))
             self.mark_all_dirty()  # every market's next requote pulls its orders, quiet ones too
 
     def resume(self, reason: str = "operator") -> bool:
         """Back to quoting; returns False if already active."""
-        if self.state == TradingState.ACTIVE:
+        if self.state == TradingState.ACTIVE or self.gate.state is GateState.STOPPING:
             return False
+        self.gate.open()
         self.state = TradingState.ACTIVE
         self.halt_reason = ""
         self.resume_at_ns = None

@@ -5,8 +5,11 @@ One record per line, in receive order::
     {"t": 1764160000000000000, "kind": "ws", "msg": {"type": "orderbook_delta", "sid": 1, "seq": 4, "msg": {...}}}
     {"t": 1764160000000000000, "kind": "rest", "path": "/markets/X/orderbook", "body": {"orderbook_fp": {...}}}
     {"t": 1764160000000000000, "kind": "market", "body": {<Kalshi Market>}, "series": {<Kalshi Series>}}
+    {"t": 1764160000000000000, "kind": "ws_options", "use_yes_price": true}
 
-``msg`` is the WebSocket frame exactly as received, as a JSON object or as the original text.
+``msg`` is the WebSocket frame exactly as received, as a JSON object or as the original text. A
+``ws_options`` record says which prices the book frames after it carry their NO ladder in
+(``use_yes_price``; before any such record: NO-leg prices, Kalshi's original default).
 Kalshi messages are converted with the Kalshi plugin's own parsers (`mmframe_kalshi.parsing`), so a
 replay sees exactly what the live feed would have published. A sequence gap on an order book
 subscription invalidates the books of that subscription until their next snapshot, as live.
@@ -21,6 +24,7 @@ from typing import Any
 import orjson
 from mmframe_kalshi import parsing
 from mmframe_kalshi.errors import KalshiError
+from mmframe_kalshi.fee_terms import FeeTerms
 from mmframe_kalshi.models import Market, Orderbook, Series
 
 from mmframe.api import (
@@ -109,6 +113,8 @@ class _Reader:
         self.infos: dict[str, MarketInfo] = {}
         self.seqs: dict[int, int] = {}
         self.sid_tickers: dict[int, set[str]] = {}
+        self.yes_prices = False
+        self.fees = FeeTerms()
 
     def fail(self, number: int, message: str) -> ReplayError:
         return ReplayError(f"{self.file}:{number}: {message}")
@@ -134,9 +140,15 @@ class _Reader:
                 return self.rest(data.get("path"), data.get("body"), t, number)
             if kind == "market":
                 return self.market(data.get("body"), data.get("series"), t, number)
+            if kind == "ws_options":
+                flag = data.get("use_yes_price", False)
+                if not isinstance(flag, bool):
+                    raise self.fail(number, f"'use_yes_price' must be true or false, got {flag!r}")
+                self.yes_prices = flag
+                return []
         except KalshiError as exc:
             raise self.fail(number, str(exc)) from None
-        raise self.fail(number, f"unknown kind {kind!r}: expected ws, rest or market")
+        raise self.fail(number, f"unknown kind {kind!r}: expected ws, rest, market or ws_options")
 
     def ws(self, msg: Any, t: int, number: int) -> list[Event]:
         if isinstance(msg, str):
@@ -159,11 +171,11 @@ class _Reader:
                     for ticker in sorted(self.sid_tickers.get(frame.sid, ()))
                 )
         if kind == "orderbook_snapshot":
-            snapshot = parsing.book_snapshot(frame.msg, t)
+            snapshot = parsing.book_snapshot(frame.msg, t, yes_prices=self.yes_prices)
             self._seen(frame.sid, snapshot.ticker)
             events.append(snapshot)
         elif kind == "orderbook_delta":
-            delta = parsing.book_delta(frame.msg, t)
+            delta = parsing.book_delta(frame.msg, t, yes_prices=self.yes_prices)
             self._seen(frame.sid, delta.ticker)
             if not any(isinstance(e, BookInvalidated) and e.ticker == delta.ticker for e in events):
                 events.append(delta)
@@ -176,6 +188,14 @@ class _Reader:
                 if isinstance(event, MarketInfoReceived):
                     self.infos[event.ticker] = event.info
             events.extend(produced)
+        elif kind == "event_fee_update":
+            update = parsing.event_fee_update(frame.msg)
+            self.fees.set_override(update)
+            for ticker, info in sorted(self.infos.items()):
+                new = self.fees.apply(info) if info.event_ticker == update.event_ticker else info
+                if new is not info:
+                    self.infos[ticker] = new
+                    events.append(MarketInfoReceived(ts_ns=t, ticker=ticker, info=new))
         return events
 
     def _seen(self, sid: int | None, ticker: str) -> None:
@@ -208,6 +228,9 @@ class _Reader:
             raise self.fail(number, "a market record's 'body' must be a Kalshi Market object")
         parsed_series = Series.from_json(series) if isinstance(series, Mapping) else None
         event = parsing.market_info(Market.from_json(body), parsed_series, t)
+        if parsed_series is not None and event.info.event_ticker:
+            self.fees.set_series(event.info.event_ticker, parsed_series.fee_type, parsed_series.fee_multiplier_bps)
+        event.info = self.fees.apply(event.info)
         self.infos[event.ticker] = event.info
         return [event]
 

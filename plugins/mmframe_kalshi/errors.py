@@ -67,6 +67,16 @@ class TransportError(KalshiError):
         super().__init__(message, **kwargs)
 
 
+class UnreadableResponseError(TransportError):
+    """The venue answered a write with success but a body we could not read: the write reached the
+    venue and took effect, its details are unknown. Reconcile by reading, like a dropped connection
+    after sending (``sent`` is always True), never by re-sending blindly or reporting a reject."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "unreadable_response")
+        super().__init__(message, sent=True, **kwargs)
+
+
 class OutcomeUnknownError(KalshiError):
     """A create may or may not have been placed and reading orders could not settle it.
 

@@ -1,9 +1,12 @@
 """`KalshiFeed`: market data for a pipeline's markets, as mmframe market events.
 
-On start it reads each market (and its series' fee type) over REST and publishes
-`MarketInfoReceived` and `MarketStatusChanged`; then it subscribes the shared WebSocket to
-``orderbook_delta``, ``ticker``, ``trade`` and ``market_lifecycle_v2`` and publishes book
-snapshots and deltas, trades and lifecycle changes. A sequence gap or a disconnect publishes
+On start it reads each market (and its series' fee type, and its event's fee override) over REST
+and publishes `MarketInfoReceived` and `MarketStatusChanged`; then it subscribes the shared
+WebSocket to ``orderbook_delta`` (with ``use_yes_price`` as the connection declares it, see
+`parsing`), ``ticker``, ``trade`` and ``market_lifecycle_v2`` and publishes book snapshots and
+deltas, trades and lifecycle changes. An ``event_fee_update`` (on the lifecycle channel) publishes
+a `MarketInfoReceived` with the new fee terms for each of the event's markets, so the runtime's fee
+model follows a fee change while it runs. A sequence gap or a disconnect publishes
 `BookInvalidated` for the affected markets, and their deltas are dropped until a fresh snapshot
 arrives. Malformed frames are logged and counted, never fatal.
 """
@@ -25,7 +28,8 @@ from mmframe.api import (
 )
 from mmframe_kalshi import parsing
 from mmframe_kalshi.errors import KalshiError, MalformedMessageError
-from mmframe_kalshi.models import Market, Series
+from mmframe_kalshi.fee_terms import FeeTerms
+from mmframe_kalshi.models import Event, EventFees, Market, Series
 from mmframe_kalshi.parsing import Frame
 from mmframe_kalshi.session import KalshiSession
 from mmframe_kalshi.ws import ORDERBOOK
@@ -33,7 +37,14 @@ from mmframe_kalshi.ws import ORDERBOOK
 logger = logging.getLogger(__name__)
 
 MARKET_CHANNELS = (ORDERBOOK, "ticker", "trade", "market_lifecycle_v2")
-_MARKET_FRAMES = ("orderbook_snapshot", "orderbook_delta", "ticker", "trade", "market_lifecycle_v2")
+_MARKET_FRAMES = (
+    "orderbook_snapshot",
+    "orderbook_delta",
+    "ticker",
+    "trade",
+    "market_lifecycle_v2",
+    "event_fee_update",
+)
 _TICKERS_PER_REQUEST = 100
 
 
@@ -46,7 +57,10 @@ class KalshiFeed:
         self.info: dict[str, MarketInfo] = {}
         self.tickers: dict[str, parsing.Ticker] = {}
         self.invalid: set[str] = set()
+        self.fees = FeeTerms()
         self.malformed = 0
+        # The convention this connection subscribes the order book with (fixed for its lifetime).
+        self._yes_prices = session.ws.use_yes_price
         self._ctx: FeedContext | None = None
         self._markets: frozenset[str] = frozenset()
 
@@ -101,14 +115,20 @@ class KalshiFeed:
         for market in markets:
             event_ticker = market.event_ticker
             if event_ticker and event_ticker not in series_of_event:
-                series_of_event[event_ticker] = await self._series_ticker(market)
+                event = await self._event(market)
+                series_of_event[event_ticker] = event.series_ticker if event else market.series_guess
+                if event is not None:
+                    self.fees.set_override(event.fees)
             key = series_of_event.get(event_ticker, "")
             if key and key not in series:
                 series[key] = await self._series(key)
         now = ctx.clock.now_ns()
         for market in markets:
             fees = series.get(series_of_event.get(market.event_ticker, ""))
+            if fees is not None and market.event_ticker:
+                self.fees.set_series(market.event_ticker, fees.fee_type, fees.fee_multiplier_bps)
             event = parsing.market_info(market, fees, now)
+            event.info = self.fees.apply(event.info)
             self.info[market.ticker] = event.info
             ctx.publish(event)
             ctx.publish(
@@ -117,12 +137,14 @@ class KalshiFeed:
                 )
             )
 
-    async def _series_ticker(self, market: Market) -> str:
+    async def _event(self, market: Market) -> Event | None:
         try:
-            return await self.session.rest.get_event_series_ticker(market.event_ticker)
+            return await self.session.rest.get_event(market.event_ticker)
         except KalshiError as exc:
-            logger.warning("event %s unreadable (%s); guessing its series", market.event_ticker, exc)
-            return market.series_guess
+            logger.warning(
+                "event %s unreadable (%s); guessing its series, no fee override known", market.event_ticker, exc
+            )
+            return None
 
     async def _series(self, series_ticker: str) -> Series | None:
         try:
@@ -144,11 +166,11 @@ class KalshiFeed:
         ctx = self._require_ctx()
         kind = frame.type
         if kind == "orderbook_delta":
-            delta = parsing.book_delta(frame.msg, now)
+            delta = parsing.book_delta(frame.msg, now, yes_prices=self._yes_prices)
             if delta.ticker in self._markets and delta.ticker not in self.invalid:
                 ctx.publish(delta)
         elif kind == "orderbook_snapshot":
-            snapshot = parsing.book_snapshot(frame.msg, now)
+            snapshot = parsing.book_snapshot(frame.msg, now, yes_prices=self._yes_prices)
             if snapshot.ticker in self._markets:
                 self.invalid.discard(snapshot.ticker)
                 ctx.publish(snapshot)
@@ -168,6 +190,27 @@ class KalshiFeed:
                 if isinstance(event, MarketInfoReceived):
                     self.info[ticker] = event.info
                 ctx.publish(event)
+        elif kind == "event_fee_update":
+            self._fee_update(parsing.event_fee_update(frame.msg), now)
+
+    def _fee_update(self, update: EventFees, now: int) -> None:
+        """Apply an event's new fee override to each of its markets we follow."""
+        ctx = self._require_ctx()
+        self.fees.set_override(update)
+        for ticker, info in sorted(self.info.items()):
+            if info.event_ticker != update.event_ticker or ticker not in self._markets:
+                continue
+            new = self.fees.apply(info)
+            if new is not info:
+                logger.info(
+                    "fee terms of %s now %s x%s (event %s override)",
+                    ticker,
+                    new.fee_type,
+                    new.fee_multiplier_bps / 10_000,
+                    update.event_ticker,
+                )
+                self.info[ticker] = new
+                ctx.publish(MarketInfoReceived(ts_ns=now, ticker=ticker, info=new))
 
     def _on_gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
         if channel != ORDERBOOK or self._ctx is None:

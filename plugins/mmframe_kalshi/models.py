@@ -1,9 +1,27 @@
 """Typed REST results with exact integers, and the JSON -> dataclass converters behind them.
 
-This module and `parsing` are the venue boundary: Kalshi's fixed-point strings become `Price`
-(1/10,000 dollar) and `Count` (1/100 contract) here, through `mmframe.api.parse_price` /
-`parse_count`, and nowhere else. A missing or malformed field raises `MalformedMessageError`
-naming the field.
+This module and `parsing` are the venue boundary: Kalshi's fixed-point strings become integers
+here, and nowhere else. A missing or malformed field raises `MalformedMessageError` naming the field.
+
+Kalshi's ``FixedPointDollars`` strings carry up to 6 decimals (API.md §3). Each dollar field is
+read by its kind (docs/kalshi-protocol.md has the table):
+
+* **Prices on the tick grid** — book levels (``yes_dollars``/``no_dollars``, ``*_dollars_fp``,
+  delta ``price_dollars``), an order's or a fill's or a trade's ``yes_price_dollars``, a market's or
+  ticker's bid/ask/last: `Price` (1/10,000 dollar), exact. Zeros may follow the 4th decimal
+  (``"0.520000"``); any other 5th/6th digit is off every grid, so the field is malformed.
+* **Amounts** — ``fee_cost``, ``average_fee_paid``, ``average_fill_price`` (an average is not on
+  the grid), ``taker_fees_dollars``/``maker_fees_dollars``, ``market_exposure_dollars``,
+  ``realized_pnl_dollars``, ``fees_paid_dollars``, ``total_traded_dollars``, ``balance_dollars``:
+  `Micros` (1/1,000,000 dollar), exact, in the ``*_micros`` attributes. Where the core needs a
+  `Price`, a property rounds it in the direction that never flatters us (`micros_to_price`): fees
+  and costs up (`Fill.fee`, `MarketPosition.fees_paid`/``exposure``/``total_traded``, `Order.fees`,
+  ``average_fee_paid``), gains down (``realized_pnl``, `Balance.balance`), averages to the nearest
+  unit (``average_fill_price``).
+* **Counts** (``*_fp``, ``fill_count``, ``remaining_count``...): `Count` (1/100 contract), exact.
+
+``exchange_index`` (the shard a market lives on) and ``subaccount``/``subaccount_number`` are kept
+where Kalshi sends them (default 0); API.md §3 documents both as plain request/response fields.
 """
 
 from __future__ import annotations
@@ -20,11 +38,14 @@ from mmframe.api import (
     FeeType,
     FixedPointError,
     MarketInfo,
+    Micros,
     OrderStatus,
     Price,
     TickGrid,
     WorkingOrder,
+    micros_to_price,
     parse_count,
+    parse_micros,
     parse_price,
 )
 from mmframe_kalshi.errors import KalshiError, MalformedMessageError, error_from_response
@@ -91,6 +112,32 @@ def count_field(data: Mapping[str, Any], key: str, what: str) -> Count:
         raise MalformedMessageError(f"{what}.{key}: {exc}", code="malformed") from None
 
 
+def amount_field(data: Mapping[str, Any], key: str, what: str) -> Micros:
+    """A dollar amount (fee, cost, PnL, average, balance): exact micros, up to 6 decimals."""
+    try:
+        return parse_micros(req(data, key, what), what="amount")
+    except FixedPointError as exc:
+        raise MalformedMessageError(f"{what}.{key}: {exc}", code="malformed") from None
+
+
+def opt_amount(data: Mapping[str, Any], key: str, what: str) -> Micros | None:
+    return amount_field(data, key, what) if data.get(key) not in (None, "") else None
+
+
+def _opt_micros_to_price(micros: Micros | None, rounding: Any) -> Price | None:
+    return None if micros is None else micros_to_price(micros, rounding)
+
+
+def int_field(data: Mapping[str, Any], key: str, what: str, default: int = 0) -> int:
+    """An optional integer field such as ``exchange_index`` or ``subaccount`` (missing/null: ``default``)."""
+    value = data.get(key)
+    if value is None:
+        return default
+    if type(value) is not int:
+        raise MalformedMessageError(f"{what}.{key}: {value!r} is not an integer", code="malformed")
+    return value
+
+
 def opt_price(data: Mapping[str, Any], key: str, what: str) -> Price | None:
     return price_field(data, key, what) if data.get(key) not in (None, "") else None
 
@@ -134,6 +181,13 @@ def book_side_of(data: Mapping[str, Any], what: str, *, prefix: str = "") -> Boo
     raise MalformedMessageError(f"{what} has no book_side/outcome_side", code="malformed")
 
 
+def subaccount_of(data: Mapping[str, Any], what: str) -> int:
+    """The subaccount an order/fill/position belongs to: ``subaccount_number`` (REST objects) or
+    ``subaccount`` (WebSocket messages); 0 (the primary account) when absent."""
+    key = "subaccount_number" if "subaccount_number" in data else "subaccount"
+    return int_field(data, key, what)
+
+
 def fee_multiplier_bps(value: Any) -> int:
     """Kalshi's ``fee_multiplier`` (a JSON number, usually 1) -> basis points (1 -> 10,000)."""
     if value in (None, ""):
@@ -153,11 +207,22 @@ def strip_sample_marker(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class MalformedItem:
+    """One list item that did not parse: its position, its market (``""`` when unreadable), why."""
+
+    index: int
+    ticker: str
+    error: MalformedMessageError
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a cursor-paginated list; ``cursor`` empty on the last page."""
+    """One page of a cursor-paginated list; ``cursor`` empty on the last page. ``malformed``: items
+    left out because they did not parse (only lists read leniently, see `read_items`)."""
 
     items: list[T]
     cursor: str = ""
+    malformed: tuple[MalformedItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -222,7 +287,7 @@ class Market:
             open_interest=opt_count(data, "open_interest_fp", what),
             result=data.get("result") or "",
             can_close_early=bool(data.get("can_close_early", False)),
-            exchange_index=int(data.get("exchange_index") or 0),
+            exchange_index=int_field(data, "exchange_index", what),
         )
 
 
@@ -287,34 +352,58 @@ class Trade:
 
 @dataclass(frozen=True)
 class MarketPosition:
-    """Signed YES position (+YES / -NO) and the venue's own PnL figures, price units."""
+    """Signed YES position (+YES / -NO) and the venue's own PnL figures, exact micros (the
+    price-unit properties round as the module docstring says)."""
 
     ticker: str
     position: Count
-    exposure: Price = 0
-    realized_pnl: Price = 0
-    fees_paid: Price = 0
-    total_traded: Price = 0
+    exposure_micros: Micros = 0
+    realized_pnl_micros: Micros = 0
+    fees_paid_micros: Micros = 0
+    total_traded_micros: Micros = 0
     resting_orders_count: int | None = None
+    exchange_index: int = 0
+
+    @property
+    def exposure(self) -> Price:
+        """What the held leg cost, price units (rounded up)."""
+        return micros_to_price(self.exposure_micros, "up")
+
+    @property
+    def realized_pnl(self) -> Price:
+        """Realised PnL, price units (rounded down)."""
+        return micros_to_price(self.realized_pnl_micros, "down")
+
+    @property
+    def fees_paid(self) -> Price:
+        """Fees paid, price units (rounded up)."""
+        return micros_to_price(self.fees_paid_micros, "up")
+
+    @property
+    def total_traded(self) -> Price:
+        """Dollar volume traded, price units (rounded up)."""
+        return micros_to_price(self.total_traded_micros, "up")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MarketPosition:
         what = f"position {data.get('ticker', '?')}"
+        resting = data.get("resting_orders_count")
         return cls(
             ticker=req(data, "ticker", what),
             position=count_field(data, "position_fp", what),
-            exposure=opt_price(data, "market_exposure_dollars", what) or 0,
-            realized_pnl=opt_price(data, "realized_pnl_dollars", what) or 0,
-            fees_paid=opt_price(data, "fees_paid_dollars", what) or 0,
-            total_traded=opt_price(data, "total_traded_dollars", what) or 0,
-            resting_orders_count=data.get("resting_orders_count"),
+            exposure_micros=opt_amount(data, "market_exposure_dollars", what) or 0,
+            realized_pnl_micros=opt_amount(data, "realized_pnl_dollars", what) or 0,
+            fees_paid_micros=opt_amount(data, "fees_paid_dollars", what) or 0,
+            total_traded_micros=opt_amount(data, "total_traded_dollars", what) or 0,
+            resting_orders_count=resting if type(resting) is int else None,
+            exchange_index=int_field(data, "exchange_index", what),
         )
 
 
 @dataclass(frozen=True)
 class Fill:
-    """One fill of ours. ``price`` is the YES price; ``fee`` in price units. REST fills carry no
-    ``client_order_id`` (WS fills do)."""
+    """One fill of ours. ``price`` is the YES price; ``fee_micros`` Kalshi's ``fee_cost`` exactly
+    (``fee``: in price units, rounded up). REST fills carry no ``client_order_id`` (WS fills do)."""
 
     trade_id: str
     order_id: str
@@ -322,10 +411,17 @@ class Fill:
     side: BookSide
     price: Price
     count: Count
-    fee: Price
+    fee_micros: Micros
     is_taker: bool
     ts_ns: int | None = None
     client_order_id: str = ""
+    exchange_index: int = 0
+    subaccount: int = 0
+
+    @property
+    def fee(self) -> Price:
+        """The fill's fee in price units, rounded up."""
+        return micros_to_price(self.fee_micros, "up")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Fill:
@@ -340,10 +436,12 @@ class Fill:
             side=book_side_of(data, what),
             price=price_field(data, "yes_price_dollars", what),
             count=count_field(data, "count_fp", what),
-            fee=opt_price(data, "fee_cost", what) or 0,
+            fee_micros=opt_amount(data, "fee_cost", what) or 0,
             is_taker=bool(data.get("is_taker", False)),
             ts_ns=ts_ns,
             client_order_id=data.get("client_order_id") or "",
+            exchange_index=int_field(data, "exchange_index", what),
+            subaccount=subaccount_of(data, what),
         )
 
 
@@ -361,9 +459,16 @@ class Order:
     remaining: Count
     initial: Count | None = None
     order_group_id: str | None = None
-    fees: Price = 0
+    fees_micros: Micros = 0
     created_ns: int | None = None
     updated_ns: int | None = None
+    exchange_index: int = 0
+    subaccount: int = 0
+
+    @property
+    def fees(self) -> Price:
+        """Taker plus maker fees so far, price units (rounded up)."""
+        return micros_to_price(self.fees_micros, "up")
 
     @property
     def is_resting(self) -> bool:
@@ -393,8 +498,8 @@ class Order:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Order:
         what = f"order {data.get('order_id', '?')}"
-        fees = (opt_price(data, "taker_fees_dollars", what) or 0) + (
-            opt_price(data, "maker_fees_dollars", what) or 0
+        fees = (opt_amount(data, "taker_fees_dollars", what) or 0) + (
+            opt_amount(data, "maker_fees_dollars", what) or 0
         )
         return cls(
             order_id=req(data, "order_id", what),
@@ -407,27 +512,44 @@ class Order:
             remaining=count_field(data, "remaining_count_fp", what),
             initial=opt_count(data, "initial_count_fp", what),
             order_group_id=data.get("order_group_id") or None,
-            fees=fees,
+            fees_micros=fees,
             created_ns=rfc3339_ns(data.get("created_time")),
             updated_ns=rfc3339_ns(data.get("last_update_time")),
+            exchange_index=int_field(data, "exchange_index", what),
+            subaccount=subaccount_of(data, what),
         )
 
 
 @dataclass(frozen=True)
 class Balance:
-    """Cash and portfolio value, price units (Kalshi sends integer cents)."""
+    """Cash and portfolio value, price units (``balance_dollars`` rounded down when it is finer;
+    else Kalshi's integer cents). ``by_exchange``: ``balance_breakdown`` per ``exchange_index``
+    (shard), exact micros."""
 
     balance: Price
     portfolio_value: Price | None = None
+    by_exchange: Mapping[int, Micros] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Balance:
         if data.get("balance_dollars") not in (None, ""):
-            balance = price_field(data, "balance_dollars", "balance")
+            balance = micros_to_price(amount_field(data, "balance_dollars", "balance"), "down")
         else:
-            balance = int(req(data, "balance", "balance")) * _CENT_IN_PRICE_UNITS
+            cents = req(data, "balance", "balance")
+            if type(cents) is not int:
+                raise MalformedMessageError(f"balance {cents!r} is not integer cents", code="malformed")
+            balance = cents * _CENT_IN_PRICE_UNITS
         value = data.get("portfolio_value")
-        return cls(balance, None if value is None else int(value) * _CENT_IN_PRICE_UNITS)
+        if value is not None and type(value) is not int:
+            raise MalformedMessageError(f"portfolio_value {value!r} is not integer cents", code="malformed")
+        shards: dict[int, Micros] = {}
+        for item in data.get("balance_breakdown") or ():
+            if not isinstance(item, Mapping):
+                raise MalformedMessageError("balance_breakdown item is not an object", code="malformed")
+            shards[int_field(item, "exchange_index", "balance_breakdown")] = amount_field(
+                item, "balance", "balance_breakdown"
+            )
+        return cls(balance, None if value is None else value * _CENT_IN_PRICE_UNITS, shards)
 
 
 @dataclass(frozen=True)
@@ -438,12 +560,22 @@ class OrderPlaced:
     order_id: str = ""
     filled: Count = 0
     remaining: Count = 0
-    average_fill_price: Price | None = None
-    average_fee_paid: Price | None = None
+    average_fill_price_micros: Micros | None = None
+    average_fee_paid_micros: Micros | None = None
     ts_ms: int | None = None
     error: KalshiError | None = None
     recovered: bool = False
     """True when the order was found by reading orders after an unknown outcome."""
+
+    @property
+    def average_fill_price(self) -> Price | None:
+        """The average YES fill price, price units (nearest); None when nothing filled."""
+        return _opt_micros_to_price(self.average_fill_price_micros, "nearest")
+
+    @property
+    def average_fee_paid(self) -> Price | None:
+        """The average fee per contract, price units (rounded up); None when nothing filled."""
+        return _opt_micros_to_price(self.average_fee_paid_micros, "up")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], client_order_id: str = "") -> OrderPlaced:
@@ -456,8 +588,8 @@ class OrderPlaced:
             order_id=req(data, "order_id", what),
             filled=opt_count(data, "fill_count", what) or 0,
             remaining=opt_count(data, "remaining_count", what) or 0,
-            average_fill_price=opt_price(data, "average_fill_price", what),
-            average_fee_paid=opt_price(data, "average_fee_paid", what),
+            average_fill_price_micros=opt_amount(data, "average_fill_price", what),
+            average_fee_paid_micros=opt_amount(data, "average_fee_paid", what),
             ts_ms=data.get("ts_ms"),
         )
 
@@ -502,9 +634,19 @@ class OrderAmendedResult:
     client_order_id: str
     remaining: Count | None = None
     filled: Count | None = None
-    average_fill_price: Price | None = None
-    average_fee_paid: Price | None = None
+    average_fill_price_micros: Micros | None = None
+    average_fee_paid_micros: Micros | None = None
     ts_ms: int | None = None
+
+    @property
+    def average_fill_price(self) -> Price | None:
+        """The average YES fill price, price units (nearest); None when nothing filled."""
+        return _opt_micros_to_price(self.average_fill_price_micros, "nearest")
+
+    @property
+    def average_fee_paid(self) -> Price | None:
+        """The average fee per contract, price units (rounded up); None when nothing filled."""
+        return _opt_micros_to_price(self.average_fee_paid_micros, "up")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> OrderAmendedResult:
@@ -514,8 +656,8 @@ class OrderAmendedResult:
             client_order_id=data.get("client_order_id") or "",
             remaining=opt_count(data, "remaining_count", what),
             filled=opt_count(data, "fill_count", what),
-            average_fill_price=opt_price(data, "average_fill_price", what),
-            average_fee_paid=opt_price(data, "average_fee_paid", what),
+            average_fill_price_micros=opt_amount(data, "average_fill_price", what),
+            average_fee_paid_micros=opt_amount(data, "average_fee_paid", what),
             ts_ms=data.get("ts_ms"),
         )
 
@@ -585,26 +727,97 @@ class Series:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Series:
         what = f"series {data.get('ticker', '?')}"
-        raw = data.get("fee_type") or "quadratic"
-        try:
-            fee_type = FeeType(raw)
-        except ValueError:
-            raise MalformedMessageError(f"{what} has unknown fee_type {raw!r}", code="malformed") from None
         return cls(
             ticker=req(data, "ticker", what),
-            fee_type=fee_type,
+            fee_type=fee_type_of(data.get("fee_type") or "quadratic", f"{what} fee_type"),
             fee_multiplier_bps=fee_multiplier_bps(data.get("fee_multiplier")),
             title=data.get("title") or "",
         )
 
 
-def items_of(
-    body: Mapping[str, Any], key: str, convert: Callable[[Mapping[str, Any]], T], what: str
-) -> list[T]:
-    """Convert the list under ``key`` (missing or null = empty)."""
+def fee_type_of(raw: Any, what: str) -> FeeType:
+    """Kalshi's fee type string -> `FeeType` (`MalformedMessageError` naming ``what`` if unknown)."""
+    try:
+        return FeeType(raw)
+    except ValueError:
+        raise MalformedMessageError(f"{what}: unknown fee type {raw!r}", code="malformed") from None
+
+
+@dataclass(frozen=True)
+class EventFees:
+    """An event's fee override (``GET /events/{ticker}`` or the WebSocket ``event_fee_update``):
+    None for a part that is not overridden — the series' own value applies."""
+
+    event_ticker: str
+    fee_type: FeeType | None = None
+    multiplier_bps: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], what: str = "event") -> EventFees:
+        ticker = req(data, "event_ticker", what)
+        raw_type, raw_mult = data.get("fee_type_override"), data.get("fee_multiplier_override")
+        if raw_mult is not None and (isinstance(raw_mult, bool) or not isinstance(raw_mult, int | float | str)):
+            raise MalformedMessageError(f"{what} {ticker}: fee_multiplier_override {raw_mult!r}", code="malformed")
+        multiplier = None if raw_mult is None else fee_multiplier_bps(raw_mult)
+        if multiplier is not None and multiplier < 0:
+            raise MalformedMessageError(f"{what} {ticker}: negative fee_multiplier_override", code="malformed")
+        return cls(
+            event_ticker=ticker,
+            fee_type=None if raw_type in (None, "") else fee_type_of(raw_type, f"{what} {ticker} fee_type_override"),
+            multiplier_bps=multiplier,
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """``GET /events/{event_ticker}``: the event's series and its fee override."""
+
+    event_ticker: str
+    series_ticker: str
+    fees: EventFees
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Event:
+        what = f"event {data.get('event_ticker', '?')}"
+        return cls(
+            event_ticker=req(data, "event_ticker", what),
+            series_ticker=str(req(data, "series_ticker", what)),
+            fees=EventFees.from_json(data, what),
+        )
+
+
+def _raw_items(body: Any, key: str, what: str) -> Sequence[Any]:
+    if not isinstance(body, Mapping):
+        raise MalformedMessageError(f"{what}: the body is not an object", code="malformed")
     raw = body.get(key)
     if raw is None:
         return []
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         raise MalformedMessageError(f"{what}: {key!r} is not a list", code="malformed")
-    return [convert(item) for item in raw]
+    return raw
+
+
+def items_of(
+    body: Mapping[str, Any], key: str, convert: Callable[[Mapping[str, Any]], T], what: str
+) -> list[T]:
+    """Convert the list under ``key`` (missing or null = empty); any malformed item raises."""
+    return [convert(item) for item in _raw_items(body, key, what)]
+
+
+def read_items(
+    body: Mapping[str, Any], key: str, convert: Callable[[Mapping[str, Any]], T], what: str
+) -> tuple[list[T], list[MalformedItem]]:
+    """Convert the list under ``key`` item by item: the items that parsed, and the ones that did not
+    (with their market, so the caller can judge whether it matters). A body that is not a list of
+    items at all still raises."""
+    items: list[T] = []
+    malformed: list[MalformedItem] = []
+    for index, item in enumerate(_raw_items(body, key, what)):
+        try:
+            if not isinstance(item, Mapping):
+                raise MalformedMessageError(f"{what} item {index} is not an object", code="malformed")
+            items.append(convert(item))
+        except MalformedMessageError as exc:
+            ticker = item.get("ticker") or item.get("market_ticker") if isinstance(item, Mapping) else ""
+            malformed.append(MalformedItem(index, ticker if isinstance(ticker, str) else "", exc))
+    return items, malformed

@@ -1,8 +1,16 @@
 """Kalshi WebSocket messages (and REST results) -> mmframe events, exactly.
 
 Each function takes the ``msg`` object of one frame (API.md §6) and the clock time it was received,
-and returns core events with integer prices and counts. Book ladders stay in their own leg's
-prices (a NO bid at 0.54 is ``(5400, ...)`` on the NO ladder): the core converts to YES terms.
+and returns core events with integer prices and counts. Book events carry each ladder in its own
+leg's prices (a NO bid at 0.54 is ``(5400, ...)`` on the NO ladder): the core converts to YES terms.
+
+Which prices the NO ladder arrives in depends on the subscription's ``use_yes_price`` (API.md §6):
+NO-leg prices without it, YES-leg prices with it (a NO bid at 0.54 is sent as ``"0.4600"``). The
+book parsers take ``yes_prices`` — the flag the subscription was made with — and turn YES-leg NO
+levels back into NO-leg prices (1 - p), so the events are the same either way.
+
+Dollar fields follow `models`' rules: grid prices exact at 4 decimals, amounts (``fee_cost``)
+exact at 6 (rounded up to the price unit for `OrderFilled.fee`).
 Anything malformed raises `MalformedMessageError`; the feed logs and counts it and goes on.
 """
 
@@ -16,6 +24,7 @@ import orjson
 
 from mmframe.api import (
     NANOS_PER_SECOND,
+    ONE_DOLLAR,
     BookDeltaReceived,
     BookSnapshotReceived,
     Count,
@@ -31,9 +40,11 @@ from mmframe.api import (
     Price,
     TickGrid,
     TradeReported,
+    micros_to_price,
 )
 from mmframe_kalshi.errors import MalformedMessageError
 from mmframe_kalshi.models import (
+    EventFees,
     Fill,
     Market,
     Order,
@@ -43,6 +54,7 @@ from mmframe_kalshi.models import (
     fast_count,
     fast_price,
     ladder,
+    opt_amount,
     opt_count,
     opt_price,
     price_field,
@@ -95,29 +107,37 @@ def _msg(msg: Any, what: str) -> Mapping[str, Any]:
     return msg
 
 
-def book_snapshot(msg: Any, ts_ns: int) -> BookSnapshotReceived:
-    """``orderbook_snapshot`` -> `BookSnapshotReceived` (each ladder in its own leg's prices)."""
+def book_snapshot(msg: Any, ts_ns: int, *, yes_prices: bool = False) -> BookSnapshotReceived:
+    """``orderbook_snapshot`` -> `BookSnapshotReceived` (each ladder in its own leg's prices);
+    ``yes_prices``: the subscription used ``use_yes_price`` (the NO ladder came in YES prices)."""
     m = _msg(msg, "orderbook_snapshot")
     ticker = req(m, "market_ticker", "orderbook_snapshot")
+    no_bids = ladder(m.get("no_dollars_fp"), f"orderbook_snapshot {ticker} no_dollars_fp")
+    if yes_prices:
+        no_bids = tuple((ONE_DOLLAR - price, size) for price, size in no_bids)
     return BookSnapshotReceived(
         ts_ns=ts_ns,
         ticker=ticker,
         yes_bids=ladder(m.get("yes_dollars_fp"), f"orderbook_snapshot {ticker} yes_dollars_fp"),
-        no_bids=ladder(m.get("no_dollars_fp"), f"orderbook_snapshot {ticker} no_dollars_fp"),
+        no_bids=no_bids,
     )
 
 
 _LEGS = {"yes": Leg.YES, "no": Leg.NO}
+_NO = Leg.NO
 
 
-def book_delta(msg: Any, ts_ns: int) -> BookDeltaReceived:
-    """``orderbook_delta`` -> `BookDeltaReceived` (signed count change at one leg's level)."""
+def book_delta(msg: Any, ts_ns: int, *, yes_prices: bool = False) -> BookDeltaReceived:
+    """``orderbook_delta`` -> `BookDeltaReceived` (signed count change at one leg's level, in that
+    leg's price); ``yes_prices``: as in `book_snapshot`."""
     try:  # the hot path: no per-field wrappers
+        leg = _LEGS[msg["side"]]
+        price = fast_price(msg["price_dollars"])
         return BookDeltaReceived(
             ts_ns=ts_ns,
             ticker=msg["market_ticker"],
-            leg=_LEGS[msg["side"]],
-            price=fast_price(msg["price_dollars"]),
+            leg=leg,
+            price=ONE_DOLLAR - price if yes_prices and leg is _NO else price,
             delta=fast_count(msg["delta_fp"]),
         )
     except (KeyError, TypeError, FixedPointError):
@@ -217,6 +237,12 @@ def _seconds_ns(value: Any, name: str) -> int | None:
     return value * NANOS_PER_SECOND
 
 
+def event_fee_update(msg: Any) -> EventFees:
+    """``event_fee_update`` (on the ``market_lifecycle_v2`` channel) -> the event's fee override;
+    a part that is null was cleared (the series' own value applies again)."""
+    return EventFees.from_json(_msg(msg, "event_fee_update"), "event_fee_update")
+
+
 def market_info(market: Market, series: Series | None, ts_ns: int) -> MarketInfoReceived:
     """A REST market (plus its series' fee type) -> `MarketInfoReceived`."""
     info = market.to_info(*((series.fee_type, series.fee_multiplier_bps) if series else ()))
@@ -236,7 +262,7 @@ def fill(msg: Any, ts_ns: int) -> OrderFilled:
         side=book_side_of(m, what),
         price=price_field(m, "yes_price_dollars", what),
         count=count_field(m, "count_fp", what),
-        fee=opt_price(m, "fee_cost", what) or 0,
+        fee=micros_to_price(opt_amount(m, "fee_cost", what) or 0, "up"),
         is_taker=bool(m.get("is_taker", False)),
     )
 

@@ -6,8 +6,11 @@ What is written, one JSON object per line, ``t`` = receive time (Unix ns, never 
 - ``market`` records: each market's ``GET /markets/{ticker}`` object and its series (fee type);
 - ``rest`` records: ``GET /markets/orderbooks`` for every market, read just before subscribing, so a
   replay has a book even before the first WebSocket snapshot;
+- a ``ws_options`` record: how the WebSocket subscription was made (``use_yes_price``: which prices
+  the NO ladder of the book frames is in), written before subscribing;
 - ``ws`` records: every market-data frame (``orderbook_snapshot``, ``orderbook_delta``, ``trade``,
-  ``ticker``, ``market_lifecycle_v2``) as ``{"type", "sid", "seq", "msg"}``, in arrival order.
+  ``ticker``, ``market_lifecycle_v2``, ``event_fee_update``) as ``{"type", "sid", "seq", "msg"}``, in
+  arrival order.
 
 After a reconnect or a sequence gap the client resubscribes or asks for ``get_snapshot``; the
 WebSocket snapshot that follows is recorded like any frame (a REST read at that moment would race the
@@ -38,7 +41,14 @@ from mmframe_kalshi.session import KalshiSession
 
 logger = logging.getLogger(__name__)
 
-RECORDED_FRAMES = ("orderbook_snapshot", "orderbook_delta", "trade", "ticker", "market_lifecycle_v2")
+RECORDED_FRAMES = (
+    "orderbook_snapshot",
+    "orderbook_delta",
+    "trade",
+    "ticker",
+    "market_lifecycle_v2",
+    "event_fee_update",
+)
 _BOOKS_PER_REQUEST = 100
 
 
@@ -73,6 +83,7 @@ class Recorder:
         """Write market metadata and REST books, then subscribe (frames are written as they arrive)."""
         await self._write_markets()
         await self._write_books()
+        self.write("ws_options", use_yes_price=self.session.ws.use_yes_price)
         self.session.on_frames(RECORDED_FRAMES, self._on_frame)
         await self.session.subscribe(MARKET_CHANNELS, self.markets)
 

@@ -48,6 +48,7 @@ from mmframe_kalshi.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnreadableResponseError,
     VenueError,
     error_from_response,
 )
@@ -55,6 +56,7 @@ from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathError, FastPathP
 from mmframe_kalshi.limiter import AccountLimits, EndpointCosts, Priority, RateLimiter, limits_from_json
 from mmframe_kalshi.models import (
     Balance,
+    Event,
     ExchangeStatus,
     Fill,
     Market,
@@ -70,6 +72,7 @@ from mmframe_kalshi.models import (
     Series,
     Trade,
     items_of,
+    read_items,
     req,
 )
 
@@ -89,6 +92,8 @@ def decrease_path(order_id: str) -> str:
     """``order_id``'s decrease endpoint below the API root."""
     return f"{ORDERS_V2}/{order_id}/decrease"
 
+MAX_SUBACCOUNT = 63
+"""Highest subaccount number (API.md §3: 0 = primary, 1-63)."""
 _ORDERBOOKS_MAX = 100
 # The fast path asks for plain JSON: no accept-encoding, so no compressed body to undo.
 _ACCEPT_JSON = ("accept", "application/json")
@@ -169,7 +174,20 @@ class KalshiRestClient:
         fast_order_path: bool = True,
         fast_connections: int = 8,
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
+        subaccount: int = 0,
     ) -> None:
+        if not 0 <= subaccount <= MAX_SUBACCOUNT:
+            raise ValueError(f"subaccount must be 0 (primary) to {MAX_SUBACCOUNT}, got {subaccount}")
+        self.subaccount = subaccount
+        """The subaccount this client trades and reads (0 = primary): sent with every create and
+        cancel that is not for the primary account, and with every account read (Kalshi's default for
+        orders and fills is *all* subaccounts)."""
+        self.own_markets: frozenset[str] | None = None
+        """The markets this account trades (`KalshiSession.subscribe` fills it from the account
+        channels). An account list item (position, order, fill) that does not parse fails the read
+        when it is about one of these markets (or its market is unreadable, or this is None); an
+        item about any other market is left out with a warning (`malformed_items`)."""
+        self.malformed_items = 0
         self.rest_url = rest_url.rstrip("/")
         self._base_path = urlsplit(self.rest_url).path.rstrip("/")
         self._signer = signer
@@ -316,6 +334,8 @@ class KalshiRestClient:
         try:
             return orjson.loads(content)
         except orjson.JSONDecodeError:
+            if method != "GET":  # a write that succeeded: it happened, we cannot read how
+                raise UnreadableResponseError(f"{method} {path}: response is not JSON", status=status) from None
             raise MalformedMessageError(
                 f"{method} {path}: response is not JSON", code="malformed", status=status
             ) from None
@@ -404,10 +424,31 @@ class KalshiRestClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _pages(
-        self, path: str, key: str, convert: Callable[[Mapping[str, Any]], T], params: dict[str, Any]
+        self,
+        path: str,
+        key: str,
+        convert: Callable[[Mapping[str, Any]], T],
+        params: dict[str, Any],
+        *,
+        lenient: bool = False,
     ) -> Page[T]:
+        """One page of ``path``; ``lenient``: an item that does not parse is left out when it is
+        about a market we do not trade (see `own_markets`), else it fails the read."""
         body = await self._idempotent("GET", path, params=_clean(params))
-        return Page(items_of(body, key, convert, f"GET {path}"), body.get("cursor") or "")
+        what = f"GET {path}"
+        if not lenient:
+            return Page(items_of(body, key, convert, what), body.get("cursor") or "")
+        items, malformed = read_items(body, key, convert, what)
+        own = self.own_markets
+        for bad in malformed:
+            if own is None or not bad.ticker or bad.ticker in own:
+                raise MalformedMessageError(
+                    f"{what} item {bad.index} ({bad.ticker or 'market unreadable'}): {bad.error}",
+                    code="malformed",
+                ) from None
+            self.malformed_items += 1
+            logger.warning("%s: left out item %d of market %s we do not trade: %s", what, bad.index, bad.ticker, bad.error)
+        return Page(items, body.get("cursor") or "", tuple(malformed))
 
     async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
         items: list[T] = []
@@ -496,11 +537,14 @@ class KalshiRestClient:
         body = await self._idempotent("GET", f"/series/{series_ticker}")
         return Series.from_json(req(body, "series", f"GET /series/{series_ticker}"))
 
+    async def get_event(self, event_ticker: str) -> Event:
+        """``GET /events/{event_ticker}``: the event's series and fee override."""
+        body = await self._idempotent("GET", f"/events/{event_ticker}")
+        return Event.from_json(req(body, "event", f"GET /events/{event_ticker}"))
+
     async def get_event_series_ticker(self, event_ticker: str) -> str:
         """The series an event belongs to (``GET /events/{event_ticker}`` -> ``event.series_ticker``)."""
-        body = await self._idempotent("GET", f"/events/{event_ticker}")
-        event = req(body, "event", f"GET /events/{event_ticker}")
-        return str(req(event, "series_ticker", f"event {event_ticker}"))
+        return (await self.get_event(event_ticker)).series_ticker
 
     async def get_exchange_status(self) -> ExchangeStatus:
         return ExchangeStatus.from_json(await self._idempotent("GET", "/exchange/status"))
@@ -508,7 +552,8 @@ class KalshiRestClient:
     # --- portfolio ------------------------------------------------------------------------------
 
     async def get_balance(self) -> Balance:
-        return Balance.from_json(await self._idempotent("GET", "/portfolio/balance"))
+        params = {"subaccount": self.subaccount}
+        return Balance.from_json(await self._idempotent("GET", "/portfolio/balance", params=params))
 
     async def get_positions(
         self,
@@ -525,8 +570,11 @@ class KalshiRestClient:
             "count_filter": count_filter,
             "limit": limit,
             "cursor": cursor,
+            "subaccount": self.subaccount,
         }
-        return await self._pages("/portfolio/positions", "market_positions", MarketPosition.from_json, params)
+        return await self._pages(
+            "/portfolio/positions", "market_positions", MarketPosition.from_json, params, lenient=True
+        )
 
     async def all_positions(self, *, max_pages: int = 100, **filters: Any) -> list[MarketPosition]:
         return await self._all(lambda c: self.get_positions(cursor=c, **filters), max_pages)
@@ -549,8 +597,9 @@ class KalshiRestClient:
             "max_ts": max_ts,
             "limit": limit,
             "cursor": cursor,
+            "subaccount": self.subaccount,
         }
-        return await self._pages("/portfolio/fills", "fills", Fill.from_json, params)
+        return await self._pages("/portfolio/fills", "fills", Fill.from_json, params, lenient=True)
 
     async def all_fills(self, *, max_pages: int = 100, **filters: Any) -> list[Fill]:
         return await self._all(lambda c: self.get_fills(cursor=c, **filters), max_pages)
@@ -574,8 +623,9 @@ class KalshiRestClient:
             "max_ts": max_ts,
             "limit": limit,
             "cursor": cursor,
+            "subaccount": self.subaccount,
         }
-        return await self._pages("/portfolio/orders", "orders", Order.from_json, params)
+        return await self._pages("/portfolio/orders", "orders", Order.from_json, params, lenient=True)
 
     async def all_orders(self, *, max_pages: int = 100, **filters: Any) -> list[Order]:
         return await self._all(lambda c: self.get_orders(cursor=c, **filters), max_pages)
@@ -633,14 +683,19 @@ class KalshiRestClient:
         if not orders:
             return None
         _check_client_ids(orders)
-        payload = {"orders": [o.to_json() for o in orders]}
+        payload = {"orders": [self._create_body(o) for o in orders]}
         first = self._begin("POST", ORDERS_V2_BATCH, payload, items=len(orders))
         return None if first is None else self._create_orders(orders, single=False, first=first)
 
     async def _create_orders(
         self, orders: Sequence[CreateOrderRequest], *, single: bool, first: Awaitable[Any] | None = None
     ) -> list[OrderPlaced]:
-        """`batch_create_orders`'s attempts; ``first`` is attempt 0 already sent by the fast path."""
+        """`batch_create_orders`'s attempts; ``first`` is attempt 0 already sent by the fast path.
+
+        A success answer that cannot be read — the whole body, or one order's item — means those
+        orders reached the venue with an unknown result: they are settled by reading orders (found:
+        placed; absent: `OutcomeUnknownError`, reconciled later), never reported as rejected and
+        never re-sent."""
         path = ORDERS_V2 if single else ORDERS_V2_BATCH
         by_id = _check_client_ids(orders)
         results: dict[str, OrderPlaced] = {}
@@ -648,24 +703,27 @@ class KalshiRestClient:
         last_error: KalshiError | None = None
         unknown = False
         for attempt in range(self.retry.attempts):
+            unreadable: dict[str, str] = {}
             try:
                 if single:
-                    body = await self._send("POST", path, body=pending[0].to_json())
-                    items = [body]
+                    body = await self._send("POST", path, body=self._create_body(pending[0]))
+                    placed, unreadable = _create_results([body], pending)
                 else:
                     if first is not None and attempt == 0:
                         body = await first
                     else:
                         body = await self._send(
-                            "POST", path, body={"orders": [o.to_json() for o in pending]}, items=len(pending)
+                            "POST",
+                            path,
+                            body={"orders": [self._create_body(o) for o in pending]},
+                            items=len(pending),
                         )
-                    items = list(req(body, "orders", "batch create response"))
-                placed = [
-                    OrderPlaced.from_json(item, pending[i].client_order_id if i < len(pending) else "")
-                    for i, item in enumerate(items)
-                ]
+                    placed, unreadable = _create_results(_batch_items(body), pending)
             except OrderAlreadyExists as exc:  # single create: it was placed
                 placed = [OrderPlaced(client_order_id=pending[0].client_order_id, error=exc)]
+            except UnreadableResponseError as exc:  # processed; what happened is unknown
+                placed = []
+                unreadable = {o.client_order_id: str(exc) for o in pending}
             except (RateLimitedError, TransportError, ServerError) as exc:
                 last_error = exc
                 if isinstance(exc, ServerError) or (isinstance(exc, TransportError) and exc.sent):
@@ -687,6 +745,10 @@ class KalshiRestClient:
                     results[item.client_order_id] = item
             if existing:
                 await self._settle(existing, by_id, results, exists=True, last_error=last_error)
+            for cid, why in unreadable.items():
+                if cid not in results:
+                    logger.warning("create %s was answered but %s; reading orders to settle it", cid, why)
+                    await self._settle([cid], by_id, results, exists=True, last_error=last_error, why=why)
             pending = [o for o in pending if o.client_order_id not in results]
             if not pending:
                 break
@@ -702,6 +764,13 @@ class KalshiRestClient:
                     )
         return [results[o.client_order_id] for o in orders]
 
+    def _create_body(self, order: CreateOrderRequest) -> dict[str, Any]:
+        """The order's JSON, in this client's subaccount unless the order names one."""
+        body = order.to_json()
+        if self.subaccount and "subaccount" not in body:
+            body["subaccount"] = self.subaccount
+        return body
+
     async def _settle(
         self,
         client_order_ids: Sequence[str],
@@ -710,9 +779,11 @@ class KalshiRestClient:
         *,
         exists: bool,
         last_error: KalshiError | None,
+        why: str = "",
     ) -> None:
         """Read orders to settle creates: found -> placed; absent -> ``last_error`` (not placed),
-        unless the venue said it ``exists``; unreadable -> `OutcomeUnknownError`."""
+        unless the venue said it ``exists`` (or answered unreadably, ``why``); unreadable orders ->
+        `OutcomeUnknownError`."""
         by_ticker: dict[str, list[str]] = {}
         for cid in client_order_ids:
             by_ticker.setdefault(by_id[cid].ticker, []).append(cid)
@@ -724,7 +795,8 @@ class KalshiRestClient:
                 reason = f"reading {ticker}'s orders failed: {exc}"
             else:
                 readable = True
-                reason = f"the venue says it exists but it is not among {ticker}'s recent orders"
+                said = f"the venue answered but {why}" if why else "the venue says it exists"
+                reason = f"{said}, and it is not among {ticker}'s recent orders"
             for cid in cids:
                 if cid in found:
                     logger.info("create %s found on the venue as order %s", cid, found[cid].order_id)
@@ -744,9 +816,8 @@ class KalshiRestClient:
                     results[cid] = OrderPlaced(client_order_id=cid, error=last_error)
 
     async def cancel_order(self, order_id: str, *, ticker: str | None = None) -> OrderCanceledResult:
-        body = await self._idempotent(
-            "DELETE", f"{ORDERS_V2}/{order_id}", params=_clean({"market_ticker": ticker})
-        )
+        params = _clean({"market_ticker": ticker, "subaccount": self.subaccount or None})
+        body = await self._idempotent("DELETE", f"{ORDERS_V2}/{order_id}", params=params)
         return OrderCanceledResult.from_json(body, order_id)
 
     async def batch_cancel_orders(
@@ -755,7 +826,7 @@ class KalshiRestClient:
         """Cancel ``(order_id, ticker)`` pairs in one request; per-item ``error`` on failure."""
         if not orders:
             return []
-        items = _cancel_items(orders)
+        items = _cancel_items(orders, self.subaccount)
         body = await self._idempotent("DELETE", ORDERS_V2_BATCH, body={"orders": items}, items=len(items))
         return _cancel_results(orders, body)
 
@@ -769,7 +840,7 @@ class KalshiRestClient:
         """
         if not orders:
             return None
-        items = _cancel_items(orders)
+        items = _cancel_items(orders, self.subaccount)
         payload = {"orders": items}
         first = self._begin("DELETE", ORDERS_V2_BATCH, payload, items=len(items))
         return None if first is None else self._batch_cancel(orders, payload, first)
@@ -783,7 +854,8 @@ class KalshiRestClient:
 
     async def cancel_all_orders(self) -> None:
         """``DELETE /portfolio/events/orders``: every resting order of the account, on all shards."""
-        await self._idempotent("DELETE", ORDERS_V2)
+        # Explicit even for the primary account: this one cancels everything it is allowed to.
+        await self._idempotent("DELETE", ORDERS_V2, params={"subaccount": self.subaccount})
 
     async def amend_order(
         self,
@@ -826,8 +898,14 @@ class KalshiRestClient:
         for attempt in range(self.retry.attempts):
             try:
                 if first is not None and attempt == 0:
-                    return OrderAmendedResult.from_json(await first)
-                return OrderAmendedResult.from_json(await self._send("POST", path, body=body))
+                    answer = await first
+                else:
+                    answer = await self._send("POST", path, body=body)
+                try:
+                    return OrderAmendedResult.from_json(answer)
+                except MalformedMessageError as exc:
+                    # The amend was applied; the caller reads the order to learn its new state.
+                    raise UnreadableResponseError(f"POST {path}: {exc}") from None
             except (RateLimitedError, TransportError) as exc:
                 # Only a request that was certainly not processed is sent again.
                 if (isinstance(exc, TransportError) and exc.sent) or attempt + 1 >= self.retry.attempts:
@@ -845,16 +923,7 @@ class KalshiRestClient:
     ) -> OrderDecreasedResult:
         """Shrink an order, keeping its queue place. Exactly one of ``reduce_to``/``reduce_by``;
         only ``reduce_to`` (idempotent) is retried after an unknown outcome."""
-        if (reduce_to is None) == (reduce_by is None):
-            raise ValueError("decrease_order needs exactly one of reduce_to and reduce_by")
-        body: dict[str, Any] = {}
-        if reduce_to is not None:
-            body["reduce_to"] = format_count(reduce_to)
-        else:
-            assert reduce_by is not None
-            body["reduce_by"] = format_count(reduce_by)
-        if ticker:
-            body["market_ticker"] = ticker
+        body = _decrease_body(reduce_to, reduce_by, ticker)
         path = decrease_path(order_id)
         if reduce_to is not None:
             return OrderDecreasedResult.from_json(await self._idempotent("POST", path, body=body))
@@ -865,30 +934,44 @@ class KalshiRestClient:
     async def create_order_group(self, contracts_limit: Count) -> OrderGroup:
         """A group whose orders are all cancelled once ``contracts_limit`` fill within 15 s."""
         body = _limit_body(contracts_limit)
+        if self.subaccount:
+            body["subaccount"] = self.subaccount
         # Not idempotent, but a duplicate empty group is harmless: retry like a read.
         data = await self._idempotent("POST", "/portfolio/order_groups/create", body=body)
         return OrderGroup.from_json(data, req(data, "order_group_id", "create order group response"))
 
     async def list_order_groups(self) -> list[OrderGroup]:
-        body = await self._idempotent("GET", "/portfolio/order_groups")
+        body = await self._idempotent("GET", "/portfolio/order_groups", params=self._subaccount_param())
         return items_of(body, "order_groups", OrderGroup.from_json, "GET /portfolio/order_groups")
 
     async def get_order_group(self, order_group_id: str) -> OrderGroup:
-        body = await self._idempotent("GET", f"/portfolio/order_groups/{order_group_id}")
+        body = await self._idempotent(
+            "GET", f"/portfolio/order_groups/{order_group_id}", params=self._subaccount_param()
+        )
         return OrderGroup.from_json(body, order_group_id)
 
     async def reset_order_group(self, order_group_id: str) -> None:
-        await self._idempotent("PUT", f"/portfolio/order_groups/{order_group_id}/reset", body={})
+        await self._idempotent(
+            "PUT", f"/portfolio/order_groups/{order_group_id}/reset", params=self._subaccount_param(), body={}
+        )
 
     async def trigger_order_group(self, order_group_id: str) -> None:
-        await self._idempotent("PUT", f"/portfolio/order_groups/{order_group_id}/trigger", body={})
+        await self._idempotent(
+            "PUT", f"/portfolio/order_groups/{order_group_id}/trigger", params=self._subaccount_param(), body={}
+        )
 
     async def set_order_group_limit(self, order_group_id: str, contracts_limit: Count) -> None:
         path = f"/portfolio/order_groups/{order_group_id}/limit"
-        await self._idempotent("PUT", path, body=_limit_body(contracts_limit))
+        await self._idempotent("PUT", path, params=self._subaccount_param(), body=_limit_body(contracts_limit))
 
     async def delete_order_group(self, order_group_id: str) -> None:
-        await self._idempotent("DELETE", f"/portfolio/order_groups/{order_group_id}")
+        await self._idempotent(
+            "DELETE", f"/portfolio/order_groups/{order_group_id}", params=self._subaccount_param()
+        )
+
+    def _subaccount_param(self) -> dict[str, int] | None:
+        """``?subaccount=`` for calls whose default is the primary account: only when it is not."""
+        return {"subaccount": self.subaccount} if self.subaccount else None
 
     # --- account ----------------------------------------------------------------------------
 
@@ -920,6 +1003,42 @@ class KalshiRestClient:
             if isinstance(exc, AuthenticationError):
                 raise
             logger.warning("could not read /account/endpoint_costs (%s); keeping documented costs", exc)
+
+
+def _batch_items(body: Any) -> list[Any]:
+    """The per-order items of a batch create answer (an unreadable body: `UnreadableResponseError`)."""
+    items = body.get("orders") if isinstance(body, Mapping) else None
+    if not isinstance(items, list):
+        raise UnreadableResponseError("batch create answer has no 'orders' list")
+    return items
+
+
+def _create_results(
+    items: Sequence[Any], pending: Sequence[CreateOrderRequest]
+) -> tuple[list[OrderPlaced], dict[str, str]]:
+    """Create answers matched to ``pending`` (by the item's own client id, else by position): the
+    results that parsed, and why each order without a readable result has none."""
+    wanted = {o.client_order_id for o in pending}
+    placed: list[OrderPlaced] = []
+    unreadable: dict[str, str] = {}
+    answered: set[str] = set()
+    for index, order in enumerate(pending):
+        if index >= len(items):
+            break
+        item = items[index]
+        own = item.get("client_order_id") if isinstance(item, Mapping) else None
+        cid = own if isinstance(own, str) and own in wanted else order.client_order_id
+        answered.add(cid)
+        try:
+            if not isinstance(item, Mapping):
+                raise MalformedMessageError(f"create result {cid} is not an object", code="malformed")
+            placed.append(OrderPlaced.from_json(item, cid))
+        except MalformedMessageError as exc:
+            unreadable[cid] = f"its result is unreadable ({exc})"
+    for order in pending:
+        if order.client_order_id not in answered:
+            unreadable[order.client_order_id] = "the answer has no result for it"
+    return placed, unreadable
 
 
 def _limit_body(contracts_limit: Count) -> dict[str, Any]:
@@ -959,12 +1078,31 @@ def _amend_body(
     return body
 
 
-def _cancel_items(orders: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
+def _decrease_body(reduce_to: Count | None, reduce_by: Count | None, ticker: str | None) -> dict[str, Any]:
+    """A decrease: exactly one of ``reduce_to``/``reduce_by``; ``market_ticker`` routes it to its shard."""
+    if (reduce_to is None) == (reduce_by is None):
+        raise ValueError("decrease_order needs exactly one of reduce_to and reduce_by")
+    body: dict[str, Any] = {}
+    if reduce_to is not None:
+        body["reduce_to"] = format_count(reduce_to)
+    else:
+        assert reduce_by is not None
+        body["reduce_by"] = format_count(reduce_by)
+    if ticker:
+        body["market_ticker"] = ticker
+    return body
+
+
+def _cancel_items(orders: Sequence[tuple[str, str | None]], subaccount: int = 0) -> list[dict[str, Any]]:
+    """Batch cancel items. ``market_ticker`` lets Kalshi route each to its market's shard (no
+    ``exchange_index`` needed, API.md §3); ``subaccount`` only when it is not the primary."""
     items = []
     for order_id, ticker in orders:
         item: dict[str, Any] = {"order_id": order_id}
         if ticker:
             item["market_ticker"] = ticker
+        if subaccount:
+            item["subaccount"] = subaccount
         items.append(item)
     return items
 

@@ -4,6 +4,10 @@ It owns the credentials' signer (and pre-signer), the rate limiter, the REST cli
 WebSocket connection, and fans incoming frames out by message type to whoever registered for
 them (the feed takes book/trade/ticker/lifecycle frames, the executor fill/order/position/group
 frames). The WebSocket reader task and the pre-signing thread live from `open` to `close`.
+
+Subaccounts (API.md §3): a session trades one ``subaccount`` (0 = the primary account). Kalshi's
+account channels carry every subaccount's fills, orders and positions with a ``subaccount`` field;
+frames of other subaccounts are dropped here (``foreign_subaccount_frames``), before any listener.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ GapListener = Callable[[str, tuple[str, ...], str], None]
 StatusListener = Callable[[str, str], None]
 ReconnectListener = Callable[[], Awaitable[None]]
 
+_ACCOUNT_CHANNELS = frozenset({"fill", "user_orders", "market_positions"})
+_SUBACCOUNT_FRAMES = frozenset({"fill", "user_order", "market_position"})
+
 
 class KalshiSession:
     """One Kalshi account and connection, shared by a pipeline's feed and executor."""
@@ -63,6 +70,8 @@ class KalshiSession:
         fast_order_path: bool = True,
         load_limits: bool = True,
         rng: random.Random | None = None,
+        subaccount: int = 0,
+        use_yes_price: bool = True,
     ) -> None:
         self.clock = clock
         self.credentials = credentials
@@ -88,7 +97,9 @@ class KalshiSession:
             timeout=timeout,
             rng=rng,
             fast_order_path=fast_order_path,
+            subaccount=subaccount,
         )
+        self.subaccount = subaccount
         self.ws = KalshiWebSocket(
             ws_url,
             self.signer,
@@ -101,6 +112,7 @@ class KalshiSession:
             ping_interval_s=ping_interval_s,
             backoff=reconnect_backoff,
             rng=rng,
+            use_yes_price=use_yes_price,
         )
         self._load_limits = load_limits
         self._listeners: dict[str, list[FrameListener]] = {}
@@ -111,6 +123,7 @@ class KalshiSession:
         self._opened = False
         self.status = "closed"
         self.listener_errors = 0
+        self.foreign_subaccount_frames = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -184,7 +197,12 @@ class KalshiSession:
         self._reconnect_listeners.append(listener)
 
     async def subscribe(self, channels: Iterable[str], markets: Iterable[str] | None) -> None:
+        """Subscribe ``channels`` for ``markets`` (None: unfiltered). Markets subscribed on an account
+        channel are this account's own markets (`KalshiRestClient.own_markets`)."""
         tickers = None if markets is None else tuple(markets)
+        channels = tuple(channels)
+        if tickers is not None and not _ACCOUNT_CHANNELS.isdisjoint(channels):
+            self.rest.own_markets = (self.rest.own_markets or frozenset()) | frozenset(tickers)
         for channel in channels:
             await self.ws.subscribe(channel, tickers)
 
@@ -204,12 +222,21 @@ class KalshiSession:
                 "watchdog_drops": stats.watchdog_drops,
                 "subscriptions": {c: sid for c, (sid, _) in self.ws.subscriptions().items()},
             },
-            "rest": {"requests": self.rest.requests_sent, "rate_limited": self.rest.rate_limited},
+            "rest": {
+                "requests": self.rest.requests_sent,
+                "rate_limited": self.rest.rate_limited,
+                "malformed_items": self.rest.malformed_items,
+            },
+            "subaccount": self.subaccount,
+            "foreign_subaccount_frames": self.foreign_subaccount_frames,
             "presign": None if self.presigner is None else self.presigner.describe(),
             "fast_path": None if self.rest.fast is None else self.rest.fast.describe(),
         }
 
     def _dispatch(self, frame: Frame, received_ns: int) -> None:
+        if frame.type in _SUBACCOUNT_FRAMES and self._foreign(frame.msg):
+            self.foreign_subaccount_frames += 1
+            return
         for listener in self._listeners.get(frame.type, ()):
             try:
                 listener(frame, received_ns)
@@ -217,6 +244,14 @@ class KalshiSession:
                 # A listener bug must not kill the shared reader.
                 self.listener_errors += 1
                 logger.exception("Kalshi %s listener failed", frame.type)
+
+    def _foreign(self, msg: Any) -> bool:
+        """Whether an account frame names another subaccount (one that names none is kept: it cannot
+        be told apart, and a frame of ours must never be lost)."""
+        if not isinstance(msg, dict):
+            return False
+        number = msg.get("subaccount", msg.get("subaccount_number"))
+        return type(number) is int and number != self.subaccount
 
     def _gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
         for listener in self._gap_listeners:

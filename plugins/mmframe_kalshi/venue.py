@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    MICROS_PER_PRICE,
     ONE_DOLLAR,
     AccountSnapshot,
     ComponentContext,
@@ -29,6 +30,7 @@ from mmframe.api import (
     Kind,
     LiveClock,
     MarketSelection,
+    Micros,
     OrderAction,
     Price,
     WorkingOrder,
@@ -39,6 +41,7 @@ from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEF
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
 from mmframe_kalshi.session import KalshiSession
 
@@ -154,6 +157,14 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
             "minLength": 1,
             "description": "PEM private key file (mode 0600); default ${KALSHI_PRIVATE_KEY} or ${KALSHI_PRIVATE_KEY_PATH}.",
         },
+        "subaccount": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_SUBACCOUNT,
+            "default": 0,
+            "description": "The Kalshi subaccount to trade (0 = the primary account): sent with orders, cancels "
+            "and account reads; other subaccounts' fills, orders and positions are ignored.",
+        },
         **_TRADING_PROPERTIES,
         **_SIGNING_PROPERTIES,
     },
@@ -231,10 +242,14 @@ class SigningOptions:
         )
 
 
-def average_price(position: Count, exposure: Price) -> Price:
-    """The average YES price of ``position`` from Kalshi's ``market_exposure`` (what the held leg cost):
-    a long YES position cost its YES price, a short one (long NO) cost ``1 - price`` per contract."""
-    leg = (exposure * COUNT_SCALE * 2 + abs(position)) // (2 * abs(position))  # rounded to nearest
+def average_price(position: Count, exposure_micros: Micros) -> Price:
+    """The average YES price of ``position`` from Kalshi's ``market_exposure`` (what the held leg cost,
+    exact micros): a long YES position cost its YES price, a short one (long NO) cost ``1 - price`` per
+    contract. Rounded to the nearest price unit once, from the exact figures."""
+    # micros * COUNT_SCALE / (count units * MICROS_PER_PRICE) = price units per contract
+    numerator = exposure_micros * COUNT_SCALE
+    denominator = abs(position) * MICROS_PER_PRICE
+    leg = (2 * numerator + denominator) // (2 * denominator)
     return leg if position > 0 else ONE_DOLLAR - leg
 
 
@@ -283,7 +298,9 @@ class VenueExecutor:
         held = {t: q for t, q in snapshot.positions.items() if q}
         if not held or snapshot.avg_prices:
             return snapshot
-        exposures = {p.ticker: p.exposure for p in await self.inner.rest.all_positions() if p.ticker in held}
+        exposures = {
+            p.ticker: p.exposure_micros for p in await self.inner.rest.all_positions() if p.ticker in held
+        }
         avg = {t: average_price(held[t], exposures[t]) for t in held if exposures.get(t)}
         return dataclasses.replace(snapshot, avg_prices=avg)
 
@@ -412,6 +429,7 @@ class KalshiVenue:
             presign_order_max_age_ms=self.signing.order_max_age_ms,
             presign_order_paths=self.signing.order_paths,
             fast_order_path=self.signing.fast_order_path,
+            subaccount=int(self.config.get("subaccount", 0)),
         )
 
     def feed(self) -> VenueFeed:

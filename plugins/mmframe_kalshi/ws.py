@@ -2,7 +2,10 @@
 
 * Signed handshake: the three auth headers, signed over ``timestamp + "GET" + "/trade-api/ws/v2"``.
 * Subscriptions are declared (channel -> markets) and (re)sent on every connection; markets added
-  later go through ``update_subscription`` ``add_markets``.
+  later go through ``update_subscription`` ``add_markets``. The order book subscription always says
+  ``use_yes_price`` explicitly (`use_yes_price`, default True: NO levels in YES-leg prices, the
+  convention Kalshi says becomes the default), so a change of Kalshi's default cannot mirror the
+  NO ladder; `parsing` converts by the same flag.
 * Sequencing: every frame of a sequenced channel carries ``seq``, +1 per message within its
   ``sid``. On any gap the subscription's markets are reported invalid (``on_gap``) and, for the
   order book, a ``get_snapshot`` is requested (a resubscribe if the server refuses), so the book is
@@ -114,8 +117,11 @@ class KalshiWebSocket:
         backoff: Backoff | None = None,
         open_timeout_s: float = 10.0,
         rng: random.Random | None = None,
+        use_yes_price: bool = True,
     ) -> None:
         self.ws_url = ws_url
+        self.use_yes_price = use_yes_price
+        """Sent with every ``orderbook_delta`` subscribe; readers of its book frames convert by it."""
         self._path = urlsplit(ws_url).path or "/"
         self._signer = signer
         self._clock = clock
@@ -335,6 +341,8 @@ class KalshiWebSocket:
 
     async def _send_subscribe(self, sub: _Subscription) -> None:
         params: dict[str, Any] = {"channels": [sub.channel]}
+        if sub.channel == ORDERBOOK:
+            params["use_yes_price"] = self.use_yes_price
         if sub.markets is not None:
             if not sub.markets:
                 return

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mmframe.api import hookimpl, parse_price
+from mmframe.api import hookimpl
 
 if TYPE_CHECKING:
     from mmframe_sim.serve import RunningSimulator
@@ -39,6 +39,8 @@ def start_simulator(*args: Any, **kwargs: Any) -> AbstractAsyncContextManager[Ru
 def _dollars(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
+    from mmframe_sim.money import parse_price
+
     try:
         return parse_price(value)
     except ValueError as exc:

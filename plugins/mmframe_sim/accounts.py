@@ -1,7 +1,7 @@
 """Accounts: cash, collateral locked by resting orders, signed positions, fees and settlement.
 
-Internally every amount is in micro-dollars (1/1,000,000 $): a price (1/10,000 $) times a count
-(1/100 contract) is exact there, so trades never round. Views convert to price units.
+Every amount is in micro-dollars (`Micros`, 1/1,000,000 $): a price (1/10,000 $) times a count (1/100
+contract) is exact there, so trades never round. Views hand out micros too; the wire formats them.
 
 Money model (conserved, see `Accounts.total_money_micro`):
 - ``cash`` is all the account's money; ``locked`` (part of it) backs resting orders; available =
@@ -10,10 +10,12 @@ Money model (conserved, see `Accounts.total_money_micro`):
   every trade puts exactly $1 per contract into escrow. An account holding both legs nets them at once:
   each YES+NO pair pays $1 back from escrow. Escrow is therefore $1 x open interest.
 - Settlement pays $1 per winning contract out of escrow.
-- Fees (API.md §9): the trade fee is rounded up to $0.0001; the balance change (revenue - fee) is
-  floored to the cent and the shortfall (the rounding fee) accumulates per order, refunded by whole
-  cents once it reaches $0.01. Cash therefore stays cent-aligned. Everything charged goes to the
-  exchange's fee account.
+- Fees (API.md §9, `mmframe_sim.fees.charge_fill`): the trade fee is rounded up to $0.0001; the balance
+  change (revenue - fee) is floored to the cent and the shortfall (the rounding fee) accumulates per
+  order, refunded by whole cents once it reaches $0.01. Cash therefore stays cent-aligned. Everything
+  charged goes to the exchange's fee account. A position's ``fees_paid`` is the plain sum of its fills'
+  trade fees (as Kalshi reports it: the capture's three fills of $0.0175, $0.0007, $0.0007 show
+  ``fees_paid_dollars "0.018900"``); ``fees_charged`` is what its cash paid (rounding included).
 - Collateral of a resting order: its opening part at its own leg price, plus a fee allowance (the taker
   fee at the worst price it could fill, + 1 cent for rounding). The closing part (contracts that net an
   existing opposite position, reserved per market so two orders cannot close the same contracts)
@@ -24,8 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmframe.api import Count, FeeType, Price, maker_fee, taker_fee
-from mmframe_sim.matching import ONE
+from mmframe_sim.fees import FeeType, charge_fill, taker_fee, trade_fee
 from mmframe_sim.model import (
     BalanceView,
     ExchangeError,
@@ -35,11 +36,19 @@ from mmframe_sim.model import (
     Settlement,
     Side,
 )
+from mmframe_sim.money import (
+    CENT_MICROS,
+    ONE,
+    Count,
+    Micros,
+    Price,
+    cost_micros,
+    format_micros,
+    micros_ceil_price,
+    micros_floor_price,
+    price_micros,
+)
 
-MICRO_PER_PRICE = 100
-"""Micro-dollars per price unit."""
-CENT_MICRO = 10_000
-"""One cent in micro-dollars."""
 HALF: Price = ONE // 2
 
 
@@ -50,10 +59,11 @@ class PositionRecord:
     ticker: str
     event_ticker: str
     position: Count = 0
-    basis: int = 0  # cost of the open position
-    realized: int = 0
-    fees: int = 0
-    traded: int = 0
+    basis: Micros = 0  # cost of the open position
+    realized: Micros = 0
+    fees: Micros = 0  # plain sum of the fills' trade fees (Kalshi's fees_paid)
+    fees_charged: Micros = 0  # what cash paid in fees: trade fees + rounding fees - rebates
+    traded: Micros = 0
     volume: Count = 0
     resting_orders: int = 0
     reserved_by_asks: Count = 0  # YES contracts resting asks will close
@@ -66,10 +76,11 @@ class PositionRecord:
             ticker=self.ticker,
             event_ticker=self.event_ticker,
             position=self.position,
-            total_traded=self.traded // MICRO_PER_PRICE,
-            exposure=-(-self.basis // MICRO_PER_PRICE),
-            realized_pnl=self.realized // MICRO_PER_PRICE,
-            fees_paid=-(-self.fees // MICRO_PER_PRICE),
+            total_traded=self.traded,
+            exposure=self.basis,
+            realized_pnl=self.realized,
+            fees_paid=self.fees,
+            fees_charged=self.fees_charged,
             volume=self.volume,
             resting_orders_count=self.resting_orders,
             last_updated_ns=self.last_updated_ns,
@@ -81,8 +92,8 @@ class Account:
     """A user's money, positions, orders, fills and settlements."""
 
     user_id: str
-    cash: int = 0
-    locked: int = 0
+    cash: Micros = 0
+    locked: Micros = 0
     updated_ns: int = 0
     positions: dict[str, PositionRecord] = field(default_factory=dict)
     orders: dict[str, Order] = field(default_factory=dict)  # every order, in arrival order
@@ -92,7 +103,7 @@ class Account:
     settlements: list[Settlement] = field(default_factory=list)
 
     @property
-    def available(self) -> int:
+    def available(self) -> Micros:
         return self.cash - self.locked
 
     def position(self, ticker: str, event_ticker: str) -> PositionRecord:
@@ -113,14 +124,14 @@ def fee_bound_price(side: Side, yes_price: Price) -> Price:
     return min(yes_price, HALF) if side is Side.BID else max(yes_price, HALF)
 
 
-def lock_for(side: Side, yes_price: Price, remaining: Count, closing: Count, multiplier_bps: int) -> int:
+def lock_for(side: Side, yes_price: Price, remaining: Count, closing: Count, multiplier_bps: int) -> Micros:
     """Collateral (micro) for ``remaining`` contracts of an order of which ``closing`` net a position."""
     if remaining <= 0:
         return 0
     opening = remaining - min(closing, remaining)
     own = yes_price if side is Side.BID else ONE - yes_price
     fee = taker_fee(fee_bound_price(side, yes_price), remaining, multiplier_bps)
-    return opening * own + fee * MICRO_PER_PRICE + CENT_MICRO
+    return cost_micros(own, opening) + price_micros(fee) + CENT_MICROS
 
 
 class Accounts:
@@ -128,8 +139,8 @@ class Accounts:
 
     def __init__(self) -> None:
         self.by_user: dict[str, Account] = {}
-        self.fees_collected = 0  # micro
-        self.deposits = 0  # micro, net external money in
+        self.fees_collected: Micros = 0
+        self.deposits: Micros = 0  # net external money in
 
     # --- accounts -------------------------------------------------------------------------------
 
@@ -147,7 +158,7 @@ class Accounts:
         return acct
 
     def deposit(self, acct: Account, amount: Price) -> None:
-        micro = amount * MICRO_PER_PRICE
+        micro = price_micros(amount)
         if acct.available + micro < 0:
             raise ExchangeError(400, "insufficient_balance", "insufficient balance to withdraw")
         acct.cash += micro
@@ -158,13 +169,13 @@ class Accounts:
         value = 0
         for rec in acct.positions.values():
             if rec.position > 0:
-                value += rec.position * marks.get(rec.ticker, 0)
+                value += cost_micros(marks.get(rec.ticker, 0), rec.position)
             elif rec.position < 0:
-                value += -rec.position * (ONE - marks.get(rec.ticker, ONE))
+                value += cost_micros(ONE - marks.get(rec.ticker, ONE), -rec.position)
         return BalanceView(
-            available=acct.available // MICRO_PER_PRICE,
-            locked=-(-acct.locked // MICRO_PER_PRICE),
-            portfolio_value=value // MICRO_PER_PRICE,
+            available=micros_floor_price(acct.available),
+            locked=micros_ceil_price(acct.locked),
+            portfolio_value=micros_floor_price(value),
             updated_ns=acct.updated_ns,
         )
 
@@ -188,7 +199,7 @@ class Accounts:
                 400,
                 "insufficient_balance",
                 "insufficient balance",
-                f"need ${need / 1e6:.4f}, available ${(acct.available + order.locked) / 1e6:.4f}",
+                f"need ${format_micros(need)}, available ${format_micros(acct.available + order.locked)}",
             )
         self._set_closing(rec, order, closing)
         acct.locked += need - order.locked
@@ -247,42 +258,33 @@ class Accounts:
         if used_reserved:
             self._set_closing(rec, order, order.closing_remaining - used_reserved)
 
-        fee = (
-            taker_fee(yes_price, count, multiplier_bps)
-            if is_taker
-            else maker_fee(yes_price, count, fee_type, multiplier_bps)
-        )
-        revenue = closed * ONE - count * own
-        change = revenue - fee * MICRO_PER_PRICE
-        floored = (change // CENT_MICRO) * CENT_MICRO
-        order.rounding_accumulator += change - floored
-        rebate = 0
-        if order.rounding_accumulator >= CENT_MICRO:
-            rebate = (order.rounding_accumulator // CENT_MICRO) * CENT_MICRO
-            order.rounding_accumulator -= rebate
-        acct.cash += floored + rebate
-        charged = fee * MICRO_PER_PRICE + (change - floored) - rebate
-        self.fees_collected += charged
+        fee = trade_fee(yes_price, count, is_taker=is_taker, fee_type=fee_type, multiplier_bps=multiplier_bps)
+        cost = cost_micros(own, count)
+        revenue = cost_micros(ONE, closed) - cost
+        charge = charge_fill(revenue, fee, order.rounding_accumulator)
+        order.rounding_accumulator = charge.accumulator
+        acct.cash += charge.balance_change
+        self.fees_collected += charge.net_fee
 
         if closed:
             abs_pos = abs(rec.position)
             released = rec.basis if closed == abs_pos else rec.basis * closed // abs_pos
             rec.basis -= released
-            rec.realized += closed * (ONE - own) - released
-        rec.basis += opened * own
+            rec.realized += cost_micros(ONE - own, closed) - released
+        rec.basis += cost_micros(own, opened)
         rec.position += count if order.side is Side.BID else -count
-        rec.fees += charged
-        rec.traded += count * own
+        rec.fees += charge.trade_fee
+        rec.fees_charged += charge.net_fee
+        rec.traded += cost
         rec.volume += count
         rec.last_updated_ns = now_ns
         acct.updated_ns = now_ns
 
-        cost = count * own
         if is_taker:
-            order.taker_fill_cost += cost // MICRO_PER_PRICE
+            order.taker_fill_cost += cost
             order.taker_fees += fee
         else:
-            order.maker_fill_cost += cost // MICRO_PER_PRICE
+            order.maker_fill_cost += cost
             order.maker_fees += fee
         order.filled += count
         order.last_update_ns = now_ns
@@ -302,7 +304,7 @@ class Accounts:
             yes_count = max(rec.position, 0)
             no_count = max(-rec.position, 0)
             won = yes_count if result == "yes" else no_count
-            revenue = won * ONE
+            revenue = cost_micros(ONE, won)
             acct.cash += revenue
             rec.realized += revenue - rec.basis
             settlement = Settlement(
@@ -312,9 +314,9 @@ class Accounts:
                 market_result=result,
                 yes_count=yes_count,
                 no_count=no_count,
-                yes_total_cost=(rec.basis if yes_count else 0) // MICRO_PER_PRICE,
-                no_total_cost=(rec.basis if no_count else 0) // MICRO_PER_PRICE,
-                revenue=revenue // MICRO_PER_PRICE,
+                yes_total_cost=rec.basis if yes_count else 0,
+                no_total_cost=rec.basis if no_count else 0,
+                revenue=revenue,
                 fee_cost=0,
                 value=ONE if result == "yes" else 0,
                 settled_ns=now_ns,
@@ -330,9 +332,9 @@ class Accounts:
 
     # --- conservation ------------------------------------------------------------------------------------
 
-    def total_cash(self) -> int:
+    def total_cash(self) -> Micros:
         return sum(a.cash for a in self.by_user.values())
 
-    def total_money_micro(self, open_interest: Count) -> int:
+    def total_money_micro(self, open_interest: Count) -> Micros:
         """All cash + $1 escrow per open contract (``open_interest`` summed over markets) + fees."""
-        return self.total_cash() + open_interest * ONE + self.fees_collected
+        return self.total_cash() + cost_micros(ONE, open_interest) + self.fees_collected

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -27,10 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mmframe.api import FixedPointError, parse_price
 from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
+from mmframe_sim.fees import FeeType
+from mmframe_sim.money import MoneyError, parse_price
 
 if TYPE_CHECKING:
     from mmframe_sim.server import SimServer
@@ -115,11 +117,38 @@ def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[
         if not 0 < probability < 1:
             raise AdminError("probability must be strictly between 0 and 1")
         ex.set_fair_value(_param(params, "ticker"), probability)
+    elif action == "set_fee":
+        _set_fee(sim, params)
     elif action == "clear":
         faults.clear()
     else:
         raise AdminError(f"unknown action {action!r}; known: {', '.join(sorted(FAULT_ACTIONS))}")
     return {"faults": faults.describe()}
+
+
+def _set_fee(sim: SimServer, params: Mapping[str, Any]) -> None:
+    """``set_fee``: an event's fee override, like Kalshi's event-level ``fee_type_override`` /
+    ``fee_multiplier_override``; omitted or null parts are not overridden."""
+    ex = sim.exchange
+    event_ticker = params.get("event_ticker")
+    if event_ticker is None:
+        event_ticker = ex.market(str(_param(params, "ticker"))).event_ticker
+    raw_type = params.get("fee_type")
+    try:
+        fee_type = None if raw_type is None else FeeType(str(raw_type))
+    except ValueError:
+        raise AdminError(f"fee_type must be one of {', '.join(f.value for f in FeeType)}") from None
+    raw_mult = params.get("fee_multiplier")
+    multiplier_bps = None
+    if raw_mult is not None:
+        try:
+            scaled = Decimal(str(raw_mult)) * 10_000
+        except InvalidOperation:
+            raise AdminError(f"fee_multiplier must be a number, got {raw_mult!r}") from None
+        if not scaled.is_finite() or scaled != scaled.to_integral_value() or scaled < 0:
+            raise AdminError("fee_multiplier must be a non-negative number with at most 4 decimals")
+        multiplier_bps = int(scaled)
+    ex.set_event_fee(str(event_ticker), fee_type, multiplier_bps)
 
 
 async def run_fault_plan(sim: SimServer, steps: list[FaultStep]) -> None:
@@ -145,12 +174,17 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
         "frozen": sim.clock.frozen,
         "exchange": {"trading_active": ex.exchange_status().trading_active},
         "resting_orders": [wire.order_json(o) for o in ex.resting_orders(ticker)],
-        "positions": [{"user_id": p.user_id, **wire.position_json(p)} for p in ex.all_positions(ticker)],
+        # fees_charged_dollars (not a Kalshi field): what the balance paid in fees, per-order rounding
+        # fees included and rebates deducted; fees_paid_dollars is Kalshi's plain sum of trade fees.
+        "positions": [
+            {"user_id": p.user_id, **wire.position_json(p), "fees_charged_dollars": wire.dollars6(p.fees_charged)}
+            for p in ex.all_positions(ticker)
+        ],
         "fair_values": ex.fair_values(),
         "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
         "accounts": list(sim.accounts),
         "participants": ex.participant_user_ids(),
-        "total_money_dollars": wire.dollars4(ex.total_money()),
+        "total_money_dollars": wire.dollars6(ex.total_money()),
         "ws_connections": len(sim.hub.sessions),
         "faults": sim.faults.describe(),
         "fault_log": list(sim.fault_log),
@@ -252,7 +286,7 @@ async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[in
     if "balance" in body:
         try:
             kwargs["balance"] = parse_price(str(body["balance"]))
-        except FixedPointError as exc:
+        except MoneyError as exc:
             raise AdminError(f"balance: {exc}") from None
     if "tier" in body:
         kwargs["tier"] = str(body["tier"])

@@ -15,23 +15,27 @@ Kalshi's codes: ``insufficient_balance``, ``invalid_price``, ``invalid_order`` (
 ``post only cross``), ``order_already_exists`` (409), ``not_found`` (404), ``bad_request``,
 ``market_closed``, ``trading_is_paused``, ``order_group_triggered``.
 
-Money: price units (1/10,000 $), count units (1/100 contract), times in Unix ns (request and wire
-fields in seconds are named ``*_s``). Fee rounding (API.md §9): each fill's fee is the exact formula
-rounded UP to $0.0001 (that is the reported ``fee_cost``); each fill's cash change (revenue - fee) is
-then floored to the cent, the shortfall is kept as a per-order rounding accumulator and a whole cent is
-refunded whenever it reaches $0.01 -- so cash balances stay whole cents like a normal Kalshi account.
+Money (the simulator's own units and fee rules, `mmframe_sim.money`/`mmframe_sim.fees`): price units
+(1/10,000 $) for prices and trade fees, micros (1/1,000,000 $) for costs, PnL and averages, count
+units (1/100 contract), times in Unix ns (request and wire fields in seconds are named ``*_s``). Fee
+rounding (API.md §9): each fill's fee is the exact formula rounded UP to $0.0001 (that is the reported
+``fee_cost``); each fill's cash change (revenue - fee) is then floored to the cent, the shortfall is
+kept as a per-order rounding accumulator and a whole cent is refunded whenever it reaches $0.01 -- so
+cash balances stay whole cents like a normal Kalshi account.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from mmframe.api import NANOS_PER_SECOND, Clock, Count, Price, format_price
+from mmframe.api import NANOS_PER_SECOND, Clock
 from mmframe_sim.accounts import Account, Accounts, lock_for
-from mmframe_sim.matching import ONE, Book, Level, PriceGrid, leg_of, leg_price, ranges_for_structure
+from mmframe_sim.fees import FeeType
+from mmframe_sim.matching import Book, Level, PriceGrid, leg_of, leg_price, ranges_for_structure
 from mmframe_sim.model import (
     MARKET_STATUS_FILTERS,
     AmendRequest,
@@ -39,6 +43,7 @@ from mmframe_sim.model import (
     BookCleared,
     BookLevelChanged,
     CancelResult,
+    EventFeeChanged,
     EventSpec,
     ExchangeError,
     ExchangeStatusChanged,
@@ -68,6 +73,15 @@ from mmframe_sim.model import (
     TimeInForce,
     Trade,
     TradeExecuted,
+)
+from mmframe_sim.money import (
+    MICROS_PER_DOLLAR,
+    ONE,
+    Count,
+    Price,
+    format_price,
+    per_contract_micros,
+    price_micros,
 )
 from mmframe_sim.order_groups import OrderGroup, OrderGroups, check_limit
 from mmframe_sim.participants import ParticipantConfig, Participants
@@ -168,6 +182,7 @@ class Exchange:
         self._touched: set[str] = set()
         self._series: dict[str, SeriesSpec] = {}
         self._events: dict[str, EventSpec] = {}
+        self._fee_overrides: dict[str, tuple[FeeType | None, int | None]] = {}
         self._markets: dict[str, _Market] = {}
         self._fair: dict[str, float] = {}
         self._orders: dict[str, Order] = {}
@@ -324,7 +339,7 @@ class Exchange:
             price_ranges=tuple(ranges),
             created_ns=now,
         )
-        market = _Market(state, self._series[event.series_ticker], grid)
+        market = _Market(state, self._fee_terms(spec.event_ticker), grid)
         self._markets[spec.ticker] = market
         self._fair[spec.ticker] = spec.initial_probability
         if status is MarketStatus.INITIALIZED:
@@ -362,6 +377,57 @@ class Exchange:
         if spec is None:
             raise ExchangeError(404, "not_found", "event not found", event_ticker)
         return spec
+
+    def _fee_terms(self, event_ticker: str) -> SeriesSpec:
+        """The series of ``event_ticker`` with the event's fee override applied: what its markets
+        charge (``_Market.series`` holds it; fees are read from there at every fill and lock)."""
+        series = self._series[self._events[event_ticker].series_ticker]
+        fee_type, multiplier_bps = self._fee_overrides.get(event_ticker, (None, None))
+        if fee_type is None and multiplier_bps is None:
+            return series
+        return dataclasses.replace(
+            series,
+            fee_type=series.fee_type if fee_type is None else fee_type,
+            fee_multiplier_bps=series.fee_multiplier_bps if multiplier_bps is None else multiplier_bps,
+        )
+
+    def event_fee_override(self, event_ticker: str) -> tuple[FeeType | None, int | None]:
+        """An event's fee override (fee type, multiplier bps); None where not overridden."""
+        self.event(event_ticker)
+        return self._fee_overrides.get(event_ticker, (None, None))
+
+    def set_event_fee(
+        self, event_ticker: str, fee_type: FeeType | None, multiplier_bps: int | None
+    ) -> None:
+        """Set (or, with both None, clear) an event's fee override, as Kalshi does while markets trade:
+        fills from now on pay the new terms, resting orders' collateral is recomputed with them, and
+        ``event_fee_update`` goes out on ``market_lifecycle_v2``."""
+        self.event(event_ticker)
+        if multiplier_bps is not None and multiplier_bps < 0:
+            raise ExchangeError(400, "bad_request", "fee multiplier must not be negative", str(multiplier_bps))
+        now = self._catch_up()
+        if fee_type is None and multiplier_bps is None:
+            self._fee_overrides.pop(event_ticker, None)
+        else:
+            self._fee_overrides[event_ticker] = (fee_type, multiplier_bps)
+        terms = self._fee_terms(event_ticker)
+        for market in self._markets.values():
+            if market.state.event_ticker != event_ticker:
+                continue
+            market.series = terms
+            for acct in self._accounts.by_user.values():
+                for order in acct.resting.values():
+                    if order.ticker == market.state.ticker:
+                        self._accounts.relock(acct, order, terms.fee_multiplier_bps)
+        self._emit(
+            EventFeeChanged(
+                ts_ns=now,
+                event_ticker=event_ticker,
+                fee_type_override=fee_type,
+                fee_multiplier_override_bps=multiplier_bps,
+            )
+        )
+        self._flush()
 
     def events(self, series_ticker: str | None = None) -> list[EventSpec]:
         return [e for e in self._events.values() if series_ticker is None or e.series_ticker == series_ticker]
@@ -884,9 +950,9 @@ class Exchange:
         filled = order.filled
         avg_price = avg_fee = None
         if filled:
-            own = (order.taker_fill_cost + order.maker_fill_cost) * 100 // filled
-            avg_price = own if order.side is Side.BID else ONE - own
-            avg_fee = -(-(order.taker_fees + order.maker_fees) * 100 // filled)
+            own = per_contract_micros(order.taker_fill_cost + order.maker_fill_cost, filled)
+            avg_price = own if order.side is Side.BID else MICROS_PER_DOLLAR - own
+            avg_fee = per_contract_micros(price_micros(order.taker_fees + order.maker_fees), filled)
         return OrderResult(
             order=snapshot or order.snapshot(),
             fill_count=filled,

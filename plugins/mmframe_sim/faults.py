@@ -30,6 +30,8 @@ FAULT_ACTIONS: dict[str, str] = {
     "determine_market": "`ticker` determined (`result` yes|no, default drawn from fair value)",
     "settle_market": "`ticker` settles now",
     "set_fair_value": "`ticker` hidden fair probability := `probability`",
+    "set_fee": "fee override of `event_ticker` (or `ticker`'s event): `fee_type` and/or `fee_multiplier`; "
+    "neither (or null) clears it; sends event_fee_update",
     "clear": "switch every fault off",
 }
 

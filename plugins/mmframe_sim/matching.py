@@ -18,11 +18,8 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from mmframe.api import Count, Price, PriceRange
-from mmframe_sim.model import Order, Side
-
-ONE: Price = 10_000
-"""$1 in price units."""
+from mmframe_sim.model import Order, PriceRange, Side
+from mmframe_sim.money import ONE, Count, Price
 
 YES = "yes"
 NO = "no"

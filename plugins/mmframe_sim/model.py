@@ -1,7 +1,8 @@
 """The simulator's data: requests, records the engine keeps, views it hands out, and the events it emits.
 
-Everything money-like is an integer: prices and dollar amounts in price units (1/10,000 dollar),
-counts in count units (1/100 contract), times in Unix nanoseconds. Prices are YES-leg prices unless a
+Everything money-like is an integer (units in `mmframe_sim.money`): prices, trade fees and balances in
+price units (1/10,000 dollar), costs, cost bases, PnL and averages in micros (1/1,000,000 dollar, exact
+for a price times a count), counts in count units (1/100 contract), times in Unix nanoseconds. Prices are YES-leg prices unless a
 field says otherwise (book levels of the NO ladder are in NO terms, as on Kalshi's wire).
 
 The server turns these into Kalshi's JSON; nothing here knows about HTTP.
@@ -13,7 +14,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmframe.api import Count, FeeType, Price, PriceRange
+from mmframe_sim.fees import FeeType
+from mmframe_sim.money import Count, Micros, Price
 
 # --- enums (values are Kalshi's wire strings) ----------------------------------------------------
 
@@ -106,6 +108,15 @@ def bad_request(message: str, details: str = "") -> ExchangeError:
 def not_found(message: str, details: str = "") -> ExchangeError:
     """404 ``not_found``."""
     return ExchangeError(404, "not_found", message, details)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRange:
+    """One of a market's ``price_ranges``: prices ``start``..``end`` in steps of ``step`` (price units)."""
+
+    start: Price
+    end: Price
+    step: Price
 
 
 # --- definitions (from scenarios or tests) ------------------------------------------------------
@@ -201,8 +212,9 @@ class AmendRequest:
 class Order:
     """One order. ``seq`` is the exchange-wide arrival number (time priority and stable ordering).
 
-    Money on the order: ``taker_fill_cost``/``maker_fill_cost`` are what the owner paid for its fills
-    (in its own leg: YES price for bids, NO price for asks), fees likewise split.
+    Money on the order: ``taker_fill_cost``/``maker_fill_cost`` (micros) are what the owner paid for its
+    fills (in its own leg: YES price for bids, NO price for asks); ``taker_fees``/``maker_fees`` (price
+    units) the sums of their trade fees.
     """
 
     order_id: str
@@ -226,8 +238,8 @@ class Order:
     subaccount: int = 0
     status: OrderStatus = OrderStatus.RESTING
     filled: Count = 0
-    taker_fill_cost: Price = 0
-    maker_fill_cost: Price = 0
+    taker_fill_cost: Micros = 0
+    maker_fill_cost: Micros = 0
     taker_fees: Price = 0
     maker_fees: Price = 0
     last_update_ns: int = 0
@@ -301,8 +313,8 @@ class OrderView:
     initial_count: Count
     filled: Count
     remaining: Count
-    taker_fill_cost: Price
-    maker_fill_cost: Price
+    taker_fill_cost: Micros
+    maker_fill_cost: Micros
     taker_fees: Price
     maker_fees: Price
     time_in_force: TimeInForce
@@ -381,27 +393,31 @@ class Trade:
 class PositionView:
     """An account's position in one market (``market_positions``).
 
-    ``position`` signed (+YES / -NO). ``total_traded`` dollar value traded, ``exposure`` the cost
-    basis of the open position, ``realized_pnl`` closed PnL (settlement included), fees paid.
+    ``position`` signed (+YES / -NO). In micros: ``total_traded`` dollar value traded, ``exposure`` the
+    cost basis of the open position, ``realized_pnl`` closed PnL (settlement included), ``fees_paid``
+    the plain sum of the fills' trade fees (Kalshi's ``fees_paid_dollars``), ``fees_charged`` what the
+    balance paid in fees (rounding fees included, rebates deducted; ground truth only).
     """
 
     user_id: str
     ticker: str
     event_ticker: str
     position: Count
-    total_traded: Price
-    exposure: Price
-    realized_pnl: Price
-    fees_paid: Price
+    total_traded: Micros
+    exposure: Micros
+    realized_pnl: Micros
+    fees_paid: Micros
     volume: Count
     resting_orders_count: int
     last_updated_ns: int
     subaccount: int = 0
+    fees_charged: Micros = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Settlement:
-    """A settled market for one account. ``revenue`` paid out (price units; Kalshi reports cents)."""
+    """A settled market for one account. Micros: ``revenue`` paid out (Kalshi reports cents), the total
+    costs and ``fee_cost``; ``value`` is the YES payout per contract in price units."""
 
     user_id: str
     ticker: str
@@ -409,10 +425,10 @@ class Settlement:
     market_result: str
     yes_count: Count
     no_count: Count
-    yes_total_cost: Price
-    no_total_cost: Price
-    revenue: Price
-    fee_cost: Price
+    yes_total_cost: Micros
+    no_total_cost: Micros
+    revenue: Micros
+    fee_cost: Micros
     value: Price
     settled_ns: int
     seq: int
@@ -515,13 +531,13 @@ class MarketState:
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     """CreateOrderV2 / AmendOrderV2 result: totals of the order so far. Average fill price (YES price,
-    like every V2 price) and average fee per contract are None when nothing filled."""
+    like every V2 price) and average fee per contract, in micros, are None when nothing filled."""
 
     order: OrderView
     fill_count: Count
     remaining_count: Count
-    average_fill_price: Price | None
-    average_fee_paid: Price | None
+    average_fill_price: Micros | None
+    average_fee_paid: Micros | None
     ts_ns: int
 
 
@@ -616,6 +632,17 @@ class MarketLifecycleChanged(SimEvent):
     ticker: str
     event_type: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventFeeChanged(SimEvent):
+    """``event_fee_update`` (public, on the ``market_lifecycle_v2`` channel): an event's fee override
+    was set or cleared. None for a part not overridden (the series' value applies); the multiplier in
+    basis points of the standard schedule (10,000 = 1x)."""
+
+    event_ticker: str
+    fee_type_override: FeeType | None
+    fee_multiplier_override_bps: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

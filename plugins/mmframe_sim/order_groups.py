@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from mmframe.api import NANOS_PER_SECOND, Count
+from mmframe.api import NANOS_PER_SECOND
 from mmframe_sim.model import ExchangeError, OrderGroupView
+from mmframe_sim.money import Count
 
 WINDOW_NS = 15 * NANOS_PER_SECOND
 MIN_LIMIT: Count = 100  # 1 contract

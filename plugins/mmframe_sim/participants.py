@@ -20,9 +20,9 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mmframe.api import NANOS_PER_SECOND, Price
-from mmframe_sim.matching import ONE
+from mmframe.api import NANOS_PER_SECOND
 from mmframe_sim.model import MarketStatus, OrderRequest, SelfTradePrevention, Side, TimeInForce
+from mmframe_sim.money import ONE, Price
 
 if TYPE_CHECKING:
     from mmframe_sim.engine import Exchange

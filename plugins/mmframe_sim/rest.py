@@ -22,7 +22,6 @@ import orjson
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mmframe.api import FixedPointError, parse_count, parse_price
 from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, ApiKey, AuthError
 from mmframe_sim.engine import (
@@ -36,6 +35,7 @@ from mmframe_sim.engine import (
     Side,
     TimeInForce,
 )
+from mmframe_sim.money import MoneyError, parse_count, parse_price
 from mmframe_sim.ratelimit import TIERS, cost_of, endpoint_costs_body, limits_body
 
 if TYPE_CHECKING:
@@ -256,14 +256,14 @@ def _price(text: str) -> int:
     # Orders repeat a few hundred price strings; a cache hit is ~20x cheaper than parsing.
     try:
         return _parse_price_cached(text)
-    except FixedPointError as exc:
+    except MoneyError as exc:
         raise ExchangeError(400, "invalid_price", "invalid price", str(exc)) from None
 
 
 def _count(text: str, field: str = "count") -> int:
     try:
         return _parse_count_cached(text)
-    except FixedPointError as exc:
+    except MoneyError as exc:
         raise _bad_request(f"invalid {field}: {exc}") from None
 
 
@@ -494,7 +494,8 @@ async def get_events(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
             if nested
             else None
         )
-        out.append(wire.event_json(event, _series_or_none(sim, event.series_ticker), markets))
+        out.append(wire.event_json(event, _series_or_none(sim, event.series_ticker), markets,
+                                   sim.exchange.event_fee_override(event.event_ticker)))
     return 200, {"events": out, "cursor": cursor}
 
 
@@ -503,7 +504,8 @@ async def get_event(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     now = sim.exchange.now_ns()
     markets = [wire.market_json(m, now) for m in sim.exchange.markets(event_ticker=event.event_ticker)]
     nested = req.query.get("with_nested_markets", "false").lower() == "true"
-    body = wire.event_json(event, _series_or_none(sim, event.series_ticker), markets if nested else None)
+    body = wire.event_json(event, _series_or_none(sim, event.series_ticker), markets if nested else None,
+                           sim.exchange.event_fee_override(event.event_ticker))
     return 200, {"event": body, "markets": markets}
 
 
@@ -603,8 +605,8 @@ def _order_result_json(result: OrderResult) -> dict[str, Any]:
         "ts_ms": result.ts_ns // 1_000_000,
     }
     if result.average_fill_price is not None:
-        body["average_fill_price"] = wire.dollars4(result.average_fill_price)
-        body["average_fee_paid"] = wire.dollars4(result.average_fee_paid or 0)
+        body["average_fill_price"] = wire.average(result.average_fill_price)
+        body["average_fee_paid"] = wire.average(result.average_fee_paid or 0)
     return body
 
 

@@ -14,10 +14,12 @@ from typing import Any
 
 import strictyaml as sy
 
-from mmframe.api import NANOS_PER_SECOND, Clock, FeeType, parse_price
+from mmframe.api import NANOS_PER_SECOND, Clock
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
+from mmframe_sim.fees import FeeType
 from mmframe_sim.matching import ranges_for_structure
 from mmframe_sim.model import EventSpec, MarketSpec, SeriesSpec
+from mmframe_sim.money import parse_price
 from mmframe_sim.participants import ParticipantConfig
 
 ENGINE_FAULT_ACTIONS = frozenset(

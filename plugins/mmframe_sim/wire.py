@@ -1,7 +1,16 @@
 """Engine records -> Kalshi's JSON objects (API.md §3-6): fixed-point strings, RFC3339 times, wire names.
 
-Shared by the REST routes and the WebSocket channels so one object has one shape everywhere.
-Price fields carry 4 decimals, cost and fee fields 6 (as the wire captures show), counts 2.
+Shared by the REST routes and the WebSocket channels so one object has one shape everywhere. Formatting
+is the simulator's own (`mmframe_sim.money`), as the demo captures in ``shared/kalshi/samples`` show:
+
+- prices (``yes_price_dollars``, book levels, ``price_ranges``, ``balance_dollars``): 4 decimals;
+- costs, fees, exposure, PnL (``fee_cost``, ``*_fill_cost_dollars``, ``*_fees_dollars``,
+  ``market_exposure_dollars``, ``total_traded_dollars``, ``realized_pnl_dollars``,
+  ``fees_paid_dollars``, settlement totals): 6 decimals, with every digit the exact amount has
+  (``"0.040590"``: 0.41 contract at $0.099);
+- ``average_fill_price``/``average_fee_paid``: 4 decimals when exact at $0.0001 (the capture's
+  ``"0.5200"``/``"0.0175"``), else 6 (``"0.523333"``);
+- counts: 2 decimals.
 """
 
 from __future__ import annotations
@@ -11,7 +20,6 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from mmframe.api import format_count, format_price
 from mmframe_sim.engine import (
     BalanceView,
     EventSpec,
@@ -24,6 +32,18 @@ from mmframe_sim.engine import (
     SeriesSpec,
     Settlement,
     Trade,
+)
+from mmframe_sim.fees import FeeType
+from mmframe_sim.money import (
+    CENT,
+    CENT_MICROS,
+    Micros,
+    Price,
+    format_count,
+    format_micros,
+    format_micros_short,
+    format_price,
+    price_micros,
 )
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
@@ -40,15 +60,25 @@ def rfc3339(ts_ns: int, *, fraction: bool = True) -> str:
 
 # Cached: the same few thousand amounts are formatted over and over on the hot paths.
 @functools.lru_cache(maxsize=65_536)
-def dollars4(amount: int) -> str:
-    """Price units as a 4-decimal dollar string."""
+def dollars4(amount: Price) -> str:
+    """Price units as a 4-decimal dollar string (price fields)."""
     return format_price(amount)
 
 
 @functools.lru_cache(maxsize=65_536)
-def dollars6(amount: int) -> str:
-    """Price units as a 6-decimal dollar string (costs and fees)."""
-    return format_price(amount, 6)
+def dollars6(amount: Micros) -> str:
+    """Micros as a 6-decimal dollar string (costs, fees, exposure, PnL)."""
+    return format_micros(amount)
+
+
+def fee6(fee: Price) -> str:
+    """A trade fee (price units, always whole $0.0001) as Kalshi's 6-decimal fee string."""
+    return dollars6(price_micros(fee))
+
+
+def average(amount: Micros) -> str:
+    """A create/amend average: 4 decimals when exact at $0.0001, else 6."""
+    return format_micros_short(amount)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -57,9 +87,14 @@ def count_str(count: int) -> str:
     return format_count(count)
 
 
-def cents(amount: int) -> int:
+def cents(amount: Price) -> int:
     """Price units to whole cents, toward minus infinity (balances are whole cents on Kalshi)."""
-    return amount // 100
+    return amount // CENT
+
+
+def micros_cents(amount: Micros) -> int:
+    """Micros to whole cents, toward minus infinity (settlement ``revenue``)."""
+    return amount // CENT_MICROS
 
 
 def market_json(market: MarketState, now_ns: int) -> dict[str, Any]:
@@ -155,7 +190,32 @@ def series_json(series: SeriesSpec) -> dict[str, Any]:
     }
 
 
-def event_json(event: EventSpec, series: SeriesSpec | None, markets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _multiplier(bps: int | None) -> int | float | None:
+    """A fee multiplier as Kalshi sends it: a JSON number (1, 0.5, 1.25), from basis points."""
+    if bps is None:
+        return None
+    whole, rest = divmod(bps, 10_000)
+    return whole if rest == 0 else bps / 10_000
+
+
+def event_fee_update_json(
+    event_ticker: str, fee_type: FeeType | None, multiplier_bps: int | None
+) -> dict[str, Any]:
+    """The ``event_fee_update`` msg: both overrides always present, null when not overridden."""
+    return {
+        "event_ticker": event_ticker,
+        "fee_type_override": None if fee_type is None else str(fee_type),
+        "fee_multiplier_override": _multiplier(multiplier_bps),
+    }
+
+
+def event_json(
+    event: EventSpec,
+    series: SeriesSpec | None,
+    markets: list[dict[str, Any]] | None = None,
+    fee_override: tuple[FeeType | None, int | None] = (None, None),
+) -> dict[str, Any]:
+    fee_type, multiplier_bps = fee_override
     body: dict[str, Any] = {
         "event_ticker": event.event_ticker,
         "series_ticker": event.series_ticker,
@@ -165,6 +225,8 @@ def event_json(event: EventSpec, series: SeriesSpec | None, markets: list[dict[s
         "category": series.category if series is not None else "",
         "collateral_return_type": "",
         "available_on_brokers": False,
+        "fee_type_override": None if fee_type is None else str(fee_type),
+        "fee_multiplier_override": _multiplier(multiplier_bps),
     }
     if markets is not None:
         body["markets"] = markets
@@ -191,8 +253,8 @@ def order_json(order: OrderView, *, user_id: str | None = None) -> dict[str, Any
         "initial_count_fp": count_str(order.initial_count),
         "taker_fill_cost_dollars": dollars6(order.taker_fill_cost),
         "maker_fill_cost_dollars": dollars6(order.maker_fill_cost),
-        "taker_fees_dollars": dollars6(order.taker_fees),
-        "maker_fees_dollars": dollars6(order.maker_fees),
+        "taker_fees_dollars": fee6(order.taker_fees),
+        "maker_fees_dollars": fee6(order.maker_fees),
         "expiration_time": (
             rfc3339(order.expiration_time_s * 1_000_000_000, fraction=False)
             if order.expiration_time_s
@@ -236,7 +298,7 @@ def fill_json(fill: Fill) -> dict[str, Any]:
         "no_price_dollars": dollars4(fill.no_price),
         "is_taker": fill.is_taker,
         "created_time": rfc3339(fill.ts_ns),
-        "fee_cost": dollars6(fill.fee),
+        "fee_cost": fee6(fill.fee),
         "subaccount_number": fill.subaccount,
         "ts": fill.ts_ns // 1_000_000_000,
     }
@@ -258,7 +320,7 @@ def ws_fill_json(fill: Fill) -> dict[str, Any]:
         "purchased_side": fill.outcome_side,
         "yes_price_dollars": dollars4(fill.price),
         "count_fp": count_str(fill.count),
-        "fee_cost": dollars6(fill.fee),
+        "fee_cost": fee6(fill.fee),
         "post_position_fp": count_str(fill.post_position),
         "ts": fill.ts_ns // 1_000_000_000,
         "ts_ms": fill.ts_ns // 1_000_000,
@@ -287,10 +349,10 @@ def ws_position_json(position: PositionView) -> dict[str, Any]:
         "user_id": position.user_id,
         "market_ticker": position.ticker,
         "position_fp": count_str(position.position),
-        "position_cost_dollars": dollars4(position.exposure),
-        "realized_pnl_dollars": dollars4(position.realized_pnl),
-        "fees_paid_dollars": dollars4(position.fees_paid),
-        "position_fee_cost_dollars": dollars4(position.fees_paid),
+        "position_cost_dollars": dollars6(position.exposure),
+        "realized_pnl_dollars": dollars6(position.realized_pnl),
+        "fees_paid_dollars": dollars6(position.fees_paid),
+        "position_fee_cost_dollars": dollars6(position.fees_paid),
         "volume_fp": count_str(position.volume),
         "subaccount": position.subaccount,
     }
@@ -325,11 +387,11 @@ def settlement_json(settlement: Settlement) -> dict[str, Any]:
         "market_result": settlement.market_result,
         "yes_count_fp": count_str(settlement.yes_count),
         "no_count_fp": count_str(settlement.no_count),
-        "yes_total_cost_dollars": dollars4(settlement.yes_total_cost),
-        "no_total_cost_dollars": dollars4(settlement.no_total_cost),
-        "revenue": cents(settlement.revenue),
+        "yes_total_cost_dollars": dollars6(settlement.yes_total_cost),
+        "no_total_cost_dollars": dollars6(settlement.no_total_cost),
+        "revenue": micros_cents(settlement.revenue),
         "settled_time": rfc3339(settlement.settled_ns),
-        "fee_cost": dollars4(settlement.fee_cost),
+        "fee_cost": dollars6(settlement.fee_cost),
         "value": cents(settlement.value),
     }
 

@@ -28,6 +28,7 @@ from mmframe_sim import wire
 from mmframe_sim.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, AuthError
 from mmframe_sim.engine import (
     BookLevelChanged,
+    EventFeeChanged,
     ExchangeError,
     FillExecuted,
     MarketLifecycleChanged,
@@ -371,7 +372,9 @@ class WsHub:
             raise CommandError(14)
         if tickers:
             self._check_markets(tickers)
-        use_yes_price = bool(params.get("use_yes_price", False))
+        use_yes_price = params.get("use_yes_price", False)
+        if not isinstance(use_yes_price, bool):
+            raise CommandError(11, "use_yes_price must be a boolean")
         for channel in channels:
             for existing in session.subs.values():
                 overlap = (existing.tickers is None or tickers is None or channel in UNFILTERED
@@ -578,6 +581,15 @@ class WsHub:
                     body = _dumps({"event_type": event.event_type, "market_ticker": event.ticker, **event.fields})
                     for sub in subs:
                         sub.frame("market_lifecycle_v2", body, faults)
+            elif isinstance(event, EventFeeChanged):
+                # A second message type on the lifecycle channel (asyncapi eventFeeUpdate).
+                subs = self._targets("market_lifecycle_v2", None)
+                if subs:
+                    body = _dumps(wire.event_fee_update_json(
+                        event.event_ticker, event.fee_type_override, event.fee_multiplier_override_bps
+                    ))
+                    for sub in subs:
+                        sub.frame("event_fee_update", body, faults)
 
     def _on_book(self, event: BookLevelChanged, faults: FaultState) -> None:
         if event.delta == 0:  # nothing changed on the wire

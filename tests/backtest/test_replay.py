@@ -130,6 +130,47 @@ def test_replay_when_lifecycle_and_orderbooks_rest_records_converts_them(tmp_pat
     assert isinstance(status, MarketStatusChanged) and status.status == "determined"
 
 
+def test_replay_when_recorded_with_use_yes_price_reads_no_ladder_as_yes_prices(tmp_path: Path) -> None:
+    # The same book twice: NO-leg prices (before any ws_options record), then YES-leg prices.
+    path = _write(
+        tmp_path,
+        _snapshot(1, 1, 1, [["0.4700", "3.00"]], [["0.4800", "3.00"]]),
+        _delta(2, 1, 2, "no", "0.4700", "1.00"),
+        {"t": 3, "kind": "ws_options", "use_yes_price": True},
+        _snapshot(4, 2, 1, [["0.4700", "3.00"]], [["0.5200", "3.00"]]),
+        _delta(5, 2, 2, "no", "0.5300", "1.00"),
+    )
+    no_leg_snapshot, no_leg_delta, yes_leg_snapshot, yes_leg_delta = read_recording(path)
+    assert no_leg_snapshot.no_bids == yes_leg_snapshot.no_bids == ((4800, 300),)
+    assert (no_leg_delta.price, yes_leg_delta.price) == (4700, 4700)
+    book = OrderBook(T)
+    book.apply_snapshot(yes_leg_snapshot.yes_bids, yes_leg_snapshot.no_bids)
+    assert book.best_ask() == 5200
+
+
+def test_replay_when_event_fee_update_recorded_changes_and_restores_fee_terms(tmp_path: Path) -> None:
+    market = {"ticker": T, "event_ticker": "KX-EV", "status": "active"}
+    series = {"ticker": "KX", "fee_type": "quadratic_with_maker_fees", "fee_multiplier": 1}
+
+    def fee_update(t: int, seq: int, fee_type: str | None, multiplier: float | None) -> dict[str, object]:
+        return {"t": t, "kind": "ws", "msg": {"type": "event_fee_update", "sid": 5, "seq": seq, "msg": {
+            "event_ticker": "KX-EV", "fee_type_override": fee_type, "fee_multiplier_override": multiplier}}}
+
+    path = _write(
+        tmp_path,
+        {"t": 1, "kind": "market", "body": market, "series": series},
+        fee_update(2, 1, "quadratic", 2),
+        fee_update(3, 2, None, None),
+        fee_update(4, 3, None, None),  # already cleared: nothing changes, nothing published
+    )
+    infos = [e.info for e in read_recording(path) if isinstance(e, MarketInfoReceived)]
+    assert [(i.fee_type, i.fee_multiplier_bps) for i in infos] == [
+        (FeeType.QUADRATIC_WITH_MAKER_FEES, 10_000),
+        (FeeType.QUADRATIC, 20_000),
+        (FeeType.QUADRATIC_WITH_MAKER_FEES, 10_000),
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -142,6 +183,7 @@ def test_replay_when_lifecycle_and_orderbooks_rest_records_converts_them(tmp_pat
          "rec.jsonl:2: .*orderbook_delta .* lacks field"),
         ('{"t": 9, "kind": "ws", "msg": {"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": '
          '{"market_ticker": "X", "yes_dollars_fp": [["0.5", "1.001"]]}}}', "rec.jsonl:2: .*1.001"),
+        ('{"t": 9, "kind": "ws_options", "use_yes_price": "yes"}', "rec.jsonl:2: 'use_yes_price' must be true"),
     ],
 )
 def test_replay_when_line_is_bad_raises_with_file_and_line(tmp_path: Path, line: str, message: str) -> None:

@@ -27,7 +27,7 @@ async def test_health_when_running_and_books_valid_is_ready_200(exchange: Exchan
     async with running(engine) as client:
         response = await client.get("/health")
         assert response.status_code == 200
-        assert response.json() == {"live": True, "ready": True, "state": "active", "reasons": []}
+        assert response.json() == {"live": True, "ready": True, "state": "active", "reasons": [], "gate": {"state": "open", "reason": "", "blocked": 0}}
 
 
 async def test_health_when_halted_is_503_with_the_reason(exchange: Exchange, registry: Any) -> None:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from mmframe_kalshi.venue import average_price
 
-from mmframe.api import PRICE_SCALE
+from mmframe.api import MICROS_SCALE
 from tests.e2e.harness import (
     MARKETS,
     MMFRAME,
@@ -110,7 +110,7 @@ async def test_daemon_when_restarted_after_crash_recovers_positions_and_orders(
             exposures = {p["ticker"]: p["market_exposure_dollars"] for p in (await admin.truth())["positions"]
                          if p["user_id"] == account.user_id}
             for ticker, position in positions.items():
-                exposure = int(Decimal(exposures[ticker]) * PRICE_SCALE)
+                exposure = int(Decimal(exposures[ticker]) * MICROS_SCALE)  # exact micros
                 assert ledger[ticker].avg_price == average_price(position, exposure), ticker
             adopted = {r.args[0] for r in caplog.records if r.getMessage().startswith("adopted resting order")}
             assert adopted == left_orders
@@ -133,6 +133,13 @@ async def test_daemon_when_venue_rejects_startup_reads_refuses_to_start(sim: Any
 
 
 def test_average_price_when_position_long_or_short_reads_cost_basis() -> None:
-    assert average_price(1000, 33_000) == 3300  # 10 YES that cost $3.30: $0.33 each
-    assert average_price(-1000, 67_000) == 3300  # 10 NO that cost $6.70: YES sold at $0.33
-    assert average_price(300, 10_000) == 3333  # rounded to the nearest $0.0001
+    assert average_price(1000, 3_300_000) == 3300  # 10 YES that cost $3.30: $0.33 each
+    assert average_price(-1000, 6_700_000) == 3300  # 10 NO that cost $6.70: YES sold at $0.33
+    assert average_price(300, 1_000_000) == 3333  # rounded to the nearest $0.0001
+
+
+def test_average_price_when_exposure_has_six_decimals_rounds_once_from_exact_figures() -> None:
+    # 3 YES that cost $1.570001 ("1.570001" on the wire): $0.52333367 each -> $0.5233
+    assert average_price(300, 1_570_001) == 5233
+    # 3 NO that cost $1.430015: YES sold at 1 - 0.47667167 = $0.5233
+    assert average_price(-300, 1_430_015) == 5233

@@ -184,7 +184,7 @@ async def test_control_plane_when_quoting_the_simulator_answers_every_endpoint_w
         assert response.status_code == 200, (path, response.text)
         assert_no_secret(response.text, account)
 
-    assert responses["/health"].json() == {"live": True, "ready": True, "state": "active", "reasons": []}
+    assert responses["/health"].json() == {"live": True, "ready": True, "state": "active", "reasons": [], "gate": {"state": "open", "reason": "", "blocked": 0}}
 
     metrics = responses["/metrics"]
     assert metrics.headers["content-type"].startswith("text/plain")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from mmframe_backtest.replay import read_recording
 from mmframe_kalshi.record import record
@@ -64,6 +65,11 @@ async def test_record_when_simulator_recorded_with_a_drop_replays_to_the_same_bo
         await venue.close()
 
     assert stats.frames > 0 and stats.books == len(MARKETS)
+    # the book frames were subscribed with use_yes_price, and the recording says so before them
+    kinds = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    options = [r for r in kinds if r["kind"] == "ws_options"]
+    assert options == [{"t": options[0]["t"], "kind": "ws_options", "use_yes_price": True}]
+    assert kinds.index(options[0]) < next(i for i, r in enumerate(kinds) if r["kind"] == "ws")
     books = _replayed_books(out)
     for ticker in MARKETS:
         truth = sim.exchange.orderbook(ticker)

@@ -44,6 +44,8 @@ class FakeKalshi:
     faults: list[Fault] = field(default_factory=list)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     log: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
+    """(method, path, query, JSON body) of every request."""
     markets: list[dict[str, Any]] = field(default_factory=list)
     page_size: int = 2
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -98,6 +100,7 @@ class FakeKalshi:
                 await asyncio.sleep(fault.delay_s)
             return _json(fault.status, fault.body or {"error": {"code": "internal", "message": "boom"}})
         body = orjson.loads(await request.body() or b"null")
+        self.requests.append((method, path, dict(request.query_params), body))
         status, out = self._route(method, path, request.query_params, body)
         fault = self._fault(method, path, after=True)
         if fault is not None:

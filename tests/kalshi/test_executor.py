@@ -103,3 +103,20 @@ async def _until(ctx: Ctx, predicate: Any) -> None:
     while not predicate():
         ctx.changed.clear()
         await ctx.changed.wait()
+
+
+async def test_executor_when_batch_answer_unreadable_accepts_the_placed_order_never_rejects(executor: Any) -> None:
+    fake, ex, ctx = executor
+    # Kalshi placed the order, but its answer carries a value we cannot read (7 decimals).
+    answer = {"orders": [{"order_id": "ord-1", "client_order_id": "m-1", "fill_count": "0.00",
+                          "remaining_count": "1.00", "average_fee_paid": "0.0174861"}]}
+    fake.faults.append(Fault("POST", "/portfolio/events/orders/batched", status=201, body=answer, after=True))
+    action = CreateOrder(client_order_id="m-1", ticker="T-1", side=BookSide.BID, price=4000, size=100)
+
+    await ex.execute([action])
+    await ex.flush()
+
+    assert not [e for e in ctx.events if isinstance(e, OrderRejected)]
+    (accepted,) = [e for e in ctx.events if isinstance(e, OrderAccepted)]
+    assert (accepted.client_order_id, accepted.order_id, accepted.remaining) == ("m-1", "ord-1", 100)
+    assert len(fake.orders) == 1

@@ -427,3 +427,64 @@ async def test_sim_when_create_outcome_unknown_and_absent_settles_as_rejected(pi
     assert (rejected[0].client_order_id, rejected[0].code) == ("unk-1", "not_placed")
     assert p.resting_on_venue() == []
     assert not p.ctx.of(OrderAccepted)
+
+
+# --- protocol edge cases: fee overrides and the NO ladder's price convention ---------------------
+
+
+def _terms(ctx: Ctx, ticker: str) -> list[tuple[FeeType, int]]:
+    return [(e.info.fee_type, e.info.fee_multiplier_bps) for e in ctx.of(MarketInfoReceived) if e.ticker == ticker]
+
+
+async def test_sim_when_event_fee_override_set_while_running_feed_applies_it(pipeline: Pipeline) -> None:
+    ctx = pipeline.ctx
+    assert _terms(ctx, RAIN) == [(FeeType.QUADRATIC, 10_000)]
+    event = pipeline.feed.info[RAIN].event_ticker
+
+    await pipeline.fault("set_fee", event_ticker=event, fee_type="quadratic_with_maker_fees", fee_multiplier=0.5)
+    await ctx.wait_for(lambda: len(_terms(ctx, RAIN)) == 2)
+    assert _terms(ctx, RAIN)[-1] == (FeeType.QUADRATIC_WITH_MAKER_FEES, 5_000)
+    assert pipeline.feed.info[RAIN].fee_multiplier_bps == 5_000
+    assert _terms(ctx, FED) == [(FeeType.QUADRATIC_WITH_MAKER_FEES, 10_000)]  # another event: untouched
+
+    await pipeline.fault("set_fee", event_ticker=event)  # cleared: the series' terms again
+    await ctx.wait_for(lambda: len(_terms(ctx, RAIN)) == 3)
+    assert _terms(ctx, RAIN)[-1] == (FeeType.QUADRATIC, 10_000)
+
+
+async def test_sim_when_feed_starts_after_a_fee_override_reads_it_from_the_event(pipeline: Pipeline) -> None:
+    event = pipeline.feed.info[FED].event_ticker
+    await pipeline.fault("set_fee", event_ticker=event, fee_multiplier=2)
+    ctx = Ctx((FED,))
+    feed = KalshiFeed(pipeline.session)
+    task = asyncio.create_task(feed.run(ctx))
+    try:
+        await ctx.wait_for(lambda: _terms(ctx, FED))
+    finally:
+        task.cancel()
+    # the series' fee type, the event's multiplier
+    assert _terms(ctx, FED) == [(FeeType.QUADRATIC_WITH_MAKER_FEES, 20_000)]
+
+
+@pytest.mark.parametrize("use_yes_price", [True, False], ids=["yes-leg", "no-leg"])
+async def test_sim_when_book_subscribed_either_way_feed_book_equals_the_venues(use_yes_price: bool) -> None:
+    async with start_simulator(seed=7) as sim:
+        async with httpx.AsyncClient() as client:  # synthetic traders stop: the book stays put
+            (await client.post(sim.admin_url + "/time", json={"freeze": True})).raise_for_status()
+        key_id, pem = sim.create_api_key()
+        session = KalshiSession(
+            sim.rest_url, sim.ws_url, KalshiCredentials.from_pem(key_id, pem), LiveClock(),
+            use_yes_price=use_yes_price,
+        )
+        await session.open()
+        ctx = Ctx((RAIN,))
+        task = asyncio.create_task(KalshiFeed(session).run(ctx))
+        try:
+            snapshot = await ctx.wait_for(lambda: ctx.of(BookSnapshotReceived))
+            venue = sim.exchange.orderbook(RAIN)
+            assert venue.no and venue.yes
+            assert sorted(snapshot[0].no_bids) == sorted(venue.no)  # NO-leg prices either way
+            assert sorted(snapshot[0].yes_bids) == sorted(venue.yes)
+        finally:
+            task.cancel()
+            await session.close()

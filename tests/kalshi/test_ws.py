@@ -176,6 +176,14 @@ async def test_ws_when_connecting_signs_handshake_verifiable_with_public_key(
     assert "market_tickers" not in fill["params"]
 
 
+async def test_ws_when_subscribing_order_book_says_use_yes_price_explicitly(setup: Any) -> None:
+    server, client = setup
+    book = next(c for c in server.commands if c["params"]["channels"] == ["orderbook_delta"])
+    assert book["params"]["use_yes_price"] is True and client.ws.use_yes_price is True
+    others = [c for c in server.commands if c["cmd"] == "subscribe" and c["params"]["channels"] != ["orderbook_delta"]]
+    assert others and all("use_yes_price" not in c["params"] for c in others)
+
+
 async def test_ws_when_seq_gaps_invalidates_and_requests_snapshot(setup: Any) -> None:
     server, client = setup
     for frame in (_snapshot(1), _delta(2), _delta(4)):

@@ -14,10 +14,14 @@ from mmframe_sim.engine import (
     SimEvent,
     TimeInForce,
 )
+from mmframe_sim.fees import FeeType
 
-from mmframe.api import FeeType, TestClock
+from mmframe.api import TestClock
 
 DOLLAR = 10_000
+"""$1 in price units."""
+MICRO_DOLLAR = 1_000_000
+"""$1 in micros (costs, PnL, position fees)."""
 CONTRACT = 100
 GTC = TimeInForce.GOOD_TILL_CANCELED
 IOC = TimeInForce.IMMEDIATE_OR_CANCEL

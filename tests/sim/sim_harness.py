@@ -13,9 +13,10 @@ from typing import Any
 
 from mmframe_sim.auth import generate_rsa_key_pair
 from mmframe_sim.engine import EventSpec, Exchange, MarketSpec, SeriesSpec
+from mmframe_sim.fees import FeeType
 from mmframe_sim.serve import RunningSimulator, start_simulator
 
-from mmframe.api import Clock, FeeType
+from mmframe.api import Clock
 from tests.sim.kalshi_test_client import KalshiTestClient
 
 SERIES = "SIMT"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mmframe_sim.engine import FillExecuted
 
-from tests.sim.sim_engine_helpers import DOLLAR, IOC, ask, bid, build_exchange, of_type
+from tests.sim.sim_engine_helpers import DOLLAR, IOC, MICRO_DOLLAR, ask, bid, build_exchange, of_type
 
 
 def test_fee_when_series_is_quadratic_maker_pays_nothing_taker_pays_ceil_to_cent():
@@ -14,7 +14,10 @@ def test_fee_when_series_is_quadratic_maker_pays_nothing_taker_pays_ceil_to_cent
     x.create_order("bob", ask("M", 50, 10, time_in_force=IOC))
     fees = {e.fill.user_id: e.fill.fee for e in of_type(events, FillExecuted)}
     assert fees == {"alice": 0, "bob": 1750}
-    assert x.positions("bob")[0].fees_paid == 1800  # $0.175 + $0.005 rounding
+    bob = x.positions("bob")[0]
+    # Kalshi's fees_paid is the plain sum of the fills' fee_cost; cash also paid the $0.005 rounding fee
+    assert (bob.fees_paid, bob.fees_charged) == (175_000, 180_000)
+    assert x.balance("bob").available == 1_000 * DOLLAR - 5 * DOLLAR - 1_800  # NO at $0.50 x 10 + $0.18
     assert x.positions("alice")[0].fees_paid == 0
 
 
@@ -34,7 +37,8 @@ def test_fee_when_one_order_fills_twice_the_rounding_accumulator_refunds_a_cent(
     x.create_order("alice", bid("M", 50, 20, time_in_force=IOC))
     # two fills of $0.175 each: charged 0.18 then 0.18 - 0.01 rebate = exactly the $0.35 of one fill
     assert x.balance("alice").available == 1_000 * DOLLAR - 100_000 - 3_500
-    assert x.positions("alice")[0].fees_paid == 3_500
+    alice = x.positions("alice")[0]
+    assert (alice.fees_paid, alice.fees_charged) == (35 * MICRO_DOLLAR // 100, 35 * MICRO_DOLLAR // 100)
     assert x.total_money() == x.total_deposits()
 
 

@@ -13,7 +13,7 @@ from mmframe_sim.engine import (
 )
 
 from mmframe.api import NANOS_PER_SECOND
-from tests.sim.sim_engine_helpers import DOLLAR, IOC, ask, bid, build_exchange, of_type
+from tests.sim.sim_engine_helpers import DOLLAR, IOC, MICRO_DOLLAR, ask, bid, build_exchange, of_type
 
 
 def _lifecycle(events, ticker):
@@ -60,7 +60,7 @@ def test_market_when_close_time_passes_cancels_orders_determines_and_settles():
     assert _lifecycle(events, "S") == ["created", "determined", "settled"]
     winner, loser = ("alice", "bob") if result == "yes" else ("bob", "alice")
     [settled] = x.settlements(winner)
-    assert (settled.market_result, settled.revenue) == (result, 4 * DOLLAR)
+    assert (settled.market_result, settled.revenue) == (result, 4 * MICRO_DOLLAR)
     assert x.settlements(loser)[0].revenue == 0
     assert x.positions(winner)[0].position == 0
     assert x.market("S").open_interest == 0
@@ -76,8 +76,8 @@ def test_settlement_when_result_yes_pays_one_dollar_per_yes_contract_and_realise
     x.settle_market("M")
     assert x.balance("alice").available == before + 10 * DOLLAR
     position = x.positions("alice")[0]
-    assert (position.position, position.realized_pnl) == (0, 7 * DOLLAR)
-    assert x.positions("bob")[0].realized_pnl == -7 * DOLLAR
+    assert (position.position, position.realized_pnl) == (0, 7 * MICRO_DOLLAR)
+    assert x.positions("bob")[0].realized_pnl == -7 * MICRO_DOLLAR
     assert x.markets(status="settled")[0].ticker == "M"
     with pytest.raises(ExchangeError):
         x.settle_market("M")

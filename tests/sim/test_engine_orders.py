@@ -47,7 +47,7 @@ def test_order_when_crossing_fills_at_resting_price_with_yes_plus_no_one_dollar(
     x.create_order("alice", bid("M", 50, 10))
     result = x.create_order("bob", ask("M", 40, 10, time_in_force=IOC))
     assert result.order.status is OrderStatus.EXECUTED
-    assert result.fill_count == 1000 and result.average_fill_price == 5000
+    assert result.fill_count == 1000 and result.average_fill_price == 500_000
     fills = [e.fill for e in of_type(events, FillExecuted)]
     assert {(f.user_id, f.price, f.no_price, f.is_taker, f.post_position) for f in fills} == {
         ("alice", 5000, 5000, False, 1000),
@@ -182,7 +182,7 @@ def test_order_when_self_trade_maker_cancels_resting_own_order_and_keeps_matchin
     x.create_order("bob", ask("M", 42, 5))
     result = x.create_order("alice", bid("M", 45, 5, self_trade_prevention_type=SelfTradePrevention.MAKER))
     assert x.get_order("alice", own).status is OrderStatus.CANCELED
-    assert result.fill_count == 500 and result.average_fill_price == 4200
+    assert result.fill_count == 500 and result.average_fill_price == 420_000
 
 
 def test_order_when_client_order_id_reused_is_409_even_after_cancel():
@@ -296,7 +296,7 @@ def test_amend_when_price_changes_loses_priority_and_can_trade():
     assert x.queue_position("alice", first) == 500
     x.create_order("bob", ask("M", 60, 2))
     result = x.amend_order("alice", first, AmendRequest("M", Side.BID, 6000, 500))
-    assert (result.fill_count, result.remaining_count, result.average_fill_price) == (200, 300, 6000)
+    assert (result.fill_count, result.remaining_count, result.average_fill_price) == (200, 300, 600_000)
     assert x.orderbook("M").yes == ((3100, 500), (6000, 300))
 
 

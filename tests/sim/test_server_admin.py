@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -10,8 +11,8 @@ import pytest
 from mmframe_sim.faults import parse_fault_plan
 from websockets.exceptions import ConnectionClosed
 
-from tests.sim.kalshi_test_client import KalshiWs
-from tests.sim.sim_harness import MARKET_A, MARKET_B, Session, order, running
+from tests.sim.kalshi_test_client import KalshiWs, assert_shape
+from tests.sim.sim_harness import EVENT, MARKET_A, MARKET_B, Session, order, running
 
 pytestmark = pytest.mark.anyio
 
@@ -292,3 +293,71 @@ async def test_scenario_faults_when_action_unknown_refuses_to_start(tmp_path: An
     with pytest.raises(ValueError, match="meltdown"):
         async with start_simulator(scenario=path):
             pass
+
+
+async def _taker_fee(s: Session, price: str = "0.5000") -> Decimal:
+    """Alice rests 10 asks, Bob takes them: Bob's fill's ``fee_cost``."""
+    await s.alice.post("/portfolio/events/orders", json=order(side="ask", price=price))
+    await s.bob.post("/portfolio/events/orders", json=order(price=price, tif="immediate_or_cancel"))
+    fills = (await s.bob.get("/portfolio/fills")).json()["fills"]
+    return Decimal(fills[0]["fee_cost"])
+
+
+async def test_fault_set_fee_when_event_overridden_sends_event_fee_update_and_charges_it() -> None:
+    async with running() as s:
+        ws = await s.bob.connect_ws()
+        await ws.command("subscribe", {"channels": ["market_lifecycle_v2"]})
+        assert (await ws.recv())["type"] == "subscribed"
+
+        await _admin(s, "/faults", {"action": "set_fee", "event_ticker": EVENT, "fee_multiplier": 2})
+
+        update = await ws.recv()
+        assert_shape("ws_event_fee_update.json", update)
+        assert update["msg"] == {"event_ticker": EVENT, "fee_type_override": None, "fee_multiplier_override": 2}
+        event = (await s.bob.get(f"/events/{EVENT}")).json()["event"]
+        assert (event["fee_type_override"], event["fee_multiplier_override"]) == (None, 2)
+        series = (await s.bob.get(f"/series/{event['series_ticker']}")).json()["series"]
+        assert series["fee_multiplier"] == 1  # the series itself is unchanged
+        assert await _taker_fee(s) == Decimal("0.35")  # 2 x 0.07 x 10 x 0.5 x 0.5
+
+        await _admin(s, "/faults", {"action": "set_fee", "ticker": MARKET_A})  # neither part: cleared
+        cleared = await ws.recv()
+        assert_shape("ws_event_fee_update.json", cleared)
+        assert cleared["msg"] == {"event_ticker": EVENT, "fee_type_override": None, "fee_multiplier_override": None}
+        assert await _taker_fee(s, "0.4000") == Decimal("0.168")  # 0.07 x 10 x 0.4 x 0.6, 1x again
+        await ws.close()
+
+
+async def test_fault_set_fee_when_fee_type_overridden_maker_pays_maker_fees() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "set_fee", "event_ticker": EVENT,
+                                    "fee_type": "quadratic_with_maker_fees", "fee_multiplier": 0.5})
+        event = (await s.alice.get(f"/events/{EVENT}")).json()["event"]
+        assert (event["fee_type_override"], event["fee_multiplier_override"]) == ("quadratic_with_maker_fees", 0.5)
+        await _taker_fee(s)
+        maker = (await s.alice.get("/portfolio/fills")).json()["fills"][0]
+        # 0.5 x 0.0175 x 10 x 0.25 = 0.021875, rounded up to $0.0001
+        assert Decimal(maker["fee_cost"]) == Decimal("0.0219")
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"event_ticker": "NOPE"}, 404),
+        ({"ticker": "NOPE"}, 404),
+        ({}, 400),
+        ({"event_ticker": EVENT, "fee_type": "gold"}, 400),
+        ({"event_ticker": EVENT, "fee_multiplier": "lots"}, 400),
+        ({"event_ticker": EVENT, "fee_multiplier": -1}, 400),
+        ({"event_ticker": EVENT, "fee_multiplier": 0.00001}, 400),
+    ],
+)
+async def test_fault_set_fee_when_parameters_bad_refuses_them(params: dict[str, Any], status: int) -> None:
+    async with running() as s, httpx.AsyncClient() as http:
+        response = await http.post(s.sim.admin_url + "/faults", json={"action": "set_fee", **params})
+        assert response.status_code == status, response.text
+
+
+def test_fault_plan_when_set_fee_scripted_is_accepted() -> None:
+    (step,) = parse_fault_plan([{"at_seconds": 5, "action": "set_fee", "event_ticker": EVENT, "fee_multiplier": 2}])
+    assert (step.action, dict(step.params)) == ("set_fee", {"event_ticker": EVENT, "fee_multiplier": 2})

@@ -23,6 +23,7 @@ SCHEMAS = {
     "orderbook_delta": "ws_orderbook_delta.json", "ticker": "ws_ticker.json", "trade": "ws_trade.json",
     "fill": "ws_fill.json", "market_position": "ws_market_position.json", "user_order": "ws_user_order.json",
     "order_group_updates": "ws_order_group_update.json", "market_lifecycle_v2": "ws_market_lifecycle.json",
+    "event_fee_update": "ws_event_fee_update.json",
 }
 
 
@@ -200,6 +201,27 @@ async def test_orderbook_when_use_yes_price_reports_no_ladder_in_yes_terms() -> 
         await s.alice.post("/portfolio/events/orders", json=order(side="ask", price="0.7000", count="1.00"))
         delta = await ws.recv()
         assert (delta["msg"]["side"], delta["msg"]["price_dollars"]) == ("no", "0.7000")
+        await ws.close()
+
+
+async def test_orderbook_when_use_yes_price_false_reports_no_ladder_in_no_terms() -> None:
+    async with running() as s:
+        await s.alice.post("/portfolio/events/orders", json=order(side="ask", price="0.6000", count="3.00"))
+        ws = await s.bob.connect_ws()
+        await _subscribe(ws, {"channels": ["orderbook_delta"], "market_tickers": [MARKET_A], "use_yes_price": False})
+        snapshot = _checked(await ws.recv())
+        assert snapshot["msg"]["no_dollars_fp"] == [["0.4000", "3.00"]]  # a YES ask at 0.60 = NO bid at 0.40
+        await s.alice.post("/portfolio/events/orders", json=order(side="ask", price="0.7000", count="1.00"))
+        delta = _checked(await ws.recv())
+        assert (delta["msg"]["side"], delta["msg"]["price_dollars"]) == ("no", "0.3000")
+        await ws.close()
+
+
+async def test_orderbook_when_use_yes_price_not_a_boolean_answers_invalid_parameter() -> None:
+    async with running() as s:
+        ws = await s.bob.connect_ws()
+        params = {"channels": ["orderbook_delta"], "market_tickers": [MARKET_A], "use_yes_price": "true"}
+        await _expect_error(ws, "subscribe", params, 11)
         await ws.close()
 
 
