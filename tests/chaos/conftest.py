@@ -41,7 +41,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         xfail = hasattr(report, "wasxfail")
         outcome = ("xfailed" if report.skipped else "xpassed") if xfail else report.outcome
-        _outcomes.append(Outcome(node=report.nodeid, outcome=outcome, seconds=report.duration))
+        observed = "; ".join(str(v) for k, v in report.user_properties if k == "observed")
+        _outcomes.append(Outcome(node=report.nodeid, outcome=outcome, seconds=report.duration, observed=observed))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: Any) -> None:

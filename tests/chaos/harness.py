@@ -41,12 +41,15 @@ import pytest
 from tests.e2e.harness import MMFRAME, SYMMETRIC, Account, Admin, until_async, venue_overrides
 from tests.sim.kalshi_test_client import KalshiTestClient
 
-SHUTDOWN_DEADLINE_S = 6.0
-"""The daemon's shutdown deadline in every case (``runtime.shutdown_timeout_seconds``): longer than
-the 3 s a recovering venue stays down, short enough for the suite."""
+SHUTDOWN_DEADLINE_S = 8.0
+"""The daemon's shutdown deadline in every case (``runtime.shutdown_timeout_seconds``): the 3 s a
+recovering venue stays down plus time to finish, short enough for the suite."""
 EXIT_MARGIN_S = 25.0
 """How long past its deadline a stopping daemon may take before the case fails as "never finished"."""
 CONTROL_TOKEN = secrets.token_urlsafe(24)
+DAEMON_ENV = "MMFRAME_CHAOS_DAEMON"
+"""Path of another build's ``mmframe`` executable to run as the daemon (e.g. a baseline commit installed
+in its own venv), judged by this tree's simulator; unset: this environment's ``mmframe``."""
 CREATE_ROUTES = frozenset({("POST", "/portfolio/events/orders"), ("POST", "/portfolio/events/orders/batched")})
 AMEND_ROUTES = frozenset({("POST", "/portfolio/events/orders/{order_id}/amend")})
 CANCEL_METHOD = "DELETE"
@@ -357,7 +360,8 @@ def daemon_args(
     free port, shutdown deadline `SHUTDOWN_DEADLINE_S`."""
     sets = [*venue_overrides(sim, account), "control.enabled=true", "control.port=0",
             f"runtime.shutdown_timeout_seconds={SHUTDOWN_DEADLINE_S:g}", *overrides]
-    args = [*MMFRAME, "run", str(pipeline), "--no-status"]
+    daemon = os.environ.get(DAEMON_ENV)
+    args = [*([daemon] if daemon else MMFRAME), "run", str(pipeline), "--no-status"]
     for item in sets:
         args += ["--set", item]
     if duration is not None:

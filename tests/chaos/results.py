@@ -1,7 +1,8 @@
 """The chaos suite's record of outcomes (a JSON file) and the table docs/reliability.md shows from it.
 
 The file maps each case (``test_file.py::test_name[params]``) to how often it ran and how it ended:
-``{"tries": 3, "passed": 1, "xfailed": 2, "failed": 0, "xpassed": 0, "last": "passed", "seconds": 7.1}``.
+``{"tries": 3, "passed": 1, "xfailed": 2, "failed": 0, "xpassed": 0, "last": "passed", "seconds": 7.1}``,
+plus ``observed`` (what the last run saw on the venue) for cases that record it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Outcome:
     node: str
     outcome: str
     seconds: float
+    observed: str = ""
+    """What the case saw on the venue, when it says (``record_property("observed", ...)``)."""
 
 
 def case_name(node: str) -> str:
@@ -50,6 +53,8 @@ def record(path: Path, outcomes: Iterable[Outcome]) -> None:
         entry[outcome.outcome] = int(str(entry.get(outcome.outcome, 0))) + 1
         entry["last"] = outcome.outcome
         entry["seconds"] = round(outcome.seconds, 1)
+        if outcome.observed:
+            entry["observed"] = outcome.observed
     path.write_text(json.dumps(dict(sorted(data.items())), indent=1) + "\n")
 
 
@@ -74,7 +79,8 @@ def _counts(entries: list[dict[str, object]]) -> str:
     def total(key: str) -> int:
         return sum(int(str(e.get(key, 0))) for e in entries)
 
-    return f"{total('tries')} | {total('passed')} | {total('xfailed')} | {total('failed') + total('xpassed')}"
+    # an xpass is a run the daemon passed (the known bug did not show)
+    return f"{total('tries')} | {total('passed') + total('xpassed')} | {total('xfailed')} | {total('failed')}"
 
 
 def render_table(results: dict[str, dict[str, object]]) -> str:
@@ -88,7 +94,8 @@ def render_table(results: dict[str, dict[str, object]]) -> str:
         for case, entry in cases.items():
             params = case[len(function):]
             if params:
-                rows.append(f"| &nbsp;&nbsp;`{params}` | {_counts([entry])} | |")
+                last = f"last run: {entry['observed']}" if entry.get("observed") else ""
+                rows.append(f"| &nbsp;&nbsp;`{params}` | {_counts([entry])} | {last} |")
     return "\n".join(rows)
 
 

@@ -13,7 +13,7 @@ created (``/_sim/orders``, by creation time), the create and amend requests that
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -98,11 +98,13 @@ async def watch(venue: Venue, user_id: str, closed_ns: int) -> tuple[int, AfterC
     return at_close, await after(venue, user_id, closed_ns)
 
 
-def _verdict(what: str, at_close: int | None, later: AfterCount, daemon: DaemonProcess) -> None:
+def _verdict(what: str, at_close: int | None, later: AfterCount, daemon: DaemonProcess,
+             record: Callable[[str, object], None], *, ok: bool = True) -> None:
     """Nothing created, requested or resting after the gate closed (and, for ``/pause``, which answers
     only once nothing rests, nothing resting when it answered: ``at_close`` 0; None for a halt, whose
     cancels take a moment)."""
-    judge(not at_close and later.clean, (
+    record("observed", ("" if at_close is None else f"{at_close} resting at the answer; ") + f"then {later}")
+    judge(ok and not at_close and later.clean, (
         f"{what}: " + ("" if at_close is None else f"{at_close} order(s) of ours resting when it answered; ")
         + f"in the {WATCH_S:g} s after: "
         f"{later}; output:\n{daemon.tail(15)}"
@@ -110,28 +112,35 @@ def _verdict(what: str, at_close: int | None, later: AfterCount, daemon: DaemonP
 
 
 QUEUED_CREATES = known_bug(
-    "the gate is not absolute: creates decided seconds earlier wait in the client-side rate limiter "
-    "behind amends and are written when their turn comes, whatever happened meanwhile (orders keep "
-    "being created on the venue after the gate closed)"
+    "the gate is not absolute yet: the Kalshi executor does not check it when it writes, so batch "
+    "creates already handed to it wait in its queue behind the Basic write budget (about one 9-order "
+    "batch a second) and are written after the gate closed, each batch cancelled ~0.2 s later (36 "
+    "creates in the 6 s after /pause or a daily-loss halt; 54 create requests, refused by the venue, "
+    "after an order-group trigger)"
 )
 
 
 @QUEUED_CREATES
-async def test_pause_at_200_markets_creates_nothing_after_it_answers(bulk_sim: SimProcess, tmp_path: Path) -> None:
-    """200 markets, Basic tier, creates queued: once `POST /pause` answers, zero orders of ours are
-    created on the venue (`/_sim/orders`), zero create or amend requests reach it (`/_sim/requests`)
-    in the next 6 s, and zero of ours rest (`/_sim/truth`) when it answers and 6 s later."""
+async def test_pause_at_200_markets_creates_nothing_after_it_answers(
+    bulk_sim: SimProcess, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """200 markets, Basic tier, creates queued: `POST /pause` answers HTTP 200 with nothing of ours
+    resting (`/_sim/truth`); after it, zero orders of ours are created on the venue (`/_sim/orders`),
+    zero create or amend requests reach it (`/_sim/requests`) in the next 6 s, and zero rest 6 s
+    later."""
     async with quoting_200(bulk_sim, tmp_path) as (daemon, venue, account):
         status, body = await daemon.control("POST", "/pause")
         answered = time.time_ns()
-        if status != 200:
-            raise HarnessError(f"/pause answered {status}: {body}")
         at_close, later = await watch(venue, account.user_id, answered)
-    _verdict(f"/pause (answered {body})", at_close, later, daemon)
+    summary = {k: body.get(k) for k in ("state", "orders_left")}
+    _verdict(f"/pause (answered HTTP {status} {summary})", at_close, later, daemon, record_property,
+             ok=status == 200)
 
 
 @QUEUED_CREATES
-async def test_daily_loss_halt_at_200_markets_creates_nothing_after_it(bulk_sim: SimProcess, tmp_path: Path) -> None:
+async def test_daily_loss_halt_at_200_markets_creates_nothing_after_it(
+    bulk_sim: SimProcess, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     """200 markets, Basic tier, `daily-loss` max_loss $1: the fair value of every market where we bid
     drops to 0.10, the background book follows and fills our bids; once `/health` shows the halt,
     zero orders of ours are created or amended on the venue in the next 6 s and zero rest."""
@@ -142,12 +151,12 @@ async def test_daily_loss_halt_at_200_markets_creates_nothing_after_it(bulk_sim:
         if "daily-loss" not in " ".join(body.get("reasons", [])):
             raise HarnessError(f"halted for another reason: {body}")
         _, later = await watch(venue, account.user_id, halted)
-    _verdict("the daily-loss halt", None, later, daemon)
+    _verdict("the daily-loss halt", None, later, daemon, record_property)
 
 
 @QUEUED_CREATES
 async def test_order_group_trigger_at_200_markets_creates_nothing_after_it(
-    bulk_sim: SimProcess, tmp_path: Path
+    bulk_sim: SimProcess, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     """200 markets, Basic tier, an order group of one contract: the first fill triggers it on the venue;
     once `/health` shows the halt, zero orders of ours are created or amended on the venue in the
@@ -159,4 +168,4 @@ async def test_order_group_trigger_at_200_markets_creates_nothing_after_it(
         if "order group" not in " ".join(body.get("reasons", [])):
             raise HarnessError(f"halted for another reason: {body}")
         _, later = await watch(venue, account.user_id, halted)
-    _verdict("the order-group halt", None, later, daemon)
+    _verdict("the order-group halt", None, later, daemon, record_property)

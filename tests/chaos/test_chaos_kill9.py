@@ -128,7 +128,7 @@ async def _agreement(daemon: DaemonProcess, venue: Venue, user_id: str) -> tuple
 
 @pytest.mark.parametrize("moment", MOMENTS)
 async def test_kill9_then_restart_tracks_every_resting_order_and_matches_venue_positions(
-    standard_sim: SimProcess, tmp_path: Path, moment: Moment
+    standard_sim: SimProcess, tmp_path: Path, moment: Moment, record_property: Callable[[str, object], None]
 ) -> None:
     """kill -9 at startup, mid-quoting, during a burst of creates, during a stop or during a reconnect;
     another account fills an order it left while it is down; restart: every order of ours in `/_sim/truth` is in the daemon's `/state` working orders, its
@@ -150,6 +150,9 @@ async def test_kill9_then_restart_tracks_every_resting_order_and_matches_venue_p
             await venue.until_quoting(account.user_id, MARKETS)
             await venue.freeze()
             untracked, ours, theirs = await _agreement(second, venue, account.user_id)
+            record_property("observed", f"{len(left)} of ours left resting by the killed daemon"
+                                        f"{', one taken while it was down' if left else ''}; after the restart "
+                                        f"{len(untracked)} untracked, positions {'equal' if ours == theirs else 'differ'}")
             judge(not untracked and ours == theirs, (
                 f"after the restart ({len(left)} order(s) left by the killed daemon, one taken while it was down): {len(untracked)} order(s) "
                 f"of ours rest untracked {untracked}; positions daemon {ours} vs venue {theirs}"
