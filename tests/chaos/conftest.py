@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.chaos.harness import SimProcess, sim_process
-from tests.chaos.results import Outcome, record
+from tests.chaos.results import Outcome, is_chaos_case, record
 
 RESULTS_ENV = "MMFRAME_CHAOS_RESULTS"
 
@@ -36,7 +36,7 @@ _outcomes: list[Outcome] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if RESULTS_ENV not in os.environ or "chaos" not in report.keywords:
+    if RESULTS_ENV not in os.environ or not is_chaos_case(report.nodeid):
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         xfail = hasattr(report, "wasxfail")

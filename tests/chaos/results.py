@@ -38,6 +38,11 @@ def case_name(node: str) -> str:
     return node.split("/")[-1]
 
 
+def is_chaos_case(node: str) -> bool:
+    """Whether a test id is a chaos case (a test in ``tests/chaos/test_chaos_*.py``), not a helper's test."""
+    return case_name(node).startswith("test_chaos_")
+
+
 def load(path: Path) -> dict[str, dict[str, object]]:
     if not path.exists():
         return {}
@@ -90,7 +95,9 @@ def render_table(results: dict[str, dict[str, object]]) -> str:
             "| --- | ---: | ---: | ---: | ---: | --- |"]
     for function, doc in sorted(chaos_functions().items()):
         cases = {case: entry for case, entry in sorted(results.items()) if _function_of(case) == function}
-        rows.append(f"| `{function}` | {_counts(list(cases.values()))} | {doc} |")
+        plain = cases.get(function, {})  # an unparametrized case: its last run goes in this row
+        last = f" *Last run: {plain['observed']}.*" if plain.get("observed") else ""
+        rows.append(f"| `{function}` | {_counts(list(cases.values()))} | {doc}{last} |")
         for case, entry in cases.items():
             params = case[len(function):]
             if params:

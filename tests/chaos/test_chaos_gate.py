@@ -103,7 +103,7 @@ def _verdict(what: str, at_close: int | None, later: AfterCount, daemon: DaemonP
     """Nothing created, requested or resting after the gate closed (and, for ``/pause``, which answers
     only once nothing rests, nothing resting when it answered: ``at_close`` 0; None for a halt, whose
     cancels take a moment)."""
-    record("observed", ("" if at_close is None else f"{at_close} resting at the answer; ") + f"then {later}")
+    record("observed", ("" if at_close is None else f"{at_close} resting at the answer; ") + f"after it: {later}")
     judge(ok and not at_close and later.clean, (
         f"{what}: " + ("" if at_close is None else f"{at_close} order(s) of ours resting when it answered; ")
         + f"in the {WATCH_S:g} s after: "
