@@ -50,6 +50,7 @@ from mmframe.api import (
     OrderRejected,
     PositionReported,
     Price,
+    RateLimitedLog,
     WorkingOrder,
 )
 from mmframe_kalshi import parsing
@@ -114,6 +115,7 @@ class KalshiExecutor:
     ) -> None:
         self.session = session
         self.rest = session.rest
+        self._repeats = RateLimitedLog(logger, session.clock.monotonic_ns)  # malformed frames, unknown fills
         self.contracts_limit = contracts_limit
         self.max_batch = max_batch
         self.fill_lookback_s = fill_lookback_s
@@ -797,7 +799,7 @@ class KalshiExecutor:
                 self._group_update(parsing.order_group_update(frame.msg))
         except MalformedMessageError as exc:
             self.malformed += 1
-            logger.warning("malformed Kalshi %s frame dropped: %s", frame.type, exc)
+            self._repeats.log(("malformed", frame.type), "malformed Kalshi %s frame dropped: %s", frame.type, exc)
 
     def _fill(self, fill: OrderFilled) -> None:
         """Publish a fill once per trade_id, with the client id we know for its order."""
@@ -933,7 +935,10 @@ class KalshiExecutor:
             try:
                 await self._settle_unknown()
             except KalshiError as exc:
-                logger.warning("settling unknown create outcomes failed (%s); retrying in %.1fs", exc, delay)
+                self._repeats.log(
+                    ("settle retry", type(exc)),
+                    "settling unknown create outcomes failed (%s); retrying in %.1fs", exc, delay,
+                )
             delay = min(delay * 2, 30.0)
 
     async def _read_fills(self, *, min_ts: int) -> list[OrderFilled]:
@@ -959,14 +964,17 @@ class KalshiExecutor:
         """REST fills carry no client id: read the orders we do not know yet (a bounded number)."""
         unknown = sorted(oid for oid in order_ids if oid not in self._by_order_id)
         if len(unknown) > _MAX_ORDER_LOOKUPS:
-            logger.warning(
-                "%d fills of unknown orders; reading the first %d", len(unknown), _MAX_ORDER_LOOKUPS
+            self._repeats.log(
+                "fills of unknown orders",
+                "%d fills of unknown orders; reading the first %d", len(unknown), _MAX_ORDER_LOOKUPS,
             )
         for order_id in unknown[:_MAX_ORDER_LOOKUPS]:
             try:
                 order = await self.rest.get_order(order_id)
             except KalshiError as exc:
-                logger.warning("order %s of a fill unreadable: %s", order_id, exc)
+                self._repeats.log(
+                    ("fill order unreadable", type(exc)), "order %s of a fill unreadable: %s", order_id, exc
+                )
                 continue
             if order.client_order_id:
                 self._by_order_id[order_id] = order.client_order_id

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from mmframe.api import BookSide, Clock, Count, Price, format_count, format_price
+from mmframe.api import BookSide, Clock, Count, Price, RateLimitedLog, format_count, format_price
 from mmframe_kalshi.auth import HEADER_TIMESTAMP, PreSigner, RequestSigner
 from mmframe_kalshi.errors import (
     AuthenticationError,
@@ -192,6 +192,8 @@ class KalshiRestClient:
         self._base_path = urlsplit(self.rest_url).path.rstrip("/")
         self._signer = signer
         self._clock = clock
+        # A venue outage retries every request: one line per kind of failure every 10 s, counted.
+        self._repeats = RateLimitedLog(logger, clock.monotonic_ns)
         self.limiter = limiter or RateLimiter(clock)
         self.presigner = presigner
         self.retry = retry or RetryPolicy()
@@ -419,7 +421,11 @@ class KalshiRestClient:
                 if attempt + 1 >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(attempt, self._rng)
-                logger.info("%s %s failed (%s); retry %d in %.3fs", method, path, exc, attempt + 1, delay)
+                self._repeats.log(
+                    ("retry", method, type(exc)),
+                    "%s %s failed (%s); retry %d in %.3fs", method, path, exc, attempt + 1, delay,
+                    level=logging.INFO,
+                )
                 await self._clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -447,7 +453,10 @@ class KalshiRestClient:
                     code="malformed",
                 ) from None
             self.malformed_items += 1
-            logger.warning("%s: left out item %d of market %s we do not trade: %s", what, bad.index, bad.ticker, bad.error)
+            self._repeats.log(
+                ("left out", bad.ticker),
+                "%s: left out item %d of market %s we do not trade: %s", what, bad.index, bad.ticker, bad.error,
+            )
         return Page(items, body.get("cursor") or "", tuple(malformed))
 
     async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
@@ -730,7 +739,8 @@ class KalshiRestClient:
                     unknown = True
                 if attempt + 1 < self.retry.attempts:
                     delay = self.retry.delay(attempt, self._rng)
-                    logger.warning(
+                    self._repeats.log(
+                        ("create retry", type(exc)),
                         "create of %d order(s) failed (%s); %s in %.3fs",
                         len(pending),
                         exc,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -12,9 +13,11 @@ from mmframe.api import (
     CreateOrder,
     Kind,
     OrderActionsSubmitted,
+    OrderRejected,
     QuoteComputed,
     RunStarted,
     RunStopped,
+    TestClock,
     TradingHalted,
 )
 from mmframe.pipeline.model import ComponentRef, ControlConfig, MarketSelection, Pipeline
@@ -230,3 +233,33 @@ def test_engine_when_an_immediate_executor_acknowledges_while_quoting_does_not_r
     created = [a for a in venue.executor().executed if isinstance(a, CreateOrder)]
     assert {a.ticker for a in created} == set(TICKERS)
     assert engine.error is None
+
+
+def test_engine_when_rejects_storm_logs_each_market_and_code_at_most_once_per_interval(
+    registry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = TestClock()
+    engine = build_engine(_pipeline(), registry, clock=clock)
+
+    def reject(ticker: str, code: str) -> None:
+        engine.publish(
+            OrderRejected(
+                ts_ns=clock.now_ns(), client_order_id="x", ticker=ticker, code=code, message="would cross"
+            )
+        )
+
+    with caplog.at_level(logging.WARNING, logger="mmframe.engine"):
+        for _ in range(300):
+            reject("MEM-A", "post_only_cross")
+        reject("MEM-B", "post_only_cross")
+        reject("MEM-A", "insufficient_balance")
+        clock.advance(10)
+        reject("MEM-A", "post_only_cross")
+    lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert lines == [
+        "create rejected for MEM-A: post_only_cross would cross",
+        "create rejected for MEM-B: post_only_cross would cross",
+        "create rejected for MEM-A: insufficient_balance would cross",
+        "create rejected for MEM-A: post_only_cross would cross (299 more since the last such line)",
+    ]
+    assert engine.stats.rejects == 303  # every reject is still counted
