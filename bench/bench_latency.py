@@ -513,9 +513,9 @@ async def main() -> None:
                 "markets={series: [SIM-BULK]}",
                 # symmetric.yaml's whole rule chain, with room for 2,000 markets' orders; in the
                 # quiet scenario a book may see no change for minutes, which is not stale data
-                "risk.0.with.max_age_seconds=3600",
-                "risk.3.with.total=100000",
-                "risk.5.with.max_loss=100000",
+                "risk.1.with.max_age_seconds=3600",
+                "risk.4.with.total=100000",
+                "risk.6.with.max_loss=100000",
             ], args.warmup)
         table(f"symmetric, {args.markets} markets ({args.activity}), {args.seconds:g} s after {args.warmup:g} s warm-up",
               probe, engine, code, baseline)

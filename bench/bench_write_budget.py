@@ -83,9 +83,9 @@ async def run(markets: int, seconds: float, warmup: float, workdir: Path) -> dic
             f"venue.kalshi.private_key_path={sim.key_path}",
             "control.enabled=false",
             "markets={series: [SIM-BULK]}",
-            "risk.0.with.max_age_seconds=3600",
-            "risk.3.with.total=100000",
-            "risk.5.with.max_loss=100000",
+            "risk.1.with.max_age_seconds=3600",
+            "risk.4.with.total=100000",
+            "risk.6.with.max_loss=100000",
         ])
         engine = build_engine(pipeline, registry)
         user_id = await _user_id(sim)

@@ -43,9 +43,9 @@ BULK = [
     "markets={series: [SIM-BULK]}",
     # symmetric.yaml's rule chain with room for 200 markets: stale-data would pull quotes of markets
     # whose book did not change for 30 s, the total position limit is sized for four markets
-    "risk.0.with.max_age_seconds=3600",
-    "risk.3.with.total=100000",
-    "risk.5.with.max_loss=100000",
+    "risk.1.with.max_age_seconds=3600",
+    "risk.4.with.total=100000",
+    "risk.6.with.max_loss=100000",
 ]
 BACKLOG = 40
 """Orders of ours resting before the gate is closed: quoting is under way, the rest is queued."""
@@ -144,7 +144,7 @@ async def test_daily_loss_halt_at_200_markets_creates_nothing_after_it(
     """200 markets, Basic tier, `daily-loss` max_loss $1: the fair value of every market where we bid
     drops to 0.10, the background book follows and fills our bids; once `/health` shows the halt,
     zero orders of ours are created or amended on the venue in the next 6 s and zero rest."""
-    async with quoting_200(bulk_sim, tmp_path, ["risk.5.with.max_loss=1"]) as (daemon, venue, account):
+    async with quoting_200(bulk_sim, tmp_path, ["risk.6.with.max_loss=1"]) as (daemon, venue, account):
         for ticker in sorted({o["ticker"] for o in await venue.resting(account.user_id) if o["book_side"] == "bid"}):
             await venue.fault("set_fair_value", ticker=ticker, probability=0.10)
         halted, body = await until_halted(daemon)
