@@ -116,6 +116,7 @@ from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.hookspecs import hookimpl
+from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
 
 __all__ = [
@@ -189,6 +190,7 @@ __all__ = [
     "PriceRange",
     "Quote",
     "QuoteComputed",
+    "RateLimitedLog",
     "ReconcilePolicy",
     "RiskRule",
     "RiskVerdictIssued",
