@@ -298,9 +298,10 @@ class Probe:
 
         executor.execute_nowait = execute_nowait_stamped
 
-        send = executor._send
+        dispatch = executor.dispatch
+        send = dispatch._send
 
-        def send_traced(actions: Any) -> Any:
+        def send_traced(items: Any) -> Any:
             # The executor turns a drain's actions into requests and starts each as a task: the
             # tasks copy this context, so each request finds the send it belongs to. Actions it
             # leaves queued (every request slot busy) are counted with the send that takes them.
@@ -308,11 +309,11 @@ class Probe:
             batch = _Send([])
             token = _current.set(batch)
             try:
-                left = send(actions)
+                left = send(items)
             finally:
                 _current.reset(token)
-            kept = {id(a) for a in left}
-            sent = [a for a in actions if id(a) not in kept]
+            kept = {id(a) for a, _ in left}
+            sent = [a for a, _ in items if id(a) not in kept]
             batch.since[:] = sorted({_take(stamps, a) for a in sent if _owns(stamps, a)})
             if batch.handed_ns:
                 for since in batch.since:
@@ -326,9 +327,9 @@ class Probe:
                 self.queue_wait_ns.append(max(waits))
             return left
 
-        executor._send = send_traced
+        dispatch._send = send_traced
 
-        run = executor._run
+        run = dispatch._run
 
         async def run_timed(*args: Any, **kwargs: Any) -> None:
             start = time.monotonic_ns()
@@ -337,7 +338,7 @@ class Probe:
             finally:
                 self.drain_ns.append(time.monotonic_ns() - start)
 
-        executor._run = run_timed
+        dispatch._run = run_timed
 
         headers = signer.headers
 

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from mmframe.api import BookSide, Clock, Count, Price, format_count, format_price
+from mmframe.api import BookSide, Clock, Count, Price, RateLimitedLog, format_count, format_price
 from mmframe_kalshi.auth import HEADER_TIMESTAMP, PreSigner, RequestSigner
 from mmframe_kalshi.errors import (
     AuthenticationError,
@@ -212,6 +212,8 @@ class KalshiRestClient:
         )
         self.requests_sent = 0
         self.rate_limited = 0
+        # Retries repeat in storms (a 429 burst, an outage): one line per kind every few seconds.
+        self._retry_log = RateLimitedLog(logger, clock.monotonic_ns, interval_ns=5_000_000_000, level=logging.INFO)
         # Warm connections for the begin_* methods; opened by `open_fast_path` or the first begin_*.
         self.fast: FastPathPool | None = (
             FastPathPool(
@@ -445,7 +447,11 @@ class KalshiRestClient:
                 if attempt + 1 >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(attempt, self._rng)
-                logger.info("%s %s failed (%s); retry %d in %.3fs", method, path, exc, attempt + 1, delay)
+                self._retry_log.log(
+                    f"{method} {type(exc).__name__}",
+                    "%s %s failed (%s); retry %d in %.3fs",
+                    method, path, exc, attempt + 1, delay,
+                )
                 await self._clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -793,12 +799,14 @@ class KalshiRestClient:
                     unknown = True
                 if attempt + 1 < self.retry.attempts:
                     delay = self.retry.delay(attempt, self._rng)
-                    logger.warning(
+                    self._retry_log.log(
+                        f"create {type(exc).__name__}",
                         "create of %d order(s) failed (%s); %s in %.3fs",
                         len(pending),
                         exc,
                         "re-sending with the same client_order_id" if unknown else "retrying",
                         delay,
+                        level=logging.WARNING,
                     )
                     await self._clock.sleep(delay)
                 continue

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -22,7 +20,6 @@ from mmframe.api import (
     BookSide,
     BookSnapshotReceived,
     CancelOrder,
-    CreateOrder,
     DecreaseOrder,
     FeeType,
     LiveClock,
@@ -36,6 +33,7 @@ from mmframe.api import (
     OrderRejected,
     PositionReported,
 )
+from tests.kalshi.sim_pipeline import Pipeline, bid, open_pipeline
 from tests.kalshi.tracked import TrackedCtx
 
 start_simulator = pytest.importorskip("mmframe_sim.serve").start_simulator
@@ -45,60 +43,15 @@ RAIN, FED = "SIM-RAIN-NYC", "SIM-FED-DEC"
 
 
 Ctx = TrackedCtx
-"""A FeedContext that records what is published (with the runtime's real tracker and gate)."""
-
-
-@dataclass
-class Pipeline:
-    sim: Any
-    session: KalshiSession
-    feed: KalshiFeed
-    executor: KalshiExecutor
-    ctx: Ctx
-
-    async def fault(self, action: str, **params: Any) -> None:
-        async with httpx.AsyncClient() as client:
-            response = await client.post(self.sim.admin_url + "/faults", json={"action": action, **params})
-            response.raise_for_status()
-
-    async def execute(self, actions: list[Any]) -> None:
-        """Hand ``actions`` to the executor as the runtime does (recorded in the tracker first)."""
-        await self.executor.execute(self.ctx.submitted(actions))
-
-    def resting_on_venue(self) -> list[Any]:
-        return [o for o in self.sim.exchange.resting_orders(None) if o.user_id in self.sim.server.accounts]
 
 
 @pytest.fixture
 async def pipeline() -> AsyncIterator[Pipeline]:
-    async with start_simulator(seed=7) as sim:
-        key_id, pem = sim.create_api_key()
-        session = KalshiSession(
-            sim.rest_url,
-            sim.ws_url,
-            KalshiCredentials.from_pem(key_id, pem),
-            LiveClock(),
-            retry=RetryPolicy(attempts=4, base_s=0.01, max_s=0.05),
-            reconnect_backoff=Backoff(base_s=0.01, max_s=0.1),
-            heartbeat_s=5.0,
-        )
-        await session.open()
-        ctx = Ctx((RAIN, FED))
-        feed = KalshiFeed(session)
-        executor = KalshiExecutor(session, contracts_limit=100_000)
-        feed_task = asyncio.create_task(feed.run(ctx))
-        await executor.start(ctx)
-        await ctx.wait_for(lambda: {e.ticker for e in ctx.of(BookSnapshotReceived)} == {RAIN, FED})
-        try:
-            yield Pipeline(sim, session, feed, executor, ctx)
-        finally:
-            feed_task.cancel()
-            await executor.stop()
-            await session.close()
+    async with open_pipeline() as opened:
+        yield opened
 
 
-def _bid(cid: str, price: int, size: int = 500, ticker: str = RAIN, **kw: Any) -> CreateOrder:
-    return CreateOrder(client_order_id=cid, ticker=ticker, side=BookSide.BID, price=price, size=size, **kw)
+_bid = bid
 
 
 async def test_sim_when_feed_starts_publishes_market_info_with_series_fee_type(pipeline: Pipeline) -> None:
