@@ -253,7 +253,10 @@ class Probe:
 
         core.mark_dirty = mark_dirty_traced
 
-        requote = core.requote
+        # The intent scheduler plans a market (`QuotingCore.plan`) and sends what the budget covers;
+        # without it the engine calls `requote` (plan + commit in one step).
+        name = "plan" if hasattr(engine, "scheduler") else "requote"
+        requote = getattr(core, name)
 
         def requote_timed(ticker: str) -> Any:
             # Only requotes that serve a WebSocket frame are latency samples (not housekeeping's
@@ -272,7 +275,7 @@ class Probe:
             last_since[0] = since if actions and since is not None else 0
             return actions
 
-        core.requote = requote_timed
+        setattr(core, name, requote_timed)
 
         execute = executor.execute
 
@@ -298,8 +301,13 @@ class Probe:
 
         executor.execute_nowait = execute_nowait_stamped
 
-        dispatch = executor.dispatch
+        # The executor's send step: on the dispatcher of a split executor, with (action, decided_ns)
+        # items; on the executor itself, with actions, before the split (for a baseline run).
+        dispatch = getattr(executor, "dispatch", executor)
         send = dispatch._send
+
+        def action_of(item: Any) -> Any:
+            return item[0] if isinstance(item, tuple) else item
 
         def send_traced(items: Any) -> Any:
             # The executor turns a drain's actions into requests and starts each as a task: the
@@ -312,8 +320,8 @@ class Probe:
                 left = send(items)
             finally:
                 _current.reset(token)
-            kept = {id(a) for a, _ in left}
-            sent = [a for a, _ in items if id(a) not in kept]
+            kept = {id(action_of(i)) for i in left}
+            sent = [action_of(i) for i in items if id(action_of(i)) not in kept]
             batch.since[:] = sorted({_take(stamps, a) for a in sent if _owns(stamps, a)})
             if batch.handed_ns:
                 for since in batch.since:

@@ -23,6 +23,9 @@ class KalshiWriteBudget:
         self._limiter = limiter
         self.held = 0
         """Tokens of actions handed over whose requests have not yet taken them."""
+        self._costs_seen: object = None
+        self._by_type: dict[type, int] = {}
+        """Cost per kind of action under the cost table last seen (asked for every action handed over)."""
 
     @property
     def _bucket(self) -> TokenBucket:
@@ -35,6 +38,17 @@ class KalshiWriteBudget:
 
     def cost(self, action: OrderAction) -> int:
         """Tokens ``action`` takes on its own or as one batch item (the account's cost table)."""
+        costs = self._limiter.costs
+        if costs is not self._costs_seen:  # the account's table loaded or changed: price again
+            self._costs_seen = costs
+            self._by_type = {}
+        kind = type(action)
+        cost = self._by_type.get(kind)
+        if cost is None:
+            cost = self._by_type[kind] = self._price(action)
+        return cost
+
+    def _price(self, action: OrderAction) -> int:
         costs = self._limiter.costs
         if isinstance(action, CreateOrder):
             return costs.cost("POST", ORDERS_V2_BATCH, 1)

@@ -274,6 +274,9 @@ class Dispatcher:
     def _guard(self, items: Sequence[Item]) -> Guard:
         """The gate, asked about each order right before its request is written."""
         gate = self._shared.require_ctx().gate
+        if len(items) == 1:  # an amend, or a create on its own: no table to build
+            only, decided_ns = items[0]
+            return lambda _cid: gate.allows(only, decided_ns)
         by_cid = {action.client_order_id: (action, decided) for action, decided in items}
 
         def allows(client_order_id: str) -> bool:
