@@ -68,7 +68,7 @@ class AccountStream:
         )
         if order is None:
             return
-        if order.order_id is None:
+        if self._outcomes.awaiting_acceptance(order):
             # Our create, seen here before its REST answer (or after an unknown outcome).
             if update.status in ("resting", "executed"):
                 remaining = update.remaining if update.is_resting else 0

@@ -20,6 +20,7 @@ from mmframe.api import (
     OrderCanceled,
     OrderDecreased,
     OrderRejected,
+    OrderStatus,
     WorkingOrder,
 )
 from mmframe_kalshi.errors import KalshiError, OutcomeUnknownError, WriteRefused
@@ -79,7 +80,7 @@ class Outcomes:
         pending = shared.pending
         known = shared.orders.get(client_order_id)
         pending.unknown.pop(client_order_id, None)
-        if known is not None and known.order_id == order_id:
+        if known is not None and known.order_id == order_id and not self.awaiting_acceptance(known):
             return  # already accepted (the WebSocket and the REST answer both told us)
         seen_filled = known.filled if known is not None else 0
         if remaining > 0:
@@ -102,6 +103,15 @@ class Outcomes:
             # Cancelled while the create was in flight: now that it rests, cancel it.
             pending.deferred_cancels.discard(client_order_id)
             self._cancel_later(CancelOrder(client_order_id=client_order_id, ticker=ticker))
+
+    def awaiting_acceptance(self, order: WorkingOrder) -> bool:
+        """Whether the runtime has not yet heard that the venue holds ``order``'s create (a fill may
+        already have named its venue id), or a cancel waits for that."""
+        return (
+            order.order_id is None
+            or order.status is OrderStatus.PENDING_NEW
+            or order.client_order_id in self._shared.pending.deferred_cancels
+        )
 
     def not_placed(self, client_order_id: str, ticker: str) -> None:
         """Settling a create whose outcome was unknown found no such order on the venue."""
