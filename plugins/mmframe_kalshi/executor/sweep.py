@@ -14,6 +14,7 @@ deadline). Logging is at most one line per round, rate-limited.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -74,7 +75,7 @@ class CancelSweep:
             resting: list[Order] | None
             try:
                 resting = await self._recovery.ours_resting()
-            except KalshiError as exc:
+            except Exception as exc:  # whatever went wrong, the next round tries again
                 resting, error = None, f"reading resting orders failed: {exc}"
             if resting is not None and not resting:
                 if not pending.creating and not pending.unknown:
@@ -98,6 +99,7 @@ class CancelSweep:
                 len(pending.creating),
                 len(pending.unknown),
                 f"; {error}" if error else "",
+                level=logging.WARNING if error else logging.INFO,
             )
             await self._clock.sleep(self.backoff.delay(attempt, self._rng))
             attempt += 1
@@ -164,7 +166,7 @@ class CancelSweep:
     async def _settle_unknown(self) -> str:
         try:
             await self._recovery.settle_unknown()
-        except KalshiError as exc:
+        except Exception as exc:
             return f"settling unknown creates failed: {exc}"
         return ""
 
