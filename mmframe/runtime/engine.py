@@ -190,6 +190,8 @@ class Engine:
         self._aborted = False
         self._rng = random.Random()
         self._stop_errors = RateLimitedLog(log, clock.monotonic_ns)
+        self._repeats = RateLimitedLog(log, clock.monotonic_ns)
+        """Lines about conditions that come in storms (rejects per market and code, audits)."""
 
     # --- events ---------------------------------------------------------------------------------
 
@@ -289,8 +291,7 @@ class Engine:
         elif isinstance(event, VenueStatusChanged):
             self._venue_status = event.status
 
-    @staticmethod
-    def _log_outcome(event: OrderFilled | OrderRejected) -> None:
+    def _log_outcome(self, event: OrderFilled | OrderRejected) -> None:
         if isinstance(event, OrderFilled):
             log.info(
                 "fill %s %s %s @ %s (fee %s)%s",
@@ -302,7 +303,10 @@ class Engine:
                 " taker" if event.is_taker else "",
             )
         else:
-            log.warning("%s rejected for %s: %s %s", event.action, event.ticker, event.code, event.message)
+            self._repeats.log(
+                ("reject", event.ticker, event.code),
+                "%s rejected for %s: %s %s", event.action, event.ticker, event.code, event.message,
+            )
 
     # --- operator actions (control plane) ------------------------------------------------------
 
@@ -638,7 +642,7 @@ class Engine:
             try:
                 resting = await self.parts.executor.open_orders()
             except Exception as exc:  # an audit that cannot read the venue is retried next time
-                log.warning("order audit skipped: %s", _one_line(exc))
+                self._repeats.log(("audit skipped", type(exc)), "order audit skipped: %s", _one_line(exc))
                 continue
             if self._stopping:
                 return
@@ -650,7 +654,8 @@ class Engine:
                 if known is None and not self.core.owns(order.client_order_id):
                     continue
                 self.stats.audit_adoptions += 1
-                log.warning(
+                self._repeats.log(
+                    ("audit adopted", order.ticker),
                     "order %s rests on the venue (%s %s @ %s) but was not tracked as live: taking it back",
                     order.client_order_id, order.ticker, format_count(order.remaining), format_price(order.price),
                 )

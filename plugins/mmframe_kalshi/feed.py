@@ -24,6 +24,7 @@ from mmframe.api import (
     MarketInfo,
     MarketInfoReceived,
     MarketStatusChanged,
+    RateLimitedLog,
     VenueStatusChanged,
 )
 from mmframe_kalshi import parsing
@@ -59,6 +60,7 @@ class KalshiFeed:
         self.invalid: set[str] = set()
         self.fees = FeeTerms()
         self.malformed = 0
+        self._repeats = RateLimitedLog(logger, session.clock.monotonic_ns)
         # The convention this connection subscribes the order book with (fixed for its lifetime).
         self._yes_prices = session.ws.use_yes_price
         self._ctx: FeedContext | None = None
@@ -160,7 +162,7 @@ class KalshiFeed:
             self._handle(frame, received_ns)
         except MalformedMessageError as exc:
             self.malformed += 1
-            logger.warning("malformed Kalshi %s frame dropped: %s", frame.type, exc)
+            self._repeats.log(("malformed", frame.type), "malformed Kalshi %s frame dropped: %s", frame.type, exc)
 
     def _handle(self, frame: Frame, now: int) -> None:
         ctx = self._require_ctx()

@@ -199,6 +199,8 @@ class KalshiRestClient:
         self._base_path = urlsplit(self.rest_url).path.rstrip("/")
         self._signer = signer
         self._clock = clock
+        # A venue outage retries every request: one line per kind of failure every 10 s, counted.
+        self._repeats = RateLimitedLog(logger, clock.monotonic_ns)
         self.limiter = limiter or RateLimiter(clock)
         self.presigner = presigner
         self.retry = retry or RetryPolicy()
@@ -212,8 +214,6 @@ class KalshiRestClient:
         )
         self.requests_sent = 0
         self.rate_limited = 0
-        # Retries repeat in storms (a 429 burst, an outage): one line per kind every few seconds.
-        self._retry_log = RateLimitedLog(logger, clock.monotonic_ns, interval_ns=5_000_000_000, level=logging.INFO)
         # Warm connections for the begin_* methods; opened by `open_fast_path` or the first begin_*.
         self.fast: FastPathPool | None = (
             FastPathPool(
@@ -447,10 +447,10 @@ class KalshiRestClient:
                 if attempt + 1 >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(attempt, self._rng)
-                self._retry_log.log(
-                    f"{method} {type(exc).__name__}",
-                    "%s %s failed (%s); retry %d in %.3fs",
-                    method, path, exc, attempt + 1, delay,
+                self._repeats.log(
+                    ("retry", method, type(exc)),
+                    "%s %s failed (%s); retry %d in %.3fs", method, path, exc, attempt + 1, delay,
+                    level=logging.INFO,
                 )
                 await self._clock.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -479,7 +479,10 @@ class KalshiRestClient:
                     code="malformed",
                 ) from None
             self.malformed_items += 1
-            logger.warning("%s: left out item %d of market %s we do not trade: %s", what, bad.index, bad.ticker, bad.error)
+            self._repeats.log(
+                ("left out", bad.ticker),
+                "%s: left out item %d of market %s we do not trade: %s", what, bad.index, bad.ticker, bad.error,
+            )
         return Page(items, body.get("cursor") or "", tuple(malformed))
 
     async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
@@ -799,8 +802,8 @@ class KalshiRestClient:
                     unknown = True
                 if attempt + 1 < self.retry.attempts:
                     delay = self.retry.delay(attempt, self._rng)
-                    self._retry_log.log(
-                        f"create {type(exc).__name__}",
+                    self._repeats.log(
+                        ("create retry", type(exc)),
                         "create of %d order(s) failed (%s); %s in %.3fs",
                         len(pending),
                         exc,

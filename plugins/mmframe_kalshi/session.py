@@ -218,6 +218,7 @@ class KalshiSession:
                 "connects": stats.connects,
                 "frames": stats.frames,
                 "gaps": stats.gaps,
+                "duplicates": stats.duplicates,
                 "malformed": stats.malformed,
                 "watchdog_drops": stats.watchdog_drops,
                 "subscriptions": {c: sid for c, (sid, _) in self.ws.subscriptions().items()},

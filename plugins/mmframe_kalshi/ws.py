@@ -7,9 +7,13 @@
   convention Kalshi says becomes the default), so a change of Kalshi's default cannot mirror the
   NO ladder; `parsing` converts by the same flag.
 * Sequencing: every frame of a sequenced channel carries ``seq``, +1 per message within its
-  ``sid``. On any gap the subscription's markets are reported invalid (``on_gap``) and, for the
-  order book, a ``get_snapshot`` is requested (a resubscribe if the server refuses), so the book is
-  rebuilt before it is used again.
+  ``sid``. A frame whose ``seq`` is at or below the last one applied for its ``sid`` is dropped and
+  counted (``stats.duplicates``): it is a duplicate of one already applied, or a straggler that
+  arrived after a newer one (reordered). It is never a gap: applying it again would count a book
+  change twice, and a straggler is stale, since the newer frame that overtook it already showed the
+  skip as a gap. Only a real gap (``seq`` beyond last + 1) reports the subscription's markets
+  invalid (``on_gap``) and, for the order book, requests a ``get_snapshot`` (a resubscribe if the
+  server refuses), so the book is rebuilt before it is used again.
 * Heartbeat watchdog: any frame — data, the server's 10 s ``heartbeat`` ping, or the pong to our
   own ping — is activity; with none for ``heartbeat_s`` the connection is dropped and rebuilt.
 * Reconnect with exponential backoff and jitter, resubscribe, invalidate every book, then
@@ -36,7 +40,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from mmframe.api import Clock
+from mmframe.api import Clock, RateLimitedLog
 from mmframe_kalshi.auth import RequestSigner
 from mmframe_kalshi.errors import MalformedMessageError
 from mmframe_kalshi.parsing import Frame, parse_frame
@@ -92,6 +96,9 @@ class _WatchedConnection(ClientConnection):
 class WsStats:
     connects: int = 0
     gaps: int = 0
+    duplicates: int = 0
+    """Sequenced frames dropped because their seq was at or below the last applied for their sid
+    (duplicates, and stragglers overtaken by a newer frame)."""
     malformed: int = 0
     frames: int = 0
     watchdog_drops: int = 0
@@ -143,6 +150,9 @@ class KalshiWebSocket:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._yield_requested = False
         self.stats = WsStats()
+        # Gaps, duplicates and malformed frames come in storms under a faulty venue: one line per
+        # condition every 10 s, with the count of those not logged.
+        self._repeats = RateLimitedLog(logger, clock.monotonic_ns)
 
     # --- public -----------------------------------------------------------------------------
 
@@ -367,7 +377,7 @@ class KalshiWebSocket:
             frame = parse_frame(raw)
         except MalformedMessageError as exc:
             self.stats.malformed += 1
-            logger.warning("malformed Kalshi WS frame dropped: %s", exc)
+            self._repeats.log("malformed", "malformed Kalshi WS frame dropped: %s", exc)
             return
         kind = frame.type
         if kind == "subscribed":
@@ -391,6 +401,8 @@ class KalshiWebSocket:
         if sub is None or not isinstance(sid, int):
             logger.warning("unexpected subscribed frame %r", frame)
             return
+        if pending is None and sub.sid == sid:
+            return  # the reply already handled, sent again: it must not restart the sid's sequence
         self._pending.pop(frame.id or 0, None)
         sub.sid = sid
         sub.last_seq = None
@@ -427,18 +439,30 @@ class KalshiWebSocket:
         self._sequence_ok(frame)
 
     def _sequence_ok(self, frame: Frame) -> bool:
+        """Whether to apply a sequenced frame: yes when it is the next of its sid (or the first);
+        no when its seq was already passed (a duplicate or a straggler: dropped and counted); on a
+        gap, the subscription's data is reported invalid and an order book frame other than a
+        snapshot is dropped (the snapshot requested replaces it)."""
         assert frame.sid is not None and frame.seq is not None
         sub = self._by_sid.get(frame.sid)
         if sub is None:
             return True  # an old sid's straggler or a channel we did not track: pass through
-        expected = None if sub.last_seq is None else sub.last_seq + 1
+        last = sub.last_seq
+        if last is not None and frame.seq <= last:
+            self.stats.duplicates += 1
+            self._repeats.log(
+                ("duplicate", frame.sid),
+                "Kalshi WS %s sid %s: seq %d already applied (last %d); dropped",
+                sub.channel, frame.sid, frame.seq, last, level=logging.INFO,
+            )
+            return False
         sub.last_seq = frame.seq
-        if expected is None or frame.seq == expected:
+        if last is None or frame.seq == last + 1:
             return True
         self.stats.gaps += 1
         markets = tuple(sorted(sub.markets or ()))
-        reason = f"seq gap on {sub.channel} sid {frame.sid}: expected {expected}, got {frame.seq}"
-        logger.warning("Kalshi WS %s", reason)
+        reason = f"seq gap on {sub.channel} sid {frame.sid}: expected {last + 1}, got {frame.seq}"
+        self._repeats.log(("gap", sub.channel), "Kalshi WS %s", reason)
         self._on_gap(sub.channel, markets, reason)
         if sub.channel == ORDERBOOK and markets:
             self._spawn(self.request_snapshot(ORDERBOOK, markets))

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from mmframe.api import parse_count
+from mmframe.api import ONE_DOLLAR, parse_count
 from mmframe.pipeline import load_pipeline
 from mmframe.plugins import load_registry
 from mmframe.runtime.app import build_engine
@@ -83,6 +83,10 @@ class Admin:
     async def resting(self, user_id: str) -> list[dict[str, Any]]:
         return [o for o in (await self.truth())["resting_orders"] if o["user_id"] == user_id]
 
+    async def quoting_everywhere(self, user_id: str) -> bool:
+        """Whether ``user_id`` has an order resting in every market of `MARKETS`."""
+        return {o["ticker"] for o in await self.resting(user_id)} == set(MARKETS)
+
     async def positions(self, user_id: str) -> dict[str, int]:
         return {
             p["ticker"]: parse_count(p["position_fp"])
@@ -106,6 +110,22 @@ class Daemon:
 
     def event_count(self, kind: str) -> int:
         return self.engine.stats.events[kind]
+
+    def kalshi(self) -> Any:
+        """The running Kalshi connection behind the daemon's venue (session, feed, executor)."""
+        return self.engine.parts.venue.require_open()
+
+    def books_differing(self, sim: Any) -> list[str]:
+        """Tickers of `MARKETS` whose local book differs from the simulator's (empty: all equal)."""
+        wrong = []
+        for ticker in MARKETS:
+            venue = sim.exchange.orderbook(ticker)
+            book = self.engine.core.markets[ticker].book
+            want_bids = [(p, s) for p, s in reversed(venue.yes)]
+            want_asks = [(ONE_DOLLAR - p, s) for p, s in reversed(venue.no)]
+            if not book.valid or book.bids() != want_bids or book.asks() != want_asks:
+                wrong.append(ticker)
+        return wrong
 
     async def stop(self) -> int:
         self.engine.request_stop("test")

@@ -15,7 +15,6 @@ from mmframe_kalshi.venue import average_price
 
 from mmframe.api import MICROS_SCALE
 from tests.e2e.harness import (
-    MARKETS,
     MMFRAME,
     SYMMETRIC,
     Account,
@@ -44,10 +43,6 @@ def _run_args(sim: Any, account: Account) -> list[str]:
     return args
 
 
-async def _quoting_everywhere(admin: Admin, user_id: str) -> bool:
-    return {o["ticker"] for o in await admin.resting(user_id)} == set(MARKETS)
-
-
 async def test_mmframe_run_when_readme_command_runs_on_fresh_machine_quotes_and_summarises(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     # No credentials at all: `venue: sim` starts its own simulator.
@@ -65,7 +60,7 @@ async def test_mmframe_run_when_sigint_leaves_no_resting_orders(sim: Any, tmp_pa
     log = tmp_path / "run.log"
     proc = await _spawn(_run_args(sim, account), log)
     try:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), timeout=20,
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), timeout=20,
                           what="the daemon to quote every market")
         proc.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(proc.wait(), 20)
@@ -87,7 +82,7 @@ async def test_daemon_when_restarted_after_crash_recovers_positions_and_orders(
     log = tmp_path / "run.log"
     proc = await _spawn(_run_args(sim, account), log)
     try:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), timeout=20, what="quotes")
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), timeout=20, what="quotes")
         await until_async(lambda: admin.positions(account.user_id), timeout=20, what="an open position")
         proc.kill()  # a crash: nothing cancelled, the order group left in place
         await proc.wait()

@@ -8,32 +8,9 @@ from typing import Any
 
 import pytest
 
-from mmframe.api import ONE_DOLLAR
 from tests.e2e.harness import MARKETS, Admin, Daemon, daemon, new_account, until, until_async
 
 pytestmark = pytest.mark.anyio
-
-
-def _kalshi(d: Daemon) -> Any:
-    """The running Kalshi connection behind the daemon's venue (session, feed, executor)."""
-    return d.engine.parts.venue.require_open()
-
-
-async def _quoting_everywhere(admin: Admin, user_id: str) -> bool:
-    return {o["ticker"] for o in await admin.resting(user_id)} == set(MARKETS)
-
-
-async def _books_match(sim: Any, d: Daemon) -> list[str]:
-    """Tickers whose local book differs from the simulator's (empty: all equal)."""
-    wrong = []
-    for ticker in MARKETS:
-        venue = sim.exchange.orderbook(ticker)
-        book = d.engine.core.markets[ticker].book
-        want_bids = [(p, s) for p, s in reversed(venue.yes)]
-        want_asks = [(ONE_DOLLAR - p, s) for p, s in reversed(venue.no)]
-        if not book.valid or book.bids() != want_bids or book.asks() != want_asks:
-            wrong.append(ticker)
-    return wrong
 
 
 async def _quiet_books(sim: Any, admin: Admin, d: Daemon, user_id: str) -> None:
@@ -60,8 +37,8 @@ async def test_daemon_when_websocket_dropped_mid_stream_rebuilds_books_and_keeps
     account = new_account(sim, tmp_path)
     admin = Admin(sim)
     async with daemon(sim, account) as d:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes in every market")
-        session = _kalshi(d).session
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes in every market")
+        session = d.kalshi().session
         connects = session.ws.stats.connects
         await admin.fault("drop_ws")
         await until(lambda: session.ws.stats.connects > connects and session.ws.connected, what="a reconnect")
@@ -77,7 +54,7 @@ async def test_daemon_when_websocket_dropped_mid_stream_rebuilds_books_and_keeps
 
 
 async def _books_match_empty(sim: Any, d: Daemon) -> bool:
-    return not await _books_match(sim, d)
+    return not d.books_differing(sim)
 
 
 async def test_daemon_when_sequence_gap_takes_fresh_snapshot_and_book_matches_venue(
@@ -86,8 +63,8 @@ async def test_daemon_when_sequence_gap_takes_fresh_snapshot_and_book_matches_ve
     account = new_account(sim, tmp_path)
     admin = Admin(sim)
     async with daemon(sim, account) as d:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes in every market")
-        ws = _kalshi(d).session.ws
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes in every market")
+        ws = d.kalshi().session.ws
         gaps, snapshots = ws.stats.gaps, d.event_count("BookSnapshotReceived")
         await admin.fault("skip_seq", count=1)
         await until(lambda: ws.stats.gaps > gaps, what="the client to see the gap")
@@ -104,13 +81,13 @@ async def test_daemon_when_429_burst_survives_and_keeps_quoting(sim: Any, tmp_pa
     account = new_account(sim, tmp_path)
     admin = Admin(sim)
     async with daemon(sim, account) as d:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes in every market")
-        rest = _kalshi(d).session.rest
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes in every market")
+        rest = d.kalshi().session.rest
         await admin.fault("burst_429", count=25)
         await until(lambda: rest.rate_limited >= 25, timeout=15, what="the 429 burst to be used up")
         # After the burst the daemon still quotes every market and is not in error.
         d.engine.core.mark_all_dirty()
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes after the burst")
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes after the burst")
         assert d.engine.error is None
         assert d.engine.core.state == "active"
     assert d.task.result() == 0
@@ -123,8 +100,8 @@ async def test_daemon_when_create_answers_500_after_placing_never_duplicates_ord
     account = new_account(sim, tmp_path)
     admin = Admin(sim)
     async with daemon(sim, account) as d:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes in every market")
-        rest = _kalshi(d).session.rest
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes in every market")
+        rest = d.kalshi().session.rest
         sent = rest.requests_sent
         await admin.fault("fail_writes", share=1.0, placed=True)
         d.engine.core.mark_all_dirty()
@@ -152,7 +129,7 @@ async def test_daemon_when_order_group_triggers_halts_quoting_and_pulls_orders(s
     # A breaker of one contract: the first fill of a 10-contract quote trips it.
     overrides = ["venue.kalshi.order_group_contracts_limit=1"]
     async with daemon(sim, account, overrides=overrides) as d:
-        await until_async(lambda: _quoting_everywhere(admin, account.user_id), what="quotes in every market")
+        await until_async(lambda: admin.quoting_everywhere(account.user_id), what="quotes in every market")
         await until(lambda: d.engine.core.state == "halted", timeout=15, what="the order group to trigger")
         assert "order group" in d.engine.core.halt_reason
         assert d.event_count("OrderGroupTriggered") == 1

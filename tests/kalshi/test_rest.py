@@ -6,7 +6,10 @@ produce yet). Sleeps use a `FastClock` (real loop, no real waiting) so backoff c
 
 from __future__ import annotations
 
+import itertools
+import logging
 import random
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -48,17 +51,21 @@ class FastClock(LiveClock):
 async def venue(rsa_key: rsa.RSAPrivateKey) -> AsyncIterator[tuple[FakeKalshi, KalshiRestClient, FastClock]]:
     fake = FakeKalshi(public_key=rsa_key.public_key(), key_id=KEY_ID)
     clock = FastClock()
-    async with serve_asgi(fake.app()) as url:
-        client = KalshiRestClient(
-            url + "/trade-api/v2",
-            RequestSigner(KalshiCredentials(KEY_ID, rsa_key), clock),
-            clock,
-            retry=RetryPolicy(attempts=3, base_s=0.1, max_s=1.0),
-            timeout=httpx.Timeout(0.5, connect=1.0),
-            rng=random.Random(7),
-        )
-        async with client:
-            yield fake, client, clock
+    async with serve_asgi(fake.app()) as url, _client(url, rsa_key, clock) as client:
+        yield fake, client, clock
+
+
+def _client(
+    url: str, key: rsa.RSAPrivateKey, clock: FastClock, retry: RetryPolicy | None = None
+) -> KalshiRestClient:
+    return KalshiRestClient(
+        url + "/trade-api/v2",
+        RequestSigner(KalshiCredentials(KEY_ID, key), clock),
+        clock,
+        retry=retry or RetryPolicy(attempts=3, base_s=0.1, max_s=1.0),
+        timeout=httpx.Timeout(0.5, connect=1.0),
+        rng=random.Random(7),
+    )
 
 
 def _order(cid: str, ticker: str = "T-1") -> CreateOrderRequest:
@@ -206,3 +213,43 @@ async def test_rest_when_presigned_timestamp_refused_resigns_once(
     assert results[0].order_id == "ord-1" and presigner.hits == 1
     posts = [h["kalshi-access-timestamp"] for m, _, h in fake.log if m == "POST"]
     assert len(posts) == 2
+
+
+class VirtualClock(FastClock):
+    """`FastClock` whose monotonic time moves only by what is slept: backoff is exact, not waited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mono_ns = 0
+
+    def monotonic_ns(self) -> int:
+        return self.mono_ns
+
+    async def sleep(self, seconds: float) -> None:
+        self.mono_ns += int(seconds * 1e9)
+        await super().sleep(seconds)
+
+
+async def test_rest_when_an_outage_retries_many_times_logs_a_line_per_interval_with_counts(
+    rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeKalshi(public_key=rsa_key.public_key(), key_id=KEY_ID)
+    fake.faults.append(Fault("GET", "/portfolio/balance", status=503, times=40))
+    clock = VirtualClock()
+    retry = RetryPolicy(attempts=41, base_s=0.5, max_s=1.0)
+    async with serve_asgi(fake.app()) as url, _client(url, rsa_key, clock, retry) as client:
+        with caplog.at_level(logging.INFO, logger="mmframe_kalshi.rest"):
+            assert (await client.get_balance()).balance == 1_234_500
+    # Each retry logs, then sleeps: the k-th logs at the virtual time slept before it.
+    retried_at = [sum(int(s * 1e9) for s in clock.slept[:k]) for k in range(len(clock.slept))]
+    assert len(retried_at) == 40
+    expected, last = [], None
+    for k, at in enumerate(retried_at):  # first at once, then the first retry 10 s after the last line
+        if last is None or at - last >= 10 * 10**9:
+            expected.append(k)
+            last = at
+    lines = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(lines) == len(expected) < 10
+    assert [f"retry {k + 1} in" in line for k, line in zip(expected, lines, strict=True)] == [True] * len(lines)
+    counts = [int(m.group(1)) if (m := re.search(r"\((\d+) more since", line)) else 0 for line in lines]
+    assert counts == [0] + [b - a - 1 for a, b in itertools.pairwise(expected)]

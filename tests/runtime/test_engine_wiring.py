@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -14,9 +15,11 @@ from mmframe.api import (
     Kind,
     OrderActionsSubmitted,
     OrderFilled,
+    OrderRejected,
     QuoteComputed,
     RunStarted,
     RunStopped,
+    TestClock,
     TradingHalted,
 )
 from mmframe.pipeline.model import ComponentRef, ControlConfig, MarketSelection, Pipeline
@@ -246,3 +249,33 @@ def test_engine_when_a_fill_is_reported_twice_sinks_and_observers_see_it_once(re
 
     assert [e for e in seen if isinstance(e, OrderFilled)] == [fill]
     assert engine.stats.fills == 1 and engine.stats.events["fill_repeated"] == 1
+
+
+def test_engine_when_rejects_storm_logs_each_market_and_code_at_most_once_per_interval(
+    registry: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = TestClock()
+    engine = build_engine(_pipeline(), registry, clock=clock)
+
+    def reject(ticker: str, code: str) -> None:
+        engine.publish(
+            OrderRejected(
+                ts_ns=clock.now_ns(), client_order_id="x", ticker=ticker, code=code, message="would cross"
+            )
+        )
+
+    with caplog.at_level(logging.WARNING, logger="mmframe.engine"):
+        for _ in range(300):
+            reject("MEM-A", "post_only_cross")
+        reject("MEM-B", "post_only_cross")
+        reject("MEM-A", "insufficient_balance")
+        clock.advance(10)
+        reject("MEM-A", "post_only_cross")
+    lines = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert lines == [
+        "create rejected for MEM-A: post_only_cross would cross",
+        "create rejected for MEM-B: post_only_cross would cross",
+        "create rejected for MEM-A: insufficient_balance would cross",
+        "create rejected for MEM-A: post_only_cross would cross (299 more since the last such line)",
+    ]
+    assert engine.stats.rejects == 303  # every reject is still counted

@@ -15,7 +15,7 @@ from mmframe.api import OrderFilled, OrderGroupTriggered, OrderStatus
 from mmframe_kalshi import parsing
 from mmframe_kalshi.errors import MalformedMessageError
 from mmframe_kalshi.executor.outcomes import Outcomes
-from mmframe_kalshi.executor.shared import Shared, logger
+from mmframe_kalshi.executor.shared import Shared
 from mmframe_kalshi.models import Order
 from mmframe_kalshi.parsing import Frame
 
@@ -46,7 +46,7 @@ class AccountStream:
                 self._group_update(parsing.order_group_update(frame.msg))
         except MalformedMessageError as exc:
             self._shared.malformed += 1
-            logger.warning("malformed Kalshi %s frame dropped: %s", frame.type, exc)
+            self._shared.repeats.log(("malformed", frame.type), "malformed Kalshi %s frame dropped: %s", frame.type, exc)
 
     def fill(self, fill: OrderFilled) -> None:
         """Publish ``fill`` with the client id the tracker knows its order by now."""

@@ -19,7 +19,7 @@ from mmframe_kalshi import parsing
 from mmframe_kalshi.errors import KalshiError
 from mmframe_kalshi.executor.account import AccountStream
 from mmframe_kalshi.executor.outcomes import Outcomes
-from mmframe_kalshi.executor.shared import Shared, logger
+from mmframe_kalshi.executor.shared import Shared
 from mmframe_kalshi.models import Order
 
 _FILL_SLACK_S = 5
@@ -119,14 +119,16 @@ class Recovery:
 
     async def _client_ids(self, order_ids: list[str]) -> dict[str, str]:
         """REST fills carry no client id: read the orders (a bounded number) to learn theirs."""
+        repeats = self._shared.repeats
         if len(order_ids) > _MAX_ORDER_LOOKUPS:
-            logger.warning("%d fills of unknown orders; reading the first %d", len(order_ids), _MAX_ORDER_LOOKUPS)
+            repeats.log("fills of unknown orders", "%d fills of unknown orders; reading the first %d",
+                        len(order_ids), _MAX_ORDER_LOOKUPS)
         names: dict[str, str] = {}
         for order_id in order_ids[:_MAX_ORDER_LOOKUPS]:
             try:
                 order = await self._shared.rest.get_order(order_id)
             except KalshiError as exc:
-                logger.warning("order %s of a fill unreadable: %s", order_id, exc)
+                repeats.log(("fill order unreadable", type(exc)), "order %s of a fill unreadable: %s", order_id, exc)
                 continue
             if order.client_order_id:
                 names[order_id] = order.client_order_id
@@ -159,7 +161,10 @@ class Recovery:
             try:
                 await self.settle_unknown()
             except KalshiError as exc:
-                logger.warning("settling unknown create outcomes failed (%s); retrying in %.1fs", exc, delay)
+                self._shared.repeats.log(
+                    ("settle retry", type(exc)), "settling unknown create outcomes failed (%s); retrying in %.1fs",
+                    exc, delay,
+                )
             delay = min(delay * 2, 30.0)
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from mmframe.api import Count, Event, FeedContext, OrderView
+from mmframe.api import Count, Event, FeedContext, OrderView, RateLimitedLog
 from mmframe_kalshi.session import KalshiSession
 
 logger = logging.getLogger("mmframe_kalshi.executor")
@@ -56,6 +56,8 @@ class Shared:
         self.pending = PendingRequests()
         self.malformed = 0
         """Account-channel frames dropped because they did not parse."""
+        self.repeats = RateLimitedLog(logger, session.clock.monotonic_ns)
+        """For conditions that repeat (malformed frames, settle retries, fills of unknown orders)."""
 
     def require_ctx(self) -> FeedContext:
         if self.ctx is None:
