@@ -50,6 +50,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from mmframe_sim.scenario import BULK_ACTIVITY, bulk_scenario
 
 from mmframe.pipeline import load_pipeline
 from mmframe.plugins import load_registry
@@ -101,46 +102,10 @@ def simulator(workdir: Path, scenario: Path | None, *, tier: str = "unlimited") 
             proc.kill()
 
 
-ACTIVITY = {
-    # synthetic traders per market: (liquidity refresh s, noise orders/min, informed orders/min)
-    "busy": (30, 2.0, 1.0),
-    "quiet": (120, 0.5, 0.25),
-}
+ACTIVITY = BULK_ACTIVITY
 """``busy`` saturates the simulator (one Python process, 2,000 markets of traders, on the same two
 cores): its answers then take tens of ms and the executor's queue is the latency. ``quiet`` leaves
 it headroom, so the figures are the daemon's own."""
-
-
-def bulk_scenario(path: Path, markets: int, activity: str = "quiet") -> list[str]:
-    """A scenario with ``markets`` cent-grid markets in one series; returns their tickers."""
-    refresh_s, noise, informed = ACTIVITY[activity]
-    tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
-    lines = [  # block style only: scenarios are strictyaml
-        "name: bulk",
-        f"description: {markets} markets for the latency benchmark",
-        "seed: 7",
-        'starting_balance: "10000000.00"',
-        "participants:",
-        "  liquidity:",
-        f"    refresh_seconds: {refresh_s}",
-        "    levels: 2",
-        "  noise:",
-        f"    rate_per_minute: {noise}",
-        "  informed:",
-        f"    rate_per_minute: {informed}",
-        "series:",
-        "  - ticker: SIM-BULK",
-        "    fee_type: quadratic",
-        "events:",
-        "  - ticker: SIM-BULK-E",
-        "    series: SIM-BULK",
-        "markets:",
-    ]
-    for n, ticker in enumerate(tickers):
-        lines += [f"  - ticker: {ticker}", "    event: SIM-BULK-E",
-                  f"    initial_probability: {0.2 + (n % 60) / 100:.2f}"]
-    path.write_text("\n".join(lines) + "\n")
-    return tickers
 
 
 # --- instrumentation ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -19,12 +20,13 @@ from mmframe.control.metrics import CONTENT_TYPE, build_registry, render
 from mmframe.control.monitor import ControlMonitor
 from mmframe.control.openapi import openapi_document
 from mmframe.control.params import ParamsError, ParamsService
-from mmframe.control.state import build_state, jsonable, order_json, pnl_json
+from mmframe.control.state import build_state, jsonable, order_json, pnl_json, redact
 from mmframe.domain.money import format_price
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine
 
+log = logging.getLogger("mmframe.control")
 _NO_STORE = {"Cache-Control": "no-store"}
 _DASHBOARD_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
                     "/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8")}
@@ -107,6 +109,8 @@ class ControlPlane:
         """The parsed JSON body (None when empty and not required), or an error response."""
         denied = self.auth.check(request.headers.get("authorization"))
         if denied is not None:
+            log.warning("refused %s %s from %s: %d %s", request.method, request.url.path, _client(request),
+                        denied.status, denied.reason)
             return _error(denied.status, denied.reason)
         raw = await request.body()
         if not raw.strip():
@@ -135,6 +139,7 @@ class ControlPlane:
             "orders_left": len(left),
             "left": [order_json(o) for o in left],
         }
+        _log_operator(request, "pause", reason, f"{before} -> {self.engine.core.state}, {len(left)} order(s) left")
         return _json(body, status=200 if not left else 503)
 
     async def resume(self, request: Request) -> Response:
@@ -146,6 +151,8 @@ class ControlPlane:
             return reason
         before = self.engine.core.state
         resumed = self.engine.resume(reason)
+        _log_operator(request, "resume", reason, f"{before} -> {self.engine.core.state}"
+                      + ("" if resumed else " (nothing to resume)"))
         return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed})
 
     async def flatten(self, request: Request) -> Response:
@@ -153,7 +160,10 @@ class ControlPlane:
         if isinstance(body, Response):
             return body
         report = await self.flattener.flatten()
-        return _json({**report.to_json(), "max_slippage": format_price(self.flattener.max_slippage)})
+        summary = report.to_json()
+        _log_operator(request, "flatten", "operator", f"cancelled {summary['canceled']}, {len(summary['closes'])} "
+                      f"close(s), {len(summary['skipped'])} skipped, flat: {summary['flat']}")
+        return _json({**summary, "max_slippage": format_price(self.flattener.max_slippage)})
 
     async def update_params(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=True)
@@ -162,8 +172,21 @@ class ControlPlane:
         try:
             result = self.params.apply(body)
         except ParamsError as exc:
+            log.warning("params change refused (%d) from %s: %s", exc.status, _client(request), exc)
             return _error(exc.status, str(exc))
+        shown = redact(dict(body["params"]))  # a secret-looking field is never logged
+        changed = ", ".join(f"{k}={shown[k]}" for k in sorted(shown))
+        _log_operator(request, "params", str(body["target"]), changed)
         return _json(result)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "?"
+
+
+def _log_operator(request: Request, action: str, subject: str, outcome: str) -> None:
+    """One INFO line per operator change, beside the journal's record of it: who, what, the result."""
+    log.info("operator %s (%s) from %s: %s", action, subject, _client(request), outcome)
 
 
 def _reason(body: Any, default: str) -> str | Response:

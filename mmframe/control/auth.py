@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 TOKEN_ENV = "MMFRAME_CONTROL_TOKEN"
+TOKEN_FILE_ENV = "MMFRAME_CONTROL_TOKEN_FILE"
 
 
 class ControlConfigError(ValueError):
@@ -21,9 +22,19 @@ class ControlConfigError(ValueError):
 
 
 def resolve_token(configured: str | None, environ: Mapping[str, str] | None = None) -> str | None:
-    """The configured token, else ``$MMFRAME_CONTROL_TOKEN``, else None (blank counts as unset)."""
+    """The configured token, else ``$MMFRAME_CONTROL_TOKEN``, else the content of the file named by
+    ``$MMFRAME_CONTROL_TOKEN_FILE`` (a Docker secret, a systemd credential), else None (blank counts
+    as unset). Raises `ControlConfigError` when that file cannot be read."""
     env = os.environ if environ is None else environ
     token = configured if configured else env.get(TOKEN_ENV, "")
+    if not token.strip() and env.get(TOKEN_FILE_ENV, "").strip():
+        path = env[TOKEN_FILE_ENV].strip()
+        try:
+            with open(path, encoding="utf-8") as file:
+                token = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise ControlConfigError(f"cannot read the control token file ${TOKEN_FILE_ENV} ({path}): {reason}") from None
     return token.strip() or None
 
 

@@ -21,6 +21,7 @@ from mmframe.domain.events import (
     OrderFilled,
     OrderRejected,
     PortfolioMarked,
+    RiskVerdictIssued,
     TradeReported,
     VenueStatusChanged,
 )
@@ -33,6 +34,8 @@ LATENCY_BUCKETS_S: tuple[float, ...] = (
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0,
 )
 HISTORY_POINTS = 3600
+VERDICT_GROUPS = 500
+"""Distinct (market, rule, verdict) groups kept; the least recently seen goes first."""
 
 _RESTING = frozenset({OrderStatus.RESTING, OrderStatus.PARTIALLY_FILLED})
 _HOT_AND_IGNORED: frozenset[type[Event]] = frozenset({BookDeltaReceived, BookSnapshotReceived, TradeReported})
@@ -125,6 +128,47 @@ class LatencyHistogram:
         return out
 
 
+@dataclass
+class VerdictGroup:
+    """Every verdict of one rule, of one kind, in one market: how many, since when, the last reason."""
+
+    ticker: str
+    rule: str
+    verdict: str
+    count: int
+    first_ns: int
+    last_ns: int
+    reason: str
+
+
+class VerdictGroups:
+    """Repeated verdicts folded into one line each (a rule adjusting every requote is one group with
+    a count, not a panel full of the same row). O(1) per verdict."""
+
+    def __init__(self, limit: int = VERDICT_GROUPS) -> None:
+        self._limit = limit
+        self._groups: collections.OrderedDict[tuple[str, str, str], VerdictGroup] = collections.OrderedDict()
+
+    def add(self, event: RiskVerdictIssued) -> None:
+        kind = event.verdict.kind.value
+        key = (event.ticker, event.rule, kind)
+        group = self._groups.get(key)
+        if group is None:
+            self._groups[key] = VerdictGroup(event.ticker, event.rule, kind, 1, event.ts_ns, event.ts_ns,
+                                             event.verdict.reason)
+            if len(self._groups) > self._limit:
+                self._groups.popitem(last=False)
+            return
+        group.count += 1
+        group.last_ns = event.ts_ns
+        group.reason = event.verdict.reason
+        self._groups.move_to_end(key)
+
+    def latest(self, n: int) -> list[VerdictGroup]:
+        """The ``n`` groups seen most recently, newest first."""
+        return list(reversed(self._groups.values()))[:n]
+
+
 @dataclass(frozen=True)
 class PnlPoint:
     """One point of the PnL chart, price units."""
@@ -152,6 +196,7 @@ class ControlMonitor:
         self.placed_count = 0
         self.filled_count = 0
         self.history: collections.deque[PnlPoint] = collections.deque(maxlen=HISTORY_POINTS)
+        self.verdicts = VerdictGroups()
 
     def observe(self, event: Event) -> None:
         """Called with every event, on the quoting path: market data leaves after one set lookup."""
@@ -181,6 +226,8 @@ class ControlMonitor:
                 self.reconnects += 1
             elif status == "disconnected":
                 self.disconnects += 1
+        elif isinstance(event, RiskVerdictIssued):
+            self.verdicts.add(event)
         elif isinstance(event, PortfolioMarked):
             self._record_pnl(event)
 

@@ -51,9 +51,20 @@ def bind_socket(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ControlConfigError(
-            f"control plane cannot listen on {host}:{port}: {exc.strerror or exc} (set control.port)"
+            f"control plane cannot listen on {host}:{port}: {exc.strerror or exc}; set control.port to a "
+            "free port (--set control.port=3002), or to 0 to let the OS pick one (the log says which)"
         ) from exc
     return sock
+
+
+def open_control_socket(config: Any) -> socket.socket:
+    """Check the control plane's bind rule and take its port, before anything else starts: a port in
+    use (a second bot on the default 3001) or an unsafe bind is found while nothing runs yet.
+
+    Raises `ControlConfigError` with what to change.
+    """
+    check_bind(config.host, resolve_token(getattr(config, "token", None)))
+    return bind_socket(config.host, int(config.port))
 
 
 def build_control_plane(engine: Engine, *, config: Any, pipeline: Any, registry: Registry) -> ControlPlane:
@@ -79,16 +90,25 @@ async def serve_control(
     config: Any,
     pipeline: Any,
     registry: Registry,
+    sock: socket.socket | None = None,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``/health``, ``/metrics``, ``/state``, the mutating endpoints and the dashboard until
     cancelled. Reports ``started`` (with the base URL, also set as ``engine.control_url``) once listening.
+    ``sock`` is a socket `open_control_socket` bound earlier (``mmframe run`` binds it before the venue
+    starts); without it the port is bound here.
 
     Raises `ControlConfigError` for an unsafe or unusable configuration (a non-loopback bind without a
     token, a port in use).
     """
-    plane = build_control_plane(engine, config=config, pipeline=pipeline, registry=registry)
-    sock = bind_socket(config.host, int(config.port))
+    try:
+        plane = build_control_plane(engine, config=config, pipeline=pipeline, registry=registry)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    if sock is None:
+        sock = bind_socket(config.host, int(config.port))
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"

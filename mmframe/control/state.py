@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 _SECRET_KEY = re.compile(r"secret|token|password|passphrase|private|credential|api_?key|pem", re.IGNORECASE)
 REDACTED = "***"
+VERDICT_GROUPS_SHOWN = 20
+"""Groups of repeated verdicts in ``/state`` (most recently seen first)."""
 
 
 def redact(value: Any) -> Any:
@@ -131,6 +133,11 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
         }
         for v in reversed(core.recent_verdicts[-50:])
     ]
+    verdict_groups = [
+        {"ticker": g.ticker, "rule": g.rule, "verdict": g.verdict, "count": g.count, "first_ns": g.first_ns,
+         "last_ns": g.last_ns, "reason": g.reason}
+        for g in monitor.verdicts.latest(VERDICT_GROUPS_SHOWN)
+    ]
     try:
         venue = redact(dict(engine.parts.venue.describe()))
     except Exception as exc:  # a venue that cannot describe itself is still reported
@@ -156,6 +163,7 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "halt_reason": core.halt_reason,
             "rules": [named.name for named in core.rules],
             "recent_verdicts": verdicts,
+            "verdict_groups": verdict_groups,
         },
         "components": redact(components),
         "stats": {

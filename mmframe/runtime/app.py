@@ -143,16 +143,27 @@ async def run_pipeline(
     resting); 2: the pipeline could not be built or started.
     """
     control = None
+    sock = None
     if pipeline.control.enabled:
-        from mmframe.control import serve_control  # imported only when the pipeline enables it
+        # imported only when the pipeline enables it
+        from mmframe.control import ControlConfigError, open_control_socket, serve_control
 
+        # The port is taken before anything starts (the `sim` venue's simulator, a venue session):
+        # a collision is a start-up failure, exit 2, with nothing to stop.
+        try:
+            sock = open_control_socket(pipeline.control)
+        except ControlConfigError as exc:
+            log.error("cannot start pipeline %s: %s", pipeline.name, exc)
+            return 2
         control = functools.partial(
-            serve_control, config=pipeline.control, pipeline=pipeline, registry=registry
+            serve_control, config=pipeline.control, pipeline=pipeline, registry=registry, sock=sock
         )
 
     try:
         engine = build_engine(pipeline, registry, control=control)
     except Exception as exc:
+        if sock is not None:
+            sock.close()
         log.error("cannot build pipeline %s: %s", pipeline.name, exc)
         return 2
     async with anyio.create_task_group() as tg:

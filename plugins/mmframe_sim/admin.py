@@ -8,6 +8,8 @@ interactive faults behave the same.
     POST /_sim/faults/plan       {"faults": [{"at_seconds": 5, "action": "pause_exchange"}, ...]}
     GET  /_sim/faults            the live switches
     GET  /_sim/truth             resting orders, positions, fair values, balances, time, faults
+    GET  /_sim/orders?user_id=U  every order of account U, any status, with ``created_ns``
+    GET  /_sim/requests?user_id=U&since_ns=T   the write log: signed writes that reached the exchange
     POST /_sim/time              {"freeze": true} | {"resume": true} | {"advance_seconds": 3.5}
     POST /_sim/accounts          {"balance": "1000.00", "tier": "prime"} -> key_id + private_key_pem
     POST /_sim/markets/{ticker}/{close|determine|settle|deactivate|activate} {"result": "yes"}
@@ -240,6 +242,32 @@ async def _get_truth(sim: SimServer, request: Request, body: Any) -> tuple[int, 
     return 200, ground_truth(sim, request.query_params.get("ticker") or None)
 
 
+def _int_query(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise AdminError(f"{name} must be an integer") from None
+
+
+async def _get_orders(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    user_id = request.query_params.get("user_id")
+    if not user_id:
+        raise AdminError("missing query parameter user_id")
+    if not sim.exchange.has_account(user_id):
+        return 404, {"error": f"no account {user_id!r}"}
+    orders = sim.exchange.orders(user_id)
+    return 200, {"orders": [{**wire.order_json(o), "created_ns": o.created_ns} for o in orders]}
+
+
+async def _get_requests(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+    log = sim.write_log
+    entries = log.entries(request.query_params.get("user_id") or None, _int_query(request, "since_ns"))
+    return 200, {"requests": [e.to_json() for e in entries], "dropped": log.dropped}
+
+
 async def _post_time(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
     body = body if isinstance(body, dict) else {}
     if body.get("freeze"):
@@ -303,6 +331,8 @@ def admin_routes(sim: SimServer) -> list[Route]:
         Route("/faults", _admin(sim, _post_fault), methods=["POST"]),
         Route("/faults/plan", _admin(sim, _post_plan), methods=["POST"]),
         Route("/truth", _admin(sim, _get_truth), methods=["GET"]),
+        Route("/orders", _admin(sim, _get_orders), methods=["GET"]),
+        Route("/requests", _admin(sim, _get_requests), methods=["GET"]),
         Route("/time", _admin(sim, _post_time), methods=["POST"]),
         Route("/accounts", _admin(sim, _post_account), methods=["POST"]),
         Route("/exchange", _admin(sim, _post_exchange), methods=["POST"]),

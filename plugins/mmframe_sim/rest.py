@@ -132,6 +132,8 @@ class KalshiEndpoint:
             listed = body.get(self.items_key)
             if isinstance(listed, list):
                 items = len(listed)
+        if self.is_write:
+            send = sim.write_log.record(key.account_id, self.method, self.route, items, send)
         if not sim.limiter.try_acquire(key.key_id, key.tier, self.cost, items) or faults.take_429():
             await _respond(send, 429, TOO_MANY_REQUESTS)
             return

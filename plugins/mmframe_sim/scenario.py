@@ -403,3 +403,52 @@ def standard_scenario() -> Scenario:
     """The shipped default scenario (``scenarios/standard.yaml``)."""
     resource = importlib.resources.files("mmframe_sim").joinpath("scenarios/standard.yaml")
     return parse_scenario(resource.read_text(encoding="utf-8"), "mmframe_sim/scenarios/standard.yaml")
+
+
+BULK_ACTIVITY: dict[str, tuple[float, float, float]] = {
+    # synthetic traders per market: (liquidity refresh s, noise orders/min, informed orders/min)
+    "busy": (30, 2.0, 1.0),
+    "quiet": (120, 0.5, 0.25),
+    "lively": (5, 0.5, 0.25),
+}
+"""How lively a `bulk_scenario`'s markets are. ``busy`` saturates the simulator at thousands of
+markets (one Python process on a shared machine); ``quiet`` leaves it headroom; ``lively`` (for a few
+hundred markets) re-quotes the background book every ~5 s, so a fair-value move reaches the book
+within seconds."""
+
+
+def bulk_scenario(path: Path, markets: int, activity: str = "quiet") -> list[str]:
+    """Write a scenario of ``markets`` cent-grid markets in one series (``SIM-BULK``, select them with
+    ``markets={series: [SIM-BULK]}``) to ``path``; returns their tickers."""
+    if markets < 1:
+        raise ValueError("a bulk scenario needs at least one market")
+    if activity not in BULK_ACTIVITY:
+        raise ValueError(f"unknown activity {activity!r}; known: {', '.join(sorted(BULK_ACTIVITY))}")
+    refresh_s, noise, informed = BULK_ACTIVITY[activity]
+    tickers = [f"SIM-BULK-M{n:04d}" for n in range(markets)]
+    lines = [  # block style only: scenarios are strictyaml
+        "name: bulk",
+        f"description: {markets} generated markets ({activity})",
+        "seed: 7",
+        'starting_balance: "10000000.00"',
+        "participants:",
+        "  liquidity:",
+        f"    refresh_seconds: {refresh_s}",
+        "    levels: 2",
+        "  noise:",
+        f"    rate_per_minute: {noise}",
+        "  informed:",
+        f"    rate_per_minute: {informed}",
+        "series:",
+        "  - ticker: SIM-BULK",
+        "    fee_type: quadratic",
+        "events:",
+        "  - ticker: SIM-BULK-E",
+        "    series: SIM-BULK",
+        "markets:",
+    ]
+    for n, ticker in enumerate(tickers):
+        lines += [f"  - ticker: {ticker}", "    event: SIM-BULK-E",
+                  f"    initial_probability: {0.2 + (n % 60) / 100:.2f}"]
+    path.write_text("\n".join(lines) + "\n")
+    return tickers

@@ -30,6 +30,7 @@ from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultState, FaultStep
 from mmframe_sim.ratelimit import DEFAULT_TIER, TIERS, RateLimiter
 from mmframe_sim.rest import KalshiRouter
+from mmframe_sim.write_log import WriteLog
 from mmframe_sim.ws import WS_PATH, WsHub
 
 ADMIN_PREFIX = "/_sim"
@@ -122,6 +123,7 @@ class SimServer:
         self.hub = WsHub(self) if ws_queue_limit is None else WsHub(self, ws_queue_limit)
         self.accounts: list[str] = []
         self.fault_log: list[str] = []
+        self.write_log = WriteLog(self.wall_clock)
         self.task_group: TaskGroup | None = None
         self._unsubscribe = exchange.subscribe(self.hub.on_events)
         self.app = self._build_app()

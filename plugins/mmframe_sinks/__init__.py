@@ -1,4 +1,5 @@
-"""First-party sinks — ``journal`` (SQLite), ``jsonl``, ``terminal``, ``webhook`` — and the
+"""First-party sinks — ``journal`` (SQLite), ``jsonl``, ``terminal``, ``alerts`` (and its older
+single-URL form ``webhook``) — and the
 ``mmframe report`` command that reads the journal."""
 
 from __future__ import annotations
@@ -6,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from mmframe.api import hookimpl
-from mmframe_sinks import journal, jsonl, terminal, webhook
+from mmframe_sinks import alerts, journal, jsonl, terminal, webhook
 
-SPECS = (journal.SPEC, jsonl.SPEC, terminal.SPEC, webhook.SPEC)
+SPECS = (journal.SPEC, jsonl.SPEC, terminal.SPEC, alerts.SPEC, webhook.SPEC)
 
 
 @hookimpl

@@ -1,232 +1,69 @@
-"""``webhook``: JSON POST alerts for what an operator must know at once — a halt, a loss threshold
-crossed, the venue disconnecting, rejected orders, the exchange-side order group firing — with
-retries and a rate cap. The URL is treated as a secret: it is never logged."""
+"""``webhook``: the older, single-URL form of ``alerts``, kept so existing pipelines run unchanged.
+
+``url: https://...`` is sent through apprise's JSON target (``jsons://...``; ``http://`` becomes
+``json://``), with the same rules, folding and per-kind caps as ``alerts`` (``max_per_minute`` now
+caps each kind, not all alerts together). The body is apprise's JSON (``version``, ``title``,
+``message``, ``attachments``, ``type``), no longer the earlier ``{alert, severity, ...}`` object.
+Migrate with ``use: alerts, with: {urls: [jsons://host/path]}`` (docs/alerts.md).
+"""
 
 from __future__ import annotations
 
-import collections
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import anyio
-import httpx
-
-from mmframe.api import (
-    NANOS_PER_SECOND,
-    ComponentContext,
-    ComponentSpec,
-    Event,
-    Kind,
-    OrderGroupTriggered,
-    OrderRejected,
-    PortfolioMarked,
-    TradingHalted,
-    VenueStatusChanged,
-    dollars_to_price,
-    format_price,
-)
+from mmframe.api import ComponentContext, ComponentSpec, Kind
+from mmframe_sinks.alerts import COMMON_PROPERTIES, AlertSink
 
 NAME = "webhook"
-ALERTS = ("halt", "loss", "disconnect", "reject", "order_group")
+LEGACY_ALERTS = ("halt", "loss", "disconnect", "reject", "order_group")
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
     "additionalProperties": False,
     "required": ["url"],
     "properties": {
-        "url": {"type": "string", "pattern": "^https?://", "description": "Where alerts are POSTed (a secret: "
-                "write it as ${ALERT_WEBHOOK_URL})."},
-        "alerts": {"type": "array", "items": {"enum": list(ALERTS)}, "uniqueItems": True, "default": list(ALERTS),
-                   "description": "Which alerts to send."},
-        "loss_thresholds": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.0001},
-                            "default": [], "description": "Alert once when today's net PnL falls to -each of "
-                            "these dollar amounts."},
-        "max_per_minute": {"type": "integer", "minimum": 1, "default": 10,
-                           "description": "Rate cap; alerts over it are counted and summarised in the next one."},
-        "retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 3,
-                    "description": "Retries after a failed POST (connection error, 429 or 5xx)."},
-        "backoff_seconds": {"type": "number", "minimum": 0, "default": 0.5,
-                            "description": "First retry delay; doubles each retry."},
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 5},
+        "url": {"type": "string", "pattern": "^https?://", "description": "Where alerts are POSTed as JSON (a "
+                "secret: write it as ${ALERT_WEBHOOK_URL})."},
+        "alerts": {"type": "array", "items": {"enum": list(LEGACY_ALERTS)}, "uniqueItems": True,
+                   "default": list(LEGACY_ALERTS), "description": "Which alerts to send."},
+        **COMMON_PROPERTIES,
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 5,
+                            "description": "Connect and read timeout of each POST."},
     },
 }
-EXAMPLE = {"url": "https://hooks.example.com/mmframe", "loss_thresholds": [50, 100], "max_per_minute": 10}
+EXAMPLE = {"url": "https://hooks.example.com/mmframe", "loss_thresholds": [50, 100]}
 
-log = logging.getLogger("mmframe.sinks.webhook")
-_SEVERITY = {"halt": "critical", "loss": "critical", "order_group": "critical", "disconnect": "warning",
-             "reject": "warning"}
+log = logging.getLogger("mmframe.alerts")
 
 
-@dataclass(frozen=True)
-class Alert:
-    """One alert: its type, a one-line message and details."""
-
-    alert: str
-    message: str
-    ts_ns: int
-    details: Mapping[str, Any]
-
-
-class AlertRules:
-    """Turns events into alerts: which ones matter, once per loss threshold, rejects summarised per batch."""
-
-    def __init__(self, enabled: Sequence[str], loss_thresholds: Sequence[int]) -> None:
-        self.enabled = frozenset(enabled)
-        self._thresholds = sorted(loss_thresholds)
-        self._crossed: set[int] = set()
-
-    def alerts(self, events: Sequence[Event]) -> list[Alert]:
-        out: list[Alert] = []
-        rejects: list[OrderRejected] = []
-        for event in events:
-            if isinstance(event, TradingHalted):
-                out.append(Alert("halt", f"trading halted: {event.reason}", event.ts_ns, {"reason": event.reason}))
-            elif isinstance(event, OrderGroupTriggered):
-                out.append(Alert("order_group", f"order group {event.order_group_id} triggered {event.detail}".strip(),
-                                 event.ts_ns, {"order_group_id": event.order_group_id, "detail": event.detail}))
-            elif isinstance(event, VenueStatusChanged) and event.status in ("disconnected", "reconnecting"):
-                out.append(Alert("disconnect", f"venue {event.status}: {event.detail}".rstrip(": "), event.ts_ns,
-                                 {"status": event.status, "detail": event.detail}))
-            elif isinstance(event, OrderRejected):
-                rejects.append(event)
-            elif isinstance(event, PortfolioMarked):
-                out.extend(self._losses(event))
-        if rejects:
-            codes = collections.Counter(r.code for r in rejects)
-            first = rejects[0]
-            out.append(Alert("reject", f"{len(rejects)} order action(s) rejected, e.g. {first.action} {first.ticker}: "
-                             f"{first.code} {first.message}".strip(), first.ts_ns, {"by_code": dict(codes)}))
-        return [a for a in out if a.alert in self.enabled]
-
-    def _losses(self, event: PortfolioMarked) -> list[Alert]:
-        net = event.day_net_pnl
-        out = []
-        for threshold in self._thresholds:
-            if net <= -threshold and threshold not in self._crossed:
-                self._crossed.add(threshold)
-                out.append(Alert("loss", f"net PnL ${format_price(net)} crossed -${format_price(threshold)}",
-                                 event.ts_ns, {"net_pnl": format_price(net), "threshold": format_price(threshold)}))
-        return out
+def apprise_json_url(url: str, timeout_seconds: float | None = None) -> str:
+    """``https://host/path?q`` as apprise's JSON target ``jsons://host/path?q`` (with its timeouts)."""
+    parts = urlsplit(url)
+    scheme = "jsons" if parts.scheme.lower() == "https" else "json"
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if timeout_seconds is not None:
+        query += [("cto", f"{timeout_seconds:g}"), ("rto", f"{timeout_seconds:g}")]
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
 
-class RateCap:
-    """At most ``per_minute`` sends in any sliding 60 s window."""
-
-    def __init__(self, per_minute: int, now: Callable[[], float]) -> None:
-        self.per_minute = per_minute
-        self._now = now
-        self._sent: collections.deque[float] = collections.deque()
-
-    def allow(self) -> bool:
-        now = self._now()
-        while self._sent and now - self._sent[0] >= 60.0:
-            self._sent.popleft()
-        if len(self._sent) >= self.per_minute:
-            return False
-        self._sent.append(now)
-        return True
-
-
-class _UrlRedactor(logging.Filter):
-    """Hides the webhook URL in httpx's own request log lines (it logs every URL at INFO)."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self._url = url
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(str(arg) == self._url for arg in record.args):
-            record.args = tuple("<webhook url>" if str(arg) == self._url else arg for arg in record.args)
-        return True
-
-
-class WebhookSink:
-    """POSTs `Alert`s as JSON (see the module docstring)."""
-
-    def __init__(self, config: Mapping[str, Any], pipeline: str = "", now: Callable[[], float] | None = None) -> None:
-        self._url = str(config["url"])
-        thresholds = [dollars_to_price(Decimal(str(t))) for t in config.get("loss_thresholds", ())]
-        self.rules = AlertRules(config.get("alerts", ALERTS), thresholds)
-        self.cap = RateCap(int(config.get("max_per_minute", 10)), now or time.monotonic)
-        self._retries = int(config.get("retries", 3))
-        self._backoff = float(config.get("backoff_seconds", 0.5))
-        self._timeout = float(config.get("timeout_seconds", 5))
-        self._pipeline = pipeline
-        self._client: httpx.AsyncClient | None = None
-        self._redactor = _UrlRedactor(self._url)
-        self.sent = 0
-        self.failed = 0
-        self.suppressed = 0
-
-    @classmethod
-    def build(cls, config: dict[str, Any], ctx: ComponentContext) -> WebhookSink:
-        return cls(config, ctx.pipeline, lambda: ctx.clock.monotonic_ns() / NANOS_PER_SECOND)
-
-    async def start(self) -> None:
-        logging.getLogger("httpx").addFilter(self._redactor)
-        self._client = httpx.AsyncClient(timeout=self._timeout)
-
-    async def write(self, events: Sequence[Event]) -> None:
-        for alert in self.rules.alerts(events):
-            if not self.cap.allow():
-                self.suppressed += 1
-                continue
-            await self._post(alert)
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        logging.getLogger("httpx").removeFilter(self._redactor)
-
-    def payload(self, alert: Alert) -> dict[str, Any]:
-        """The JSON body of ``alert``; reports how many alerts the rate cap held back since the last one."""
-        body: dict[str, Any] = {
-            "alert": alert.alert,
-            "severity": _SEVERITY[alert.alert],
-            "pipeline": self._pipeline,
-            "message": alert.message,
-            "ts_ns": alert.ts_ns,
-            "details": dict(alert.details),
-        }
-        if self.suppressed:
-            body["suppressed_since_last"] = self.suppressed
-        return body
-
-    async def _post(self, alert: Alert) -> None:
-        assert self._client is not None, "webhook sink not started"
-        body = self.payload(alert)
-        delay = self._backoff
-        for attempt in range(self._retries + 1):
-            try:
-                response = await self._client.post(self._url, json=body)
-                if response.status_code < 300:
-                    self.sent += 1
-                    self.suppressed = 0
-                    return
-                if response.status_code != 429 and response.status_code < 500:
-                    log.error("webhook refused the %s alert: HTTP %d", alert.alert, response.status_code)
-                    break
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                problem = type(exc).__name__
-            if attempt < self._retries:
-                log.warning("webhook %s alert failed (%s); retry %d in %.2fs", alert.alert, problem, attempt + 1, delay)
-                await anyio.sleep(delay)
-                delay *= 2
-        self.failed += 1
+def build(config: dict[str, Any], ctx: ComponentContext) -> AlertSink:
+    """An `AlertSink` for the legacy config (see the module docstring)."""
+    log.warning("sink webhook is kept for old pipelines: use `alerts` with `urls: [jsons://...]` "
+                "(docs/alerts.md); the body is now apprise's JSON and max_per_minute caps each kind")
+    settings = {key: value for key, value in config.items() if key not in ("url", "timeout_seconds")}
+    settings["urls"] = [apprise_json_url(str(config["url"]), config.get("timeout_seconds", 5))]
+    settings.setdefault("alerts", list(LEGACY_ALERTS))
+    return AlertSink.build(settings, ctx)
 
 
 SPEC = ComponentSpec(
     kind=Kind.SINK,
     name=NAME,
-    summary="JSON POST alerts (halt, loss thresholds, disconnects, rejects, order group) with retries and a rate cap.",
-    factory=WebhookSink.build,
+    summary="Alerts as JSON POSTs to one URL: the older form of `alerts` (sent through apprise's json:// target).",
+    factory=build,
     config_schema=SCHEMA,
     example=EXAMPLE,
-    description=(WebhookSink.__doc__ or "").strip(),
+    description=(__doc__ or "").strip(),
 )

@@ -29,12 +29,13 @@ def make_pipeline(
     sinks: tuple[tuple[str, dict[str, Any]], ...] = (),
     strategy_config: dict[str, Any] | None = None,
     flatten_max_slippage: int | None = None,
+    tickers: tuple[str, ...] = TICKERS,
 ) -> Pipeline:
     return Pipeline(
         name="control-test",
         path="<test>",
         venue=ComponentRef(Kind.VENUE, "memory-exchange", {}, None),
-        markets=MarketSelection(tickers=TICKERS),
+        markets=MarketSelection(tickers=tickers),
         strategy=ComponentRef(Kind.STRATEGY, "mid-quoter", strategy_config or {"spread": 0.04, "size": 1}, None),
         risk=tuple(ComponentRef(Kind.RISK, name, cfg, None) for name, cfg in risk),
         sinks=tuple(ComponentRef(Kind.SINK, name, cfg, None) for name, cfg in sinks),
@@ -58,7 +59,7 @@ def quoting_everywhere(engine: Engine) -> bool:
     """Every market has a resting bid and ask."""
     return all(
         {o.side.value for o in engine.core.tracker.working(t) if o.status.value == "resting"} == {"bid", "ask"}
-        for t in TICKERS
+        for t in engine.markets
     )
 
 

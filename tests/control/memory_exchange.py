@@ -55,9 +55,9 @@ class Exchange:
 
     current: Exchange | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, tickers: Sequence[str] = TICKERS) -> None:
         self.books: dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = {
-            ticker: (((4500, 50_000),), ((5000, 50_000),)) for ticker in TICKERS
+            ticker: (((4500, 50_000),), ((5000, 50_000),)) for ticker in tickers
         }
         self.resting: dict[str, WorkingOrder] = {}
         self.positions: dict[str, int] = {}

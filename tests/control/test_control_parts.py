@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -116,3 +119,38 @@ def test_close_price_when_no_one_to_trade_with_says_why() -> None:
     invalid = _market(((4500, 100),), ((5000, 100),))
     invalid.book.invalidate()
     assert close_price(invalid, BookSide.ASK, 500) == "book not valid (waiting for a snapshot)"
+
+
+def test_resolve_token_when_only_a_token_file_is_named_reads_it(tmp_path: Path) -> None:
+    secret = tmp_path / "control-token"
+    secret.write_text("file-token-123\n", encoding="utf-8")
+    assert resolve_token(None, {"MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "file-token-123"
+    # the variable wins over the file, the configured value over both
+    assert resolve_token(None, {"MMFRAME_CONTROL_TOKEN": "env", "MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "env"
+    assert resolve_token("cfg", {"MMFRAME_CONTROL_TOKEN_FILE": str(secret)}) == "cfg"
+
+
+def test_resolve_token_when_token_file_missing_says_which_variable_and_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ControlConfigError, match=r"MMFRAME_CONTROL_TOKEN_FILE \(.*nope\): No such file"):
+        resolve_token(None, {"MMFRAME_CONTROL_TOKEN_FILE": str(missing)})
+
+
+def _verdict(ts: int, ticker: str, rule: str, reason: str) -> Any:
+    from mmframe.api import Quote, RiskVerdictIssued, Verdict
+
+    return RiskVerdictIssued(ts_ns=ts, ticker=ticker, rule=rule, verdict=Verdict.adjust(Quote.empty(ticker), reason))
+
+
+def test_verdict_groups_when_a_rule_repeats_folds_by_market_rule_and_kind_keeping_the_latest_reason() -> None:
+    from mmframe.control.monitor import VerdictGroups
+
+    groups = VerdictGroups(limit=2)
+    groups.add(_verdict(1, "A", "max-position", "at 10"))
+    groups.add(_verdict(2, "B", "max-position", "at 3"))
+    groups.add(_verdict(3, "A", "max-position", "at 11"))
+    [a, b] = groups.latest(5)
+    assert (a.ticker, a.count, a.first_ns, a.last_ns, a.reason) == ("A", 2, 1, 3, "at 11")
+    assert (b.ticker, b.count) == ("B", 1)
+    groups.add(_verdict(4, "C", "price-band", "far"))  # over the limit: the least recently seen goes
+    assert [g.ticker for g in groups.latest(5)] == ["C", "A"]

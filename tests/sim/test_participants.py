@@ -13,7 +13,14 @@ from mmframe_sim.engine import (
     Side,
 )
 from mmframe_sim.participants import INFORMED_USER, NOISE_USER
-from mmframe_sim.scenario import ScenarioError, load_scenario, parse_scenario, standard_scenario
+from mmframe_sim.scenario import (
+    BULK_ACTIVITY,
+    ScenarioError,
+    bulk_scenario,
+    load_scenario,
+    parse_scenario,
+    standard_scenario,
+)
 
 from mmframe.api import TestClock
 from tests.sim.sim_engine_helpers import ask
@@ -171,3 +178,26 @@ def test_scenario_when_file_missing_says_so(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text(SMALL)
     assert load_scenario(path).name == "small"
+
+
+@pytest.mark.parametrize("activity", sorted(BULK_ACTIVITY))
+def test_bulk_scenario_when_generated_lists_that_many_markets_with_that_activity(tmp_path, activity):
+    path = tmp_path / "bulk.yaml"
+    tickers = bulk_scenario(path, 200, activity)
+    scenario = load_scenario(path)
+    assert [m.spec.ticker for m in scenario.markets] == tickers
+    assert len(set(tickers)) == 200 and all(t.startswith("SIM-BULK-") for t in tickers)
+    refresh_s, noise, informed = BULK_ACTIVITY[activity]
+    assert scenario.participants is not None
+    assert scenario.participants.liquidity_refresh_seconds == refresh_s
+    assert (scenario.participants.noise_rate_per_minute, scenario.participants.informed_rate_per_minute) == (
+        noise, informed)
+    exchange = Exchange.from_scenario(scenario, TestClock())
+    assert exchange.market(tickers[-1]).status is MarketStatus.ACTIVE
+
+
+def test_bulk_scenario_when_no_markets_or_unknown_activity_refuses(tmp_path):
+    with pytest.raises(ValueError, match="at least one market"):
+        bulk_scenario(tmp_path / "bulk.yaml", 0)
+    with pytest.raises(ValueError, match="unknown activity 'frantic'; known: busy, lively, quiet"):
+        bulk_scenario(tmp_path / "bulk.yaml", 3, "frantic")

@@ -115,6 +115,52 @@ async def test_market_deactivation_when_applied_cancels_resting_orders() -> None
         assert (settled["market"]["status"], settled["market"]["result"]) == ("finalized", "no")
 
 
+async def test_admin_orders_when_orders_finished_lists_every_status_with_creation_time() -> None:
+    async with running() as s:
+        before = (await _admin(s, "/truth"))["time_ns"]
+        first = (await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))).json()
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.3000"))
+        await s.alice.delete(f"/portfolio/events/orders/{first['order_id']}")
+        await s.bob.post("/portfolio/events/orders", json=order(side="ask", price="0.6000"))
+        user = s.sim.server.keys.get(s.alice.signer.key_id).account_id
+        orders = (await _admin(s, f"/orders?user_id={user}"))["orders"]
+        assert sorted((o["yes_price_dollars"], o["status"]) for o in orders) == [
+            ("0.3000", "resting"), ("0.4000", "canceled")]
+        assert all(o["user_id"] == user and o["created_ns"] >= before for o in orders)
+
+
+async def test_admin_orders_when_account_unknown_or_missing_refuses() -> None:
+    async with running() as s, httpx.AsyncClient() as http:
+        assert (await http.get(s.sim.admin_url + "/orders?user_id=nobody")).status_code == 404
+        assert (await http.get(s.sim.admin_url + "/orders")).status_code == 400
+
+
+async def test_admin_requests_when_writes_sent_logs_each_with_route_items_and_status() -> None:
+    async with running() as s:
+        await s.alice.get("/exchange/status")  # a read: not logged
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.4000"))
+        await _admin(s, "/faults", {"action": "burst_429", "count": 1})
+        batch = {"orders": [order(price="0.3000"), order(price="0.2000")]}
+        assert (await s.alice.post("/portfolio/events/orders/batched", json=batch)).status_code == 429
+        since = (await _admin(s, "/truth"))["time_ns"]
+        await s.bob.post("/portfolio/events/orders", json=order(side="ask", price="0.6000"))
+        user = s.sim.server.keys.get(s.alice.signer.key_id).account_id
+        logged = (await _admin(s, f"/requests?user_id={user}"))["requests"]
+        assert [(r["method"], r["route"], r["items"], r["status"]) for r in logged] == [
+            ("POST", "/portfolio/events/orders", 1, 201),
+            ("POST", "/portfolio/events/orders/batched", 2, 429),
+        ]
+        everyone = (await _admin(s, f"/requests?since_ns={since}"))["requests"]
+        assert [(r["user_id"] != user, r["status"]) for r in everyone] == [(True, 201)]
+
+
+async def test_admin_requests_when_since_not_integer_returns_400() -> None:
+    async with running() as s, httpx.AsyncClient() as http:
+        response = await http.get(s.sim.admin_url + "/requests?since_ns=soon")
+        assert response.status_code == 400
+        assert "since_ns" in response.json()["error"]
+
+
 async def test_fault_skip_seq_when_set_leaves_a_gap_and_duplicate_repeats() -> None:
     async with running() as s:
         ws = await _book_ws(s)

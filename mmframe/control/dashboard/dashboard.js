@@ -1,4 +1,5 @@
-// mmframe dashboard: polls /state, /health and /history; POSTs pause/resume/flatten with the token.
+// mmframe dashboard: polls /state, /health and /history; POSTs pause/resume/flatten and run-time
+// parameter changes (/params, validated by the server exactly as any other client's) with the token.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -58,25 +59,118 @@ function renderState(s) {
   const reason = s.risk.halt_reason ? " — " + s.risk.halt_reason : "";
   $("risk-summary").textContent =
     "state: " + s.risk.state + reason + " · rules: " + (s.risk.rules.join(", ") || "none");
-  fillRows("verdicts", s.risk.recent_verdicts.slice(0, 10).map((v) => [
-    cell(time(v.ts_ns)), cell(v.ticker), cell(v.rule), cell(v.verdict), cell(v.reason),
+  // Repeated verdicts come grouped by market, rule and verdict, with a count and the latest reason.
+  fillRows("verdicts", (s.risk.verdict_groups || []).slice(0, 10).map((g) => [
+    cell(time(g.last_ns)), cell(g.ticker, "name"), cell(g.rule, "name"), cell(g.verdict),
+    countCell(g.count), cell(g.reason, "text"),
   ]), "no verdicts");
   fillRows("positions", s.positions.map((p) => [
-    cell(p.ticker), cell(p.position, signClass(p.position)), cell(p.avg_price), cell(p.mark),
+    cell(p.ticker, "name"), cell(p.position, signClass(p.position)), cell(p.avg_price), cell(p.mark),
     cell(p.realised_pnl, signClass(p.realised_pnl)), cell(p.unrealised_pnl, signClass(p.unrealised_pnl)), cell(p.fees),
   ]), "flat");
   fillRows("markets", s.markets.map((m) => {
     const q = m.last_quote || { bids: [], asks: [] };
     return [
-      cell(m.ticker), cell(m.book.best_bid), cell(m.book.best_ask),
+      cell(m.ticker, "name"), cell(m.book.best_bid), cell(m.book.best_ask),
       cell(q.bids.length ? q.bids[0].size + " @ " + q.bids[0].price : null),
       cell(q.asks.length ? q.asks[0].size + " @ " + q.asks[0].price : null),
       cell(m.position, signClass(m.position)), cell((m.quote_uptime * 100).toFixed(1) + "%"),
     ];
   }), "no markets");
   fillRows("orders", s.working_orders.map((o) => [
-    cell(o.ticker), cell(o.side), cell(o.price), cell(o.remaining), cell(o.filled), cell(o.status),
+    cell(o.ticker, "name"), cell(o.side), cell(o.price), cell(o.remaining), cell(o.filled), cell(o.status),
   ]), "no working orders");
+  renderParams(s.components || {});
+}
+
+function countCell(count) {
+  const td = document.createElement("td");
+  const badge = document.createElement("span");
+  badge.className = "count";
+  badge.textContent = "×" + count;
+  td.appendChild(badge);
+  return td;
+}
+
+// --- run-time parameters ---------------------------------------------------------------------
+
+let paramsShown = "";
+
+function renderParams(components) {
+  const form = $("params");
+  const editable = Object.entries(components).filter(([, c]) => c.updatable && c.updatable.length);
+  const signature = JSON.stringify(editable);
+  // Redraw only when the values changed and nobody is typing in the form.
+  if (signature === paramsShown || form.contains(document.activeElement)) return;
+  paramsShown = signature;
+  form.replaceChildren();
+  if (!editable.length) {
+    form.textContent = "no component has run-time parameters";
+    return;
+  }
+  for (const [target, component] of editable) {
+    const fieldset = document.createElement("fieldset");
+    fieldset.dataset.target = target;
+    const legend = document.createElement("legend");
+    legend.textContent = target === "strategy" ? "strategy (" + component.use + ")" : target;
+    fieldset.appendChild(legend);
+    for (const field of component.updatable) {
+      const label = document.createElement("label");
+      label.textContent = field;
+      const input = document.createElement("input");
+      input.name = field;
+      input.dataset.field = field;
+      const value = component.params[field];
+      input.value = value === undefined || value === null ? "" : String(value);
+      input.dataset.original = input.value;
+      input.setAttribute("aria-label", target + " " + field);
+      label.appendChild(input);
+      fieldset.appendChild(label);
+    }
+    const apply = document.createElement("button");
+    apply.type = "button";
+    apply.textContent = "Apply";
+    apply.dataset.target = target;
+    apply.addEventListener("click", () => applyParams(fieldset));
+    fieldset.appendChild(apply);
+    form.appendChild(fieldset);
+  }
+}
+
+function parseValue(text) {
+  // Numbers, booleans and null as JSON; anything else as a string. The server validates.
+  try { return JSON.parse(text); } catch (error) { return text; }
+}
+
+async function applyParams(fieldset) {
+  const target = fieldset.dataset.target;
+  const params = {};
+  for (const input of fieldset.querySelectorAll("input")) {
+    if (input.value.trim() !== input.dataset.original) params[input.dataset.field] = parseValue(input.value.trim());
+  }
+  if (!Object.keys(params).length) { say(target + ": nothing changed"); return; }
+  const secret = token();
+  if (!secret) { say("a control token is needed", true); return; }
+  try {
+    const response = await fetch("/params", {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + secret, "Content-Type": "application/json" },
+      body: JSON.stringify({ target, params }),
+    });
+    const body = await response.json();
+    if (!response.ok) {
+      if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY);
+      say("params refused (" + response.status + "): " + body.error, true);
+      return;
+    }
+    const changed = Object.keys(params).map((k) => k + "=" + JSON.stringify(body.params[k])).join(", ");
+    say("params: " + target + " now " + changed);
+    paramsShown = "";
+    if (document.activeElement) document.activeElement.blur();
+  } catch (error) {
+    say("/params failed: " + error.message, true);
+  }
+  refresh();
 }
 
 function renderChart(points) {
