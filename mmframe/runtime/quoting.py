@@ -180,8 +180,10 @@ class QuotingCore:
 
     # --- events in ------------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> None:
-        """Update state from one event and mark the affected market for re-quoting."""
+    def apply(self, event: Event) -> bool:
+        """Update state from one event and mark the affected market for re-quoting. Returns False
+        for a fill already booked (its trade id seen before: a venue reports some fills twice, over
+        the WebSocket and again when reconciling over REST): it changes nothing and goes no further."""
         if isinstance(event, BookDeltaReceived):
             state = self.markets.get(event.ticker) or self.market_state(event.ticker)
             state.book.apply_delta(event.leg, event.price, event.delta, event.ts_ns)
@@ -193,7 +195,8 @@ class QuotingCore:
             state.last_book_update_ns = event.ts_ns
             self._book_changed(event.ticker)
         elif isinstance(event, OrderEvent):
-            self._apply_order_event(event)
+            if not self._apply_order_event(event):
+                return False
             for raised in self.rejects.observe(event):
                 self._quarantined(raised)
         elif isinstance(event, MarketEvent):
@@ -205,6 +208,7 @@ class QuotingCore:
         ticker = getattr(event, "ticker", None)
         if ticker is not None and ticker in self.markets:
             self.mark_dirty(ticker)
+        return True
 
     def _quarantined(self, event: Event) -> None:
         self._emit(event)
@@ -236,22 +240,22 @@ class QuotingCore:
         elif isinstance(event, FairValueUpdated):
             state.fair_value = event.price
 
-    def _apply_order_event(self, event: OrderEvent) -> None:
-        known = self.tracker.apply(event)
+    def _apply_order_event(self, event: OrderEvent) -> bool:
+        """Apply an order event; False for a fill already booked (the one place repeats are dropped)."""
+        self.tracker.apply(event)  # it ignores what it does not know (and repeats of other events)
         if isinstance(event, OrderFilled):
             # A fill is money: it is booked even for an order the tracker no longer knows, but only
             # once (the tracker cannot tell a repeat for a finished order from a late first report).
             if event.trade_id:
                 if event.trade_id in self._trade_ids:
-                    return
+                    return False
                 self._trade_ids[event.trade_id] = None
                 if len(self._trade_ids) > _TRADE_IDS_KEPT:
                     self._trade_ids.popitem(last=False)
             state = self.market_state(event.ticker)
             state.position.apply_fill(event.side, event.price, event.count, event.fee)
             self.strategy.on_fill(event, state)
-        elif not known:
-            return
+        return True
 
     # --- quoting --------------------------------------------------------------------------------
 
