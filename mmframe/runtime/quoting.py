@@ -79,6 +79,7 @@ class QuotingCore:
         client_order_prefix: str = "mm-",
         monotonic_ns: Callable[[], int] | None = None,
         reject_policy: RejectPolicy | None = None,
+        post_only_guard: bool = True,
     ) -> None:
         self.strategy = strategy
         self.rules = list(rules)
@@ -99,6 +100,7 @@ class QuotingCore:
         """Closed by pause, halt, flatten and stop; every create and amend passes it when written."""
         self.rejects = RejectGuard(reject_policy or RejectPolicy(), self._mono)
         """Backoff, quarantine and the balance stop after venue rejects."""
+        self._post_only_guard = post_only_guard
         self.post_only_dropped = 0
         """Quote levels dropped because they would have crossed the book."""
         self._emit = emit
@@ -321,6 +323,8 @@ class QuotingCore:
 
     def _post_only(self, quote: Quote, state: MarketState) -> Quote:
         """No level through the book, whichever step put it there (dropped and counted)."""
+        if not self._post_only_guard:
+            return quote
         safe, dropped = post_only_safe(quote, state.book)
         if dropped:
             self.post_only_dropped += dropped
