@@ -23,10 +23,12 @@ pytestmark = pytest.mark.anyio
 
 
 class ThroughTheBook:
-    """Bids ``above`` over the mid (through the best ask) and asks 2¢ above that bid."""
+    """Bids 20¢ over the mid (through the best ask) and asks 2¢ above that bid."""
+
+    above = 2_000
 
     def __init__(self, config: Mapping[str, Any], ctx: Any) -> None:
-        self.above = int(round(float(config.get("above", 0.2)) * 10_000))
+        pass
 
     def quote(self, market: MarketView) -> Quote:
         mid = market.book.mid() if market.book.valid else None
