@@ -284,7 +284,7 @@ class KalshiRestClient:
             self.limiter.refund(method, path, items=items)
             raise WriteRefused(f"{method} {path}: refused before sending")
         full, headers, presigned, content = self._signed_request(method, path, body)
-        return await self._send_signed(method, path, params, full, headers, presigned, content)
+        return await self._send_signed(method, path, params, full, headers, presigned, content, recheck=guard)
 
     async def _send_signed(
         self,
@@ -295,11 +295,15 @@ class KalshiRestClient:
         headers: dict[str, str],
         presigned: bool,
         content: bytes | None,
+        *,
+        recheck: Callable[[], bool] | None = None,
     ) -> Any:
-        """Send a signed request over httpx (re-signing once if a pre-signed one was refused)."""
+        """Send a signed request over httpx (re-signing once if a pre-signed one was refused; that
+        second write asks ``recheck`` first, like the first one asked its guard)."""
         try:
             response = await self._send_http(method, path, params, content, headers)
             if presigned and self._refused_as_expired(method, full, headers, response.status_code, response.content):
+                _recheck(recheck, method, path)
                 headers = {**headers, **self._signer.headers(method, full)}
                 response = await self._send_http(method, path, params, content, headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -368,7 +372,7 @@ class KalshiRestClient:
         if guard is not None and not guard():
             self.limiter.refund(method, path, items=items)
             return _refused(f"{method} {path}: refused before sending")
-        return self._write_now(method, path, body)
+        return self._write_now(method, path, body, recheck=guard)
 
     def _fast_ready(self, method: str, path: str, items: int) -> bool:
         """Whether a request can be written now: an idle warm connection, and its tokens (taken)."""
@@ -377,12 +381,15 @@ class KalshiRestClient:
             return False
         return self.limiter.try_acquire(method, path, items=items)
 
-    def _write_now(self, method: str, path: str, body: Any) -> Coroutine[Any, Any, Any]:
-        """Sign and write on the idle connection `_fast_ready` found (tokens already taken)."""
+    def _write_now(
+        self, method: str, path: str, body: Any, *, recheck: Callable[[], bool] | None = None
+    ) -> Coroutine[Any, Any, Any]:
+        """Sign and write on the idle connection `_fast_ready` found (tokens already taken);
+        ``recheck`` is asked before a re-sent write (a pre-signed signature refused as expired)."""
         full, headers, presigned, content = self._signed_request(method, path, body)
         future = self._fast_write(method, full, headers, content)
         assert future is not None, "has_idle() and try_send() disagree"
-        return self._fast_finish(method, path, full, headers, presigned, content, future)
+        return self._fast_finish(method, path, full, headers, presigned, content, future, recheck)
 
     def _fast_write(
         self, method: str, full: str, headers: Mapping[str, str], content: bytes | None
@@ -402,12 +409,14 @@ class KalshiRestClient:
         presigned: bool,
         content: bytes | None,
         future: asyncio.Future[RawResponse],
+        recheck: Callable[[], bool] | None = None,
     ) -> Any:
         try:
             response = await future
         except FastPathError as exc:
             raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
         if presigned and self._refused_as_expired(method, full, headers, response.status, response.body):
+            _recheck(recheck, method, path)
             headers = {**headers, **self._signer.headers(method, full)}
             again = self._fast_write(method, full, headers, content)
             if again is None:
@@ -729,7 +738,7 @@ class KalshiRestClient:
         first = None
         if allowed:
             payload = {"orders": [self._create_body(o) for o in allowed]}
-            first = self._write_now("POST", ORDERS_V2_BATCH, payload)
+            first = self._write_now("POST", ORDERS_V2_BATCH, payload, recheck=_every(guard, allowed))
         return self._created_after(orders, allowed, refused, first, guard)
 
     async def _created_after(
@@ -789,10 +798,20 @@ class KalshiRestClient:
                         break
                     payload = self._create_body(sent[0]) if single else {"orders": [self._create_body(o) for o in sent]}
                     full, headers, presigned, content = self._signed_request("POST", path, payload)
-                    body = await self._send_signed("POST", path, None, full, headers, presigned, content)
+                    body = await self._send_signed(
+                        "POST", path, None, full, headers, presigned, content, recheck=_every(guard, sent)
+                    )
                     placed, unreadable = _create_results([body] if single else _batch_items(body), sent)
             except OrderAlreadyExists as exc:  # single create: it was placed
                 placed = [OrderPlaced(client_order_id=pending[0].client_order_id, error=exc)]
+            except WriteRefused as exc:  # refused unprocessed (an expired signature), and not re-sent
+                cids = [o.client_order_id for o in pending]
+                if unknown:  # an earlier attempt may have placed them
+                    await self._settle(cids, by_id, results, exists=False, last_error=exc)
+                else:
+                    results.update((c, OrderPlaced(client_order_id=c, error=_refusal(c))) for c in cids)
+                pending = []
+                break
             except UnreadableResponseError as exc:  # processed; what happened is unknown
                 placed = []
                 unreadable = {o.client_order_id: str(exc) for o in pending}
@@ -1155,6 +1174,13 @@ def _split_guarded(
     return allowed, refused
 
 
+def _every(guard: Guard | None, orders: Sequence[CreateOrderRequest]) -> Callable[[], bool] | None:
+    """``guard`` asked again about every order of a batch about to be re-sent (all or none go)."""
+    if guard is None:
+        return None
+    return lambda: all(guard(o.client_order_id) for o in orders)
+
+
 def _one(guard: Guard | None, client_order_id: str | None) -> Callable[[], bool] | None:
     """``guard`` bound to one order (an amend's)."""
     if guard is None:
@@ -1165,6 +1191,13 @@ def _one(guard: Guard | None, client_order_id: str | None) -> Callable[[], bool]
 
 def _refusal(client_order_id: str) -> WriteRefused:
     return WriteRefused(f"create {client_order_id} refused before sending")
+
+
+def _recheck(recheck: Callable[[], bool] | None, method: str, path: str) -> None:
+    """Before writing a request again (its first write was refused unprocessed): `WriteRefused` if
+    its guard no longer lets it go."""
+    if recheck is not None and not recheck():
+        raise WriteRefused(f"{method} {path}: refused before sending again")
 
 
 async def _refused(message: str) -> Any:

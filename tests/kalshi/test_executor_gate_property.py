@@ -108,12 +108,15 @@ class Harness:
     ids: Any = field(default_factory=lambda: itertools.count(1))
 
     async def synced(self) -> None:
-        """Wait until every request the client wrote has arrived at the venue."""
-        async def caught_up() -> None:
-            while len(self.arrivals.log) < self.session.rest.requests_sent:
-                await asyncio.sleep(0.001)
-
-        await asyncio.wait_for(caught_up(), 5)
+        """Wait until every request the client wrote has arrived at the venue. The last check runs in
+        this coroutine's own step, so the caller acts on it before anything else can write (no
+        ``wait_for``: its task would hand back control a loop turn after the check)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while len(self.arrivals.log) < self.session.rest.requests_sent:
+            if loop.time() > deadline:
+                raise TimeoutError("requests written but not arrived at the venue after 5 s")
+            await asyncio.sleep(0.001)
 
     def send(self, actions: list[Any]) -> None:
         if actions:
