@@ -14,7 +14,6 @@ from mmframe.components import (
     AccountSnapshot,
     BacktestFeed,
     BudgetedExecutor,
-    CarriedState,
     ComponentContext,
     ComponentSpec,
     Executor,
@@ -50,6 +49,7 @@ from mmframe.domain.actions import (
     OrderAction,
 )
 from mmframe.domain.book import OrderBook
+from mmframe.domain.carry import CARRY_TRADE_PREFIX, BooksReplay, CarriedPosition, CarriedState
 from mmframe.domain.events import (
     BookDeltaReceived,
     BookInvalidated,
@@ -85,7 +85,7 @@ from mmframe.domain.events import (
     TradingResumed,
     VenueStatusChanged,
 )
-from mmframe.domain.fees import FeeType, fill_fee, maker_fee, taker_fee
+from mmframe.domain.fees import FeeType, OrderFees, fill_fee, maker_fee, taker_fee, trade_fee
 from mmframe.domain.grid import PriceRange, TickGrid
 from mmframe.domain.ledger import Ledger, Position
 from mmframe.domain.market import MarketInfo
@@ -122,6 +122,7 @@ from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
 
 __all__ = [
+    "CARRY_TRADE_PREFIX",
     "COUNT_SCALE",
     "MICROS_PER_PRICE",
     "MICROS_SCALE",
@@ -136,8 +137,10 @@ __all__ = [
     "BookInvalidated",
     "BookSide",
     "BookSnapshotReceived",
+    "BooksReplay",
     "BudgetedExecutor",
     "CancelOrder",
+    "CarriedPosition",
     "CarriedState",
     "Clock",
     "ComponentContext",
@@ -176,6 +179,7 @@ __all__ = [
     "OrderCanceled",
     "OrderDecreased",
     "OrderEvent",
+    "OrderFees",
     "OrderFilled",
     "OrderGroupTriggered",
     "OrderRejected",
@@ -241,4 +245,5 @@ __all__ = [
     "reconcile",
     "resolve_config",
     "taker_fee",
+    "trade_fee",
 ]

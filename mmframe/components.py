@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mmframe.clock import Clock
@@ -71,6 +73,16 @@ class ComponentContext:
     venue: Any = None
     state_dir: str = "var"
     extra: dict[str, Any] = field(default_factory=dict)
+    base_dir: str | None = None
+    """The pipeline file's directory: relative paths in a pipeline are relative to it (`path`)."""
+
+    def path(self, value: str | os.PathLike[str]) -> Path:
+        """A path written in the pipeline file: ``~`` expanded; relative to the pipeline file's
+        directory (the one rule for every path key); as given when no file is known."""
+        target = Path(value).expanduser()
+        if target.is_absolute() or self.base_dir is None:
+            return target
+        return Path(self.base_dir) / target
 
 
 # --- views the runtime hands to strategies and risk rules ----------------------------------------
@@ -356,23 +368,13 @@ class ImmediateExecutor(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class CarriedState:
-    """What a journaling sink hands the runtime at start so a restart resets nothing: today's net PnL
-    from earlier runs (price units, unrealised included) and the last known (position, price) per
-    market. A venue position equal to the known one is carried in at that price (its last mark), so
-    its unrealised PnL is not counted twice."""
-
-    day_start_pnl: Price = 0
-    positions: Mapping[str, tuple[Count, Price]] = field(default_factory=dict)
-
-
 @runtime_checkable
 class Sink(Protocol):
     """Receives every event, in batches, off the quoting path.
 
-    A sink that keeps history may also define ``restore(now_ns) -> CarriedState``; the runtime calls
-    it once, after ``start`` and before reading the venue's positions.
+    A sink that keeps history may also define ``restore(now_ns) -> CarriedState | None`` (its fills
+    replayed by `mmframe.domain.carry.BooksReplay`: the restart rule); the runtime calls it once,
+    after ``start`` and before reading the venue's positions. None: nothing to carry (restore off).
     """
 
     async def start(self) -> None: ...

@@ -175,7 +175,10 @@ class OrderCanceled(OrderEvent):
 
 @dataclass(slots=True, kw_only=True)
 class OrderFilled(OrderEvent):
-    """Part or all of an order traded. ``price`` is the YES price; ``fee`` in price units."""
+    """Part or all of an order traded. ``price`` is the YES price. ``fee`` is the fill's trade fee
+    as the venue reports it (Kalshi's ``fee_cost``: the exact fee rounded up to $0.0001), in price
+    units; the balance is charged per order from it (`mmframe.domain.fees.OrderFees`), which the
+    ledger does. ``order_id`` is the venue's (it keys that per-order rounding)."""
 
     order_id: str
     trade_id: str

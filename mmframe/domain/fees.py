@@ -10,18 +10,23 @@ Per fill, with P the YES price in dollars and C the contracts::
 times ``multiplier_bps / 10_000`` (the series ``fee_multiplier``; 10,000 = 1x). ``flat``'s own table
 is unconfirmed: it is charged like ``quadratic`` (taker rate, no maker fee).
 
-Two roundings exist. Kalshi computes the trade fee rounded *up to $0.0001* (`taker_fee`,
-`maker_fee`), then floors the balance change (revenue - fee) to the account's precision, $0.01 for
-normal accounts. With whole-cent prices and whole contracts the revenue is whole cents, so the
-charge is the classic ceil-to-cent of the exact fee (`fee_cents_rounded`): 10 @ $0.50 taker is
-$0.175 -> $0.18. `fill_fee` returns what the balance is charged: ceil-to-cent for whole-cent
-prices and whole contracts, and the $0.0001 fee otherwise (sub-penny or fractional fills, where
-Kalshi's per-order rounding accumulator cannot be modelled per fill).
+Two roundings exist (API.md §9, Kalshi's fee_rounding page). The *trade fee* of a fill is the exact
+fee rounded up to $0.0001 (`taker_fee`, `maker_fee`, `trade_fee`): the venue reports it as the fill's
+``fee_cost``. The *balance* is then charged per order, not per fill: each fill's balance change
+(revenue - trade fee) is floored to the account's precision ($0.01 for normal accounts) and the
+difference (the rounding fee) accumulates on the order; whenever the accumulator reaches a whole
+cent, that cent is refunded. `OrderFees` does this bookkeeping; it is what the ledger charges. Over
+the fills of one order the charge therefore converges to what one equivalent fill would cost: the
+order's total balance change is ``floor(sum(revenue) - sum(trade fee))`` to the cent.
+
+`fee_cents_rounded` and `fill_fee` give the classic per-fill ceil-to-cent (10 @ $0.50 taker is
+$0.175 -> $0.18): the charge of an order's *first* fill at a whole-cent price and whole contracts.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 from mmframe.domain.money import COUNT_SCALE, ONE_DOLLAR, PRICE_SCALE, Count, Price
 
@@ -105,10 +110,12 @@ def fee_cents_rounded(
 def fill_fee(
     price: Price, count: Count, *, is_taker: bool, fee_type: FeeType, multiplier_bps: int = 10_000
 ) -> Price:
-    """The fee one fill costs the account balance, in price units.
+    """The fee a lone fill costs the account balance (an order filled at once), in price units.
 
-    Whole-cent price and whole contracts: the exact fee rounded up to the cent (`fee_cents_rounded`,
-    Kalshi's balance-change rule today). Otherwise: rounded up to $0.0001 (`taker_fee`/`maker_fee`).
+    Whole-cent price and whole contracts: the exact fee rounded up to the cent (`fee_cents_rounded`).
+    Otherwise: rounded up to $0.0001 (`taker_fee`/`maker_fee`). An order filled in several parts is
+    charged less than the sum of these (the per-order accumulator refunds whole cents): book real
+    fills through `OrderFees` with their `trade_fee`.
     """
     if price % _CENT == 0 and count % COUNT_SCALE == 0:
         return fee_cents_rounded(
@@ -117,3 +124,80 @@ def fill_fee(
     if is_taker:
         return taker_fee(price, count, multiplier_bps)
     return maker_fee(price, count, fee_type, multiplier_bps)
+
+
+def trade_fee(
+    price: Price, count: Count, *, is_taker: bool, fee_type: FeeType, multiplier_bps: int = 10_000
+) -> Price:
+    """The trade fee of one fill, rounded up to $0.0001: what the venue reports as ``fee_cost``.
+
+    The balance is charged per order from these (`OrderFees`), not fill by fill.
+    """
+    if is_taker:
+        return taker_fee(price, count, multiplier_bps)
+    return maker_fee(price, count, fee_type, multiplier_bps)
+
+
+MICRO_PER_PRICE = COUNT_SCALE
+"""Micro-dollars (1/1,000,000 $: a price unit times a count unit) per price unit."""
+CENT_MICRO = _CENT * MICRO_PER_PRICE
+"""$0.01, the balance precision of a normal Kalshi account, in micro-dollars."""
+_ORDERS_KEPT = 100_000
+
+
+class OrderFees:
+    """The venue's fee bookkeeping per order (API.md §9 "per-order accumulator"; Kalshi's
+    fee_rounding page), in micro-dollars (1/1,000,000 $).
+
+    For each fill, given its revenue and trade fee (rounded up to $0.0001)::
+
+        change   = revenue - trade_fee
+        balance += floor(change)                        # to the account precision ($0.01)
+        rounding = change - floor(change)               # the rounding fee, accumulated per order
+        rebate   = whole cents of the accumulator, once it reaches $0.01 (and taken out of it)
+        charged  = trade_fee + rounding - rebate        # what the fill costs the balance
+
+    Only the sub-cent part of the revenue matters, so the revenue may be given in YES terms (the
+    ledger's cash: ``-count x price`` for a bid, ``+count x price`` for an ask): Kalshi's own revenue
+    of a fill differs from it by whole contracts x $1 (a NO leg costs ``1 - price``; netting a YES
+    against a NO pays $1), which is whole cents.
+
+    Only orders with rounding still to be refunded are remembered (the rest are back at zero), the
+    least recently filled forgotten past 100,000 of them.
+    """
+
+    def __init__(self, precision_micro: int = CENT_MICRO) -> None:
+        if precision_micro <= 0:
+            raise ValueError(f"balance precision must be positive, got {precision_micro} micro-dollars")
+        self.precision = precision_micro
+        self._pending: dict[str, int] = {}
+
+    def charge(self, order: str, revenue_micro: int, trade_fee: Price) -> int:
+        """Book one fill of ``order`` (its id on the venue): ``revenue_micro`` signed (negative for a
+        buy), ``trade_fee`` in price units. Returns what the fill costs the balance, micro-dollars."""
+        if trade_fee < 0:
+            raise ValueError(f"a trade fee cannot be negative, got {trade_fee} for order {order!r}")
+        fee = trade_fee * MICRO_PER_PRICE
+        change = revenue_micro - fee
+        rounding = change % self.precision  # change - floor(change), in [0, precision)
+        pending = self._pending.pop(order, 0) + rounding
+        rebate = 0
+        if pending >= self.precision:
+            rebate = pending - pending % self.precision
+            pending -= rebate
+        if pending:
+            self._pending[order] = pending
+            if len(self._pending) > _ORDERS_KEPT:
+                del self._pending[next(iter(self._pending))]
+        return fee + rounding - rebate
+
+    def pending(self) -> dict[str, int]:
+        """Rounding each order has overpaid and not yet had refunded, micro-dollars (to carry it
+        across a restart, `restore`)."""
+        return dict(self._pending)
+
+    def restore(self, pending: dict[str, int] | Mapping[str, int]) -> None:
+        """Take over ``pending`` (from `pending`, or a replay of earlier fills)."""
+        for order, amount in pending.items():
+            if amount:
+                self._pending[order] = amount

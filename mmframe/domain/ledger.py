@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from mmframe.domain.fees import OrderFees
 from mmframe.domain.money import COUNT_SCALE, ONE_DOLLAR, Count, Price
 from mmframe.domain.quote import BookSide
 
@@ -39,10 +40,10 @@ class Position:
     __slots__ = (
         "_basis",
         "_cash",
+        "_fees",
         "_on_change",
         "_payout",
         "_realised",
-        "fees",
         "position",
         "settled",
         "ticker",
@@ -54,7 +55,7 @@ class Position:
         self.ticker = ticker
         self._payout = payout
         self.position = 0
-        self.fees = 0
+        self._fees = 0
         self.volume = 0
         self.settled = False
         # Cost of the open position in micro units, always >= 0: what a long paid, or what a short
@@ -66,8 +67,6 @@ class Position:
 
     ticker: str
     position: Count
-    fees: Price
-    """Fees paid, price units."""
     volume: Count
     """Contracts traded (sum of fill counts)."""
     settled: bool
@@ -86,6 +85,12 @@ class Position:
     def _changed(self) -> None:
         if self._on_change is not None:
             self._on_change(self.ticker)
+
+    @property
+    def fees(self) -> Price:
+        """Fees paid, price units, rounded up (the venue's per-order rounding can leave a fraction
+        of $0.0001 on fractional fills)."""
+        return _to_price_ceil(self._fees)
 
     @property
     def avg_price(self) -> Price:
@@ -109,14 +114,18 @@ class Position:
         """What the open position cost (long) or brought in (short), price units, rounded up."""
         return _to_price_ceil(self._basis)
 
-    def apply_fill(self, side: BookSide, price: Price, count: Count, fee: Price) -> None:
-        """Book a fill of ``count`` at YES ``price``; a bid buys YES, an ask sells YES."""
+    def apply_fill(
+        self, side: BookSide, price: Price, count: Count, fee: Price = 0, *, fee_micro: int | None = None
+    ) -> None:
+        """Book a fill of ``count`` at YES ``price``; a bid buys YES, an ask sells YES. The balance
+        charge is ``fee`` price units, or ``fee_micro`` micro-dollars when given (`Ledger.book` gives
+        the venue's per-order charge)."""
         if count <= 0:
             raise ValueError(f"fill count must be positive, got {count} in {self.ticker}")
         signed = count if side is BookSide.BID else -count
         self._cash -= signed * price
         self._trade(signed, price)
-        self.fees += fee
+        self._fees += fee * COUNT_SCALE if fee_micro is None else fee_micro
         self.volume += count
         self._changed()
 
@@ -215,10 +224,49 @@ class Position:
         self._basis = abs(position) * avg_price if position else 0
         self._cash = -position * avg_price
         self._realised = 0
-        self.fees = 0
+        self._fees = 0
         self.volume = 0
         self.settled = False
         self._changed()
+
+    def carry(self, position: Count, cost_basis_micro: int) -> None:
+        """Start from a position carried over from earlier books with its exact cost (micro-dollars,
+        what a long paid or a short received, >= 0), as `seed` does with a price; realised PnL, fees
+        and volume restart at 0."""
+        if cost_basis_micro < 0:
+            raise ValueError(f"a cost basis cannot be negative, got {cost_basis_micro} in {self.ticker}")
+        self.position = position
+        self._basis = cost_basis_micro if position else 0
+        self._cash = -self._basis if position > 0 else self._basis
+        self._realised = 0
+        self._fees = 0
+        self.volume = 0
+        self.settled = False
+        self._changed()
+
+    # --- exact amounts, micro-dollars (1/1,000,000 $) ----------------------------------------------
+
+    @property
+    def cost_basis_micro(self) -> int:
+        """What the open position cost (long) or brought in (short), exactly."""
+        return self._basis
+
+    @property
+    def realised_micro(self) -> int:
+        """Realised PnL before fees, exactly."""
+        return self._realised
+
+    @property
+    def fees_micro(self) -> int:
+        """Fees charged, exactly."""
+        return self._fees
+
+    def net_micro(self, mark: Price | None) -> int:
+        """Realised + open PnL at YES price ``mark`` - fees, exactly (open PnL 0 without a mark:
+        the position valued at its cost)."""
+        if mark is None or self.position == 0:
+            return self._realised - self._fees
+        return self._cash + self.position * mark - self._fees
 
     def __repr__(self) -> str:
         return (
@@ -234,9 +282,11 @@ class Ledger:
     seed, payout).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, order_fees: OrderFees | None = None) -> None:
         self._positions: dict[str, Position] = {}
         self._watchers: list[Callable[[str], None]] = []
+        self.order_fees = order_fees if order_fees is not None else OrderFees()
+        """The venue's per-order fee rounding (`book` charges through it)."""
 
     def watch(self, changed: Callable[[str], None]) -> None:
         """Call ``changed(ticker)`` after the position of ``ticker`` is created or changes."""
@@ -254,6 +304,25 @@ class Ledger:
             found._on_change = self._changed
             self._changed(ticker)
         return found
+
+    def book(
+        self, ticker: str, side: BookSide, price: Price, count: Count, trade_fee: Price, order: str | None
+    ) -> int:
+        """Book a fill as the venue does: ``trade_fee`` is the fill's fee rounded up to $0.0001 (the
+        venue's ``fee_cost``), charged to the balance through the per-order rounding of ``order``
+        (the venue's order id; `OrderFees`). A fill of no order (None: a position carried in), or in
+        a market that does not pay $1 (not a Kalshi contract: a model market in a backtest), is
+        charged ``trade_fee`` as is. Returns the charge, micro-dollars."""
+        if count <= 0:
+            raise ValueError(f"fill count must be positive, got {count} in {ticker}")
+        position = self.position(ticker)
+        if order is None or position.payout != ONE_DOLLAR:
+            charged = trade_fee * COUNT_SCALE
+        else:
+            revenue = -count * price if side is BookSide.BID else count * price
+            charged = self.order_fees.charge(order, revenue, trade_fee)
+        position.apply_fill(side, price, count, fee_micro=charged)
+        return charged
 
     @property
     def positions(self) -> Mapping[str, Position]:

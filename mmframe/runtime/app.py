@@ -8,6 +8,7 @@ import re
 import secrets
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -51,6 +52,14 @@ def _build(registry: Registry, kind: Kind, ref: ComponentRef, ctx: ComponentCont
         raise BuildError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
 
 
+def pipeline_dir(pipeline: Pipeline) -> str | None:
+    """The directory relative paths of ``pipeline`` are resolved against (its file's), None when it
+    was not read from a file."""
+    if not pipeline.path or pipeline.path.startswith("<"):
+        return None
+    return str(Path(pipeline.path).resolve().parent)
+
+
 def build_engine(
     pipeline: Pipeline,
     registry: Registry,
@@ -66,6 +75,7 @@ def build_engine(
         markets=markets,
         clock=clock,
         logger=logging.getLogger(f"mmframe.{pipeline.name}"),
+        base_dir=pipeline_dir(pipeline),
     )
     venue = _build(registry, Kind.VENUE, pipeline.venue, ctx)
     ctx.venue = venue

@@ -31,6 +31,7 @@ from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
 from mmframe.domain.quote import Quote
 from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.plugins import Registry
+from mmframe.runtime.app import pipeline_dir
 from mmframe.runtime.quoting import NamedRule, QuotingCore, TradingState
 
 METRICS = ("profit", "final_inventory", "spread", "fills", "fees")
@@ -179,9 +180,9 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
     clock = BacktestClock()
     markets = tuple(pipeline.markets.tickers)
     logger = logging.getLogger(f"mmframe.{pipeline.name}")
-    ctx = ComponentContext(pipeline=pipeline.name, markets=markets, clock=clock, logger=logger)
+    ctx = ComponentContext(pipeline=pipeline.name, markets=markets, clock=clock, logger=logger,
+                           base_dir=pipeline_dir(pipeline))
     ctx.extra["market_selection"] = pipeline.markets
-    ctx.extra["pipeline_path"] = pipeline.path
     ctx.extra["backtest"] = True
 
     def build(kind: Kind, ref: Any) -> Any:

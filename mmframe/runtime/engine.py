@@ -22,8 +22,9 @@ import anyio
 import anyio.abc
 
 from mmframe.clock import NANOS_PER_SECOND, Clock
-from mmframe.components import AccountSnapshot, BudgetedExecutor, CarriedState, ImmediateExecutor
+from mmframe.components import AccountSnapshot, BudgetedExecutor, ImmediateExecutor
 from mmframe.domain.actions import CancelOrder, OrderAction
+from mmframe.domain.carry import CARRY_TRADE_PREFIX, CarriedState, merge_carried
 from mmframe.domain.events import (
     Event,
     OrderActionsSubmitted,
@@ -39,6 +40,7 @@ from mmframe.domain.events import (
 )
 from mmframe.domain.money import format_count, format_price
 from mmframe.domain.orders import OrderTracker, WorkingOrder
+from mmframe.domain.quote import BookSide
 from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.quoting import QuotingCore, TradingState
@@ -157,7 +159,8 @@ class Engine:
         self._observers: list[Callable[[Event], None]] = []
         self.control_url: str | None = None
         """The control plane's base URL once it listens (its port may have been picked by the OS)."""
-        self._carried_positions: dict[str, tuple[int, int]] = {}
+        self._carried: CarriedState | None = None
+        """The journal's books (`_restore_from_sinks`), carried in by `_adopt`."""
         self._drained: set[str] = set()
         """Markets that left the pipeline's selection: never quoted again in this run."""
         self.core._emit = self._emit  # runtime events go to sinks only
@@ -682,20 +685,22 @@ class Engine:
     # --- startup reconciliation ----------------------------------------------------------------
 
     def _restore_from_sinks(self) -> None:
-        """Carry today's PnL and position costs in from a journaling sink, so a restart resets no limit."""
+        """Replay the books of earlier runs from a journaling sink (`mmframe.domain.carry`): the
+        positions at their exact cost, today's PnL before this run, the orders' fee rounding and
+        the fills already journaled. Applied in `_adopt`, against the venue's account."""
+        states: list[CarriedState] = []
         for runner in self._sinks:
             restore = getattr(runner.sink, "restore", None)
             if restore is None:
                 continue
             try:
-                carried: CarriedState = restore(self.clock.now_ns())
+                carried: CarriedState | None = restore(self.clock.now_ns())
             except Exception as exc:  # reported; the run goes on without history
                 log.error("sink %s could not restore: %s", runner.name, _one_line(exc))
                 continue
-            self.core.portfolio.day_start_pnl += carried.day_start_pnl
-            self._carried_positions.update(carried.positions)
-            if carried.day_start_pnl:
-                log.info("carried in from %s: today's net PnL $%s", runner.name, format_price(carried.day_start_pnl))
+            if carried is not None:
+                states.append(carried)
+        self._carried = merge_carried(states)
 
     def _take_venue_markets(self) -> None:
         """A venue that resolves the pipeline's market selection (series, patterns...) in ``open`` reports
@@ -745,14 +750,16 @@ class Engine:
         log.error("drain of %s: %d order(s) still resting", ", ".join(sorted(gone)), len(remaining))
 
     def _adopt(self, snapshot: AccountSnapshot) -> list[OrderAction]:
-        """Seed positions and take over (or cancel) orders already resting on the venue; returns the
-        cancels of foreign orders to send before quoting."""
-        for ticker, position in snapshot.positions.items():
-            if position:
-                known = self._carried_positions.get(ticker)
-                avg = known[1] if known and known[0] == position else snapshot.avg_prices.get(ticker, 0)
-                self.core.market_state(ticker).position.seed(position, avg)
-                log.info("position carried in: %s %s", ticker, format_count(position))
+        """Carry the books in (`_carry_in`, or the venue's positions at its cost without a journal)
+        and take over (or cancel) orders already resting on the venue; returns the cancels of
+        foreign orders to send before quoting."""
+        if self._carried is not None:
+            self._carry_in(snapshot, self._carried)
+        else:
+            for ticker, position in snapshot.positions.items():
+                if position:
+                    self.core.market_state(ticker).position.seed(position, snapshot.avg_prices.get(ticker, 0))
+                    log.info("position carried in at the venue's cost: %s %s", ticker, format_count(position))
         foreign: list[Any] = []
         for order in snapshot.open_orders:
             if self.core.owns(order.client_order_id) or self.parts.foreign_orders == "adopt":
@@ -782,6 +789,57 @@ class Engine:
         if callable(adopt):
             adopt([o.client_order_id for o in snapshot.open_orders if self.core.tracker.get(o.client_order_id)])
         return cancels
+
+    def _carry_in(self, snapshot: AccountSnapshot, carried: CarriedState) -> None:
+        """The restart rule (`mmframe.domain.carry`): positions from the journal's fills at their
+        exact cost; fills the venue made since (not journaled) booked on top, so the journal gets
+        them exactly once; the venue's position is the check, a difference booked as a carried-in
+        fill at the venue's average cost."""
+        core = self.core
+        ledger = core.ledger
+        venue = {ticker: position for ticker, position in snapshot.positions.items() if position}
+        wanted = set(self.markets) | set(venue)
+        carried_tickers = {t for t, item in carried.positions.items() if item.position and t in wanted}
+        for ticker in sorted(carried_tickers):
+            item = carried.positions[ticker]
+            core.market_state(ticker).position.carry(item.position, item.cost_basis_micro)
+        ledger.order_fees.restore(carried.fee_rounding)
+        core.portfolio.day_start_pnl += carried.day_start_pnl(carried_tickers)
+        log.info(
+            "carried in from the journal (%d fills): today's net PnL before this run $%s; positions %s",
+            carried.fills, format_price(core.portfolio.day_start_pnl),
+            ", ".join(f"{t} {format_count(carried.positions[t].position)}" for t in sorted(carried_tickers)) or "none",
+        )
+        missed = sorted(
+            (f for f in snapshot.fills
+             if f.trade_id and f.trade_id not in carried.trade_ids and f.ts_ns >= carried.trade_ids_since_ns),
+            key=lambda f: f.ts_ns,
+        )
+        for fill in missed:
+            self.publish(fill)
+        if missed:
+            log.warning("%d fill(s) made while no run was up: booked and journaled", len(missed))
+        now = self.clock.now_ns()
+        for ticker in sorted(wanted | {t for t, p in ledger.positions.items() if p.position}):
+            ours = ledger.positions[ticker].position if ticker in ledger.positions else 0
+            theirs = venue.get(ticker, 0)
+            if ours == theirs or (ticker not in self.markets and ticker not in venue):
+                continue
+            delta = theirs - ours
+            # Contracts the fills do not explain: at the venue's average cost when it holds them,
+            # else at ours (no PnL is made up for them either way).
+            same_way = theirs != 0 and (theirs > 0) == (delta > 0)
+            price = snapshot.avg_prices.get(ticker) if same_way else None
+            if price is None:
+                price = ledger.positions[ticker].avg_price if ticker in ledger.positions else 0
+            log.warning(
+                "%s: the venue holds %s, the journal's fills and the venue's since give %s; carrying in %s at %s",
+                ticker, format_count(theirs), format_count(ours), format_count(delta), format_price(price),
+            )
+            self.publish(OrderFilled(
+                ts_ns=now, client_order_id="", ticker=ticker, order_id="", trade_id=f"{CARRY_TRADE_PREFIX}{ticker}-{now}",
+                side=BookSide.BID if delta > 0 else BookSide.ASK, price=price, count=abs(delta), fee=0, is_taker=False,
+            ))
 
     # --- reporting ------------------------------------------------------------------------------
 

@@ -255,7 +255,10 @@ class QuotingCore:
                 if len(self._trade_ids) > _TRADE_IDS_KEPT:
                     self._trade_ids.popitem(last=False)
             state = self.market_state(event.ticker)
-            state.position.apply_fill(event.side, event.price, event.count, event.fee)
+            # The fill's fee is the venue's trade fee (its fee_cost); the ledger charges the balance
+            # as the venue does, through the order's fee rounding (API.md §9).
+            self.ledger.book(event.ticker, event.side, event.price, event.count, event.fee,
+                             event.order_id or event.client_order_id or None)
             self.strategy.on_fill(event, state)
         return True
 

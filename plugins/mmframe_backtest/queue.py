@@ -16,8 +16,9 @@ Model (the recorded book never contains our orders):
 - **Post-only** orders that would cross are rejected (``post_only_cross``); others take from the
   book as takers up to their limit price (the recording is not changed), then rest, or are
   cancelled when immediate-or-cancel.
-- **Fees**: Kalshi's (``fill_fee``) by the market's fee type — makers pay only on maker-fee
-  series; takers always pay. Markets paying other than $1 are charged nothing.
+- **Fees**: Kalshi's trade fee (``trade_fee``, what the venue reports as ``fee_cost``) by the
+  market's fee type — makers pay only on maker-fee series; takers always pay. The ledger charges
+  them per order, as the venue does (API.md §9). Markets paying other than $1 are charged nothing.
 - A market that closes (lifecycle ``closed``, ``determined``, ``finalized``) cancels our orders.
 """
 
@@ -45,7 +46,7 @@ from mmframe.api import (
     OrderCanceled,
     Price,
     TradeReported,
-    fill_fee,
+    trade_fee,
 )
 from mmframe_backtest._config import decimal_of, resolve
 from mmframe_backtest._orders import SimOrder, SimulatedOrders
@@ -273,8 +274,9 @@ class QueueExecutor(SimulatedOrders):
             info = MarketInfo(ticker)
         if info.payout != ONE_DOLLAR:
             return 0
-        return fill_fee(price, count, is_taker=is_taker, fee_type=info.fee_type,
-                        multiplier_bps=info.fee_multiplier_bps)
+        # The trade fee, as the venue reports it; the ledger charges it per order (API.md §9).
+        return trade_fee(price, count, is_taker=is_taker, fee_type=info.fee_type,
+                         multiplier_bps=info.fee_multiplier_bps)
 
     def _maker_fill(self, order: SimOrder, count: Count, now: int) -> Event:
         count = min(count, order.remaining)

@@ -71,10 +71,7 @@ class ReplayFeed:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> ReplayFeed:
         """The component factory: ``path`` relative to the pipeline file's directory."""
-        path = Path(str(config["path"]))
-        pipeline_path = ctx.extra.get("pipeline_path")
-        if not path.is_absolute() and pipeline_path:
-            path = Path(str(pipeline_path)).parent / path
+        path = ctx.path(str(config["path"]))
         if not path.is_file():
             raise ReplayError(f"replay: no recording at {path}")
         return cls(path)

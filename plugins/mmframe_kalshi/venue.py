@@ -398,7 +398,8 @@ class KalshiVenue:
         if name != "sim":
             # Fail at build time (``mmframe run`` exit 2) rather than after connecting.
             self._credentials: KalshiCredentials | None = load_credentials(
-                key_id=self.config.get("key_id"), private_key_path=self.config.get("private_key_path")
+                key_id=self.config.get("key_id"),
+                private_key_path=ctx.path(key_path) if (key_path := self.config.get("private_key_path")) else None,
             )
             default_rest, default_ws = (DEMO_REST, DEMO_WS) if name == "kalshi-demo" else (PROD_REST, PROD_WS)
             self.rest_url = str(self.config.get("rest_url") or default_rest)
@@ -547,6 +548,8 @@ class KalshiVenue:
         ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
         scenario = self.config.get("scenario", "standard")
+        if scenario != "standard":
+            scenario = str(self.ctx.path(scenario))  # a file, relative to the pipeline file
         seed = self.config.get("seed")
 
         async def serve() -> None:

@@ -1,5 +1,13 @@
 """``journal``: the daemon's memory in SQLite (WAL) — runs, orders and their transitions, fills,
-positions, PnL snapshots, sampled mids and risk events — and the day's PnL restored from it at start.
+positions, PnL snapshots, sampled mids and risk events — and its books carried into the next run.
+
+The fills are the books: at start the journal replays them (`journal_db.restore`, the restart rule
+of `mmframe.domain.carry`), so a restart keeps positions at their exact cost, today's PnL and the
+orders' fee rounding. Every fill is journaled once (fills are unique by trade id). An order's row
+follows its every transition, across runs too (an order of a killed run that fills or is cancelled
+in the next). A run is closed with its reason on every exit the process lives through; a run that
+did not (kill -9) is closed by the next run of the pipeline. A backtest journals each of its runs
+(``mode = 'backtest'``), which live runs never restore from.
 
 Writes happen in a worker thread, one transaction per batch, so the event loop never waits on disk.
 """
@@ -7,6 +15,7 @@ Writes happen in a worker thread, one transaction per batch, so the event loop n
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import time
@@ -60,16 +69,23 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "path": {"type": "string", "minLength": 1, "default": "var/mmframe.sqlite",
-                 "description": "The SQLite file (created with its folder if missing)."},
+                 "description": "The SQLite file (created with its folder if missing); a relative path is "
+                                "relative to the pipeline file."},
         "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
                                  "description": "Record each market's mid at most this often (for markouts)."},
         "restore": {"type": "boolean", "default": True,
-                    "description": "Carry today's PnL and positions in from earlier runs at start."},
+                    "description": "Carry the books (positions at cost, today's PnL, fills) into a new run."},
     },
 }
 EXAMPLE = {"path": "var/mmframe.sqlite"}
 
 Row = tuple[str, tuple[Any, ...]]
+
+_SETTLED = "('canceled', 'amended', 'rejected')"
+"""Statuses a late acceptance or partial fill does not undo."""
+_LATEST = "rowid = (SELECT MAX(rowid) FROM orders WHERE client_order_id = ?)"
+"""The journal's row of a client order id: its latest (client ids are unique per run; an adopted order
+is the row of the run that placed it)."""
 
 _RISK_KINDS = (TradingHalted, TradingPaused, TradingResumed, OrderGroupTriggered, ParamsUpdated, VenueStatusChanged)
 
@@ -77,8 +93,9 @@ _RISK_KINDS = (TradingHalted, TradingPaused, TradingResumed, OrderGroupTriggered
 class _MidSampler:
     """The last mid of each market per time bucket, written once the bucket is over (or at close)."""
 
-    def __init__(self, interval_ns: int) -> None:
+    def __init__(self, interval_ns: int, run_id: str) -> None:
         self.interval_ns = interval_ns
+        self.run_id = run_id
         self._pending: dict[str, tuple[int, int]] = {}
         self._written: dict[str, int] = {}
 
@@ -100,40 +117,64 @@ class _MidSampler:
         del self._pending[ticker]
         if self._written.get(ticker) != pending[1]:
             self._written[ticker] = pending[1]
-            rows.append(("INSERT INTO mids (ts_ns, ticker, mid) VALUES (?, ?, ?)", (pending[0], ticker, pending[1])))
+            rows.append(("INSERT INTO mids (ts_ns, ticker, mid, run_id) VALUES (?, ?, ?, ?)",
+                         (pending[0], ticker, pending[1], self.run_id)))
 
 
 class JournalSink:
     """Journals every run into SQLite and restores the day's PnL at start (see the module docstring)."""
 
-    def __init__(self, config: Mapping[str, Any], pipeline: str = "") -> None:
-        self.path = Path(str(config.get("path", "var/mmframe.sqlite")))
+    def __init__(
+        self, config: Mapping[str, Any], pipeline: str = "", *, path: Path | None = None, mode: str = "live"
+    ) -> None:
+        self.path = path if path is not None else Path(str(config.get("path", "var/mmframe.sqlite")))
         interval = float(config.get("mid_interval_seconds", 1))
-        self._restore_enabled = bool(config.get("restore", True))
-        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+        self.mode = mode
+        self._restore_enabled = bool(config.get("restore", True)) and mode == "live"
+        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
+        if mode != "live":
+            self.run_id = f"{mode}-{self.run_id}"
         self._pipeline = pipeline
         self._db: sqlite3.Connection | None = None
         self._books: dict[str, OrderBook] = {}
-        self._mids = _MidSampler(max(1, int(interval * NANOS_PER_SECOND)))
+        self._mids = _MidSampler(max(1, int(interval * NANOS_PER_SECOND)), self.run_id)
         self._last_pnl: tuple[int, int, int, int] | None = None
         self._last_positions: dict[str, tuple[int, int, int, int, int]] = {}
         self._limiter = anyio.CapacityLimiter(1)
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
-        return cls(config, ctx.pipeline)
+        path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
+        return cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.extra.get("backtest") else "live")
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, now_ns: int | None = None) -> None:
+        """Open the journal and record the run (so a run that fails to start is recorded too);
+        close the earlier runs of this pipeline that never recorded a stop."""
         self._db = await anyio.to_thread.run_sync(journal_db.connect, self.path)
+        started = time.time_ns() if now_ns is None else now_ns
+        rows: list[Row] = [("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns, mode) VALUES (?, ?, ?, ?)",
+                            (self.run_id, self._pipeline, started, self.mode))]
+        await anyio.to_thread.run_sync(self._commit, rows, limiter=self._limiter)
+        if self.mode == "live":
+            await anyio.to_thread.run_sync(self._close_unclosed, limiter=self._limiter)
 
-    def restore(self, now_ns: int) -> CarriedState:
-        """Today's net PnL from earlier runs and their last positions (see `journal_db.restore`)."""
+    def _close_unclosed(self) -> None:
+        assert self._db is not None
+        closed = journal_db.close_unclosed_runs(self._db, self._pipeline, self.run_id)
+        if closed:
+            logging.getLogger("mmframe.journal").warning(
+                "journal: %d earlier run(s) of %s ended without a stop record; closed as errors", closed,
+                self._pipeline or "this pipeline",
+            )
+
+    def restore(self, now_ns: int) -> CarriedState | None:
+        """The earlier runs' books replayed from their fills (see `journal_db.restore`); None when
+        restoring is off."""
         if self._db is None or not self._restore_enabled:
-            return CarriedState()
-        restored = journal_db.restore(self._db, now_ns, exclude_run=self.run_id)
-        return CarriedState(day_start_pnl=restored.day_pnl, positions=restored.positions)
+            return None
+        return journal_db.restore(self._db, now_ns, exclude_run=self.run_id)
 
     async def write(self, events: Sequence[Event]) -> None:
         rows: list[Row] = []
@@ -179,18 +220,7 @@ class JournalSink:
             for action in event.actions:
                 self._action_rows(event.ts_ns, action, rows)
         elif isinstance(event, OrderFilled):
-            known = self._books.get(event.ticker)
-            mid = known.mid() if known is not None and known.valid else None
-            rows.append((
-                "INSERT INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price, count,"
-                " fee, is_taker, mid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (run, event.ts_ns, event.ticker, event.client_order_id, event.order_id, event.trade_id,
-                 event.side.value, event.price, event.count, event.fee, int(event.is_taker), mid),
-            ))
-            self._order_event(event.ts_ns, event.client_order_id, event.ticker, "filled", event.price, event.count,
-                              f"trade {event.trade_id}" + (" taker" if event.is_taker else ""), rows)
-            rows.append(("UPDATE orders SET filled = filled + ?, updated_ns = ? WHERE run_id = ? AND client_order_id = ?",
-                         (event.count, event.ts_ns, run, event.client_order_id)))
+            self._fill_rows(event, rows)
         elif isinstance(event, OrderAccepted | OrderRejected | OrderAmended | OrderDecreased | OrderCanceled):
             self._order_transition(event, rows)
         elif isinstance(event, PortfolioMarked):
@@ -204,11 +234,13 @@ class JournalSink:
         elif isinstance(event, _RISK_KINDS):
             self._risk_row(event, rows)
         elif isinstance(event, RunStarted):
-            rows.append(("INSERT OR IGNORE INTO runs (run_id, pipeline, markets, started_ns) VALUES (?, ?, ?, ?)",
-                         (run, event.pipeline or self._pipeline, ",".join(event.markets), event.ts_ns)))
+            rows.append(("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns, mode) VALUES (?, ?, ?, ?)",
+                         (run, event.pipeline or self._pipeline, event.ts_ns, self.mode)))
+            rows.append(("UPDATE runs SET pipeline = ?, markets = ?, started_ns = ? WHERE run_id = ?",
+                         (event.pipeline or self._pipeline, ",".join(event.markets), event.ts_ns, run)))
         elif isinstance(event, RunStopped):
-            rows.append(("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns) VALUES (?, ?, ?)",
-                         (run, self._pipeline, event.ts_ns)))
+            rows.append(("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns, mode) VALUES (?, ?, ?, ?)",
+                         (run, self._pipeline, event.ts_ns, self.mode)))
             rows.append(("UPDATE runs SET stopped_ns = ?, stop_reason = ?, error = ? WHERE run_id = ?",
                          (event.ts_ns, event.reason, int(event.error), run)))
 
@@ -225,13 +257,37 @@ class JournalSink:
         rows.append(("INSERT INTO risk_events (run_id, ts_ns, kind, ticker, rule, verdict, reason) VALUES "
                      "(?, ?, ?, NULL, ?, NULL, ?)", (self.run_id, event.ts_ns, event.kind, rule, reason)))
 
+    def _fill_rows(self, event: OrderFilled, rows: list[Row]) -> None:
+        known = self._books.get(event.ticker)
+        mid = known.mid() if known is not None and known.valid else None
+        # A backtest's trade ids repeat from run to run: qualified by the run, they stay unique.
+        trade_id = event.trade_id if self.mode == "live" or not event.trade_id else f"{self.run_id}/{event.trade_id}"
+        rows.append((
+            "INSERT OR IGNORE INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price,"
+            " count, fee, is_taker, mid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.run_id, event.ts_ns, event.ticker, event.client_order_id, event.order_id, trade_id,
+             event.side.value, event.price, event.count, event.fee, int(event.is_taker), mid),
+        ))
+        if not event.client_order_id:
+            return  # a position carried in: no order
+        self._order_event(event.ts_ns, event.client_order_id, event.ticker, "filled", event.price, event.count,
+                          f"trade {event.trade_id}" + (" taker" if event.is_taker else ""), rows)
+        left = "MAX(COALESCE(remaining, size - filled) - ?, 0)"
+        rows.append((
+            f"UPDATE orders SET filled = filled + ?, remaining = {left}, updated_ns = ?, order_id = COALESCE(order_id, ?),"
+            " status = CASE WHEN filled + ? >= size THEN 'executed'"
+            f" WHEN status IN {_SETTLED} THEN status ELSE 'partially_filled' END WHERE {_LATEST}",
+            (event.count, event.count, event.ts_ns, event.order_id or None, event.count, event.client_order_id),
+        ))
+
     def _action_rows(self, ts_ns: int, action: Any, rows: list[Row]) -> None:
         if isinstance(action, CreateOrder):
             rows.append((
                 "INSERT OR IGNORE INTO orders (run_id, client_order_id, ticker, side, price, size, post_only,"
-                " immediate_or_cancel, created_ns, status, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " immediate_or_cancel, created_ns, status, updated_ns, remaining)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (self.run_id, action.client_order_id, action.ticker, action.side.value, action.price, action.size,
-                 int(action.post_only), int(action.immediate_or_cancel), ts_ns, "pending_new", ts_ns),
+                 int(action.post_only), int(action.immediate_or_cancel), ts_ns, "pending_new", ts_ns, action.size),
             ))
             self._order_event(ts_ns, action.client_order_id, action.ticker, "create", action.price, action.size,
                               "ioc" if action.immediate_or_cancel else "", rows)
@@ -244,10 +300,19 @@ class JournalSink:
             self._order_event(ts_ns, action.client_order_id, action.ticker, "cancel", None, None, "", rows)
 
     def _order_transition(self, event: Any, rows: list[Row]) -> None:
-        run, cid = self.run_id, event.client_order_id
+        """The order's row follows the venue's word (the latest row of its client id: an order
+        adopted from an earlier run is that run's row)."""
+        cid = event.client_order_id
         if isinstance(event, OrderAccepted):
             self._order_event(event.ts_ns, cid, event.ticker, "accepted", None, event.remaining, event.order_id, rows)
-            self._set_status(cid, "resting", event.ts_ns, rows, order_id=event.order_id)
+            rows.append((
+                "UPDATE orders SET order_id = COALESCE(?, order_id), updated_ns = ?,"
+                " remaining = COALESCE(?, remaining),"
+                f" status = CASE WHEN status IN {_SETTLED} OR status = 'executed' THEN status"
+                " WHEN ? = 0 THEN 'executed' WHEN filled > 0 OR COALESCE(?, 0) > 0 THEN 'partially_filled'"
+                f" ELSE 'resting' END WHERE {_LATEST}",
+                (event.order_id or None, event.ts_ns, event.remaining, event.remaining, event.filled, cid),
+            ))
         elif isinstance(event, OrderRejected):
             self._order_event(event.ts_ns, cid, event.ticker, f"{event.action}_rejected", None, None,
                               f"{event.code}: {event.message}", rows)
@@ -258,24 +323,32 @@ class JournalSink:
                               f"-> {event.new_client_order_id}", rows)
             rows.append((
                 "INSERT OR IGNORE INTO orders (run_id, client_order_id, ticker, side, price, size, post_only,"
-                " immediate_or_cancel, created_ns, order_id, status, updated_ns) SELECT run_id, ?, ticker, side, ?,"
-                " ?, post_only, immediate_or_cancel, ?, order_id, 'resting', ? FROM orders"
-                " WHERE run_id = ? AND client_order_id = ?",
-                (event.new_client_order_id, event.price, event.remaining, event.ts_ns, event.ts_ns, run, cid),
+                " immediate_or_cancel, created_ns, order_id, status, updated_ns, remaining) SELECT ?, ?, ticker, side,"
+                " ?, ?, post_only, immediate_or_cancel, ?, COALESCE(?, order_id), CASE WHEN ? = 0 THEN 'executed'"
+                f" ELSE 'resting' END, ?, ? FROM orders WHERE {_LATEST}",
+                (self.run_id, event.new_client_order_id, event.price, event.remaining, event.ts_ns,
+                 event.order_id or None, event.remaining, event.ts_ns, event.remaining, cid),
             ))
-            self._set_status(cid, "amended", event.ts_ns, rows)
+            if event.new_client_order_id != cid:
+                self._set_status(cid, "amended", event.ts_ns, rows)
         elif isinstance(event, OrderDecreased):
             self._order_event(event.ts_ns, cid, event.ticker, "decreased", None, event.remaining, "", rows)
+            rows.append((
+                "UPDATE orders SET remaining = ?, size = MIN(size, filled + ?), updated_ns = ?,"
+                " status = CASE WHEN ? = 0 AND status NOT IN ('executed', 'amended') THEN 'canceled' ELSE status END"
+                f" WHERE {_LATEST}",
+                (event.remaining, event.remaining, event.ts_ns, event.remaining, cid),
+            ))
         elif isinstance(event, OrderCanceled):
             self._order_event(event.ts_ns, cid, event.ticker, "canceled", None, None, event.reason, rows)
-            self._set_status(cid, "canceled", event.ts_ns, rows)
+            rows.append((
+                "UPDATE orders SET remaining = 0, updated_ns = ?,"
+                f" status = CASE WHEN status IN ('executed', 'amended') THEN status ELSE 'canceled' END WHERE {_LATEST}",
+                (event.ts_ns, cid),
+            ))
 
-    def _set_status(self, cid: str, status: str, ts_ns: int, rows: list[Row], order_id: str | None = None) -> None:
-        rows.append((
-            "UPDATE orders SET status = ?, updated_ns = ?, order_id = COALESCE(?, order_id)"
-            " WHERE run_id = ? AND client_order_id = ?",
-            (status, ts_ns, order_id or None, self.run_id, cid),
-        ))
+    def _set_status(self, cid: str, status: str, ts_ns: int, rows: list[Row]) -> None:
+        rows.append((f"UPDATE orders SET status = ?, updated_ns = ? WHERE {_LATEST}", (status, ts_ns, cid)))
 
     def _order_event(
         self, ts_ns: int, cid: str, ticker: str, name: str, price: int | None, size: int | None, detail: str,

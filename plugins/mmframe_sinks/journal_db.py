@@ -1,17 +1,33 @@
-"""The journal's SQLite schema, and the queries that restore a day's PnL from it.
+"""The journal's SQLite schema, its migrations, and the replay of its books at a restart.
 
 Money columns are integers in price units (1/10,000 dollar), sizes in count units (1/100
-contract), times in Unix nanoseconds. One database may hold many runs of many days.
+contract), times in Unix nanoseconds. One database may hold many runs of many days, live and
+backtest (``runs.mode``).
+
+Schema versions (``meta.schema_version``), each migration run once at open:
+
+1. the first schema.
+2. ``runs.mode`` (``live`` | ``backtest``); ``orders.remaining`` and an index on the client order
+   id (an order's status follows it across runs: an order of a killed run filled or cancelled in
+   the next); ``mids.run_id``; fills unique by ``trade_id`` (a fill is journaled once, whoever
+   reports it; duplicates of older journals are dropped, the first kept); orders left ``resting``
+   though filled in full are set ``executed``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from mmframe.api import BookSide, BooksReplay, CarriedState
+
+SCHEMA_VERSION = 2
 NANOS_PER_DAY = 86_400 * 1_000_000_000
+TRADE_IDS_KEPT_NS = 8 * NANOS_PER_DAY
+"""Trade ids of fills journaled this long ago are handed to the runtime at start (the venue's fills
+it reads back at start are matched against them)."""
+UNCLOSED_REASON = "ended without a stop record (the process was killed or crashed)"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,9 +70,23 @@ CREATE INDEX IF NOT EXISTS pnl_run_ts ON pnl (run_id, ts_ns);
 CREATE INDEX IF NOT EXISTS positions_run_ts ON positions (run_id, ts_ns);
 """
 
+_V2 = (
+    "ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'live'",
+    "ALTER TABLE orders ADD COLUMN remaining INTEGER",
+    "ALTER TABLE mids ADD COLUMN run_id TEXT",
+    "DELETE FROM fills WHERE id NOT IN (SELECT MIN(id) FROM fills GROUP BY trade_id) AND trade_id != ''",
+    "CREATE UNIQUE INDEX IF NOT EXISTS fills_trade ON fills (trade_id) WHERE trade_id != ''",
+    "CREATE INDEX IF NOT EXISTS orders_cid ON orders (client_order_id)",
+    "UPDATE orders SET status = 'executed' WHERE status IN ('resting', 'pending_new') AND size > 0 AND filled >= size",
+)
+
+BACKTEST_RUNS = "SELECT run_id FROM runs WHERE mode = 'backtest'"
+"""Backtest runs: left out of a live run's restore (their fills and mids are not the account's)."""
+
 
 def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open (and create) a journal in WAL mode; the connection may be used from one worker thread at a time."""
+    """Open (creating or migrating) a journal in WAL mode; the connection may be used from one worker
+    thread at a time. ``create=False`` opens an existing journal only (FileNotFoundError)."""
     target = Path(path)
     if create:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,10 +96,43 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")
-    if create:
-        db.executescript(DDL)
-        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    migrate(db)
     return db
+
+
+def _version(db: sqlite3.Connection) -> int:
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: an empty database
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema to `SCHEMA_VERSION` (see the module docstring), in one transaction."""
+    if _version(db) >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _version(db) < SCHEMA_VERSION:  # another process may have migrated meanwhile
+            for statement in DDL.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            added = {"runs": "mode", "orders": "remaining", "mids": "run_id"}
+            for statement in _V2:
+                table = statement.split()[2] if statement.startswith("ALTER") else ""
+                if table and added[table] in _columns(db, table):
+                    continue
+                db.execute(statement)
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def day_start_ns(now_ns: int) -> int:
@@ -77,43 +140,63 @@ def day_start_ns(now_ns: int) -> int:
     return now_ns - now_ns % NANOS_PER_DAY
 
 
-@dataclass(frozen=True)
-class Restored:
-    """Today's net PnL from earlier runs, and the last known positions with the price to carry them at."""
-
-    day_pnl: int
-    positions: dict[str, tuple[int, int]]
-
-
-def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> Restored:
-    """Sum, over every earlier run, its net PnL made since midnight UTC (last snapshot today minus
-    last snapshot before today); and the latest run's last positions (priced at their last mark)."""
-    midnight = day_start_ns(now_ns)
-    day_pnl = 0
+def close_unclosed_runs(db: sqlite3.Connection, pipeline: str, exclude_run: str) -> int:
+    """Close the live runs of ``pipeline`` that never recorded a stop (a kill -9, a crash): stopped at
+    their last journaled moment, with `UNCLOSED_REASON`, as an error. Returns how many."""
     rows = db.execute(
-        "SELECT run_id FROM pnl WHERE ts_ns >= ? AND ts_ns <= ? AND run_id != ? GROUP BY run_id",
-        (midnight, now_ns, exclude_run),
+        "SELECT run_id, started_ns FROM runs WHERE stopped_ns IS NULL AND pipeline = ? AND mode = 'live' AND run_id != ?",
+        (pipeline, exclude_run),
     ).fetchall()
-    for (run_id,) in rows:
-        last_today = db.execute(
-            "SELECT net FROM pnl WHERE run_id = ? AND ts_ns >= ? AND ts_ns <= ? ORDER BY ts_ns DESC, rowid DESC LIMIT 1",
-            (run_id, midnight, now_ns),
-        ).fetchone()
-        before = db.execute(
-            "SELECT net FROM pnl WHERE run_id = ? AND ts_ns < ? ORDER BY ts_ns DESC, rowid DESC LIMIT 1",
-            (run_id, midnight),
-        ).fetchone()
-        day_pnl += int(last_today[0]) - (int(before[0]) if before else 0)
-    positions: dict[str, tuple[int, int]] = {}
-    latest = db.execute(
-        "SELECT run_id FROM positions WHERE run_id != ? ORDER BY ts_ns DESC, rowid DESC LIMIT 1", (exclude_run,)
+    for run_id, started in rows:
+        last = max(
+            (int(r[0]) for table in ("pnl", "fills", "order_events", "risk_events")
+             for r in db.execute(f"SELECT MAX(ts_ns) FROM {table} WHERE run_id = ?", (run_id,)) if r[0] is not None),
+            default=int(started),
+        )
+        db.execute("UPDATE runs SET stopped_ns = ?, stop_reason = ?, error = 1 WHERE run_id = ?",
+                   (last, UNCLOSED_REASON, run_id))
+    return len(rows)
+
+
+def last_mark(db: sqlite3.Connection, ticker: str, before_ns: int | None = None) -> int | None:
+    """The last mid the journal sampled for ``ticker`` in a live run (before ``before_ns``), else the
+    last mark of a position snapshot; None when neither exists."""
+    bound = (before_ns,) if before_ns is not None else ()
+    when = " AND ts_ns < ?" if before_ns is not None else ""
+    row = db.execute(
+        f"SELECT mid FROM mids WHERE ticker = ?{when} AND (run_id IS NULL OR run_id NOT IN ({BACKTEST_RUNS})) "
+        "ORDER BY ts_ns DESC, rowid DESC LIMIT 1", (ticker, *bound),
     ).fetchone()
-    if latest is not None:
-        for ticker, position, avg_price, mark in db.execute(
-            "SELECT ticker, position, avg_price, mark FROM positions p WHERE run_id = ? AND rowid = "
-            "(SELECT MAX(rowid) FROM positions q WHERE q.run_id = p.run_id AND q.ticker = p.ticker)",
-            (latest[0],),
-        ):
-            if position:
-                positions[ticker] = (int(position), int(mark if mark is not None else avg_price))
-    return Restored(day_pnl, positions)
+    if row is None:
+        row = db.execute(
+            f"SELECT mark FROM positions WHERE ticker = ? AND mark IS NOT NULL{when} "
+            f"AND run_id NOT IN ({BACKTEST_RUNS}) ORDER BY ts_ns DESC, rowid DESC LIMIT 1", (ticker, *bound),
+        ).fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def replay_fills(
+    db: sqlite3.Connection, book: Callable[..., None], *, where: str = "", params: tuple[object, ...] = ()
+) -> None:
+    """Hand every journaled fill (``where`` filters, e.g. by run) to ``book``, in the order the daemon
+    booked them (the journal's insertion order), as `BooksReplay.book` takes them."""
+    for ts, ticker, side, price, count, fee, order_id, cid, trade_id in db.execute(
+        "SELECT ts_ns, ticker, side, price, count, fee, order_id, client_order_id, trade_id FROM fills"
+        f"{' WHERE ' + where if where else ''} ORDER BY id", params,
+    ):
+        book(ts_ns=int(ts), ticker=ticker, side=BookSide(side), price=int(price), count=int(count),
+             trade_fee=int(fee), order=order_id or cid or None, trade_id=trade_id)
+
+
+def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> CarriedState:
+    """The books of the live runs replayed from their fills (`mmframe.domain.carry`): positions at
+    their exact cost, today's PnL before this run (marks at midnight from the sampled mids), the
+    orders' fee rounding and the trade ids journaled lately."""
+    midnight = day_start_ns(now_ns)
+    replay = BooksReplay(
+        day_start_ns=midnight,
+        mark_at_day_start=lambda ticker: last_mark(db, ticker, midnight),
+        keep_trade_ids_since_ns=now_ns - TRADE_IDS_KEPT_NS,
+    )
+    replay_fills(db, replay.book, where=f"run_id != ? AND run_id NOT IN ({BACKTEST_RUNS})", params=(exclude_run,))
+    return replay.finish(lambda ticker: last_mark(db, ticker))

@@ -1,7 +1,16 @@
 """What a journal says about trading: PnL per market and per day, fees, fills, spread captured,
 inventory and markouts (the mid's move after each fill: the adverse-selection cost).
 
-Sums are exact integers; per-contract averages are exact decimals rounded to 1/10,000 dollar.
+The fills are the books: they are replayed, in the order the daemon booked them, through the same
+ledger the daemon keeps (the venue's per-order fee rounding included), so positions, realised PnL
+and fees are the venue's whatever happened between runs (a kill -9, fills while no run was up). An
+interval's net PnL is its cash flow and fees plus the change in marked value of the positions::
+
+    net = sum over markets of  value(end) - value(start),  value(t) = realised - fees + open PnL at the mark at t
+
+with the mark at t the last mid journaled before t (a market never marked counts at cost).
+Realised and fees are their own changes; unrealised is the rest. Sums are exact integers;
+per-contract averages are exact decimals rounded to 1/10,000 dollar.
 """
 
 from __future__ import annotations
@@ -13,11 +22,19 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from mmframe.api import COUNT_SCALE, NANOS_PER_SECOND, PRICE_SCALE, format_count, format_price
+from mmframe.api import (
+    CARRY_TRADE_PREFIX,
+    COUNT_SCALE,
+    NANOS_PER_SECOND,
+    PRICE_SCALE,
+    BookSide,
+    Ledger,
+    format_count,
+    format_price,
+)
 
 HORIZONS_S = (5, 30, 300)
 _NANOS_PER_DAY = 86_400 * NANOS_PER_SECOND
@@ -63,45 +80,6 @@ def _micro_dollars(total_micro: int) -> str:
     return format_price(total_micro // COUNT_SCALE)
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    ts_ns: int
-    realised: int
-    unrealised: int
-    fees: int
-
-    @property
-    def net(self) -> int:
-        return self.realised + self.unrealised - self.fees
-
-
-_ZERO = _Snapshot(0, 0, 0, 0)
-
-
-def _delta(series: list[_Snapshot], start: int, end: int) -> _Snapshot | None:
-    """Change over [start, end): last snapshot before ``end`` minus last before ``start`` (None: no activity)."""
-    before = after = None
-    for snap in series:
-        if snap.ts_ns < start:
-            before = snap
-        if snap.ts_ns < end:
-            after = snap
-    if after is None or after is before:
-        return None
-    base = before or _ZERO
-    return _Snapshot(after.ts_ns, after.realised - base.realised, after.unrealised - base.unrealised,
-                     after.fees - base.fees)
-
-
-def _money(snap: _Snapshot) -> dict[str, str]:
-    return {"net_pnl": format_price(snap.net), "realised": format_price(snap.realised),
-            "unrealised": format_price(snap.unrealised), "fees": format_price(snap.fees)}
-
-
-def _add(a: _Snapshot, b: _Snapshot) -> _Snapshot:
-    return _Snapshot(max(a.ts_ns, b.ts_ns), a.realised + b.realised, a.unrealised + b.unrealised, a.fees + b.fees)
-
-
 class _Mids:
     """Sampled mids per market, for 'the mid at time t'."""
 
@@ -121,101 +99,141 @@ class _Mids:
         return mids[index] if index >= 0 else None
 
 
-def build_report(db: sqlite3.Connection, *, since_ns: int = 0, now_ns: int | None = None) -> dict[str, Any]:
-    """The whole report as JSON-ready data (money as dollar strings)."""
+MODES = ("auto", "live", "backtest", "all")
+"""Which runs a report covers: ``auto`` is the live runs, or the backtest runs of a journal with none."""
+_MAX_SERIES_POINTS = 2000
+
+
+def _money(net: int, realised: int, fees: int) -> dict[str, str]:
+    """Micro-dollar amounts as dollar strings (floored to the price unit)."""
+    return {"net_pnl": _micro_dollars(net), "realised": _micro_dollars(realised),
+            "unrealised": _micro_dollars(net - realised + fees), "fees": _micro_dollars(fees)}
+
+
+def _select_runs(db: sqlite3.Connection, mode: str) -> tuple[str, list[tuple[Any, ...]]]:
+    if mode not in MODES:
+        raise ReportError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+    rows = db.execute("SELECT run_id, pipeline, started_ns, stopped_ns, stop_reason, error, mode FROM runs "
+                      "ORDER BY started_ns, rowid").fetchall()
+    if mode == "auto":
+        mode = "live" if any(r[6] == "live" for r in rows) or not rows else "backtest"
+    return mode, [r for r in rows if mode == "all" or r[6] == mode]
+
+
+class _Books:
+    """The replayed ledger, valued at any moment (see the module docstring)."""
+
+    def __init__(self, mids: _Mids) -> None:
+        self.ledger = Ledger()
+        self.mids = mids
+
+    def values(self, at_ns: int) -> dict[str, tuple[int, int, int]]:
+        """Per market: (value, realised, fees) in micro-dollars, marked at the last mid before ``at_ns``."""
+        out = {}
+        for ticker, position in self.ledger.positions.items():
+            mark = self.mids.at(ticker, at_ns) if position.position else None
+            out[ticker] = (position.net_micro(mark), position.realised_micro, position.fees_micro)
+        return out
+
+
+def _change(end: dict[str, tuple[int, int, int]], start: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int, int]]:
+    zero = (0, 0, 0)
+    return {t: (v[0] - start.get(t, zero)[0], v[1] - start.get(t, zero)[1], v[2] - start.get(t, zero)[2])
+            for t, v in end.items()}
+
+
+def _total(per_market: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
+    return (sum(v[0] for v in per_market.values()), sum(v[1] for v in per_market.values()),
+            sum(v[2] for v in per_market.values()))
+
+
+def build_report(
+    db: sqlite3.Connection, *, since_ns: int = 0, now_ns: int | None = None, mode: str = "auto"
+) -> dict[str, Any]:
+    """The whole report as JSON-ready data (money as dollar strings); ``mode`` picks the runs
+    (`MODES`)."""
     now = now_ns if now_ns is not None else time.time_ns()
     end = now + 1
+    mode, selected = _select_runs(db, mode)
+    run_ids = [r[0] for r in selected]
     runs = [
         {"run_id": r[0], "pipeline": r[1], "started_ns": r[2], "stopped_ns": r[3], "stop_reason": r[4],
-         "error": bool(r[5])}
-        for r in db.execute("SELECT run_id, pipeline, started_ns, stopped_ns, stop_reason, error FROM runs "
-                            "WHERE stopped_ns IS NULL OR stopped_ns >= ? ORDER BY started_ns", (since_ns,))
+         "error": bool(r[5]), "mode": r[6]}
+        for r in selected if r[3] is None or r[3] >= since_ns
     ]
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS report_runs (run_id TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM report_runs")
+    db.executemany("INSERT OR IGNORE INTO report_runs (run_id) VALUES (?)", [(r,) for r in run_ids])
     run_end: dict[str, int] = {}
     for run_id, stopped, last in db.execute(
         "SELECT r.run_id, r.stopped_ns, (SELECT MAX(ts_ns) FROM pnl p WHERE p.run_id = r.run_id) FROM runs r"
     ):
         run_end[run_id] = int(stopped or last or 0)
+    mids = _Mids(db.execute(
+        "SELECT ticker, ts_ns, mid FROM mids WHERE run_id IS NULL OR run_id IN (SELECT run_id FROM report_runs) "
+        "ORDER BY ticker, ts_ns, rowid"
+    ))
+    fills = db.execute(
+        "SELECT ts_ns, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, client_order_id, trade_id "
+        "FROM fills WHERE run_id IN (SELECT run_id FROM report_runs) ORDER BY id"
+    ).fetchall()
+    samples = [int(r[0]) for r in db.execute(
+        "SELECT DISTINCT ts_ns FROM pnl WHERE run_id IN (SELECT run_id FROM report_runs) AND ts_ns >= ? AND ts_ns < ? "
+        "ORDER BY ts_ns", (since_ns, end),
+    )]
+    if len(samples) > _MAX_SERIES_POINTS:
+        step = -(-len(samples) // _MAX_SERIES_POINTS)
+        samples = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
 
-    # PnL: per (run, market) position snapshots and per run totals.
-    market_series: dict[tuple[str, str], list[_Snapshot]] = collections.defaultdict(list)
-    inventory: dict[str, dict[str, int]] = {}
-    for run_id, ticker, ts, position, realised, unrealised, fees in db.execute(
-        "SELECT run_id, ticker, ts_ns, position, realised_pnl, unrealised_pnl, fees FROM positions ORDER BY ts_ns, rowid"
-    ):
-        market_series[(run_id, ticker)].append(_Snapshot(ts, realised, unrealised, fees))
-        info = inventory.setdefault(ticker, {"position": 0, "max_abs": 0})
-        info["position"] = position
-        if ts >= since_ns:
-            info["max_abs"] = max(info["max_abs"], abs(position))
-    # Fills between two valuations never show in a snapshot: replay them for the inventory peak.
-    replayed: collections.Counter[str] = collections.Counter()
-    for ts, ticker, side, count in db.execute("SELECT ts_ns, ticker, side, count FROM fills ORDER BY ts_ns, id"):
-        replayed[ticker] += count if side == "bid" else -count
-        if ts >= since_ns:
-            info = inventory.setdefault(ticker, {"position": replayed[ticker], "max_abs": 0})
-            info["max_abs"] = max(info["max_abs"], abs(replayed[ticker]))
-    run_series: dict[str, list[_Snapshot]] = collections.defaultdict(list)
-    for run_id, ts, realised, unrealised, fees in db.execute(
-        "SELECT run_id, ts_ns, realised, unrealised, fees FROM pnl ORDER BY ts_ns, rowid"
-    ):
-        run_series[run_id].append(_Snapshot(ts, realised, unrealised, fees))
-
-    first_day = since_ns - since_ns % _NANOS_PER_DAY
+    # Cut points: the start of the period, each UTC day in it, each chart sample, the end.
+    first_active = min((int(f[0]) for f in fills if int(f[0]) >= since_ns), default=None)
     days: list[int] = []
-    starts = [s.ts_ns for series in run_series.values() for s in series if s.ts_ns >= since_ns]
-    if starts:
-        day = max(first_day, min(starts) - min(starts) % _NANOS_PER_DAY)
+    if first_active is not None or samples:
+        first = min(x for x in (first_active, samples[0] if samples else None) if x is not None)
+        day = max(since_ns - since_ns % _NANOS_PER_DAY, first - first % _NANOS_PER_DAY)
         while day < end:
             days.append(day)
             day += _NANOS_PER_DAY
+    cuts = sorted({since_ns, end, *days, *(d + _NANOS_PER_DAY for d in days), *samples})
+    books = _Books(mids)
+    at: dict[int, dict[str, tuple[int, int, int]]] = {}
+    position: collections.Counter[str] = collections.Counter()
+    peak: dict[str, int] = {}
+    cut_index = 0
 
-    by_day = []
-    fills_by_day = collections.Counter[str]()
-    contracts_by_day = collections.Counter[str]()
-    fills_rows = db.execute(
-        "SELECT ts_ns, ticker, side, price, count, fee, is_taker, mid, run_id FROM fills WHERE ts_ns >= ? AND ts_ns < ? "
-        "ORDER BY ts_ns, id", (since_ns, end),
-    ).fetchall()
-    for ts, _ticker, _side, _price, count, *_ in fills_rows:
+    def cut_until(ts: int) -> None:
+        nonlocal cut_index
+        while cut_index < len(cuts) and cuts[cut_index] <= ts:
+            at[cuts[cut_index]] = books.values(cuts[cut_index])
+            cut_index += 1
+
+    overall = {h: [0, 0, 0] for h in HORIZONS_S}
+    market_stats: dict[str, dict[str, Any]] = collections.defaultdict(
+        lambda: {"fills": 0, "bought": 0, "sold": 0, "carried_in": 0, "fill_fees": 0, "maker": 0, "spread_micro": 0,
+                 "spread_count": 0, "markout": {h: [0, 0, 0] for h in HORIZONS_S}}
+    )
+    fills_by_day: collections.Counter[str] = collections.Counter()
+    contracts_by_day: collections.Counter[str] = collections.Counter()
+    spread_total = spread_count = period_fills = period_contracts = 0
+    for ts, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, cid, trade_id in fills:
+        cut_until(ts)
+        sign = 1 if side == "bid" else -1
+        books.ledger.book(ticker, BookSide(side), price, count, fee, order_id or cid or None)
+        position[ticker] += sign * count
+        if ts < since_ns or ts >= end:
+            continue
+        peak[ticker] = max(peak.get(ticker, 0), abs(position[ticker]))
+        stats = market_stats[ticker]
+        stats["bought" if sign > 0 else "sold"] += count
+        if trade_id.startswith(CARRY_TRADE_PREFIX):
+            stats["carried_in"] += sign * count
+            continue
+        period_fills += 1
+        period_contracts += count
         fills_by_day[day_of(ts)] += 1
         contracts_by_day[day_of(ts)] += count
-    for day in days:
-        total = _ZERO
-        for series in run_series.values():
-            delta = _delta(series, max(day, since_ns), min(day + _NANOS_PER_DAY, end))
-            if delta is not None:
-                total = _add(total, delta)
-        label = day_of(day)
-        by_day.append({"day": label, **_money(total), "fills": fills_by_day[label],
-                       "contracts": format_count(contracts_by_day[label])})
-
-    period_total = _ZERO
-    for series in run_series.values():
-        delta = _delta(series, since_ns, end)
-        if delta is not None:
-            period_total = _add(period_total, delta)
-
-    per_market: dict[str, _Snapshot] = {}
-    for (_run, ticker), series in market_series.items():
-        delta = _delta(series, since_ns, end)
-        if delta is not None:
-            per_market[ticker] = _add(per_market.get(ticker, _ZERO), delta)
-
-    # Fills, spread captured and markouts.
-    mids = _Mids(db.execute("SELECT ticker, ts_ns, mid FROM mids ORDER BY ticker, ts_ns, rowid"))
-    market_stats: dict[str, dict[str, Any]] = collections.defaultdict(
-        lambda: {"fills": 0, "bought": 0, "sold": 0, "fees": 0, "maker": 0, "spread_micro": 0, "spread_count": 0,
-                 "markout": {h: [0, 0, 0] for h in HORIZONS_S}}
-    )
-    overall = {h: [0, 0, 0] for h in HORIZONS_S}
-    spread_total = spread_count = 0
-    for ts, ticker, side, price, count, fee, is_taker, mid, run_id in fills_rows:
-        stats = market_stats[ticker]
-        sign = 1 if side == "bid" else -1
         stats["fills"] += 1
-        stats["bought" if sign > 0 else "sold"] += count
-        stats["fees"] += fee
+        stats["fill_fees"] += fee
         stats["maker"] += 0 if is_taker else 1
         mid0 = mid if mid is not None else mids.at(ticker, ts)
         if mid0 is None:
@@ -227,14 +245,29 @@ def build_report(db: sqlite3.Connection, *, since_ns: int = 0, now_ns: int | Non
         spread_count += count
         covered_until = run_end.get(run_id, 0)
         for horizon in HORIZONS_S:
-            at = ts + horizon * NANOS_PER_SECOND
-            later = mids.at(ticker, at)
-            if later is None or at > covered_until:
+            when = ts + horizon * NANOS_PER_SECOND
+            later = mids.at(ticker, when)
+            if later is None or when > covered_until:
                 continue
             for bucket in (stats["markout"][horizon], overall[horizon]):
                 bucket[0] += sign * (later - price) * count
                 bucket[1] += sign * (later - mid0) * count
                 bucket[2] += count
+    cut_until(end)
+    for ticker, held in position.items():  # markets only traded before the period
+        peak.setdefault(ticker, abs(held))
+
+    period = _change(at[end], at[since_ns])
+    active = {t for t, v in period.items() if v != (0, 0, 0)} | set(market_stats)
+    by_day = []
+    for day in days:
+        start, stop = max(day, since_ns), min(day + _NANOS_PER_DAY, end)
+        net, realised, fees = _total(_change(at[stop], at[start]))
+        label = day_of(day)
+        if not (net or realised or fees or fills_by_day[label]):
+            continue
+        by_day.append({"day": label, **_money(net, realised, fees), "fills": fills_by_day[label],
+                       "contracts": format_count(contracts_by_day[label])})
 
     def markouts(buckets: dict[int, list[int]]) -> dict[str, dict[str, Any]]:
         return {
@@ -243,47 +276,34 @@ def build_report(db: sqlite3.Connection, *, since_ns: int = 0, now_ns: int | Non
             for h, b in buckets.items()
         }
 
-    tickers = sorted(set(per_market) | set(market_stats))
     by_market = []
-    for ticker in tickers:
-        pnl = per_market.get(ticker, _ZERO)
+    for ticker in sorted(active):
+        net, realised, fees = period.get(ticker, (0, 0, 0))
         stats = market_stats[ticker]
-        inv = inventory.get(ticker, {"position": 0, "max_abs": 0})
         by_market.append({
-            "ticker": ticker, **_money(pnl), "fills": stats["fills"], "maker_fills": stats["maker"],
+            "ticker": ticker, **_money(net, realised, fees), "fills": stats["fills"], "maker_fills": stats["maker"],
             "bought": format_count(stats["bought"]), "sold": format_count(stats["sold"]),
-            "fill_fees": format_price(stats["fees"]),
+            "carried_in": format_count(stats["carried_in"]),
+            "fill_fees": format_price(stats["fill_fees"]),
             "spread_captured": _micro_dollars(stats["spread_micro"]),
             "spread_captured_per_contract": _per_contract(stats["spread_micro"], stats["spread_count"]),
-            "position": format_count(inv["position"]), "max_abs_position": format_count(inv["max_abs"]),
+            "position": format_count(position[ticker]), "max_abs_position": format_count(peak.get(ticker, 0)),
             "markouts": markouts(stats["markout"]),
         })
 
-    # Net PnL over the period, summed across runs, for the chart.
-    series_points: list[tuple[int, int]] = []
-    latest: dict[str, int] = {}
-    baseline = 0
-    for run_id, series in run_series.items():
-        before = [s for s in series if s.ts_ns < since_ns]
-        if before:
-            latest[run_id] = before[-1].net
-            baseline += before[-1].net
-    for ts, run_id, net in sorted(
-        (s.ts_ns, run_id, s.net) for run_id, series in run_series.items() for s in series if since_ns <= s.ts_ns < end
-    ):
-        latest[run_id] = net
-        series_points.append((ts, sum(latest.values()) - baseline))
-
+    base = _total(at[since_ns])[0]
+    series = [{"ts_ns": t, "net_pnl": _micro_dollars(_total(at[t])[0] - base)} for t in samples]
+    net, realised, fees = _total(period)
     return {
         "since_ns": since_ns,
         "generated_ns": now,
+        "mode": mode,
         "runs": runs,
-        "totals": {**_money(period_total), "fills": len(fills_rows),
-                   "contracts": format_count(sum(r[4] for r in fills_rows)),
+        "totals": {**_money(net, realised, fees), "fills": period_fills, "contracts": format_count(period_contracts),
                    "spread_captured": _micro_dollars(spread_total),
                    "spread_captured_per_contract": _per_contract(spread_total, spread_count)},
         "by_day": by_day,
         "by_market": by_market,
         "markouts": markouts(overall),
-        "pnl_series": [{"ts_ns": ts, "net_pnl": format_price(v)} for ts, v in series_points],
+        "pnl_series": series,
     }

@@ -33,7 +33,7 @@ def print_text(report: dict[str, Any], console: Console) -> None:
     totals = report["totals"]
     console.print(
         f"[bold]mmframe report[/bold] since {_when(report['since_ns']) if report['since_ns'] else 'the beginning'}"
-        f" — {len(report['runs'])} run(s)"
+        f" — {len(report['runs'])} {report.get('mode', 'live')} run(s)"
     )
     console.print(_table("Totals", ["net PnL", "realised", "unrealised", "fees", "fills", "contracts",
                                     "spread captured", "per contract"],
@@ -160,9 +160,9 @@ def render_html(report: dict[str, Any]) -> str:
                     [[h, v["contracts"], v["markout_per_contract"], v["mid_move_per_contract"]]
                      for h, v in report["markouts"].items()]),
         "<h2>Runs</h2>",
-        _html_table(["run", "pipeline", "started", "stopped", "reason"],
-                    [[r["run_id"], r["pipeline"], _when(r["started_ns"]), _when(r["stopped_ns"]), r["stop_reason"]]
-                     for r in report["runs"]]),
+        _html_table(["run", "mode", "pipeline", "started", "stopped", "reason"],
+                    [[r["run_id"], r.get("mode", "live"), r["pipeline"], _when(r["started_ns"]), _when(r["stopped_ns"]),
+                      r["stop_reason"]] for r in report["runs"]]),
     ]
     style = (
         "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f23}"

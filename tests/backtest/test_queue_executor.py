@@ -153,8 +153,9 @@ def test_queue_executor_when_taker_ioc_crosses_takes_then_cancels_rest() -> None
     events = _bid(executor, price=4600, size=3000, post_only=False, immediate_or_cancel=True)
     fills = [e for e in events if isinstance(e, OrderFilled)]
     assert [(f.price, f.count, f.is_taker) for f in fills] == [(4500, 2000, True), (4600, 700, True)]
-    # 20 @ 0.45 taker: 0.07 x 20 x 0.45 x 0.55 = 0.3465 -> $0.35 (whole cents).
-    assert fills[0].fee == 3500
+    # 20 @ 0.45 taker: 0.07 x 20 x 0.45 x 0.55 = $0.3465, the trade fee the venue reports (fee_cost);
+    # the ledger charges the order's balance $0.35 (per-order rounding, API.md §9).
+    assert fills[0].fee == 3465
     assert isinstance(events[-1], OrderCanceled) and events[-1].reason == "immediate_or_cancel"
     assert "b1" not in executor.orders
 
@@ -164,8 +165,8 @@ def test_queue_executor_when_maker_fee_series_charges_maker_fee() -> None:
     _bid(executor, price=4100, size=1000)
     fill = executor.on_market_event(_sell(4100, 1000))[0]
     assert isinstance(fill, OrderFilled) and not fill.is_taker
-    # 0.0175 x 10 x 0.41 x 0.59 = 0.0423 -> $0.05.
-    assert fill.fee == 500
+    # 0.0175 x 10 x 0.41 x 0.59 = 0.04233 -> $0.0424, rounded up to $0.0001 (the ledger charges $0.05).
+    assert fill.fee == 424
 
 
 def test_queue_executor_when_fees_disabled_charges_nothing() -> None:

@@ -200,7 +200,7 @@ def test_replay_feed_when_path_is_relative_resolves_against_pipeline_file(tmp_pa
     (tmp_path / "data").mkdir()
     recording = tmp_path / "data" / "r.jsonl"
     recording.write_text(json.dumps(_snapshot(1, 1, 1, [["0.4000", "1.00"]], [])) + "\n", encoding="utf-8")
-    ctx = ComponentContext("p", (T,), TestClock(), logging.getLogger("t"), extra={"pipeline_path": str(tmp_path / "p.yaml")})
+    ctx = ComponentContext("p", (T,), TestClock(), logging.getLogger("t"), base_dir=str(tmp_path))
     feed = ReplayFeed.build({"path": "data/r.jsonl"}, ctx)
     assert [type(e) for e in feed.events(0)] == [BookSnapshotReceived]
     assert list(feed.events(1)) == list(feed.events(2))

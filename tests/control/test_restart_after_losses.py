@@ -61,6 +61,6 @@ async def test_restart_when_a_losing_position_is_carried_counts_its_loss_once(
     async with running(second, settle=False):
         await wait_for(lambda: second.core.markets["CTL-A"].book.valid)
         position = second.core.ledger.position("CTL-A")
-        assert (position.position, position.avg_price) == (100, 3500), "carried in at its last mark"
-        assert second.core.portfolio.day_start_pnl == -1000
+        assert (position.position, position.avg_price) == (100, 4500), "carried in at its cost, as the venue has it"
+        assert second.core.portfolio.day_start_pnl == 0, "today's PnL before this run, the position at cost"
         assert second.core.portfolio.net_pnl() == -1000, "the loss is counted once, not reset, not doubled"

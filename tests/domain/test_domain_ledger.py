@@ -209,3 +209,30 @@ def test_position_when_not_in_a_ledger_changes_quietly() -> None:
     position.apply_fill(BID, 4000, 1000, fee=0)
     position.payout = 5000
     assert position.payout == 5000 and position.position == 1000
+
+
+def test_ledger_book_when_an_order_fills_in_parts_charges_the_venue_s_per_order_fee() -> None:
+    ledger = Ledger()
+    # 3 then 7 contracts of one order at $0.50 (trade fees $0.0525, $0.1225): the balance pays $0.18.
+    assert ledger.book("A", BID, 5000, 300, 525, "o1") == 600 * 100
+    assert ledger.book("A", BID, 5000, 700, 1225, "o1") == 1200 * 100
+    assert ledger.position("A").fees == 1800
+    assert ledger.book("A", ASK, 5000, 100, 175, None) == 175 * 100  # no order (carried in): as given
+
+
+def test_position_carry_when_given_an_exact_cost_books_later_fills_against_it() -> None:
+    pos = Position("A")
+    pos.carry(300, 1_000_000)  # 3 contracts that cost $1.00 ($0.3333... each)
+    assert pos.cost_basis_micro == 1_000_000 and pos.realised_pnl == 0 and pos.fees == 0
+    assert pos.net_micro(None) == 0 and pos.net_micro(4000) == 300 * 4000 - 1_000_000
+    pos.apply_fill(ASK, 4000, 300, 0)
+    assert pos.position == 0 and pos.realised_micro == 200_000  # $1.20 - $1.00, exactly
+    short = Position("B")
+    short.carry(-200, 1_200_000)  # short 2 at $0.60
+    short.apply_fill(BID, 5000, 200, 0)
+    assert short.realised_pnl == 2000
+
+
+def test_position_carry_when_cost_negative_refuses_it() -> None:
+    with pytest.raises(ValueError, match="cost basis"):
+        Position("A").carry(100, -1)

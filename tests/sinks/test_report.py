@@ -36,8 +36,8 @@ def book(ts: int, ticker: str, yes_bid: int, no_bid: int) -> BookSnapshotReceive
 
 
 def fill(ts: int, ticker: str, side: BookSide, price: int, count: int, trade: str) -> OrderFilled:
-    return OrderFilled(ts_ns=ts, client_order_id=f"c-{trade}", ticker=ticker, order_id="o", trade_id=trade, side=side,
-                       price=price, count=count, fee=10, is_taker=False)
+    return OrderFilled(ts_ns=ts, client_order_id=f"c-{trade}", ticker=ticker, order_id=f"o-{trade}", trade_id=trade,
+                       side=side, price=price, count=count, fee=10, is_taker=False)
 
 
 @pytest.fixture
@@ -90,16 +90,22 @@ def test_report_when_fills_journaled_sums_pnl_fees_spread_and_inventory(journal:
         report = build_report(db, now_ns=T0 + 3600 * S)
 
     totals = report["totals"]
-    assert totals["net_pnl"] == "0.0080" and totals["fees"] == "0.0020" and totals["fills"] == 2
+    # Each fill's $0.0010 trade fee costs the balance a whole cent (its order's balance change is
+    # floored to the cent, API.md §9): $0.02 of fees, not $0.002.
+    assert totals["net_pnl"] == "0.0100" and totals["fees"] == "0.0200" and totals["fills"] == 2
+    assert totals["realised"] == "0.0000" and totals["unrealised"] == "0.0300"
     assert totals["contracts"] == "3.00"
     assert totals["spread_captured"] == "0.0200"  # 0.01 on M + 2 x 0.005 on N
     market = {m["ticker"]: m for m in report["by_market"]}
     assert market["M"]["spread_captured"] == "0.0100" and market["N"]["spread_captured"] == "0.0100"
     assert market["M"]["position"] == "1.00" and market["N"]["max_abs_position"] == "2.00"
-    assert market["M"]["net_pnl"] == "0.0190" and market["N"]["net_pnl"] == "-0.0110"
+    assert market["M"]["bought"] == "1.00" and market["N"]["sold"] == "2.00"
+    # M: bought at 0.48, marked at 0.50, a cent of fee; N: sold 2 at 0.50, marked at 0.495.
+    assert market["M"]["net_pnl"] == "0.0100" and market["N"]["net_pnl"] == "0.0000"
+    assert market["M"]["fees"] == "0.0100" and market["M"]["fill_fees"] == "0.0010"
     assert [d["day"] for d in report["by_day"]] == ["2024-10-04"]
-    assert report["by_day"][0]["net_pnl"] == "0.0080" and report["by_day"][0]["fills"] == 2
-    assert report["pnl_series"] == [{"ts_ns": T0 + 400 * S, "net_pnl": "0.0080"}]
+    assert report["by_day"][0]["net_pnl"] == "0.0100" and report["by_day"][0]["fills"] == 2
+    assert report["pnl_series"] == [{"ts_ns": T0 + 400 * S, "net_pnl": "0.0100"}]
 
 
 def test_report_when_since_is_after_everything_is_empty(journal: Path) -> None:
