@@ -30,7 +30,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 from mmframe.domain.ledger import Ledger
-from mmframe.domain.money import COUNT_SCALE, Count, Price
+from mmframe.domain.money import COUNT_SCALE, ONE_DOLLAR, Count, Price
 from mmframe.domain.quote import BookSide
 
 CARRY_TRADE_PREFIX = "carry-"
@@ -109,13 +109,15 @@ class BooksReplay:
         trade_fee: Price,
         order: str | None,
         trade_id: str,
+        payout: Price = ONE_DOLLAR,
     ) -> None:
         """Book one journaled fill (``order``: the venue's order id, or the client's if none; None
-        for a carried-in fill)."""
+        for a carried-in fill; ``payout``: what one contract of the market pays)."""
         if self._at_day_start is None and ts_ns >= self._day_start_ns:
             self._cut_day()
         if ts_ns >= self._keep_since and trade_id:
             self._trade_ids.add(trade_id)
+        self.ledger.position(ticker, payout).payout = payout
         self.ledger.book(ticker, side, price, count, trade_fee, order)
         self._fills += 1
 

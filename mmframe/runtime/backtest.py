@@ -8,25 +8,41 @@ events of that timestamp (each also shown to the executor, which fills orders th
 at or through). Quotes made at time t therefore rest until the next timestamp, as in a live market
 and as in Avellaneda & Stoikov's simulation. Between timestamps the periodic housekeeping (time
 rules such as stale data, auto-resume after a halt) runs at its scheduled simulated times, as the
-live engine's timer would. Sinks and the control plane are not run. All money is exact integers;
-only the summary statistics across runs are floats.
+live engine's timer would. The control plane is not run; the pipeline's sinks get every run's
+events (a journal records each run as a backtest run, which `mmframe report --mode backtest` reports
+and live runs never restore from), written once the run is over. All money is exact integers; only
+the summary statistics across runs are floats.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import heapq
+import inspect
 import logging
 import math
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import anyio
+
 from mmframe.clock import NANOS_PER_SECOND
 from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor
-from mmframe.domain.events import Event, MarketEvent, OrderActionsSubmitted, OrderFilled
+from mmframe.domain.events import (
+    Event,
+    MarketEvent,
+    OrderActionsSubmitted,
+    OrderFilled,
+    PortfolioMarked,
+    PositionMark,
+    RunStarted,
+    RunStopped,
+)
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
 from mmframe.domain.quote import Quote
 from mmframe.domain.reconciler import ReconcilePolicy
@@ -164,6 +180,10 @@ class BacktestParts:
     clock: BacktestClock
     housekeeping_ns: int = NANOS_PER_SECOND
     prefix: str = "bt-"
+    build_sinks: Callable[[], list[tuple[str, Any]]] = list
+    """Fresh sinks for one run: the pipeline's sinks that record backtests (a class attribute
+    ``records_backtests = True``: the journal, the event log), none by default."""
+    sinks_wanted: bool = False
 
 
 def _rule_names(names: Iterable[str]) -> list[str]:
@@ -211,6 +231,8 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
         )
     rule_refs = list(pipeline.risk)
     rule_names = _rule_names(ref.name for ref in rule_refs)
+    # Sinks that record backtests (files); a live screen or an alert channel has nothing to do here.
+    recording = [ref for ref in pipeline.sinks if getattr(build(Kind.SINK, ref), "records_backtests", False)]
     runtime = pipeline.runtime
     slug = re.sub(r"[^a-z0-9]+", "", pipeline.name.lower())[:12] or "mm"
     return BacktestParts(
@@ -229,6 +251,8 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
         clock=clock,
         housekeeping_ns=int(float(runtime.housekeeping_seconds) * NANOS_PER_SECOND),
         prefix=f"{slug}-bt-",
+        build_sinks=lambda: [(ref.name, build(Kind.SINK, ref)) for ref in recording],
+        sinks_wanted=bool(recording),
     )
 
 
@@ -269,17 +293,19 @@ def _selector(parts: BacktestParts) -> Callable[[str], bool]:
 class _Run:
     """One backtest run, made and driven by `run_backtest_once`."""
 
-    def __init__(self, parts: BacktestParts, seed: int) -> None:
+    def __init__(self, parts: BacktestParts, seed: int, *, record: bool = True) -> None:
         self.parts = parts
         self.seed = seed
         clock = parts.clock
         clock.set(0)
+        self.recorded: list[Event] | None = [] if parts.sinks_wanted and record else None
+        """Every event of the run, for the pipeline's sinks (None: no sinks)."""
         self.core = QuotingCore(
             strategy=parts.build_strategy(),
             rules=parts.build_rules(),
             now_ns=clock.now_ns,
             monotonic_ns=clock.now_ns,
-            emit=_ignore,
+            emit=_ignore if self.recorded is None else self.recorded.append,
             policy=parts.policy,
             client_order_prefix=f"{parts.prefix}{seed}-",
             # A fill model with no book to cross (the AS paper's) turns the post-only step off.
@@ -298,6 +324,8 @@ class _Run:
 
     def apply_all(self, events: list[Event]) -> None:
         apply = self.core.apply
+        if self.recorded is not None:
+            self.recorded.extend(events)
         for event in events:
             apply(event)
             if type(event) is OrderFilled:
@@ -315,6 +343,8 @@ class _Run:
                     self.spread_samples += 1
             if actions:
                 self.actions += len(actions)
+                if self.recorded is not None:
+                    self.recorded.append(OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions)))
                 if core.rules:
                     submitted = OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions))
                     for named in core.rules:
@@ -337,6 +367,8 @@ class _Run:
         while scheduled_ns < before_ns:
             self.advance(scheduled_ns)
             self.core.housekeeping()
+            if self.recorded is not None:
+                self.recorded.append(self.marked(scheduled_ns))
             self.requote(scheduled_ns)
             passes += 1
             skip = (before_ns - scheduled_ns - 1) // interval
@@ -372,12 +404,39 @@ class _Run:
                 self.advance(ts)
             if isinstance(event, MarketEvent) and not wanted(event.ticker):
                 continue
+            if self.recorded is not None:
+                self.recorded.append(event)
             core.apply(event)
             caused = executor.on_market_event(event)
             if caused:
                 self.apply_all(caused)
         self.events = count
+        if self.recorded is not None:
+            self.record(0 if now is None else now)
         return self.metrics()
+
+    def marked(self, now_ns: int) -> PortfolioMarked:
+        """The portfolio valued at ``now_ns`` (as the live engine's housekeeping reports it)."""
+        pf = self.core.portfolio
+        marks = pf.marks()
+        positions = tuple(
+            PositionMark(ticker=t, position=p.position, avg_price=p.avg_price, realised_pnl=p.realised_pnl,
+                         fees=p.fees, mark=marks.get(t), unrealised_pnl=p.unrealised_pnl(marks.get(t)))
+            for t, p in sorted(self.core.ledger.positions.items()) if p.position or p.realised_pnl or p.fees
+        )
+        return PortfolioMarked(ts_ns=now_ns, realised_pnl=pf.realised_pnl, unrealised_pnl=pf.unrealised_pnl,
+                               fees=pf.fees, positions=positions)
+
+    def record(self, end_ns: int) -> None:
+        """Hand the run's events to fresh sinks, framed by RunStarted and RunStopped."""
+        assert self.recorded is not None
+        events = self.recorded
+        start_ns = events[0].ts_ns if events else end_ns
+        events.insert(0, RunStarted(ts_ns=start_ns, pipeline=self.parts.name, markets=tuple(self.parts.markets)))
+        events.append(self.marked(end_ns))
+        events.append(RunStopped(ts_ns=end_ns, reason=f"backtest run, seed {self.seed}"))
+        write_to_sinks(self.parts.build_sinks(), events, start_ns)
+        self.recorded = []
 
     def metrics(self) -> RunMetrics:
         core = self.core
@@ -397,17 +456,59 @@ class _Run:
         )
 
 
+def write_to_sinks(sinks: Sequence[tuple[str, Any]], events: list[Event], start_ns: int) -> None:
+    """Start each sink, write ``events`` in one batch and close it, in an event loop of its own (a
+    worker thread when the caller already runs one)."""
+
+    async def main() -> None:
+        for name, sink in sinks:
+            try:
+                starter = sink.start
+                await (starter(start_ns) if "now_ns" in inspect.signature(starter).parameters else starter())
+                await sink.write(events)
+            except Exception as exc:
+                raise BacktestError(f"sink {name!r} failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                await sink.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        anyio.run(main)
+        return
+    failure: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=in_thread, name="backtest-sinks")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
+
+
 def _ignore(event: Event) -> None:
     """Runtime events (quotes computed, verdicts) are not kept in a backtest."""
 
 
-def run_backtest_once(parts: BacktestParts, seed: int) -> RunMetrics:
-    """One independent run seeded ``seed`` (fresh strategy and rules, reseeded feeds and executor)."""
-    return _Run(parts, seed).run()
+def run_backtest_once(parts: BacktestParts, seed: int, *, record: bool = True) -> RunMetrics:
+    """One independent run seeded ``seed`` (fresh strategy and rules, reseeded feeds and executor);
+    ``record``: hand its events to the pipeline's recording sinks."""
+    return _Run(parts, seed, record=record).run()
 
 
-def run_backtest(parts: BacktestParts, *, runs: int = 1, seed: int = 0) -> BacktestReport:
-    """``runs`` independent runs seeded ``seed``, ``seed + 1``, ..."""
+def run_backtest(
+    parts: BacktestParts, *, runs: int = 1, seed: int = 0, record_runs: int | None = None
+) -> BacktestReport:
+    """``runs`` independent runs seeded ``seed``, ``seed + 1``, ...; the first ``record_runs`` of them
+    (all: None) are recorded by the pipeline's journal (each a run of its own)."""
     if runs < 1:
         raise BacktestError(f"runs must be at least 1, got {runs}")
-    return BacktestReport(parts.name, tuple(run_backtest_once(parts, seed + i) for i in range(runs)))
+    recorded = runs if record_runs is None else record_runs
+    return BacktestReport(
+        parts.name, tuple(run_backtest_once(parts, seed + i, record=i < recorded) for i in range(runs))
+    )

@@ -1,6 +1,7 @@
 """``mmframe backtest FILE [--runs N] [--seed S] [--set K=V ...] [--json]``.
 
-``--json`` prints exactly ``{"runs": N, "metrics": {"profit": {"mean": .., "std": ..},
+The pipeline's journal (if any) records the first ``--journal-runs`` runs (default 1) as backtest runs,
+which ``mmframe report --mode backtest`` reports. ``--json`` prints exactly ``{"runs": N, "metrics": {"profit": {"mean": .., "std": ..},
 "final_inventory": {..}, "spread": {..}, "fills": {..}, "fees": {..}}}`` in dollars and contracts
 (``std`` is the sample standard deviation across runs; ``spread`` is null when nothing was quoted
 two-sided). Without it, a table.
@@ -65,8 +66,12 @@ def format_report(report: BacktestReport, seed: int, seconds: float) -> str:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a value in the file, e.g. --set strategy.with.gamma=0.01 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--journal-runs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="How many runs (the first) the pipeline's journal records, for `mmframe report --mode backtest`.")
 @click.pass_context
-def backtest(ctx: click.Context, file: str, runs: int, seed: int, overrides: tuple[str, ...], as_json: bool) -> None:
+def backtest(
+    ctx: click.Context, file: str, runs: int, seed: int, overrides: tuple[str, ...], as_json: bool, journal_runs: int
+) -> None:
     """Backtest the pipeline in FILE: its strategy and risk rules against backtest feeds and a
     simulated executor, in simulated time; prints net PnL, fees, fills, average quoted spread and
     final inventory (mean and standard deviation over --runs)."""
@@ -80,7 +85,7 @@ def backtest(ctx: click.Context, file: str, runs: int, seed: int, overrides: tup
     started = time.perf_counter()
     try:
         parts = build_backtest(pipeline, registry)
-        report = run_backtest(parts, runs=runs, seed=seed)
+        report = run_backtest(parts, runs=runs, seed=seed, record_runs=journal_runs)
     except BacktestError as exc:
         click.echo(f"mmframe: error: {file}: {exc}", err=True)
         sys.exit(2)

@@ -28,6 +28,7 @@ import anyio.to_thread
 
 from mmframe.api import (
     NANOS_PER_SECOND,
+    ONE_DOLLAR,
     AmendOrder,
     BookDeltaReceived,
     BookInvalidated,
@@ -40,6 +41,7 @@ from mmframe.api import (
     DecreaseOrder,
     Event,
     Kind,
+    MarketInfoReceived,
     OrderAccepted,
     OrderActionsSubmitted,
     OrderAmended,
@@ -124,6 +126,9 @@ class _MidSampler:
 class JournalSink:
     """Journals every run into SQLite and restores the day's PnL at start (see the module docstring)."""
 
+    records_backtests = True
+    """`mmframe backtest` hands it every run's events."""
+
     def __init__(
         self, config: Mapping[str, Any], pipeline: str = "", *, path: Path | None = None, mode: str = "live"
     ) -> None:
@@ -137,6 +142,7 @@ class JournalSink:
         self._pipeline = pipeline
         self._db: sqlite3.Connection | None = None
         self._books: dict[str, OrderBook] = {}
+        self._payouts: dict[str, int] = {}
         self._mids = _MidSampler(max(1, int(interval * NANOS_PER_SECOND)), self.run_id)
         self._last_pnl: tuple[int, int, int, int] | None = None
         self._last_positions: dict[str, tuple[int, int, int, int, int]] = {}
@@ -213,6 +219,16 @@ class JournalSink:
             book = self._books.get(event.ticker) or self._books.setdefault(event.ticker, OrderBook(event.ticker))
             book.apply(event)
             self._mids.offer(event.ticker, event.ts_ns, book.mid() if book.valid else None, rows)
+        elif isinstance(event, MarketInfoReceived):
+            # A market that does not pay $1 (a backtest's model market) books no fee rounding.
+            payout = event.info.payout
+            known = self._books.get(event.ticker)
+            if known is None or known.payout != payout:  # the mids of a market paying other than $1
+                self._books[event.ticker] = OrderBook(event.ticker, payout)
+            if payout != ONE_DOLLAR:
+                self._payouts[event.ticker] = payout
+            else:
+                self._payouts.pop(event.ticker, None)
         elif isinstance(event, BookInvalidated):
             if event.ticker in self._books:
                 self._books[event.ticker].invalidate()
@@ -264,9 +280,10 @@ class JournalSink:
         trade_id = event.trade_id if self.mode == "live" or not event.trade_id else f"{self.run_id}/{event.trade_id}"
         rows.append((
             "INSERT OR IGNORE INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price,"
-            " count, fee, is_taker, mid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " count, fee, is_taker, mid, payout) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self.run_id, event.ts_ns, event.ticker, event.client_order_id, event.order_id, trade_id,
-             event.side.value, event.price, event.count, event.fee, int(event.is_taker), mid),
+             event.side.value, event.price, event.count, event.fee, int(event.is_taker), mid,
+             self._payouts.get(event.ticker)),
         ))
         if not event.client_order_id:
             return  # a position carried in: no order

@@ -9,7 +9,8 @@ Schema versions (``meta.schema_version``), each migration run once at open:
 1. the first schema.
 2. ``runs.mode`` (``live`` | ``backtest``); ``orders.remaining`` and an index on the client order
    id (an order's status follows it across runs: an order of a killed run filled or cancelled in
-   the next); ``mids.run_id``; fills unique by ``trade_id`` (a fill is journaled once, whoever
+   the next); ``mids.run_id``; ``fills.payout`` (what one contract pays, NULL for $1: a market
+   that does not pay $1 is not Kalshi's and has no fee rounding); fills unique by ``trade_id`` (a fill is journaled once, whoever
    reports it; duplicates of older journals are dropped, the first kept); orders left ``resting``
    though filled in full are set ``executed``.
 """
@@ -20,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from mmframe.api import BookSide, BooksReplay, CarriedState
+from mmframe.api import ONE_DOLLAR, BookSide, BooksReplay, CarriedState
 
 SCHEMA_VERSION = 2
 NANOS_PER_DAY = 86_400 * 1_000_000_000
@@ -74,6 +75,7 @@ _V2 = (
     "ALTER TABLE runs ADD COLUMN mode TEXT NOT NULL DEFAULT 'live'",
     "ALTER TABLE orders ADD COLUMN remaining INTEGER",
     "ALTER TABLE mids ADD COLUMN run_id TEXT",
+    "ALTER TABLE fills ADD COLUMN payout INTEGER",
     "DELETE FROM fills WHERE id NOT IN (SELECT MIN(id) FROM fills GROUP BY trade_id) AND trade_id != ''",
     "CREATE UNIQUE INDEX IF NOT EXISTS fills_trade ON fills (trade_id) WHERE trade_id != ''",
     "CREATE INDEX IF NOT EXISTS orders_cid ON orders (client_order_id)",
@@ -122,7 +124,7 @@ def migrate(db: sqlite3.Connection) -> None:
             for statement in DDL.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            added = {"runs": "mode", "orders": "remaining", "mids": "run_id"}
+            added = {"runs": "mode", "orders": "remaining", "mids": "run_id", "fills": "payout"}
             for statement in _V2:
                 table = statement.split()[2] if statement.startswith("ALTER") else ""
                 if table and added[table] in _columns(db, table):
@@ -180,12 +182,13 @@ def replay_fills(
 ) -> None:
     """Hand every journaled fill (``where`` filters, e.g. by run) to ``book``, in the order the daemon
     booked them (the journal's insertion order), as `BooksReplay.book` takes them."""
-    for ts, ticker, side, price, count, fee, order_id, cid, trade_id in db.execute(
-        "SELECT ts_ns, ticker, side, price, count, fee, order_id, client_order_id, trade_id FROM fills"
+    for ts, ticker, side, price, count, fee, order_id, cid, trade_id, payout in db.execute(
+        "SELECT ts_ns, ticker, side, price, count, fee, order_id, client_order_id, trade_id, payout FROM fills"
         f"{' WHERE ' + where if where else ''} ORDER BY id", params,
     ):
         book(ts_ns=int(ts), ticker=ticker, side=BookSide(side), price=int(price), count=int(count),
-             trade_fee=int(fee), order=order_id or cid or None, trade_id=trade_id)
+             trade_fee=int(fee), order=order_id or cid or None, trade_id=trade_id,
+             payout=ONE_DOLLAR if payout is None else int(payout))
 
 
 def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> CarriedState:

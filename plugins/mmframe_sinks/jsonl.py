@@ -19,7 +19,8 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "path": {"type": "string", "minLength": 1, "default": "var/events.jsonl",
-                 "description": "The log file; rotated copies get .1, .2, ... (newest first)."},
+                 "description": "The log file (a relative path is relative to the pipeline file); rotated copies "
+                                "get .1, .2, ... (newest first)."},
         "max_bytes": {"type": "integer", "minimum": 1024, "default": 50_000_000,
                       "description": "Rotate before a write would make the file larger than this."},
         "backups": {"type": "integer", "minimum": 0, "default": 5,
@@ -80,14 +81,18 @@ class RotatingFile:
 class JsonlSink:
     """Writes every event (except ``exclude_kinds``) as a JSON line; file I/O runs off the event loop."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self._file = RotatingFile(Path(str(config.get("path", SCHEMA["properties"]["path"]["default"]))),
-                                  int(config.get("max_bytes", 50_000_000)), int(config.get("backups", 5)))
+    records_backtests = True
+    """`mmframe backtest` hands it every run's events."""
+
+    def __init__(self, config: Mapping[str, Any], path: Path | None = None) -> None:
+        target = path if path is not None else Path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
+        self._file = RotatingFile(target, int(config.get("max_bytes", 50_000_000)), int(config.get("backups", 5)))
         self._exclude = frozenset(config.get("exclude_kinds", ()))
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JsonlSink:
-        return cls(config)
+        """A relative ``path`` is relative to the pipeline file."""
+        return cls(config, ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"]))))
 
     async def start(self) -> None:
         await anyio.to_thread.run_sync(self._file.open)

@@ -29,6 +29,7 @@ from mmframe.api import (
     CARRY_TRADE_PREFIX,
     COUNT_SCALE,
     NANOS_PER_SECOND,
+    ONE_DOLLAR,
     PRICE_SCALE,
     BookSide,
     Ledger,
@@ -174,8 +175,8 @@ def build_report(
         "ORDER BY ticker, ts_ns, rowid"
     ))
     fills = db.execute(
-        "SELECT ts_ns, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, client_order_id, trade_id "
-        "FROM fills WHERE run_id IN (SELECT run_id FROM report_runs) ORDER BY id"
+        "SELECT ts_ns, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, client_order_id, trade_id, "
+        "payout FROM fills WHERE run_id IN (SELECT run_id FROM report_runs) ORDER BY id"
     ).fetchall()
     samples = [int(r[0]) for r in db.execute(
         "SELECT DISTINCT ts_ns FROM pnl WHERE run_id IN (SELECT run_id FROM report_runs) AND ts_ns >= ? AND ts_ns < ? "
@@ -215,9 +216,10 @@ def build_report(
     fills_by_day: collections.Counter[str] = collections.Counter()
     contracts_by_day: collections.Counter[str] = collections.Counter()
     spread_total = spread_count = period_fills = period_contracts = 0
-    for ts, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, cid, trade_id in fills:
+    for ts, ticker, side, price, count, fee, is_taker, mid, run_id, order_id, cid, trade_id, payout in fills:
         cut_until(ts)
         sign = 1 if side == "bid" else -1
+        books.ledger.position(ticker).payout = ONE_DOLLAR if payout is None else payout
         books.ledger.book(ticker, BookSide(side), price, count, fee, order_id or cid or None)
         position[ticker] += sign * count
         if ts < since_ns or ts >= end:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,3 +185,24 @@ def test_run_when_pipeline_uses_backtest_venue_exits_2_pointing_to_backtest(regi
                                 ["run", str(PIPELINES / "as2008-symmetric.yaml"), "--duration", "1"])
     assert result.exit_code == 2
     assert "use `mmframe backtest FILE`" in result.output
+
+
+def test_backtest_when_the_pipeline_journals_records_the_first_run_and_report_shows_it(tmp_path: Path) -> None:
+    cli = create_cli(load_registry())
+    journal = tmp_path / "bt.sqlite"
+    result = CliRunner().invoke(cli, ["backtest", str(PIPELINES / "replay-example.yaml"), "--runs", "2", "--json",
+                                      "--set", f"sinks.0.with.path={journal}"])
+    assert result.exit_code == 0, result.output
+    backtest = json.loads(result.output)["metrics"]
+    shown = CliRunner().invoke(cli, ["report", "--journal", str(journal), "--json"])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.output)
+    assert report["mode"] == "backtest" and len(report["runs"]) == 1  # --journal-runs 1 by default
+    assert report["runs"][0]["stop_reason"] == "backtest run, seed 0"
+    # The journal's books are the backtest's: same PnL, fees and fills (a recording: every seed alike).
+    assert Decimal(report["totals"]["net_pnl"]) == Decimal(str(backtest["profit"]["mean"]))
+    assert Decimal(report["totals"]["fees"]) == Decimal(str(backtest["fees"]["mean"]))
+    assert report["totals"]["fills"] == backtest["fills"]["mean"]
+    market = report["by_market"][0]
+    assert Decimal(market["bought"]) - Decimal(market["sold"]) == Decimal(market["position"])
+    assert CliRunner().invoke(cli, ["report", "--journal", str(journal), "--mode", "live", "--json"]).exit_code == 0
