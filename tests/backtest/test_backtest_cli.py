@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 import types
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
