@@ -63,7 +63,7 @@ def deployed_daemon(workdir: Path, pipeline: Path = PIPELINE) -> Iterator[Runnin
     token = secrets.token_hex(16)
     log = workdir / "mmframe.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "MMFRAME_"))}
-    env.update(MMFRAME_CONTROL_PORT="0", MMFRAME_CONTROL_TOKEN=token)
+    env.update(MMFRAME_CONTROL_PORT="0", MMFRAME_CONTROL_TOKEN=token, STATE_DIRECTORY=str(workdir))
     with log.open("wb") as out:
         process = subprocess.Popen([*MMFRAME, "run", str(pipeline)], cwd=workdir, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
