@@ -55,24 +55,27 @@ class CarriedState:
     """What a journaling sink hands the runtime at start (see the module docstring).
 
     ``fee_rounding``: micro-dollars of rounding each venue order has overpaid and not had refunded.
-    ``trade_ids``: fills journaled from ``trade_ids_since_ns`` on.
+    ``trade_ids``: fills journaled from ``trade_ids_since_ns`` on, in the order they were booked.
     """
 
     positions: Mapping[str, CarriedPosition] = field(default_factory=dict)
     fee_rounding: Mapping[str, int] = field(default_factory=dict)
-    trade_ids: frozenset[str] = frozenset()
+    trade_ids: tuple[str, ...] = ()
     trade_ids_since_ns: int = 0
     fills: int = 0
     """How many journaled fills were replayed."""
 
-    def day_start_pnl(self, carried: Collection[str]) -> Price:
-        """Today's net PnL before the new run, price units (floored): the markets in ``carried``
-        (their positions go on in the new run's ledger) valued at cost, the others at their last
-        known mark."""
+    def day_start_micro(self, carried: Collection[str]) -> int:
+        """Today's net PnL before the new run, micro-dollars: the markets in ``carried`` (their
+        positions go on in the new run's ledger) valued at cost, the others at their last known mark."""
         total = 0
         for ticker, item in self.positions.items():
             total += item.day_pnl_micro + (0 if ticker in carried else item.open_pnl_micro)
-        return total // COUNT_SCALE
+        return total
+
+    def day_start_pnl(self, carried: Collection[str]) -> Price:
+        """`day_start_micro` in price units (floored)."""
+        return self.day_start_micro(carried) // COUNT_SCALE
 
 
 class BooksReplay:
@@ -95,7 +98,7 @@ class BooksReplay:
         self._mark_at_day_start = mark_at_day_start
         self._keep_since = keep_trade_ids_since_ns
         self._at_day_start: dict[str, int] | None = None
-        self._trade_ids: set[str] = set()
+        self._trade_ids: dict[str, None] = {}
         self._fills = 0
 
     def book(
@@ -116,7 +119,7 @@ class BooksReplay:
         if self._at_day_start is None and ts_ns >= self._day_start_ns:
             self._cut_day()
         if ts_ns >= self._keep_since and trade_id:
-            self._trade_ids.add(trade_id)
+            self._trade_ids[trade_id] = None
         self.ledger.position(ticker, payout).payout = payout
         self.ledger.book(ticker, side, price, count, trade_fee, order)
         self._fills += 1
@@ -145,7 +148,7 @@ class BooksReplay:
         return CarriedState(
             positions=positions,
             fee_rounding=self.ledger.order_fees.pending(),
-            trade_ids=frozenset(self._trade_ids),
+            trade_ids=tuple(self._trade_ids),
             trade_ids_since_ns=self._keep_since,
             fills=self._fills,
         )

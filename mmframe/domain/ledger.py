@@ -136,7 +136,9 @@ class Position:
             self.position = position + signed
             return
         closing = min(abs(signed), abs(position))
-        released = self._basis * closing // abs(position)
+        # The released cost is rounded as the venue rounds it: down on what a long paid; a short's
+        # cost there is the NO legs' (1 - p each), rounded down too, which is our YES basis rounded up.
+        released = self._basis * closing // abs(position) if position > 0 else -(-self._basis * closing // -position)
         exit_value = closing * price
         self._realised += exit_value - released if position > 0 else released - exit_value
         self._basis -= released

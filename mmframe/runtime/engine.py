@@ -38,7 +38,7 @@ from mmframe.domain.events import (
     RunStopped,
     VenueStatusChanged,
 )
-from mmframe.domain.money import format_count, format_price
+from mmframe.domain.money import Count, Price, format_count, format_price
 from mmframe.domain.orders import OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide
 from mmframe.logsampling import RateLimitedLog
@@ -161,6 +161,12 @@ class Engine:
         """The control plane's base URL once it listens (its port may have been picked by the OS)."""
         self._carried: CarriedState | None = None
         """The journal's books (`_restore_from_sinks`), carried in by `_adopt`."""
+        self._held_fills: list[OrderFilled] | None = None
+        """While the account is read at start: the fills reported meanwhile, booked by `_adopt` once
+        the books are carried in (booked earlier, carrying the position in would overwrite them)."""
+        self._drift: dict[str, Count] = {}
+        self._avg_prices: dict[str, Price] = {}
+        """Markets whose position differed from the venue's at start: to confirm (`_confirm_drift`)."""
         self._drained: set[str] = set()
         """Markets that left the pipeline's selection: never quoted again in this run."""
         self.core._emit = self._emit  # runtime events go to sinks only
@@ -200,6 +206,9 @@ class Engine:
 
     def publish(self, event: Event) -> None:
         """Take an event from a feed or the executor: update state, wake quoting, offer to sinks."""
+        if self._held_fills is not None and isinstance(event, OrderFilled):
+            self._held_fills.append(event)  # the venue reports fills before the books are carried in
+            return
         try:
             fresh = self.core.apply(event)
         except Exception as exc:
@@ -397,6 +406,7 @@ class Engine:
             await parts.venue.open()
             self._venue_status = "connected"
             self._take_venue_markets()
+            self._held_fills = []
             snapshot = await parts.executor.start(self._ctx)
             startup_cancels = self._adopt(snapshot)
             await self._submit(startup_cancels)
@@ -427,6 +437,8 @@ class Engine:
             tg.start_soon(self._guard, self._status_loop, "status")
             tg.start_soon(self._guard, self._audit_loop, "order audit")
             tg.start_soon(self._guard, self._turn_loop, "write scheduler")
+            if self._drift:
+                tg.start_soon(self._guard, self._confirm_drift, "position check")
             if duration is not None:
                 tg.start_soon(self._stop_after, duration)
             await self._stop.wait()
@@ -756,6 +768,7 @@ class Engine:
         if self._carried is not None:
             self._carry_in(snapshot, self._carried)
         else:
+            self._release_held()  # the venue's positions read after them count them already
             for ticker, position in snapshot.positions.items():
                 if position:
                     self.core.market_state(ticker).position.seed(position, snapshot.avg_prices.get(ticker, 0))
@@ -790,11 +803,16 @@ class Engine:
             adopt([o.client_order_id for o in snapshot.open_orders if self.core.tracker.get(o.client_order_id)])
         return cancels
 
+    def _release_held(self) -> list[OrderFilled]:
+        held, self._held_fills = self._held_fills or [], None
+        for fill in held:
+            self.publish(fill)
+        return held
+
     def _carry_in(self, snapshot: AccountSnapshot, carried: CarriedState) -> None:
         """The restart rule (`mmframe.domain.carry`): positions from the journal's fills at their
-        exact cost; fills the venue made since (not journaled) booked on top, so the journal gets
-        them exactly once; the venue's position is the check, a difference booked as a carried-in
-        fill at the venue's average cost."""
+        exact cost; fills the venue made since (not journaled: read at start or reported meanwhile)
+        booked on top, so the journal gets them exactly once; the venue's position is the check."""
         core = self.core
         ledger = core.ledger
         venue = {ticker: position for ticker, position in snapshot.positions.items() if position}
@@ -804,32 +822,65 @@ class Engine:
             item = carried.positions[ticker]
             core.market_state(ticker).position.carry(item.position, item.cost_basis_micro)
         ledger.order_fees.restore(carried.fee_rounding)
-        core.portfolio.day_start_pnl += carried.day_start_pnl(carried_tickers)
+        core.remember_trades(carried.trade_ids)
+        core.portfolio.day_start_micro += carried.day_start_micro(carried_tickers)
         log.info(
             "carried in from the journal (%d fills): today's net PnL before this run $%s; positions %s",
             carried.fills, format_price(core.portfolio.day_start_pnl),
             ", ".join(f"{t} {format_count(carried.positions[t].position)}" for t in sorted(carried_tickers)) or "none",
         )
+        journaled = set(carried.trade_ids)
+        held, self._held_fills = self._held_fills or [], None
         missed = sorted(
-            (f for f in snapshot.fills
-             if f.trade_id and f.trade_id not in carried.trade_ids and f.ts_ns >= carried.trade_ids_since_ns),
+            (f for f in [*snapshot.fills, *held] if f.trade_id not in journaled and f.ts_ns >= carried.trade_ids_since_ns),
             key=lambda f: f.ts_ns,
         )
+        booked = self.stats.fills
         for fill in missed:
-            self.publish(fill)
-        if missed:
-            log.warning("%d fill(s) made while no run was up: booked and journaled", len(missed))
-        now = self.clock.now_ns()
-        for ticker in sorted(wanted | {t for t, p in ledger.positions.items() if p.position}):
+            self.publish(fill)  # a fill the venue reported twice (REST and WebSocket) is booked once
+        if self.stats.fills > booked:
+            log.warning("%d fill(s) made while no run was up: booked and journaled", self.stats.fills - booked)
+        self._avg_prices = dict(snapshot.avg_prices)
+        self._drift = self._differences(venue, wanted)
+        if self._drift and not callable(getattr(self.parts.executor, "positions", None)):
+            self._carry_differences(self._drift)  # nothing to read the venue again with: as it stands
+
+    def _differences(self, venue: Mapping[str, Count], tickers: set[str]) -> dict[str, Count]:
+        """Per market, the venue's position where ours differs (in the pipeline's markets, or held)."""
+        ledger = self.core.ledger
+        out: dict[str, Count] = {}
+        for ticker in sorted(tickers | {t for t, p in ledger.positions.items() if p.position}):
             ours = ledger.positions[ticker].position if ticker in ledger.positions else 0
             theirs = venue.get(ticker, 0)
-            if ours == theirs or (ticker not in self.markets and ticker not in venue):
-                continue
+            if ours != theirs and (ticker in self.markets or ticker in venue):
+                out[ticker] = theirs
+        return out
+
+    async def _confirm_drift(self) -> None:
+        """A position that differed from the venue's at start may only have been a fill on its way
+        (the account is read piece by piece): read the venue again, up to three times a second
+        apart, and carry in only a difference that stays."""
+        read = self.parts.executor.positions
+        for _ in range(3):
+            await anyio.sleep(1.0)
+            self._drift = self._differences(await read(), set(self._drift))
+            if not self._drift:
+                log.info("positions agree with the venue")
+                return
+        self._carry_differences(self._drift)
+
+    def _carry_differences(self, theirs_by_ticker: Mapping[str, Count]) -> None:
+        """Book what the fills do not explain as a carried-in fill (no fee) at the venue's average
+        cost when it holds those contracts, else at ours (no PnL is made up for them), and say so."""
+        ledger = self.core.ledger
+        now = self.clock.now_ns()
+        for ticker, theirs in sorted(theirs_by_ticker.items()):
+            ours = ledger.positions[ticker].position if ticker in ledger.positions else 0
             delta = theirs - ours
-            # Contracts the fills do not explain: at the venue's average cost when it holds them,
-            # else at ours (no PnL is made up for them either way).
+            if not delta:
+                continue
             same_way = theirs != 0 and (theirs > 0) == (delta > 0)
-            price = snapshot.avg_prices.get(ticker) if same_way else None
+            price = self._avg_prices.get(ticker) if same_way else None
             if price is None:
                 price = ledger.positions[ticker].avg_price if ticker in ledger.positions else 0
             log.warning(
@@ -840,6 +891,7 @@ class Engine:
                 ts_ns=now, client_order_id="", ticker=ticker, order_id="", trade_id=f"{CARRY_TRADE_PREFIX}{ticker}-{now}",
                 side=BookSide.BID if delta > 0 else BookSide.ASK, price=price, count=abs(delta), fee=0, is_taker=False,
             ))
+        self._drift = {}
 
     # --- reporting ------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from mmframe.domain.ledger import Ledger, Position
-from mmframe.domain.money import Count, Price
+from mmframe.domain.money import COUNT_SCALE, Count, Price
 from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide
 from mmframe.runtime.market_state import MarketState
@@ -35,8 +35,8 @@ class Portfolio:
         self._tracker = tracker
         self._markets = markets
         self._now = now
-        self.day_start_pnl: Price = 0
-        """Net PnL carried in from earlier runs today (restored from the journal)."""
+        self.day_start_micro = 0
+        """Net PnL carried in from earlier runs today (the journal's books), micro-dollars (exact)."""
         # Per market: worst-case contracts and dollars (orders or position changed) ...
         self._stale_exposure: dict[str, None] = {}
         self._reach: dict[str, Count] = {}
@@ -45,10 +45,11 @@ class Portfolio:
         self._total_loss: Price = 0
         # ... and realised PnL, fees, unrealised PnL (position or book changed).
         self._stale_pnl: dict[str, None] = {}
-        self._pnl: dict[str, tuple[Price, Price, Price]] = {}
+        self._pnl: dict[str, tuple[Price, Price, Price, int]] = {}
         self._total_realised: Price = 0
         self._total_fees: Price = 0
         self._total_unrealised: Price = 0
+        self._total_net_micro = 0
         tracker.watch(self._orders_changed)
         ledger.watch(self._position_changed)
         for ticker in ledger.positions:
@@ -145,9 +146,17 @@ class Portfolio:
         state.last_mark = mid
         return mid
 
+    @property
+    def day_start_pnl(self) -> Price:
+        """Net PnL carried in from earlier runs today, price units (floored)."""
+        return self.day_start_micro // COUNT_SCALE
+
     def net_pnl(self) -> Price:
-        """Realised + unrealised - fees for this run, plus what earlier runs today carried in."""
-        return self.realised_pnl + self.unrealised_pnl - self.fees + self.day_start_pnl
+        """Today's net PnL: realised + unrealised - fees for this run, plus what earlier runs today
+        carried in; summed exactly, floored once to the price unit."""
+        if self._stale_pnl:
+            self._refresh_pnl()
+        return (self._total_net_micro + self.day_start_micro) // COUNT_SCALE
 
     # --- bringing stale markets up to date --------------------------------------------------------
 
@@ -158,12 +167,14 @@ class Portfolio:
             position = positions.get(ticker)
             if position is None:
                 continue
-            new = (position.realised_pnl, position.fees, position.unrealised_pnl(self._mark(ticker)))
-            old = terms.get(ticker, (0, 0, 0))
+            mark = self._mark(ticker)
+            new = (position.realised_pnl, position.fees, position.unrealised_pnl(mark), position.net_micro(mark))
+            old = terms.get(ticker, (0, 0, 0, 0))
             terms[ticker] = new
             self._total_realised += new[0] - old[0]
             self._total_fees += new[1] - old[1]
             self._total_unrealised += new[2] - old[2]
+            self._total_net_micro += new[3] - old[3]
         self._stale_pnl.clear()
 
     def _refresh_exposure(self) -> None:

@@ -169,6 +169,14 @@ class QuotingCore:
             return True
         return False
 
+    def remember_trades(self, trade_ids: Iterable[str]) -> None:
+        """Fills already booked elsewhere (the journal's, carried in): a venue that reports one again
+        (a reconnect re-reads recent fills) does not book it twice. The most recent are kept."""
+        for trade_id in list(trade_ids)[-_TRADE_IDS_KEPT:]:
+            self._trade_ids[trade_id] = None
+        while len(self._trade_ids) > _TRADE_IDS_KEPT:
+            self._trade_ids.popitem(last=False)
+
     def mark_dirty(self, ticker: str) -> None:
         if ticker not in self._dirty:
             self._dirty[ticker] = None

@@ -326,6 +326,10 @@ class VenueExecutor:
     async def open_orders(self) -> Sequence[WorkingOrder]:
         return await self.inner.open_orders()
 
+    async def positions(self) -> Mapping[str, Count]:
+        """The venue's positions in our markets now (the runtime's check of its carried books)."""
+        return await self.inner.positions()
+
     async def stop(self) -> None:
         if self._venue.opened:
             await self.inner.stop()

@@ -30,7 +30,11 @@ class DailyLossParams:
 
 
 def net_pnl(portfolio: PortfolioView) -> Price:
-    """Today's PnL net of fees: realised - fees + unrealised (marked to mid) + what earlier runs today made."""
+    """Today's PnL net of fees: realised - fees + unrealised (marked to mid) + what earlier runs today
+    made; the runtime's portfolio sums it exactly (``net_pnl()``), a bare view from its parts."""
+    exact = getattr(portfolio, "net_pnl", None)
+    if callable(exact):
+        return int(exact())
     return portfolio.realised_pnl - portfolio.fees + portfolio.unrealised_pnl + portfolio.day_start_pnl
 
 

@@ -146,7 +146,7 @@ async def test_restore_when_a_position_spans_midnight_carries_it_at_cost_and_tod
     assert carried.day_start_pnl({"M"}) == 4 * 500 - 6 * 500
     # A market the new run does not carry stays at its last mark (0.45): 4 x 0.05 today.
     assert carried.day_start_pnl(set()) == 4 * 500
-    assert carried.trade_ids == {"t1", "t2"} and carried.fills == 2
+    assert carried.trade_ids == ("t1", "t2") and carried.fills == 2
 
 
 async def test_restore_when_the_losses_were_yesterday_starts_the_day_at_zero(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mmframe.api import AccountSnapshot, Count, FeedContext, OrderAction, WorkingOrder
@@ -135,6 +135,11 @@ class KalshiExecutor:
     async def open_orders(self) -> Sequence[WorkingOrder]:
         """Our orders resting on the venue now (ground truth, read over REST)."""
         return [o.to_working() for o in await self.recovery.ours_resting()]
+
+    async def positions(self) -> Mapping[str, Count]:
+        """The venue's positions in our markets now (ground truth, read over REST)."""
+        markets = self._shared.markets
+        return {p.ticker: p.position for p in await self.rest.all_positions() if p.ticker in markets}
 
     async def stop(self) -> None:
         self.recovery.stop()
