@@ -279,9 +279,7 @@ async def test_books_when_killed_five_times_with_fills_while_down_equal_the_venu
         runs = db.execute("SELECT stop_reason, error FROM runs ORDER BY started_ns").fetchall()
         stale = db.execute("SELECT COUNT(*) FROM orders WHERE status = 'resting'").fetchone()[0]
     assert sorted(journaled) == sorted(f["trade_id"] for f in venue.fills)
-    assert len(venue.fills) >= 20, len(venue.fills), realised=report["totals"]["realised"],
-          venue_realised=str(venue.realised), fills=len(venue.fills), positions={k: str(v) for k, v in venue.positions.items()},
-          trade_fees=str(sum(dollars(f["fee_cost"]) for f in venue.fills))))
+    assert len(venue.fills) >= 20, len(venue.fills)
     assert [r[1] for r in runs] == [1] * 5 + [0] and runs[-1][0] == "SIGINT"
     assert stale == 0, "every order's row followed it to the end"
 
@@ -338,6 +336,6 @@ async def test_ledger_fees_when_a_run_makes_fifty_fills_equal_the_venue_s_cash_c
     from_cash = venue.yes_cash() - shorts - (venue.cash - cash0)  # what the cash paid beyond trading
     assert fees == from_cash == sum(venue.fees_charged.values(), Decimal(0)), (fees, from_cash)
     trade_fees = sum((dollars(f["fee_cost"]) for f in venue.fills), Decimal(0))
-    assert fees > trade_fees, "the per-fill fee_cost sum understates what the balance paid")
+    assert fees > trade_fees, "the per-fill fee_cost sum understates what the balance paid"
     maker_fills = [f for f in venue.fills if f["ticker"] == "SIM-FED-DEC" and not f["is_taker"]]
     assert maker_fills and any(f["book_side"] == BookSide.BID.value for f in venue.fills)
