@@ -64,3 +64,36 @@ async def test_restart_when_a_losing_position_is_carried_counts_its_loss_once(
         assert (position.position, position.avg_price) == (100, 4500), "carried in at its cost, as the venue has it"
         assert second.core.portfolio.day_start_pnl == 0, "today's PnL before this run, the position at cost"
         assert second.core.portfolio.net_pnl() == -1000, "the loss is counted once, not reset, not doubled"
+
+
+async def test_restart_when_the_venue_holds_contracts_no_fill_explains_carries_them_in_as_a_named_fill(
+    exchange: Exchange, registry: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    from mmframe_sinks.report import build_report
+
+    journal = {"path": str(tmp_path / "journal.sqlite")}
+    first = build(make_pipeline(sinks=(("journal", journal),)), registry)
+    async with running(first):
+        bid = next(o for o in first.core.tracker.working("CTL-A") if o.side is BookSide.BID)
+        exchange.fill(bid.client_order_id)  # long 1 @ 0.45, journaled
+        await wait_for(lambda: first.core.ledger.position("CTL-A").position == 100)
+    # While no run is up the account gains 2 contracts the venue reports no fill for (older than
+    # the look-back, or traded by hand): the journal's fills cannot explain the venue's position.
+    exchange.positions["CTL-A"] = 300
+
+    second = build(make_pipeline(sinks=(("journal", journal),)), registry)
+    async with running(second, settle=False):
+        await wait_for(lambda: second.core.ledger.position("CTL-A").position == 300)
+        position = second.core.ledger.position("CTL-A")
+        assert position.avg_price == 4500 and position.fees == 0  # at our cost: no PnL made up
+
+    assert "CTL-A: the venue holds 3.00, the journal's fills and the venue's since give 1.00" in caplog.text
+    with sqlite3.connect(journal["path"]) as db:
+        carried = db.execute("SELECT side, price, count FROM fills WHERE trade_id LIKE 'carry-%'").fetchall()
+        report = build_report(db)
+    assert carried == [("bid", 4500, 200)]
+    market = next(m for m in report["by_market"] if m["ticker"] == "CTL-A")
+    assert (market["bought"], market["sold"], market["carried_in"], market["position"]) == ("3.00", "0.00", "2.00", "3.00")
+    assert market["fills"] == 1, "a carried-in position is not a fill of ours"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from decimal import Decimal
@@ -43,15 +44,30 @@ def _run_args(sim: Any, account: Account) -> list[str]:
     return args
 
 
-async def test_mmframe_run_when_readme_command_runs_on_fresh_machine_quotes_and_summarises(tmp_path: Path) -> None:
+async def test_mmframe_run_when_readme_command_runs_on_fresh_machine_quotes_summarises_and_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's commands from a checkout's root (here a copy of its pipelines/): `mmframe run
+    # pipelines/symmetric.yaml`, then `mmframe report`, which finds the journal in var/.
+    (tmp_path / "pipelines").mkdir()
+    pipeline = tmp_path / "pipelines" / "symmetric.yaml"
+    pipeline.write_text(SYMMETRIC.read_text())
+    monkeypatch.delenv("MMFRAME_JOURNAL")
+    monkeypatch.chdir(tmp_path)
     log = tmp_path / "run.log"
     # No credentials at all: `venue: sim` starts its own simulator.
-    proc = await _spawn(["run", str(SYMMETRIC), "--duration", "6", "--set", "control.port=0"], log)
+    proc = await _spawn(["run", "pipelines/symmetric.yaml", "--duration", "6", "--set", "control.port=0"], log)
     code = await asyncio.wait_for(proc.wait(), 40)
     output = log.read_text()
     assert code == 0, output
     assert "quoting 4/4 markets" in output, output
     assert "stopped (duration 6s elapsed)" in output, output
+    report = await asyncio.create_subprocess_exec(*MMFRAME, "report", "--json", stdout=asyncio.subprocess.PIPE,
+                                                  stderr=asyncio.subprocess.PIPE)
+    out, err = await report.communicate()
+    assert report.returncode == 0, err.decode()
+    assert [r["stop_reason"] for r in json.loads(out)["runs"]] == ["duration 6s elapsed"]
+    assert (tmp_path / "var" / "mmframe.sqlite").is_file()
 
 
 async def test_mmframe_run_when_sigint_leaves_no_resting_orders(sim: Any, tmp_path: Path) -> None:
