@@ -157,7 +157,8 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
         "private_key_path": {
             "type": "string",
             "minLength": 1,
-            "description": "PEM private key file (mode 0600); default ${KALSHI_PRIVATE_KEY} or ${KALSHI_PRIVATE_KEY_PATH}.",
+            "description": "PEM private key file (mode 0600; a relative path is relative to the pipeline file); "
+            "default ${KALSHI_PRIVATE_KEY} or ${KALSHI_PRIVATE_KEY_PATH}.",
         },
         "subaccount": {
             "type": "integer",
@@ -180,7 +181,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "minLength": 1,
             "default": "standard",
-            "description": "Simulator scenario: `standard` or a scenario YAML file.",
+            "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
         },
         "seed": {"type": "integer", "minimum": 0, "description": "Random seed (default: the scenario's)."},
         "balance": {
