@@ -14,6 +14,7 @@ import email.utils
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -62,7 +63,7 @@ class Doctor:
         pipeline = self.pipeline
         try:
             venue = build_venue(self.registry, pipeline.venue.name, pipeline.venue.config, pipeline.name,
-                                pipeline.markets)
+                                pipeline.markets, base_dir=str(Path(pipeline.path).resolve().parent))
         except CredentialsError as exc:
             self.add("credentials", "FAIL", str(exc), _CREDENTIAL_ADVICE)
             return

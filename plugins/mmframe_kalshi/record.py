@@ -168,7 +168,7 @@ async def _record_command(
     if Path(target).is_file():
         pipeline = load_pipeline(target, registry, overrides)
         venue = build_venue(registry, pipeline.venue.name, pipeline.venue.config, pipeline.name,
-                            pipeline.markets)
+                            pipeline.markets, base_dir=str(Path(pipeline.path).resolve().parent))
     else:
         tickers = tuple(t.strip() for t in target.split(",") if t.strip())
         if not tickers:

@@ -654,10 +654,11 @@ async def _add_markets(conn: _Connection, tickers: Sequence[str]) -> None:
 
 
 def build_venue(
-    registry: Any, name: str, config: Mapping[str, Any], pipeline: str, markets: Any
+    registry: Any, name: str, config: Mapping[str, Any], pipeline: str, markets: Any, *, base_dir: str | None = None
 ) -> KalshiVenue:
     """A Kalshi venue outside a pipeline run (``mmframe doctor``, ``mmframe record``): ``markets`` is a
-    `MarketSelection` or a sequence of tickers. Raises `ValueError` for a venue that is not Kalshi's."""
+    `MarketSelection` or a sequence of tickers; ``base_dir`` the pipeline file's directory (relative
+    paths). Raises `ValueError` for a venue that is not Kalshi's."""
     spec = registry.get(Kind.VENUE, name)
     selection = markets if isinstance(markets, MarketSelection) else MarketSelection(tickers=tuple(markets))
     ctx = ComponentContext(
@@ -665,6 +666,7 @@ def build_venue(
         markets=tuple(selection.tickers),
         clock=LiveClock(),
         logger=logging.getLogger(f"mmframe.{pipeline}"),
+        base_dir=base_dir,
     )
     ctx.extra["market_selection"] = selection
     venue = spec.factory(dict(config), ctx)
