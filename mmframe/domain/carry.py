@@ -64,6 +64,9 @@ class CarriedState:
     trade_ids_since_ns: int = 0
     fills: int = 0
     """How many journaled fills were replayed."""
+    open_orders: tuple[tuple[str, str], ...] = ()
+    """(client order id, ticker) of the orders the journal last knew live (a run may have been
+    killed before their end was journaled): those not resting on the venue at start are closed."""
 
     def day_start_micro(self, carried: Collection[str]) -> int:
         """Today's net PnL before the new run, micro-dollars: the markets in ``carried`` (their

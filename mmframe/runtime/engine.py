@@ -28,6 +28,7 @@ from mmframe.domain.carry import CARRY_TRADE_PREFIX, CarriedState, merge_carried
 from mmframe.domain.events import (
     Event,
     OrderActionsSubmitted,
+    OrderCanceled,
     OrderFilled,
     OrderGroupTriggered,
     OrderRejected,
@@ -165,8 +166,10 @@ class Engine:
         """While the account is read at start: the fills reported meanwhile, booked by `_adopt` once
         the books are carried in (booked earlier, carrying the position in would overwrite them)."""
         self._drift: dict[str, Count] = {}
+        """Markets whose position differed from the venue's at start (the venue's position): to
+        confirm (`_confirm_drift`) before the difference is carried in."""
         self._avg_prices: dict[str, Price] = {}
-        """Markets whose position differed from the venue's at start: to confirm (`_confirm_drift`)."""
+        """The venue's average cost per position at start (for a difference carried in)."""
         self._drained: set[str] = set()
         """Markets that left the pipeline's selection: never quoted again in this run."""
         self.core._emit = self._emit  # runtime events go to sinks only
@@ -841,10 +844,21 @@ class Engine:
             self.publish(fill)  # a fill the venue reported twice (REST and WebSocket) is booked once
         if self.stats.fills > booked:
             log.warning("%d fill(s) made while no run was up: booked and journaled", self.stats.fills - booked)
+        self._close_journaled_orders(carried, snapshot)
         self._avg_prices = dict(snapshot.avg_prices)
         self._drift = self._differences(venue, wanted)
         if self._drift and not callable(getattr(self.parts.executor, "positions", None)):
             self._carry_differences(self._drift)  # nothing to read the venue again with: as it stands
+
+    def _close_journaled_orders(self, carried: CarriedState, snapshot: AccountSnapshot) -> None:
+        """Orders of ours the journal last knew live but the venue no longer rests ended while no
+        run was watching (their fills are booked above): the journal is told they are done."""
+        resting = {order.client_order_id for order in snapshot.open_orders}
+        now = self.clock.now_ns()
+        for cid, ticker in carried.open_orders:
+            if cid not in resting and self.core.owns(cid):
+                self._emit(OrderCanceled(ts_ns=now, client_order_id=cid, ticker=ticker,
+                                         reason="not resting on the venue at start"))
 
     def _differences(self, venue: Mapping[str, Count], tickers: set[str]) -> dict[str, Count]:
         """Per market, the venue's position where ours differs (in the pipeline's markets, or held)."""

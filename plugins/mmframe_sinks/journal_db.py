@@ -17,6 +17,7 @@ Schema versions (``meta.schema_version``), each migration run once at open:
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -194,7 +195,7 @@ def replay_fills(
 def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> CarriedState:
     """The books of the live runs replayed from their fills (`mmframe.domain.carry`): positions at
     their exact cost, today's PnL before this run (marks at midnight from the sampled mids), the
-    orders' fee rounding and the trade ids journaled lately."""
+    orders' fee rounding, the trade ids journaled lately and the orders it last knew live."""
     midnight = day_start_ns(now_ns)
     replay = BooksReplay(
         day_start_ns=midnight,
@@ -202,4 +203,10 @@ def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> Ca
         keep_trade_ids_since_ns=now_ns - TRADE_IDS_KEPT_NS,
     )
     replay_fills(db, replay.book, where=f"run_id != ? AND run_id NOT IN ({BACKTEST_RUNS})", params=(exclude_run,))
-    return replay.finish(lambda ticker: last_mark(db, ticker))
+    live = tuple(
+        (cid, ticker) for cid, ticker in db.execute(
+            "SELECT client_order_id, ticker FROM orders WHERE status IN ('pending_new', 'resting', 'partially_filled')"
+            f" AND run_id != ? AND run_id NOT IN ({BACKTEST_RUNS}) ORDER BY rowid", (exclude_run,),
+        )
+    )
+    return dataclasses.replace(replay.finish(lambda ticker: last_mark(db, ticker)), open_orders=live)

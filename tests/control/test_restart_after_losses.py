@@ -97,3 +97,26 @@ async def test_restart_when_the_venue_holds_contracts_no_fill_explains_carries_t
     market = next(m for m in report["by_market"] if m["ticker"] == "CTL-A")
     assert (market["bought"], market["sold"], market["carried_in"], market["position"]) == ("3.00", "0.00", "2.00", "3.00")
     assert market["fills"] == 1, "a carried-in position is not a fill of ours"
+
+
+async def test_restart_when_the_journal_holds_an_order_live_that_no_longer_rests_closes_its_row(
+    exchange: Exchange, registry: Any, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    journal = {"path": str(tmp_path / "journal.sqlite")}
+    first = build(make_pipeline(sinks=(("journal", journal),)), registry)
+    async with running(first):
+        cid = next(iter(first.core.tracker.working("CTL-A"))).client_order_id
+    # As if the run had been killed before its cancel was journaled.
+    with sqlite3.connect(journal["path"]) as db:
+        db.execute("UPDATE orders SET status = 'resting' WHERE client_order_id = ?", (cid,))
+
+    second = build(make_pipeline(sinks=(("journal", journal),)), registry)
+    async with running(second, settle=False):
+        pass
+    with sqlite3.connect(journal["path"]) as db:
+        assert db.execute("SELECT status FROM orders WHERE client_order_id = ?", (cid,)).fetchone() == ("canceled",)
+        reasons = [r[0] for r in db.execute(
+            "SELECT detail FROM order_events WHERE client_order_id = ? AND event = 'canceled'", (cid,))]
+    assert "not resting on the venue at start" in reasons
