@@ -149,11 +149,22 @@ class ControlPlane:
         reason = _reason(body, "operator")
         if isinstance(reason, Response):
             return reason
+        ticker = body.get("ticker") if isinstance(body, dict) else None
         before = self.engine.core.state
+        if ticker is not None:
+            # One market back from a reject quarantine or backoff; a pause or halt stays as it is.
+            if not isinstance(ticker, str) or not ticker.strip():
+                return _error(400, 'expected {"ticker": "<market ticker>"} naming one market')
+            released = self.engine.release(ticker, reason)
+            _log_operator(request, "resume", reason, f"{ticker}: " + ("released from quarantine" if released
+                                                                      else "not quarantined; backoff cleared"))
+            return _json({"state": before, "previous": before, "resumed": False, "released": released})
+        quarantined = sorted(self.engine.core.rejects.quarantined)
         resumed = self.engine.resume(reason)
         _log_operator(request, "resume", reason, f"{before} -> {self.engine.core.state}"
                       + ("" if resumed else " (nothing to resume)"))
-        return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed})
+        return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed,
+                      "released": quarantined})
 
     async def flatten(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=False)
@@ -190,9 +201,9 @@ def _log_operator(request: Request, action: str, subject: str, outcome: str) -> 
 
 
 def _reason(body: Any, default: str) -> str | Response:
-    """The optional ``{"reason": "..."}`` of pause/resume."""
+    """The optional ``{"reason": "..."}`` of pause/resume (resume also takes ``"ticker"``)."""
     if body is None:
         return default
     if not isinstance(body, dict) or not isinstance(body.get("reason", default), str):
-        return _error(400, 'expected an empty body or {"reason": "<text>"}')
+        return _error(400, 'expected an empty body or {"reason": "<text>"} (resume: also "ticker")')
     return str(body.get("reason") or default)

@@ -76,6 +76,7 @@ def load_pipeline_text(
     feeds = refs.many(Kind.FEED, tree.get("feeds"), "feeds")
     risk = refs.many(Kind.RISK, tree.get("risk"), "risk")
     sinks = refs.many(Kind.SINK, tree.get("sinks"), "sinks")
+    _check_rejects(tree.get("runtime"), top.get("runtime"), reporter)
     issues = override_issues + sorted(reporter.issues, key=lambda i: (i.file != OVERRIDE_SOURCE, i.line or 0))
     if issues:
         raise PipelineError(issues)
@@ -258,6 +259,21 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     )
 
 
+def _check_rejects(node: Node | None, runtime: Any, report: _Reporter) -> None:
+    """What the schema cannot say about ``runtime.rejects``: the longest backoff is at least the first."""
+    raw = runtime.get("rejects") if isinstance(runtime, Mapping) else None
+    if node is None or not isinstance(node.value, dict) or not isinstance(raw, Mapping):
+        return
+    default = RejectPolicy()
+    first = raw.get("backoff_ms", default.backoff_ns // 1_000_000)
+    longest = raw.get("max_backoff_ms", default.max_backoff_ns // 1_000_000)
+    if isinstance(first, int) and isinstance(longest, int) and longest < first:
+        rejects = node.value.get("rejects")
+        where = rejects.value.get("max_backoff_ms") if rejects is not None and isinstance(rejects.value, dict) else None
+        report(where or rejects or node, "runtime.rejects.max_backoff_ms",
+               f"{longest} is shorter than backoff_ms ({first}); the longest backoff must be at least the first")
+
+
 def _reject_policy(raw: Mapping[str, Any]) -> RejectPolicy:
     """``runtime.rejects`` (milliseconds and seconds) -> nanoseconds."""
     d = RejectPolicy()
@@ -268,4 +284,9 @@ def _reject_policy(raw: Mapping[str, Any]) -> RejectPolicy:
         quarantine_after=int(raw.get("quarantine_after", d.quarantine_after)),
         window_ns=int(float(raw["window_seconds"]) * s) if "window_seconds" in raw else d.window_ns,
         cooldown_ns=int(float(raw["cooldown_seconds"]) * s) if "cooldown_seconds" in raw else d.cooldown_ns,
+        balance_cooldown_ns=(
+            int(float(raw["balance_cooldown_seconds"]) * s)
+            if "balance_cooldown_seconds" in raw
+            else d.balance_cooldown_ns
+        ),
     )

@@ -147,14 +147,19 @@ _STATIC: dict[str, Any] = {
                     "properties": {
                         "backoff_ms": {"type": "integer", "minimum": 1, "maximum": 600000, "default": 250,
                                        "description": "First backoff after a reject (doubles per repeat, jittered)."},
-                        "max_backoff_ms": {"type": "integer", "minimum": 1, "maximum": 3600000, "default": 30000},
+                        "max_backoff_ms": {"type": "integer", "minimum": 1, "maximum": 3600000, "default": 30000,
+                                           "description": "Longest backoff (at least backoff_ms)."},
                         "quarantine_after": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 5,
                                              "description": "Rejects in one market within window_seconds that "
                                              "quarantine it (orders pulled until /resume or the cool-down)."},
                         "window_seconds": {**_SECONDS, "maximum": 86400, "default": 60},
                         "cooldown_seconds": {**_SECONDS, "maximum": 86400, "default": 300,
-                                             "description": "How long a quarantine (and a balance stop) lasts "
-                                             "without an operator resume."},
+                                             "description": "How long a quarantine lasts without an operator "
+                                             "resume."},
+                        "balance_cooldown_seconds": {
+                            **_SECONDS, "maximum": 86400, "default": 30,
+                            "description": "Longest stop of creates in every market after insufficient_balance "
+                            "(it ends sooner on a fill or position report: the balance changed)."},
                     },
                 },
                 "max_intent_age_ms": {

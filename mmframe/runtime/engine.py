@@ -328,6 +328,13 @@ class Engine:
         self._wake.set()
         return resumed
 
+    def release(self, ticker: str | None = None, reason: str = "operator") -> list[str]:
+        """End a market's reject quarantine and backoff (None: every market's, and the balance stop)
+        without touching a pause or halt; returns the markets released from quarantine."""
+        released = self.core.release(ticker, reason)
+        self._wake.set()
+        return released
+
     def update_params(self, target: str, params: Mapping[str, Any]) -> None:
         """Apply validated run-time params to ``strategy`` or a rule by name (KeyError if unknown)."""
         self.core.update_params(target, params)

@@ -210,6 +210,9 @@ def error_from_response(status: int | None, body: bytes | str | Mapping[str, Any
         cls = InsufficientBalance
     elif status == 429 or code == "too_many_requests":
         cls = RateLimitedError
+        # Kalshi's 429 body carries no code; name it, so a reject it causes reads as a rate limit
+        # (the runtime's reject guard and the 429 metric go by the code).
+        kwargs["code"] = code or "too_many_requests"
     elif status == 401 or (status is None and code in {"authentication_error", "unauthorized"}):
         cls = AuthenticationError
     elif status == 403:

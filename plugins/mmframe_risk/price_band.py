@@ -38,7 +38,9 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
 
     ``action: clip`` pulls the side that would pay too much back to the band edge (a bid above the
     band moves down to its top, an ask below it moves up to its bottom) and drops levels on the
-    harmless side of the band; ``action: block`` pulls the market on any breach.
+    harmless side of the band; a level the band edge would put at or through the opposite best price
+    of the book is dropped, never moved there (it would cross: a post-only reject). ``action: block``
+    pulls the market on any breach.
     """
 
     NAME = "price-band"
@@ -131,25 +133,38 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
         if self.params.action == "block" or (high is not None and high < low):
             return Verdict.block(f"price-band: quote outside {where}")
         grid = grid_of(market)
-        bids = _clip(grid, quote.bids, low, high, BookSide.BID)
-        asks = _clip(grid, quote.asks, low, high, BookSide.ASK)
+        book = market.book
+        bids = _clip(grid, quote.bids, low, high, BookSide.BID, book.best_ask())
+        asks = _clip(grid, quote.asks, low, high, BookSide.ASK, book.best_bid())
         return Verdict.adjust(Quote(quote.ticker, bids, asks), f"price-band: quote clipped to {where}")
 
 
 def _clip(
-    grid: TickGrid, levels: tuple[Level, ...], low: Price, high: Price | None, side: BookSide
+    grid: TickGrid,
+    levels: tuple[Level, ...],
+    low: Price,
+    high: Price | None,
+    side: BookSide,
+    opposite: Price | None,
 ) -> tuple[Level, ...]:
+    """``levels`` moved into the band; a level the move would put at or through ``opposite`` (the
+    book's best price on the other side) is dropped instead: quotes rest as post-only orders, and
+    the venue rejects one that would cross."""
     kept: list[Level] = []
     for level in levels:
         price: Price | None = level.price
         if side is BookSide.BID:
             if high is not None and level.price > high:
                 price = grid.round_down(high)
+                if price is not None and opposite is not None and price >= opposite:
+                    continue
             if price is None or price < low or (kept and price >= kept[-1].price):
                 continue
         else:
             if level.price < low:
                 price = grid.round_up(low)
+                if price is not None and opposite is not None and price <= opposite:
+                    continue
             if price is None or (high is not None and price > high) or (kept and price <= kept[-1].price):
                 continue
         kept.append(level if price == level.price else Level(price, level.size))

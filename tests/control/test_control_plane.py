@@ -270,7 +270,7 @@ async def test_pause_when_authorized_cancels_everything_and_quotes_nothing_until
         assert len(_creates(exchange)) == creates and exchange.resting == {}
 
         response = await client.post("/resume", headers=auth())
-        assert response.json() == {"state": "active", "previous": "paused", "resumed": True}
+        assert response.json() == {"state": "active", "previous": "paused", "resumed": True, "released": []}
         await wait_for(lambda: quoting_everywhere(engine))
         assert len(exchange.resting) == 4
 
