@@ -323,7 +323,8 @@ class Engine:
         self._wake.set()
 
     def resume(self, reason: str = "operator") -> bool:
-        """Quote again after a pause or halt."""
+        """Quote again after a pause or halt; also ends every reject quarantine, backoff and the
+        balance stop (`release`)."""
         resumed = self.core.resume(reason)
         self._wake.set()
         return resumed
