@@ -590,10 +590,11 @@ class Engine:
                 continue
             self._in_pass = True
             try:
-                scheduler.turn()
+                scheduler.turn(self.clock.monotonic_ns() + _QUOTE_SLICE_NS)
             finally:
                 self._in_pass = False
             await self._flush_outbox()
+            await anyio.sleep(0)  # a long queue is served in slices: feeds publish in between
 
     def _send(self, actions: Sequence[OrderAction]) -> None:
         """The scheduler's hand-over: actions already recorded in the tracker, sent now (an
