@@ -1,8 +1,15 @@
 """Component config helpers: schema defaults, validation, exact unit conversion, run-time updates.
 
-Shared by every component that declares a JSON Schema (exported through `mmframe.api`). Configs arrive typed from the pipeline loader (JSON-Schema ``number`` -> `Decimal`, ``integer`` ->
-int). Money is written in dollars and contracts; it is converted to price and count units exactly
-here, and anything more precise than the unit is refused with an error naming the field.
+Shared by every component that declares a JSON Schema (exported through `mmframe.api`). Configs arrive
+typed from the pipeline loader (JSON-Schema ``number`` -> `Decimal`, ``integer`` -> int). Money is
+written in dollars and contracts; it is converted to price and count units exactly here, and anything
+more precise than the unit is refused with an error naming the field.
+
+The schema fragments (`price_schema`, `spread_schema`, `contracts_schema`, `dollars_schema`,
+`seconds_schema`) bound every value to what can be meant: prices strictly between $0 and $1,
+spreads and distances below $1, sizes below the hard caps `MAX_ORDER_CONTRACTS` and
+`MAX_CONTRACTS`, dollar amounts below `MAX_DOLLARS`, and no more decimals than the unit holds.
+Numbers are finite and of a sane magnitude everywhere (`number_out_of_range`).
 """
 
 from __future__ import annotations
@@ -15,10 +22,124 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from mmframe.domain.money import Count, FixedPointError, Price, contracts_to_count, dollars_to_price
+from mmframe.schema_words import error_path, first_error, reword, shown_value
+
+MAX_ORDER_CONTRACTS = 10_000
+"""Hard cap on one order's size, contracts: no strategy size or order-size limit may exceed it."""
+
+MAX_CONTRACTS = 1_000_000
+"""Hard cap on any position or exposure limit, contracts (Kalshi's order-group limit tops out here)."""
+
+MAX_DOLLARS = 10_000_000
+"""Hard cap on any dollar amount in a config (loss limits, notional caps, balances), dollars."""
+
+DAY_SECONDS = 86_400
+WEEK_SECONDS = 7 * DAY_SECONDS
+
+MAX_MAGNITUDE_DIGITS = 15
+MAX_DECIMAL_PLACES = 12
 
 
 class ConfigError(ValueError):
-    """A component config is invalid; the message names the component and the field."""
+    """A component config is invalid; the message names the component and the field.
+
+    ``field`` is the config key at fault (dotted for nested keys) when one is: the loader then points
+    ``mmframe check`` at that key's line."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def number_out_of_range(value: Any) -> str | None:
+    """Why ``value`` is not a number mmframe takes (not finite, 10^15 or more in magnitude, or more
+    than 12 decimal places), or None. Every config and ``/params`` number passes through here first,
+    so no later arithmetic (exact unit conversion, jsonschema's ``multipleOf``) meets a huge exponent."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "must be a finite number"
+        value = Decimal(repr(value))
+    if isinstance(value, int):
+        return None if abs(value) < 10**MAX_MAGNITUDE_DIGITS else "is out of range (at most 15 digits)"
+    if not value.is_finite():
+        return "must be a finite number"
+    if value and value.adjusted() >= MAX_MAGNITUDE_DIGITS:
+        return "is out of range (at most 15 digits)"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
+        return f"has more than {MAX_DECIMAL_PLACES} decimal places"
+    return None
+
+
+def bad_numbers(value: Any, path: str = "") -> list[tuple[str, Any, str]]:
+    """Every number inside ``value`` (nested dicts and lists too) that `number_out_of_range` refuses:
+    ``(dotted path, value, why)``."""
+    found: list[tuple[str, Any, str]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found.extend(bad_numbers(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found.extend(bad_numbers(item, f"{path}.{index}" if path else str(index)))
+    else:
+        problem = number_out_of_range(value)
+        if problem is not None:
+            found.append((path, value, problem))
+    return found
+
+
+# --- bounded schema fragments ----------------------------------------------------------------------
+
+
+def _number(description: str, default: Any, bounds: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "number", **bounds}
+    if default is not None:
+        schema["default"] = default
+    schema["description"] = description
+    schema.update(extra)
+    return schema
+
+
+def price_schema(description: str, *, default: Any = None, zero: bool = False, **extra: Any) -> dict[str, Any]:
+    """A YES price in dollars: strictly between 0 and 1 on the $0.0001 grid (``zero``: 0 allowed too,
+    meaning "off")."""
+    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
+    return _number(description, default, {**low, "exclusiveMaximum": 1, "multipleOf": 0.0001}, extra)
+
+
+def spread_schema(description: str, *, default: Any = None, zero: bool = True, **extra: Any) -> dict[str, Any]:
+    """A price distance in dollars (spread, offset, skew, tolerance): below $1, at most 4 decimals
+    (``zero``: 0 allowed)."""
+    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
+    return _number(description, default, {**low, "exclusiveMaximum": 1, "multipleOf": 0.0001}, extra)
+
+
+def contracts_schema(
+    description: str, *, default: Any = None, zero: bool = False, cap: int = MAX_ORDER_CONTRACTS, **extra: Any
+) -> dict[str, Any]:
+    """A number of contracts: at most ``cap`` (`MAX_ORDER_CONTRACTS` for order sizes,
+    `MAX_CONTRACTS` for position limits), at most 2 decimals (``zero``: 0 allowed)."""
+    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
+    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.01}, extra)
+
+
+def dollars_schema(
+    description: str, *, default: Any = None, zero: bool = True, cap: int = MAX_DOLLARS, **extra: Any
+) -> dict[str, Any]:
+    """A dollar amount: at most ``cap`` (`MAX_DOLLARS`), at most 4 decimals (``zero``: 0 allowed)."""
+    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
+    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.0001}, extra)
+
+
+def seconds_schema(
+    description: str, *, default: Any = None, zero: bool = False, cap: int = DAY_SECONDS, **extra: Any
+) -> dict[str, Any]:
+    """A duration in seconds: at most ``cap`` (a day unless the field needs longer), at most 3
+    decimals (milliseconds) (``zero``: 0 allowed)."""
+    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
+    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.001}, extra)
 
 
 def _as_decimal(value: Any, field: str) -> Any:
@@ -47,12 +168,42 @@ def resolve_config(component: str, schema: Mapping[str, Any], config: Mapping[st
             value = _as_decimal(value, f"{component}.{name}")
         resolved[name] = value
     resolved.update({k: v for k, v in config.items() if k not in resolved})
-    errors = sorted(Draft202012Validator(schema).iter_errors(resolved), key=lambda e: list(e.path))
+    for where, value, problem in bad_numbers(resolved):
+        raise ConfigError(f"{component}: {where}: {problem}, got {shown_value(value)}", field=where)
+    errors = list(_validator(schema).iter_errors(resolved))
     if errors:
-        first = errors[0]
-        where = ".".join(str(p) for p in first.path) or "(config)"
-        raise ConfigError(f"{component}: {where}: {first.message}")
+        first = first_error(errors)
+        where = error_path(first)
+        got = shown_value(first.instance)
+        message = reword(first, got)
+        raise ConfigError(f"{component}: {where or '(config)'}: {message}", field=where or None)
     return resolved
+
+
+_VALIDATORS: dict[int, tuple[Mapping[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """A validator for ``schema`` with its float bounds read as the decimals they were written as
+    (configs hold Decimals; ``Decimal % float`` would fail in ``multipleOf``). Cached per schema."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    validator = Draft202012Validator(_decimalize(schema))
+    if len(_VALIDATORS) > 256:  # schemas built on the fly: keep the cache bounded
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
+def _decimalize(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {key: _decimalize(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimalize(item) for item in value]
+    return value
 
 
 def price_from_config(value: Any, field: str) -> Price:
@@ -60,7 +211,7 @@ def price_from_config(value: Any, field: str) -> Price:
     try:
         return dollars_to_price(_as_decimal(value, field), what=field)
     except FixedPointError as error:
-        raise ConfigError(f"{error} (prices are in dollars with at most 4 decimals)") from None
+        raise ConfigError(f"{error} (prices are in dollars with at most 4 decimals)", field=field) from None
 
 
 def count_from_config(value: Any, field: str) -> Count:
@@ -68,7 +219,7 @@ def count_from_config(value: Any, field: str) -> Count:
     try:
         return contracts_to_count(_as_decimal(value, field), what=field)
     except FixedPointError as error:
-        raise ConfigError(f"{error} (sizes are in contracts with at most 2 decimals)") from None
+        raise ConfigError(f"{error} (sizes are in contracts with at most 2 decimals)", field=field) from None
 
 
 def fraction_from_config(value: Any, field: str) -> Fraction:
@@ -81,5 +232,6 @@ def check_updatable(component: str, updatable: frozenset[str], params: Mapping[s
     fixed = sorted(set(params) - updatable)
     if fixed:
         raise ConfigError(
-            f"{component}: {', '.join(fixed)} cannot change at run time (updatable: {', '.join(sorted(updatable))})"
+            f"{component}: {', '.join(fixed)} cannot change at run time (updatable: {', '.join(sorted(updatable))})",
+            field=fixed[0],
         )

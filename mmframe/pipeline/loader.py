@@ -24,7 +24,7 @@ from mmframe.pipeline.model import (
 )
 from mmframe.pipeline.overrides import apply_overrides
 from mmframe.pipeline.schema import pipeline_schema
-from mmframe.pipeline.tree import Node, decode_source, parse_document
+from mmframe.pipeline.tree import MAX_PIPELINE_BYTES, Node, decode_source, parse_document, too_large
 from mmframe.plugins import Registry, UnknownComponentError
 
 CONTROL_TOKEN_ENV = "MMFRAME_CONTROL_TOKEN"
@@ -44,7 +44,10 @@ def load_pipeline(
     """Load and validate the pipeline file at ``path``; raise `PipelineError` listing every problem."""
     file = str(path)
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_PIPELINE_BYTES + 1)  # never more: an absurd file is refused unread
+            if len(data) > MAX_PIPELINE_BYTES:
+                raise too_large(os.fstat(stream.fileno()).st_size, file)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise PipelineError([PipelineIssue(file, None, f"cannot read the file: {reason}")]) from None
