@@ -5,11 +5,11 @@ typed from the pipeline loader (JSON-Schema ``number`` -> `Decimal`, ``integer``
 written in dollars and contracts; it is converted to price and count units exactly here, and anything
 more precise than the unit is refused with an error naming the field.
 
-The schema fragments (`price_schema`, `spread_schema`, `contracts_schema`, `dollars_schema`,
-`seconds_schema`) bound every value to what can be meant: prices strictly between $0 and $1,
-spreads and distances below $1, sizes below the hard caps `MAX_ORDER_CONTRACTS` and
-`MAX_CONTRACTS`, dollar amounts below `MAX_DOLLARS`, and no more decimals than the unit holds.
-Numbers are finite and of a sane magnitude everywhere (`number_out_of_range`).
+First-party schemas bound every value to what can be meant: prices strictly between $0 and $1,
+spreads and distances below $1, sizes within the hard caps `MAX_ORDER_CONTRACTS` and
+`MAX_CONTRACTS`, dollar amounts within `MAX_DOLLARS`, durations within a day or a week, and no more
+decimals than the unit holds (``multipleOf``). Numbers are finite and of a sane magnitude
+everywhere (`number_out_of_range`), whatever a schema says.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ MAX_ORDER_CONTRACTS = 10_000
 
 MAX_CONTRACTS = 1_000_000
 """Hard cap on any position or exposure limit, contracts (Kalshi's order-group limit tops out here)."""
+
+MAX_PAYOUT_DOLLARS = 1000
+"""The largest payout of one contract a venue may have, dollars: $1 on Kalshi, more only on synthetic
+backtest markets (the Avellaneda-Stoikov paper's pays $1000). Schemas bound price distances by it;
+components bound them by the venue's own payout (`ComponentContext.payout`) when they are built."""
 
 MAX_DOLLARS = 10_000_000
 """Hard cap on any dollar amount in a config (loss limits, notional caps, balances), dollars."""
@@ -90,58 +95,6 @@ def bad_numbers(value: Any, path: str = "") -> list[tuple[str, Any, str]]:
     return found
 
 
-# --- bounded schema fragments ----------------------------------------------------------------------
-
-
-def _number(description: str, default: Any, bounds: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "number", **bounds}
-    if default is not None:
-        schema["default"] = default
-    schema["description"] = description
-    schema.update(extra)
-    return schema
-
-
-def price_schema(description: str, *, default: Any = None, zero: bool = False, **extra: Any) -> dict[str, Any]:
-    """A YES price in dollars: strictly between 0 and 1 on the $0.0001 grid (``zero``: 0 allowed too,
-    meaning "off")."""
-    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
-    return _number(description, default, {**low, "exclusiveMaximum": 1, "multipleOf": 0.0001}, extra)
-
-
-def spread_schema(description: str, *, default: Any = None, zero: bool = True, **extra: Any) -> dict[str, Any]:
-    """A price distance in dollars (spread, offset, skew, tolerance): below $1, at most 4 decimals
-    (``zero``: 0 allowed)."""
-    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
-    return _number(description, default, {**low, "exclusiveMaximum": 1, "multipleOf": 0.0001}, extra)
-
-
-def contracts_schema(
-    description: str, *, default: Any = None, zero: bool = False, cap: int = MAX_ORDER_CONTRACTS, **extra: Any
-) -> dict[str, Any]:
-    """A number of contracts: at most ``cap`` (`MAX_ORDER_CONTRACTS` for order sizes,
-    `MAX_CONTRACTS` for position limits), at most 2 decimals (``zero``: 0 allowed)."""
-    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
-    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.01}, extra)
-
-
-def dollars_schema(
-    description: str, *, default: Any = None, zero: bool = True, cap: int = MAX_DOLLARS, **extra: Any
-) -> dict[str, Any]:
-    """A dollar amount: at most ``cap`` (`MAX_DOLLARS`), at most 4 decimals (``zero``: 0 allowed)."""
-    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
-    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.0001}, extra)
-
-
-def seconds_schema(
-    description: str, *, default: Any = None, zero: bool = False, cap: int = DAY_SECONDS, **extra: Any
-) -> dict[str, Any]:
-    """A duration in seconds: at most ``cap`` (a day unless the field needs longer), at most 3
-    decimals (milliseconds) (``zero``: 0 allowed)."""
-    low = {"minimum": 0} if zero else {"exclusiveMinimum": 0}
-    return _number(description, default, {**low, "maximum": cap, "multipleOf": 0.001}, extra)
-
-
 def _as_decimal(value: Any, field: str) -> Any:
     # Floats only reach us from hand-written Python (tests, notebooks); their repr is what was meant.
     # Anything else is left for the schema or the exact converters to accept or refuse.
@@ -174,8 +127,12 @@ def resolve_config(component: str, schema: Mapping[str, Any], config: Mapping[st
     if errors:
         first = first_error(errors)
         where = error_path(first)
-        got = shown_value(first.instance)
-        message = reword(first, got)
+        message = reword(first, shown_value(first.instance))
+        if first.validator == "additionalProperties" and isinstance(first.instance, Mapping):
+            known = first.schema.get("properties", {}) if isinstance(first.schema, Mapping) else {}
+            extra = sorted(str(key) for key in first.instance if key not in known)
+            field = ".".join(part for part in (where, extra[0] if extra else "") if part)
+            raise ConfigError(f"{component}: {where + ': ' if where else ''}{message}", field=field or None)
         raise ConfigError(f"{component}: {where or '(config)'}: {message}", field=where or None)
     return resolved
 

@@ -13,7 +13,7 @@ from typing import Any
 import anyio
 
 from mmframe.clock import Clock, LiveClock
-from mmframe.components import ComponentContext, Kind
+from mmframe.components import ComponentContext, Kind, venue_payout
 from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.plugins import Registry
@@ -69,6 +69,7 @@ def build_engine(
     )
     venue = _build(registry, Kind.VENUE, pipeline.venue, ctx)
     ctx.venue = venue
+    ctx.payout = venue_payout(venue)
     ctx.extra["market_selection"] = pipeline.markets
     feeds = [venue.feed()] + [_build(registry, Kind.FEED, ref, ctx) for ref in pipeline.feeds]
     executor = (

@@ -8,6 +8,7 @@ from typing import Any
 
 from mmframe.api import (
     BookSide,
+    ConfigError,
     Level,
     MarketView,
     PortfolioView,
@@ -38,7 +39,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
 
     ``action: clip`` pulls the side that would pay too much back to the band edge (a bid above the
     band moves down to its top, an ask below it moves up to its bottom) and drops levels on the
-    harmless side of the band; ``action: block`` pulls the market on any breach.
+    harmless side of the band; ``action: block`` pulls the market on any breach. ``min_price`` must
+    not be above ``max_price`` (a band no price fits is refused when the pipeline loads).
     """
 
     NAME = "price-band"
@@ -48,6 +50,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "min_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Lowest allowed quote price, dollars.",
                 "examples": [0.03],
@@ -55,6 +59,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Highest allowed quote price, dollars; 0 means no cap.",
                 "examples": [0.97],
@@ -62,6 +68,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_mid": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the book mid, dollars; 0 turns it off.",
                 "examples": [0.1],
@@ -69,6 +77,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_last_trade": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the last trade, dollars; 0 turns it off.",
                 "examples": [0.15],
@@ -85,6 +95,13 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
     EXAMPLE = {"min_price": 0.03, "max_price": 0.97, "max_distance_from_mid": 0.1}
 
     def parse(self, config: Mapping[str, Any]) -> PriceBandParams:
+        low, high = config["min_price"], config["max_price"]
+        if high and low > high:
+            raise ConfigError(
+                f"{self.NAME}: min_price {low} is above max_price {high}: no price could be quoted "
+                "(min_price must be <= max_price; max_price 0 means no cap)",
+                field="min_price",
+            )
         return PriceBandParams(
             min_price=price_from_config(config["min_price"], "min_price"),
             max_price=price_from_config(config["max_price"], "max_price"),
