@@ -81,7 +81,7 @@ MAX_DEPTH = 32
 """The deepest nesting of mappings and lists accepted (pipelines nest 5 levels)."""
 
 
-class _Loader(StrictYAMLLoader):
+class _Loader(StrictYAMLLoader):  # type: ignore[misc]  # strictyaml has no type hints
     """strictyaml's loader (flow style allowed): no tags, anchors or duplicate keys, scalars as text."""
 
     label = "<pipeline>"

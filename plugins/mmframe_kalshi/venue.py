@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    MAX_CONTRACTS,
+    MAX_DOLLARS,
     MICROS_PER_PRICE,
     ONE_DOLLAR,
     AccountSnapshot,
@@ -65,6 +67,8 @@ _TRADING_PROPERTIES: dict[str, Any] = {
     "order_group_contracts_limit": {
         "type": "number",
         "minimum": 0,
+        "maximum": MAX_CONTRACTS,
+        "multipleOf": 0.01,
         "default": 1000,
         "description": "Exchange-side breaker: every order goes into one order group that Kalshi cancels "
         "(and blocks) once more than this many contracts fill within 15 s; 0 places orders without a group.",
@@ -95,6 +99,7 @@ _TRADING_PROPERTIES: dict[str, Any] = {
     "fill_lookback_hours": {
         "type": "number",
         "exclusiveMinimum": 0,
+        "maximum": 720,
         "default": 24,
         "description": "How far back startup reads fills, hours.",
     },
@@ -104,6 +109,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_max_age_ms": {
         "type": "integer",
         "minimum": 250,
+        "maximum": 60000,
         "default": DEFAULT_MAX_AGE_MS,
         "description": "Oldest a pre-made signature of the batch create/cancel endpoints may be when a "
         "request takes it, ms. Halved automatically (with a warning) if the venue refuses one as expired.",
@@ -111,6 +117,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_order_max_age_ms": {
         "type": "integer",
         "minimum": 250,
+        "maximum": 60000,
         "default": DEFAULT_ORDER_MAX_AGE_MS,
         "description": "Oldest a pre-made signature of an order's amend/decrease endpoint may be when a "
         "request takes it, ms (Kalshi's timestamp window is unpublished; FIX allows 30 s). Halved "
@@ -119,6 +126,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_order_paths": {
         "type": "integer",
         "minimum": 0,
+        "maximum": 1000000,
         "default": DEFAULT_MAX_ORDER_PATHS,
         "description": "Most amend/decrease endpoints (two per resting order) kept pre-signed by the signing "
         "thread; beyond it those requests sign inline. Each costs a signature per 3/4 of "
@@ -140,11 +148,17 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
         "rest_url": {
             "type": "string",
             "minLength": 1,
+            "maxLength": 2048,
+            "pattern": "^https?://[^\\s/]+",
+            "x-error": "must be an http:// or https:// URL (the REST base, e.g. https://HOST/trade-api/v2)",
             "description": "REST base URL ending in /trade-api/v2 (default: the venue's host).",
         },
         "ws_url": {
             "type": "string",
             "minLength": 1,
+            "maxLength": 2048,
+            "pattern": "^wss?://[^\\s/]+",
+            "x-error": "must be a ws:// or wss:// URL (the WebSocket, e.g. wss://HOST/trade-api/ws/v2)",
             "description": "WebSocket URL ending in /trade-api/ws/v2 (default: the venue's host).",
         },
         "key_id": {
@@ -180,10 +194,13 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "default": "standard",
             "description": "Simulator scenario: `standard` or a scenario YAML file.",
         },
-        "seed": {"type": "integer", "minimum": 0, "description": "Random seed (default: the scenario's)."},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
+                 "description": "Random seed (default: the scenario's)."},
         "balance": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "maximum": MAX_DOLLARS,
+            "multipleOf": 0.0001,
             "description": "Starting balance of the generated account, dollars (default: the scenario's).",
         },
         "tier": {

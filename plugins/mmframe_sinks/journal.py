@@ -61,7 +61,7 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "path": {"type": "string", "minLength": 1, "default": "var/mmframe.sqlite",
                  "description": "The SQLite file (created with its folder if missing)."},
-        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 1,
                                  "description": "Record each market's mid at most this often (for markouts)."},
         "restore": {"type": "boolean", "default": True,
                     "description": "Carry today's PnL and positions in from earlier runs at start."},
