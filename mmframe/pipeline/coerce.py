@@ -340,7 +340,7 @@ def _got(node: Node, typed: Any = None) -> str:
     if isinstance(typed, bool):
         return show(typed)
     if isinstance(typed, int | Decimal):
-        return str(typed)
+        return show(typed)
     if isinstance(node.value, str) and node.value != "":
         return repr(node.value)
     return node.shape()

@@ -27,6 +27,7 @@ from mmframe.api import (
     AccountSnapshot,
     ComponentContext,
     ComponentSpec,
+    ConfigError,
     Count,
     FeedContext,
     Kind,
@@ -41,6 +42,7 @@ from mmframe.api import (
 )
 from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
+from mmframe_kalshi.errors import CredentialsError
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
@@ -276,6 +278,11 @@ def _number(value: Any) -> Decimal | int:
     return Decimal(str(value))
 
 
+class CredentialsConfigError(ConfigError, CredentialsError):
+    """Missing or unusable credentials, as a config error naming the key (``key_id`` or
+    ``private_key_path``) so ``mmframe check`` points at it; still a `CredentialsError`."""
+
+
 # --- delegates handed out before open() --------------------------------------------------------
 
 
@@ -376,16 +383,23 @@ class KalshiVenue:
         self._sim_task: asyncio.Task[None] | None = None
         self._sim_stop: asyncio.Event | None = None
         if name != "sim":
-            # Fail at build time (``mmframe run`` exit 2) rather than after connecting.
-            self._credentials: KalshiCredentials | None = load_credentials(
-                key_id=self.config.get("key_id"), private_key_path=self.config.get("private_key_path")
-            )
+            # Fail at build time (``mmframe run`` exit 2, and ``mmframe check``) rather than after connecting.
+            self._credentials: KalshiCredentials | None = self._load_credentials() if ctx.credentials else None
             default_rest, default_ws = (DEMO_REST, DEMO_WS) if name == "kalshi-demo" else (PROD_REST, PROD_WS)
             self.rest_url = str(self.config.get("rest_url") or default_rest)
             self.ws_url = str(self.config.get("ws_url") or default_ws)
         else:
             self._credentials = None
             self.rest_url = self.ws_url = ""
+
+    def _load_credentials(self) -> KalshiCredentials:
+        """The key from the config or the environment; `ConfigError` naming the key at fault."""
+        key_id, path = self.config.get("key_id"), self.config.get("private_key_path")
+        try:
+            return load_credentials(key_id=key_id, private_key_path=path)
+        except CredentialsError as exc:
+            field = "key_id" if "key id" in str(exc) else "private_key_path"
+            raise CredentialsConfigError(f"venue {self.name}: {exc}", field=field) from None
 
     @classmethod
     def factory(cls, name: str) -> Any:
