@@ -197,6 +197,8 @@ UPDATABLE = frozenset(SCHEMA["properties"]) - {"size_increment"}
 PRICE_DISTANCES = ("spread", "level_spacing", "min_spread", "skew_per_contract", "max_skew", "refresh_tolerance")
 """Dollar distances, each below the venue's payout ($1 on Kalshi: checked when the strategy is built,
 since a synthetic backtest market may pay more)."""
+for _field in PRICE_DISTANCES:
+    SCHEMA["properties"][_field]["description"] += " Below the market's payout ($1 on Kalshi)."
 
 _Ratio = tuple[int, int]
 _NO_SHRINK: _Ratio = (0, 1)
