@@ -14,9 +14,11 @@ everywhere (`number_out_of_range`), whatever a schema says.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -192,3 +194,33 @@ def check_updatable(component: str, updatable: frozenset[str], params: Mapping[s
             f"{component}: {', '.join(fixed)} cannot change at run time (updatable: {', '.join(sorted(updatable))})",
             field=fixed[0],
         )
+
+
+def check_writable_path(component: str, field: str, path: str | os.PathLike[str]) -> None:
+    """Refuse (`ConfigError` naming ``field``) a file path this process could not create or write:
+    a directory, a path through a file, or a place that is read-only or not ours. Only looks (no
+    file is created), so a factory may call it and ``mmframe check`` refuses what ``run`` would."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ConfigError(f"{component}: {field}: {target} is a directory; name a file", field=field)
+    probe = target if target.exists() else target.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = None
+    if target.exists() and not os.access(target, os.W_OK):
+        problem = f"{target} is not writable by this user"
+    elif not probe.is_dir():
+        problem = f"{probe} is a file, so {target} cannot be created"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        problem = f"cannot create {target}: {probe} is not writable by this user"
+    elif _read_only(probe):
+        problem = f"cannot create {target}: {probe} is on a read-only file system"
+    if problem is not None:
+        raise ConfigError(f"{component}: {field}: {problem} (choose a writable path)", field=field)
+
+
+def _read_only(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

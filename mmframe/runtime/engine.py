@@ -359,8 +359,11 @@ class Engine:
         """Run until a signal, ``duration`` seconds, a fatal error or `request_stop`; returns an exit code."""
         self.stats.started_ns = self.clock.now_ns()
         async with anyio.create_task_group() as outer:
-            for runner in self._sinks:
-                await _start_sink(runner)
+            for index, runner in enumerate(self._sinks):
+                try:
+                    await _start_sink(runner)
+                except Exception as exc:  # e.g. a journal path that cannot be written: cannot start
+                    return await self._sinks_failed(exc, runner.name, self._sinks[:index], outer)
                 outer.start_soon(runner.run)
             self._restore_from_sinks()
             try:
@@ -383,6 +386,26 @@ class Engine:
         for line in self._summary:  # last, so a live status screen closing cannot hide it
             _summary_log.info("%s", line)
         return code
+
+    async def _sinks_failed(
+        self, exc: Exception, name: str, started: Sequence[SinkRunner], group: anyio.abc.TaskGroup
+    ) -> int:
+        """A sink could not start: nothing traded; close the ones that did; exit code 2."""
+        from mmframe.runtime.errors import explain  # it imports this module
+
+        self.error = f"sink {name} could not start: {explain(exc)}"
+        self.stop_reason = f"startup failed: {self.error}"
+        log.error("%s", self.error)
+        for runner in started:
+            runner.close()
+        group.cancel_scope.cancel()
+        for runner in started:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await runner.sink.close()
+                except Exception as close_exc:
+                    log.error("sink %s failed to close: %s", runner.name, close_exc)
+        return 2
 
     async def _run_trading(self, duration: float | None) -> int:
         parts = self.parts

@@ -49,6 +49,7 @@ from mmframe.api import (
     TradingPaused,
     TradingResumed,
     VenueStatusChanged,
+    check_writable_path,
 )
 from mmframe_sinks import journal_db
 from mmframe_sinks._codec import plain
@@ -121,7 +122,9 @@ class JournalSink:
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
-        return cls(config, ctx.pipeline)
+        sink = cls(config, ctx.pipeline)
+        check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
+        return sink
 
     # --- lifecycle ------------------------------------------------------------------------------
 

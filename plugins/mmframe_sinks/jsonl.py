@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from mmframe.api import ComponentContext, ComponentSpec, Event, Kind
+from mmframe.api import ComponentContext, ComponentSpec, Event, Kind, check_writable_path
 from mmframe_sinks._codec import event_line
 
 NAME = "jsonl"
@@ -87,7 +87,9 @@ class JsonlSink:
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JsonlSink:
-        return cls(config)
+        sink = cls(config)
+        check_writable_path(NAME, "path", sink._file.path)  # refused when built (check, run), not at start
+        return sink
 
     async def start(self) -> None:
         await anyio.to_thread.run_sync(self._file.open)
