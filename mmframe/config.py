@@ -203,12 +203,13 @@ def check_writable_path(component: str, field: str, path: str | os.PathLike[str]
     target = Path(path).expanduser()
     if target.is_dir():
         raise ConfigError(f"{component}: {field}: {target} is a directory; name a file", field=field)
-    probe = target if target.exists() else target.parent
+    probe = target.parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     problem = None
-    if target.exists() and not os.access(target, os.W_OK):
-        problem = f"{target} is not writable by this user"
+    if target.exists():
+        if not os.access(target, os.W_OK) or _read_only(target.parent):
+            problem = f"{target} is not writable by this user"
     elif not probe.is_dir():
         problem = f"{probe} is a file, so {target} cannot be created"
     elif not os.access(probe, os.W_OK | os.X_OK):

@@ -7,15 +7,20 @@ with the change is validated against the component's JSON Schema before anything
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
 from mmframe.components import ComponentSpec, Kind
+from mmframe.config import bad_numbers
 from mmframe.pipeline.coerce import decimalize
 from mmframe.plugins import Registry
+from mmframe.schema_words import error_path, first_error, reword, show, shown_value
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine
@@ -27,6 +32,61 @@ class ParamsError(ValueError):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
         self.status = status
+
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest JSON body a mutating endpoint reads (a params change is a few hundred bytes)."""
+
+MAX_BODY_DEPTH = 8
+"""The deepest nesting of objects and arrays accepted (``{"params": {"x": [..]}}`` is 3)."""
+
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def decode_body(raw: bytes) -> Any:
+    """A request body as JSON, numbers with a fraction as `Decimal`; `ParamsError` 400 with the
+    reason for a body too large, not UTF-8, not JSON, nested deeper than `MAX_BODY_DEPTH`, or holding
+    NaN or Infinity (which JSON does not allow, and which no limit can be compared with)."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise ParamsError(413, f"body too large: {len(raw):,} bytes, at most {MAX_BODY_BYTES:,}")
+    depth = _depth(raw)
+    if depth > MAX_BODY_DEPTH:
+        raise ParamsError(400, f"malformed JSON: nested {depth} levels deep, at most {MAX_BODY_DEPTH}")
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+    except ParamsError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise ParamsError(400, f"malformed JSON: {reason}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ParamsError(400, f"{name} is not a number JSON allows: send a finite number")
+
+
+def _depth(raw: bytes) -> int:
+    """The deepest bracket nesting of a JSON text, outside strings (one linear pass)."""
+    deepest = depth = 0
+    in_string = False
+    skip_to = 0  # after a backslash in a string, the escaped character is not structure
+    for match in _STRUCTURE.finditer(raw):
+        if match.start() < skip_to:
+            continue
+        char = match.group()
+        if in_string:
+            if char == b"\\":
+                skip_to = match.end() + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
 
 
 @dataclass
@@ -71,6 +131,8 @@ class ParamsService:
         target = self._targets.get(target_name)
         if target is None:
             raise ParamsError(404, f"unknown target {target_name!r}; known: {', '.join(self._targets)}")
+        for path, value, problem in bad_numbers(params):
+            raise ParamsError(400, f"{target_name} ({target.use}): {path}: {problem}, got {shown_value(value)}")
         fixed = sorted(set(params) - target.spec.updatable)
         if fixed:
             allowed = ", ".join(sorted(target.spec.updatable)) or "none"
@@ -81,16 +143,30 @@ class ParamsService:
         self._validate(target_name, target, merged)
         try:
             self._engine.update_params(target_name, dict(params))
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
             raise ParamsError(400, f"{target_name} ({target.use}) refused the params: {exc}") from exc
         target.config = merged
         return {"target": target_name, "use": target.use, "params": dict(merged)}
 
     @staticmethod
     def _validate(name: str, target: _Target, config: Mapping[str, Any]) -> None:
+        """The component's schema, worded as the pipeline loader words it."""
         validator = jsonschema.Draft202012Validator(decimalize(dict(target.spec.config_schema)))
-        errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
+        errors = list(validator.iter_errors(dict(config)))
         if errors:
-            first = errors[0]
-            where = ".".join(str(p) for p in first.absolute_path) or "(params)"
-            raise ParamsError(400, f"{name} ({target.use}): {where}: {first.message}")
+            first = first_error(errors)
+            where = error_path(first) or "(params)"
+            got = shown_value(first.instance)
+            if isinstance(first.instance, bool) or first.validator == "type":
+                got = show(first.instance) if got is not None else _json_kind(first.instance)
+            raise ParamsError(400, f"{name} ({target.use}): {where}: {reword(first, got)}")
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
