@@ -874,9 +874,10 @@ def root_cause(exc: BaseException) -> BaseException:
 
 
 def _one_line(exc: BaseException) -> str:
-    exc = root_cause(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """The root cause of ``exc`` on one line, with advice (`mmframe.runtime.errors.explain`)."""
+    from mmframe.runtime.errors import explain  # it imports this module
+
+    return explain(exc)
 
 
 def seconds_to_ns(seconds: float) -> int:

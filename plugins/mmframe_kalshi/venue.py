@@ -46,7 +46,7 @@ from mmframe_kalshi.errors import CredentialsError
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
-from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
+from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
 
 if TYPE_CHECKING:
@@ -500,9 +500,13 @@ class KalshiVenue:
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
         selection = self.ctx.extra.get("market_selection")
+        missing = getattr(selection, "missing", "refuse")
         if selection is None or selection.is_static:
-            self._markets = tuple(self.ctx.markets)
+            self._markets = tuple(await known_tickers(session.rest, self.ctx.markets, missing))
             return
+        if selection.tickers:  # explicit tickers must exist too; skipped ones stay out of refreshes
+            kept = tuple(await known_tickers(session.rest, selection.tickers, missing))
+            selection = dataclasses.replace(selection, tickers=kept)
         now = self.ctx.clock.now_ns()
         self._markets = tuple(await resolve_markets(session.rest, selection, now))
         refresh_s = selection.filters.refresh_seconds
