@@ -451,7 +451,8 @@ class Engine:
             self.orders_left = await self.settle_orders()
             if self.orders_left:
                 self.error = (
-                    f"{len(self.orders_left)} order(s) still resting on the venue after shutdown: "
+                    (f"{self.error}; " if self.error else "")  # what stopped the run stays in the message
+                    + f"{len(self.orders_left)} order(s) still resting on the venue after shutdown: "
                     + "; ".join(describe_order(o) for o in self.orders_left)
                 )
                 for order in self.orders_left:

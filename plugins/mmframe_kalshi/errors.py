@@ -77,6 +77,15 @@ class UnreadableResponseError(TransportError):
         super().__init__(message, sent=True, **kwargs)
 
 
+class VenueUnreachableError(TransportError):
+    """The venue did not let us connect at startup (the message says what the last attempt met)."""
+
+    advice = "check rest_url and ws_url (scheme, host, port), the network, and that the venue is up"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, sent=False)
+
+
 class OutcomeUnknownError(KalshiError):
     """A create may or may not have been placed and reading orders could not settle it.
 

@@ -42,9 +42,10 @@ from mmframe.api import (
 )
 from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
-from mmframe_kalshi.errors import CredentialsError
+from mmframe_kalshi.errors import AuthenticationError, CredentialsError, PermissionDeniedError
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.keywatch import KeyRejectedError
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
@@ -439,8 +440,13 @@ class KalshiVenue:
                 adopt_existing=opts.foreign_orders == "adopt",
             )
             self._conn = _Connection(session, KalshiFeed(session), executor)
-            await session.open()
-            await session.wait_connected(_CONNECT_TIMEOUT_S)
+            try:
+                await session.open()
+                await session.wait_connected(_CONNECT_TIMEOUT_S)
+            except AuthenticationError as exc:
+                if isinstance(exc, KeyRejectedError | PermissionDeniedError) or exc.code == "header_timestamp_expired":
+                    raise
+                raise KeyRejectedError(f"the venue rejects our key {session.credentials!r}: {exc}") from exc
             await self._resolve_markets(session)
         except BaseException:
             await self.close()
