@@ -446,7 +446,8 @@ class KalshiVenue:
             except AuthenticationError as exc:
                 if isinstance(exc, KeyRejectedError | PermissionDeniedError) or exc.code == "header_timestamp_expired":
                     raise
-                raise KeyRejectedError(f"the venue rejects our key {session.credentials!r}: {exc}") from exc
+                refusal = exc.details or exc.message or "HTTP 401"
+                raise KeyRejectedError(f"the venue rejects our key {session.key_watch.key}: {refusal}") from exc
             await self._resolve_markets(session)
         except BaseException:
             await self.close()
