@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from mmframe_kalshi.keywatch import KEY_ADVICE, KeyRejectedError, KeyWatch
 
 
