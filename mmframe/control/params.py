@@ -20,7 +20,7 @@ from mmframe.components import ComponentSpec, Kind
 from mmframe.config import bad_numbers
 from mmframe.pipeline.coerce import decimalize
 from mmframe.plugins import Registry
-from mmframe.schema_words import error_path, first_error, reword, show, shown_value
+from mmframe.schema_words import error_path, first_error, reword, show, shown_value, suggest
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine
@@ -44,16 +44,17 @@ _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 
 
 def decode_body(raw: bytes) -> Any:
-    """A request body as JSON, numbers with a fraction as `Decimal`; `ParamsError` 400 with the
-    reason for a body too large, not UTF-8, not JSON, nested deeper than `MAX_BODY_DEPTH`, or holding
-    NaN or Infinity (which JSON does not allow, and which no limit can be compared with)."""
+    """A request body as JSON, numbers with a fraction as `Decimal`; `ParamsError` with the reason for
+    a body too large (413), not UTF-8, not JSON or nested deeper than `MAX_BODY_DEPTH` (400). NaN and
+    Infinity, which JSON does not allow, come back as `NonFinite` markers, refused by `ParamsService`
+    naming their field."""
     if len(raw) > MAX_BODY_BYTES:
         raise ParamsError(413, f"body too large: {len(raw):,} bytes, at most {MAX_BODY_BYTES:,}")
     depth = _depth(raw)
     if depth > MAX_BODY_DEPTH:
         raise ParamsError(400, f"malformed JSON: nested {depth} levels deep, at most {MAX_BODY_DEPTH}")
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+        return json.loads(raw, parse_float=Decimal, parse_constant=NonFinite)
     except ParamsError:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -61,8 +62,28 @@ def decode_body(raw: bytes) -> Any:
         raise ParamsError(400, f"malformed JSON: {reason}") from None
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ParamsError(400, f"{name} is not a number JSON allows: send a finite number")
+class NonFinite:
+    """``NaN``, ``Infinity`` or ``-Infinity`` in a body (Python's JSON reader accepts them): kept as a
+    marker so the refusal can name the field that holds it; never a number anywhere."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _non_finite(value: Any, path: str = "") -> list[tuple[str, NonFinite]]:
+    if isinstance(value, NonFinite):
+        return [(path, value)]
+    found: list[tuple[str, NonFinite]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found.extend(_non_finite(item, f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_non_finite(item, f"{path}.{index}" if path else str(index)))
+    return found
 
 
 def _depth(raw: bytes) -> int:
@@ -123,6 +144,8 @@ class ParamsService:
         unknown = sorted(set(body) - {"target", "params"})
         if unknown:
             raise ParamsError(400, f"unknown field(s) {', '.join(unknown)}: expected target and params")
+        for path, marker in _non_finite(body):
+            raise ParamsError(400, f"{path}: {marker.name} is not a finite number (JSON has no NaN or Infinity)")
         target_name, params = body.get("target"), body.get("params")
         if not isinstance(target_name, str) or not target_name:
             raise ParamsError(400, "target must be a string: 'strategy' or a risk rule's name")
@@ -133,6 +156,11 @@ class ParamsService:
             raise ParamsError(404, f"unknown target {target_name!r}; known: {', '.join(self._targets)}")
         for path, value, problem in bad_numbers(params):
             raise ParamsError(400, f"{target_name} ({target.use}): {path}: {problem}, got {shown_value(value)}")
+        known = target.spec.config_schema.get("properties", {})
+        unknown = sorted(str(key) for key in params if key not in known)
+        if unknown:
+            hint = suggest(unknown[0], sorted(target.spec.updatable))
+            raise ParamsError(400, f"{target_name} ({target.use}): unknown field {', '.join(map(repr, unknown))}{hint}")
         fixed = sorted(set(params) - target.spec.updatable)
         if fixed:
             allowed = ", ".join(sorted(target.spec.updatable)) or "none"
