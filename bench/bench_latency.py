@@ -218,7 +218,10 @@ class Probe:
 
         core.mark_dirty = mark_dirty_traced
 
-        requote = core.requote
+        # The intent scheduler plans a market (`QuotingCore.plan`) and sends what the budget covers;
+        # without it the engine calls `requote` (plan + commit in one step).
+        name = "plan" if hasattr(engine, "scheduler") else "requote"
+        requote = getattr(core, name)
 
         def requote_timed(ticker: str) -> Any:
             # Only requotes that serve a WebSocket frame are latency samples (not housekeeping's
@@ -237,7 +240,7 @@ class Probe:
             last_since[0] = since if actions and since is not None else 0
             return actions
 
-        core.requote = requote_timed
+        setattr(core, name, requote_timed)
 
         execute = executor.execute
 
@@ -263,9 +266,15 @@ class Probe:
 
         executor.execute_nowait = execute_nowait_stamped
 
-        send = executor._send
+        # The executor's send step: on the dispatcher of a split executor, with (action, decided_ns)
+        # items; on the executor itself, with actions, before the split (for a baseline run).
+        dispatch = getattr(executor, "dispatch", executor)
+        send = dispatch._send
 
-        def send_traced(actions: Any) -> Any:
+        def action_of(item: Any) -> Any:
+            return item[0] if isinstance(item, tuple) else item
+
+        def send_traced(items: Any) -> Any:
             # The executor turns a drain's actions into requests and starts each as a task: the
             # tasks copy this context, so each request finds the send it belongs to. Actions it
             # leaves queued (every request slot busy) are counted with the send that takes them.
@@ -273,11 +282,11 @@ class Probe:
             batch = _Send([])
             token = _current.set(batch)
             try:
-                left = send(actions)
+                left = send(items)
             finally:
                 _current.reset(token)
-            kept = {id(a) for a in left}
-            sent = [a for a in actions if id(a) not in kept]
+            kept = {id(action_of(i)) for i in left}
+            sent = [action_of(i) for i in items if id(action_of(i)) not in kept]
             batch.since[:] = sorted({_take(stamps, a) for a in sent if _owns(stamps, a)})
             if batch.handed_ns:
                 for since in batch.since:
@@ -291,9 +300,9 @@ class Probe:
                 self.queue_wait_ns.append(max(waits))
             return left
 
-        executor._send = send_traced
+        dispatch._send = send_traced
 
-        run = executor._run
+        run = dispatch._run
 
         async def run_timed(*args: Any, **kwargs: Any) -> None:
             start = time.monotonic_ns()
@@ -302,7 +311,7 @@ class Probe:
             finally:
                 self.drain_ns.append(time.monotonic_ns() - start)
 
-        executor._run = run_timed
+        dispatch._run = run_timed
 
         headers = signer.headers
 
@@ -513,9 +522,9 @@ async def main() -> None:
                 "markets={series: [SIM-BULK]}",
                 # symmetric.yaml's whole rule chain, with room for 2,000 markets' orders; in the
                 # quiet scenario a book may see no change for minutes, which is not stale data
-                "risk.0.with.max_age_seconds=3600",
-                "risk.3.with.total=100000",
-                "risk.5.with.max_loss=100000",
+                "risk.1.with.max_age_seconds=3600",
+                "risk.4.with.total=100000",
+                "risk.6.with.max_loss=100000",
             ], args.warmup)
         table(f"symmetric, {args.markets} markets ({args.activity}), {args.seconds:g} s after {args.warmup:g} s warm-up",
               probe, engine, code, baseline)

@@ -151,8 +151,9 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "reason": core.halt_reason,
             "resume_at_ns": core.resume_at_ns,
         },
-        "gate": core.gate.describe(),
+        "gate": {**core.gate.describe(), **core.gate.ages()},
         "scheduler": engine.scheduler.describe(),
+        "rejects": core.rejects.describe(),
         "venue": {"status": engine.venue_status, **venue},
         "pnl": pnl_json(engine),
         "positions": positions,
@@ -172,5 +173,6 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "rejects": engine.stats.rejects,
             "actions": dict(engine.stats.actions),
             "malformed_events": engine.stats.malformed_events,
+            "post_only_dropped": core.post_only_dropped,
         },
     }

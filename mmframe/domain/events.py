@@ -256,6 +256,24 @@ class TradingResumed(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class MarketQuarantined(Event):
+    """A market stopped quoting after too many rejects in a window; its orders are pulled until an
+    operator resumes it or ``until_ns`` passes."""
+
+    ticker: str
+    reason: str
+    until_ns: int
+
+
+@dataclass(slots=True, kw_only=True)
+class MarketReleased(Event):
+    """A quarantined market quotes again (``reason``: operator resume or cool-down)."""
+
+    ticker: str
+    reason: str
+
+
+@dataclass(slots=True, kw_only=True)
 class ParamsUpdated(Event):
     """A component's run-time params changed (``target`` is ``strategy`` or a rule name)."""
 

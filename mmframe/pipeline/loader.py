@@ -11,6 +11,7 @@ from typing import Any
 
 from mmframe.components import ComponentSpec, Kind
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE
+from mmframe.domain.reject_policy import RejectPolicy
 from mmframe.pipeline.coerce import SchemaCoercer, suggest
 from mmframe.pipeline.errors import OVERRIDE_SOURCE, PipelineError, PipelineIssue
 from mmframe.pipeline.interpolate import interpolate
@@ -314,4 +315,18 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
             raw.get("shutdown_timeout_seconds", defaults.shutdown_timeout_seconds)
         ),
         max_intent_age_ms=int(raw.get("max_intent_age_ms", defaults.max_intent_age_ms)),
+        rejects=_reject_policy(raw.get("rejects") or {}),
+    )
+
+
+def _reject_policy(raw: Mapping[str, Any]) -> RejectPolicy:
+    """``runtime.rejects`` (milliseconds and seconds) -> nanoseconds."""
+    d = RejectPolicy()
+    ms, s = 1_000_000, 1_000_000_000
+    return RejectPolicy(
+        backoff_ns=int(raw["backoff_ms"]) * ms if "backoff_ms" in raw else d.backoff_ns,
+        max_backoff_ns=int(raw["max_backoff_ms"]) * ms if "max_backoff_ms" in raw else d.max_backoff_ns,
+        quarantine_after=int(raw.get("quarantine_after", d.quarantine_after)),
+        window_ns=int(float(raw["window_seconds"]) * s) if "window_seconds" in raw else d.window_ns,
+        cooldown_ns=int(float(raw["cooldown_seconds"]) * s) if "cooldown_seconds" in raw else d.cooldown_ns,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from mmframe.components import Kind
 from mmframe.domain.money import Count, Price
+from mmframe.domain.reject_policy import RejectPolicy
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class RuntimeConfig:
     housekeeping_seconds: float = 1.0
     shutdown_timeout_seconds: float = 30.0
     max_intent_age_ms: int = 1000
+    rejects: RejectPolicy = field(default_factory=RejectPolicy)
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,24 @@ _STATIC: dict[str, Any] = {
                     "description": "The stop's deadline: cancels are retried through 429s, 5xx and network "
                     "errors until then; the exit is non-zero (naming every order left) if any still rests.",
                 },
+                "rejects": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "After venue rejects: backoff per market and reason, quarantine of a market, "
+                    "and an account-wide stop of creates on insufficient_balance.",
+                    "properties": {
+                        "backoff_ms": {"type": "integer", "minimum": 1, "maximum": 600000, "default": 250,
+                                       "description": "First backoff after a reject (doubles per repeat, jittered)."},
+                        "max_backoff_ms": {"type": "integer", "minimum": 1, "maximum": 3600000, "default": 30000},
+                        "quarantine_after": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 5,
+                                             "description": "Rejects in one market within window_seconds that "
+                                             "quarantine it (orders pulled until /resume or the cool-down)."},
+                        "window_seconds": {**_SECONDS, "maximum": 86400, "default": 60},
+                        "cooldown_seconds": {**_SECONDS, "maximum": 86400, "default": 300,
+                                             "description": "How long a quarantine (and a balance stop) lasts "
+                                             "without an operator resume."},
+                    },
+                },
                 "max_intent_age_ms": {
                     "type": "integer",
                     "minimum": 1,

@@ -132,6 +132,7 @@ def build_engine(
         emit=lambda event: None,
         policy=policy,
         client_order_prefix=client_order_prefix(pipeline.name),
+        reject_policy=runtime.rejects,
     )
     parts = EngineParts(
         venue=venue,

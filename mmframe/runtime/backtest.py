@@ -282,6 +282,8 @@ class _Run:
             emit=_ignore,
             policy=parts.policy,
             client_order_prefix=f"{parts.prefix}{seed}-",
+            # A fill model with no book to cross (the AS paper's) turns the post-only step off.
+            post_only_guard=bool(getattr(parts.executor, "post_only_guard", True)),
         )
         for ticker in parts.markets:
             self.core.market(ticker)

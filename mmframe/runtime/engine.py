@@ -198,10 +198,13 @@ class Engine:
     def publish(self, event: Event) -> None:
         """Take an event from a feed or the executor: update state, wake quoting, offer to sinks."""
         try:
-            self.core.apply(event)
+            fresh = self.core.apply(event)
         except Exception as exc:
             self.stats.malformed_events += 1
             log.error("could not apply %s for %s: %s", event.kind, getattr(event, "ticker", "-"), exc)
+            return
+        if not fresh:  # a fill already booked: counted, not passed on (sinks would book it twice)
+            self.stats.events["fill_repeated"] += 1
             return
         self._count(event)
         for runner in self._sinks:
@@ -603,10 +606,11 @@ class Engine:
                 continue
             self._in_pass = True
             try:
-                scheduler.turn()
+                scheduler.turn(self.clock.monotonic_ns() + _QUOTE_SLICE_NS)
             finally:
                 self._in_pass = False
             await self._flush_outbox()
+            await anyio.sleep(0)  # a long queue is served in slices: feeds publish in between
 
     def _send(self, actions: Sequence[OrderAction]) -> None:
         """The scheduler's hand-over: actions already recorded in the tracker, sent now (an

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mmframe.domain.actions import CancelOrder, OrderAction
+from mmframe.domain.actions import AmendOrder, CancelOrder, CreateOrder, OrderAction
 from mmframe.domain.book import OrderBook
 from mmframe.domain.events import (
     BookDeltaReceived,
@@ -25,6 +25,7 @@ from mmframe.domain.events import (
     MarketStatusChanged,
     OrderEvent,
     OrderFilled,
+    PositionReported,
     QuoteComputed,
     RiskVerdictIssued,
     TradeReported,
@@ -35,11 +36,14 @@ from mmframe.domain.events import (
 from mmframe.domain.ledger import Ledger
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.orders import OrderTracker
+from mmframe.domain.post_only import post_only_safe
 from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.domain.reject_policy import RejectPolicy
 from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
+from mmframe.runtime.rejects import RejectGuard
 
 _TRADE_IDS_KEPT = 100_000
 """How many booked fills' trade ids are remembered to drop repeats."""
@@ -74,6 +78,8 @@ class QuotingCore:
         policy: ReconcilePolicy | None = None,
         client_order_prefix: str = "mm-",
         monotonic_ns: Callable[[], int] | None = None,
+        reject_policy: RejectPolicy | None = None,
+        post_only_guard: bool = True,
     ) -> None:
         self.strategy = strategy
         self.rules = list(rules)
@@ -92,6 +98,11 @@ class QuotingCore:
         self._mono = monotonic_ns or now_ns
         self.gate = Gate(self._mono)
         """Closed by pause, halt, flatten and stop; every create and amend passes it when written."""
+        self.rejects = RejectGuard(reject_policy or RejectPolicy(), self._mono)
+        """Backoff, quarantine and the balance stop after venue rejects."""
+        self._post_only_guard = post_only_guard
+        self.post_only_dropped = 0
+        """Quote levels dropped because they would have crossed the book."""
         self._emit = emit
         self._prefix = client_order_prefix
         self._ids = itertools.count(1)
@@ -171,8 +182,10 @@ class QuotingCore:
 
     # --- events in ------------------------------------------------------------------------------
 
-    def apply(self, event: Event) -> None:
-        """Update state from one event and mark the affected market for re-quoting."""
+    def apply(self, event: Event) -> bool:
+        """Update state from one event and mark the affected market for re-quoting. Returns False
+        for a fill already booked (its trade id seen before: a venue reports some fills twice, over
+        the WebSocket and again when reconciling over REST): it changes nothing and goes no further."""
         if isinstance(event, BookDeltaReceived):
             state = self.markets.get(event.ticker) or self.market_state(event.ticker)
             state.book.apply_delta(event.leg, event.price, event.delta, event.ts_ns)
@@ -184,14 +197,26 @@ class QuotingCore:
             state.last_book_update_ns = event.ts_ns
             self._book_changed(event.ticker)
         elif isinstance(event, OrderEvent):
-            self._apply_order_event(event)
+            if not self._apply_order_event(event):
+                return False
+            for raised in self.rejects.observe(event):
+                self._quarantined(raised)
         elif isinstance(event, MarketEvent):
             self._apply_market_event(event)
+            if isinstance(event, PositionReported):
+                self.rejects.observe(event)
         for named in self.rules:
             named.rule.observe(event)
         ticker = getattr(event, "ticker", None)
         if ticker is not None and ticker in self.markets:
             self.mark_dirty(ticker)
+        return True
+
+    def _quarantined(self, event: Event) -> None:
+        self._emit(event)
+        ticker = getattr(event, "ticker", None)
+        if ticker is not None and ticker in self.markets:
+            self.mark_dirty(ticker)  # its next requote pulls its orders
 
     def _apply_market_event(self, event: MarketEvent) -> None:
         state = self.market_state(event.ticker)
@@ -217,22 +242,22 @@ class QuotingCore:
         elif isinstance(event, FairValueUpdated):
             state.fair_value = event.price
 
-    def _apply_order_event(self, event: OrderEvent) -> None:
-        known = self.tracker.apply(event)
+    def _apply_order_event(self, event: OrderEvent) -> bool:
+        """Apply an order event; False for a fill already booked (the one place repeats are dropped)."""
+        self.tracker.apply(event)  # it ignores what it does not know (and repeats of other events)
         if isinstance(event, OrderFilled):
             # A fill is money: it is booked even for an order the tracker no longer knows, but only
             # once (the tracker cannot tell a repeat for a finished order from a late first report).
             if event.trade_id:
                 if event.trade_id in self._trade_ids:
-                    return
+                    return False
                 self._trade_ids[event.trade_id] = None
                 if len(self._trade_ids) > _TRADE_IDS_KEPT:
                     self._trade_ids.popitem(last=False)
             state = self.market_state(event.ticker)
             state.position.apply_fill(event.side, event.price, event.count, event.fee)
             self.strategy.on_fill(event, state)
-        elif not known:
-            return
+        return True
 
     # --- quoting --------------------------------------------------------------------------------
 
@@ -250,11 +275,19 @@ class QuotingCore:
         caller sends some or all of them and `commit`s those. Empty when trading is halted (the
         caller pulls every order, `pull_all`)."""
         state = self.market_state(ticker)
-        quoting = self.state == TradingState.ACTIVE and ticker in self._quoted
+        rejects = self.rejects
+        quoting = self.state == TradingState.ACTIVE and ticker in self._quoted and ticker not in rejects.quarantined
         quote = self._checked_quote(state) if quoting else Quote.empty(ticker)
         if self.state == TradingState.HALTED:
             return []
         actions = reconcile(quote, state.working_orders, self.policy, self.new_client_order_id)
+        if actions and not (rejects.writes_allowed(ticker) and rejects.creates_allowed()):
+            writes_ok = rejects.writes_allowed(ticker)
+            creates_ok = writes_ok and rejects.creates_allowed()
+            actions = [
+                a for a in actions
+                if not ((isinstance(a, CreateOrder) and not creates_ok) or (isinstance(a, AmendOrder) and not writes_ok))
+            ]
         if quote != state.last_quote:
             state.last_quote = quote
             self._emit(QuoteComputed(ts_ns=self._now(), ticker=ticker, quote=quote))
@@ -272,7 +305,7 @@ class QuotingCore:
             state.dirty_since_ns = None
 
     def _checked_quote(self, state: MarketState) -> Quote:
-        quote: Quote = self.strategy.quote(state)
+        quote: Quote = self._post_only(self.strategy.quote(state), state)
         for named in self.rules:
             verdict: Verdict = named.rule.check(quote, state, self.portfolio)
             kind = verdict.kind
@@ -280,13 +313,22 @@ class QuotingCore:
                 continue
             self._record_verdict(state.ticker, named.name, verdict)
             if kind is VerdictKind.ADJUST and verdict.quote is not None:
-                quote = verdict.quote
+                quote = self._post_only(verdict.quote, state)
             elif kind is VerdictKind.BLOCK:
                 return Quote.empty(state.ticker)
             elif kind is VerdictKind.HALT:
                 self.halt(f"{named.name}: {verdict.reason}", verdict.resume_after_ns)
                 return Quote.empty(state.ticker)
         return quote
+
+    def _post_only(self, quote: Quote, state: MarketState) -> Quote:
+        """No level through the book, whichever step put it there (dropped and counted)."""
+        if not self._post_only_guard:
+            return quote
+        safe, dropped = post_only_safe(quote, state.book)
+        if dropped:
+            self.post_only_dropped += dropped
+        return safe
 
     def _record_verdict(self, ticker: str, rule: str, verdict: Verdict) -> None:
         event = RiskVerdictIssued(ts_ns=self._now(), ticker=ticker, rule=rule, verdict=verdict)
@@ -333,9 +375,12 @@ class QuotingCore:
             self.mark_all_dirty()  # every market's next requote pulls its orders, quiet ones too
 
     def resume(self, reason: str = "operator") -> bool:
-        """Back to quoting; returns False if already active."""
+        """Back to quoting (quarantined markets too); returns False if already active."""
+        released = self.rejects.release(reason=reason)
+        for event in released:
+            self._quarantined(event)
         if self.state == TradingState.ACTIVE or self.gate.state is GateState.STOPPING:
-            return False
+            return bool(released) and self.gate.state is not GateState.STOPPING
         self.gate.open()
         self.state = TradingState.ACTIVE
         self.halt_reason = ""
@@ -353,6 +398,8 @@ class QuotingCore:
             and self._now() >= self.resume_at_ns
         ):
             self.resume("cool-down elapsed")
+        for event in self.rejects.expire():
+            self._quarantined(event)
         self.mark_all_dirty()
 
     def update_params(self, target: str, params: Mapping[str, Any]) -> None:

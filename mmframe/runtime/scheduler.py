@@ -108,9 +108,10 @@ class IntentScheduler:
         higher score keep their place: this market's creates and amends then wait behind them)."""
         self._serve(ticker, in_turn=False)
 
-    def turn(self) -> int:
-        """Serve waiting markets, highest score first, while the budget covers a write; returns how
-        many markets were planned."""
+    def turn(self, until_ns: int | None = None) -> int:
+        """Serve waiting markets, highest score first, while the budget covers a write (and, with
+        ``until_ns`` on the monotonic clock, until then: the caller yields and calls again, so one
+        turn never stalls the event loop); returns how many markets were planned."""
         if not self._waiting:
             return 0
         now = self._mono()
@@ -119,6 +120,8 @@ class IntentScheduler:
         served = 0
         for ticker in order:
             if self.budget is not None and self.budget.tokens() < cheapest:
+                break
+            if until_ns is not None and served and self._mono() >= until_ns:
                 break
             if ticker not in self._waiting:
                 continue

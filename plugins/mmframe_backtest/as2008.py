@@ -154,6 +154,10 @@ class As2008MidpriceFeed:
 class As2008FillsExecutor(SimulatedOrders):
     """The paper's fills as a `SimulatedExecutor` (see the module docstring)."""
 
+    post_only_guard = False
+    """The paper has no book to cross: a quote through the synthetic touch is filled by the arrival
+    model like any other, so the runtime's post-only step must not drop it."""
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__()
         c = resolve(EXECUTOR_SCHEMA, config, "as2008-fills")

@@ -12,7 +12,11 @@ Modules, one job each:
 - `parsing` — WebSocket messages -> mmframe events
 - `session` — `KalshiSession`: one account and one connection shared by feed and executor
 - `feed` — `KalshiFeed` (mmframe.api.Feed)
-- `executor` — `KalshiExecutor` (mmframe.api.Executor)
+- `executor` — `KalshiExecutor` (mmframe.api.Executor, ImmediateExecutor, BudgetedExecutor), split by
+  job: `dispatch` (queue, request slots, the gate at the moment of writing), `outcomes` (answers ->
+  order events), `account` (account channels -> fills and order updates), `recovery` (startup read,
+  reconnects, unknown outcomes), `sweep` (cancel-all until nothing rests), `budget` (write tokens);
+  it keeps no order state (the runtime's tracker does)
 
 - `venue` — the ``sim``, ``kalshi-demo`` and ``kalshi`` venues over one session
 - `selection` — market selection (series, events, glob patterns, filters)

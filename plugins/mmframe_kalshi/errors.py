@@ -86,6 +86,16 @@ class VenueUnreachableError(TransportError):
         super().__init__(message, sent=False)
 
 
+class WriteRefused(KalshiError):
+    """The caller's guard refused a write right before it would have been sent (for the executor:
+    the runtime's gate was closed, or the action was too old). Nothing was written and the tokens
+    it had taken were given back; the request never reached the venue."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "refused")
+        super().__init__(message, **kwargs)
+
+
 class OutcomeUnknownError(KalshiError):
     """A create may or may not have been placed and reading orders could not settle it.
 

@@ -188,6 +188,33 @@ class TokenBucket:
     def waiting(self) -> int:
         return len(self._waiters)
 
+    @property
+    def waiting_tokens(self) -> int:
+        """Tokens the requests waiting in this bucket will take before anything new."""
+        return sum(w.cost for w in self._waiters)
+
+    @property
+    def refill_per_second(self) -> int:
+        """Tokens added per second (after the utilisation margin)."""
+        return self._rate
+
+    def whole_tokens(self) -> int:
+        """Whole tokens available now."""
+        self._refill()
+        return self._tokens // _NANO
+
+    def seconds_until(self, tokens: int) -> float:
+        """How long until ``tokens`` are available (0 if they are now); ignores waiters."""
+        self._refill()
+        deficit = tokens * _NANO - self._tokens
+        return 0.0 if deficit <= 0 else deficit / self._rate / NANOS_PER_SECOND
+
+    def refund(self, cost: int) -> None:
+        """Give back ``cost`` tokens taken for a request that was then never sent."""
+        self._refill()
+        self._tokens = min(self._capacity, self._tokens + cost * _NANO)
+        self._notify()
+
     def try_acquire(self, cost: int) -> bool:
         """Take ``cost`` tokens now if nobody waits and they are there."""
         self._refill()
@@ -276,6 +303,12 @@ class RateLimiter:
     def try_acquire(self, method: str, path: str, *, items: int = 1) -> bool:
         """Take the tokens ``method path`` costs if they are there now and nobody waits; never waits."""
         return self.buckets[bucket_for(method, path)].try_acquire(self.costs.cost(method, path, items))
+
+    def refund(self, method: str, path: str, *, items: int = 1) -> None:
+        """Give back what `acquire` or `try_acquire` took for ``items`` of ``method path`` that were
+        then not sent (a guard refused them at the last moment)."""
+        if items > 0:
+            self.buckets[bucket_for(method, path)].refund(self.costs.cost(method, path, items))
 
     async def acquire(
         self, method: str, path: str, *, items: int = 1, priority: Priority | None = None

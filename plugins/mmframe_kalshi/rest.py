@@ -50,6 +50,7 @@ from mmframe_kalshi.errors import (
     TransportError,
     UnreadableResponseError,
     VenueError,
+    WriteRefused,
     error_from_response,
 )
 from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathError, FastPathPool, RawResponse
@@ -79,6 +80,12 @@ from mmframe_kalshi.models import (
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+Guard = Callable[[str], bool]
+"""Asked about each order of a create or amend request right after its tokens were taken and
+immediately before the request is written (on the fast path and on httpx alike, and again before
+every retry): ``guard(client_order_id)``; False leaves that order out, unsent (`WriteRefused`), and
+gives its tokens back."""
 
 ORDERS_V2 = "/portfolio/events/orders"
 ORDERS_V2_BATCH = "/portfolio/events/orders/batched"
@@ -271,11 +278,16 @@ class KalshiRestClient:
         body: Any = None,
         items: int = 1,
         priority: Priority | None = None,
+        guard: Callable[[], bool] | None = None,
     ) -> Any:
-        """One attempt: wait for tokens, sign, send; the JSON body, or a typed error."""
+        """One attempt: wait for tokens, ask ``guard`` (False: the tokens go back and `WriteRefused`
+        is raised, nothing written), sign, send; the JSON body, or a typed error."""
         await self.limiter.acquire(method, path, items=items, priority=priority)
+        if guard is not None and not guard():
+            self.limiter.refund(method, path, items=items)
+            raise WriteRefused(f"{method} {path}: refused before sending")
         full, headers, presigned, content = self._signed_request(method, path, body)
-        return await self._send_signed(method, path, params, full, headers, presigned, content)
+        return await self._send_signed(method, path, params, full, headers, presigned, content, recheck=guard)
 
     async def _send_signed(
         self,
@@ -286,11 +298,15 @@ class KalshiRestClient:
         headers: dict[str, str],
         presigned: bool,
         content: bytes | None,
+        *,
+        recheck: Callable[[], bool] | None = None,
     ) -> Any:
-        """Send a signed request over httpx (re-signing once if a pre-signed one was refused)."""
+        """Send a signed request over httpx (re-signing once if a pre-signed one was refused; that
+        second write asks ``recheck`` first, like the first one asked its guard)."""
         try:
             response = await self._send_http(method, path, params, content, headers)
             if presigned and self._refused_as_expired(method, full, headers, response.status_code, response.content):
+                _recheck(recheck, method, path)
                 headers = {**headers, **self._signer.headers(method, full)}
                 response = await self._send_http(method, path, params, content, headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -352,19 +368,36 @@ class KalshiRestClient:
 
     # --- fast path ------------------------------------------------------------------------------
 
-    def _begin(self, method: str, path: str, body: Any, *, items: int = 1) -> Coroutine[Any, Any, Any] | None:
+    def _begin(
+        self, method: str, path: str, body: Any, *, items: int = 1, guard: Callable[[], bool] | None = None
+    ) -> Coroutine[Any, Any, Any] | None:
         """Write ``method path`` now on a warm connection: a coroutine for what `_send` would return
         (JSON body or typed error), or None with nothing taken (no fast path, no idle connection, no
-        tokens right now)."""
+        tokens right now). ``guard`` is asked once the tokens are taken: False gives them back and
+        the coroutine raises `WriteRefused` (nothing written)."""
+        if not self._fast_ready(method, path, items):
+            return None
+        if guard is not None and not guard():
+            self.limiter.refund(method, path, items=items)
+            return _refused(f"{method} {path}: refused before sending")
+        return self._write_now(method, path, body, recheck=guard)
+
+    def _fast_ready(self, method: str, path: str, items: int) -> bool:
+        """Whether a request can be written now: an idle warm connection, and its tokens (taken)."""
         fast = self.fast
         if fast is None or not fast.has_idle():
-            return None
-        if not self.limiter.try_acquire(method, path, items=items):
-            return None
+            return False
+        return self.limiter.try_acquire(method, path, items=items)
+
+    def _write_now(
+        self, method: str, path: str, body: Any, *, recheck: Callable[[], bool] | None = None
+    ) -> Coroutine[Any, Any, Any]:
+        """Sign and write on the idle connection `_fast_ready` found (tokens already taken);
+        ``recheck`` is asked before a re-sent write (a pre-signed signature refused as expired)."""
         full, headers, presigned, content = self._signed_request(method, path, body)
         future = self._fast_write(method, full, headers, content)
         assert future is not None, "has_idle() and try_send() disagree"
-        return self._fast_finish(method, path, full, headers, presigned, content, future)
+        return self._fast_finish(method, path, full, headers, presigned, content, future, recheck)
 
     def _fast_write(
         self, method: str, full: str, headers: Mapping[str, str], content: bytes | None
@@ -384,12 +417,14 @@ class KalshiRestClient:
         presigned: bool,
         content: bytes | None,
         future: asyncio.Future[RawResponse],
+        recheck: Callable[[], bool] | None = None,
     ) -> Any:
         try:
             response = await future
         except FastPathError as exc:
             raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
         if presigned and self._refused_as_expired(method, full, headers, response.status, response.body):
+            _recheck(recheck, method, path)
             headers = {**headers, **self._signer.headers(method, full)}
             again = self._fast_write(method, full, headers, content)
             if again is None:
@@ -677,42 +712,75 @@ class KalshiRestClient:
         return result
 
     async def batch_create_orders(
-        self, orders: Sequence[CreateOrderRequest], *, _single: bool = False
+        self, orders: Sequence[CreateOrderRequest], *, guard: Guard | None = None, _single: bool = False
     ) -> list[OrderPlaced]:
         """Place orders in one request; one result per order, in order, failed items with ``error``.
 
         Unknown outcomes are settled per item as in `create_order`; an item that reading orders
-        could not settle carries an `OutcomeUnknownError`.
+        could not settle carries an `OutcomeUnknownError`. An order ``guard`` refuses carries
+        `WriteRefused` (or, refused on a retry after an unknown outcome, is settled by reading).
         """
         if not orders:
             return []
-        return await self._create_orders(orders, single=_single)
+        return await self._create_orders(orders, single=_single, guard=guard)
 
     def begin_batch_create_orders(
-        self, orders: Sequence[CreateOrderRequest]
+        self, orders: Sequence[CreateOrderRequest], *, guard: Guard | None = None
     ) -> Awaitable[list[OrderPlaced]] | None:
         """`batch_create_orders` with its request written to the socket before this returns.
 
         None (nothing sent, no tokens taken): use `batch_create_orders`. Else an awaitable for what
-        `batch_create_orders` returns (retries go through its loop). Never awaits or blocks; raises
-        ValueError as it does.
+        `batch_create_orders` returns (retries go through its loop). ``guard`` is asked about each
+        order once the tokens are taken: the orders it refuses are left out of the request (their
+        tokens given back) and answered with `WriteRefused`. Never awaits or blocks; raises
+        ValueError as `batch_create_orders` does.
         """
         if not orders:
             return None
         _check_client_ids(orders)
-        payload = {"orders": [self._create_body(o) for o in orders]}
-        first = self._begin("POST", ORDERS_V2_BATCH, payload, items=len(orders))
-        return None if first is None else self._create_orders(orders, single=False, first=first)
+        if not self._fast_ready("POST", ORDERS_V2_BATCH, len(orders)):
+            return None
+        allowed, refused = _split_guarded(orders, guard)
+        if refused:
+            self.limiter.refund("POST", ORDERS_V2_BATCH, items=len(refused))
+        first = None
+        if allowed:
+            payload = {"orders": [self._create_body(o) for o in allowed]}
+            first = self._write_now("POST", ORDERS_V2_BATCH, payload, recheck=_every(guard, allowed))
+        return self._created_after(orders, allowed, refused, first, guard)
+
+    async def _created_after(
+        self,
+        orders: Sequence[CreateOrderRequest],
+        allowed: list[CreateOrderRequest],
+        refused: list[str],
+        first: Awaitable[Any] | None,
+        guard: Guard | None,
+    ) -> list[OrderPlaced]:
+        """The fast path's batch create: the answer for the ``allowed`` orders already written, and
+        `WriteRefused` for the ``refused`` ones, in the order of ``orders``."""
+        results = {cid: OrderPlaced(client_order_id=cid, error=_refusal(cid)) for cid in refused}
+        if allowed:
+            placed = await self._create_orders(allowed, single=False, first=first, guard=guard)
+            results.update((p.client_order_id, p) for p in placed)
+        return [results[o.client_order_id] for o in orders]
 
     async def _create_orders(
-        self, orders: Sequence[CreateOrderRequest], *, single: bool, first: Awaitable[Any] | None = None
+        self,
+        orders: Sequence[CreateOrderRequest],
+        *,
+        single: bool,
+        first: Awaitable[Any] | None = None,
+        guard: Guard | None = None,
     ) -> list[OrderPlaced]:
         """`batch_create_orders`'s attempts; ``first`` is attempt 0 already sent by the fast path.
 
         A success answer that cannot be read — the whole body, or one order's item — means those
         orders reached the venue with an unknown result: they are settled by reading orders (found:
         placed; absent: `OutcomeUnknownError`, reconciled later), never reported as rejected and
-        never re-sent."""
+        never re-sent. Every attempt after ``first`` asks ``guard`` about each order right before it
+        is written; an order refused after an attempt whose outcome is unknown is settled by reading
+        (found: placed; absent: `WriteRefused`)."""
         path = ORDERS_V2 if single else ORDERS_V2_BATCH
         by_id = _check_client_ids(orders)
         results: dict[str, OrderPlaced] = {}
@@ -722,22 +790,36 @@ class KalshiRestClient:
         for attempt in range(self.retry.attempts):
             unreadable: dict[str, str] = {}
             try:
-                if single:
-                    body = await self._send("POST", path, body=self._create_body(pending[0]))
-                    placed, unreadable = _create_results([body], pending)
-                else:
-                    if first is not None and attempt == 0:
-                        body = await first
-                    else:
-                        body = await self._send(
-                            "POST",
-                            path,
-                            body={"orders": [self._create_body(o) for o in pending]},
-                            items=len(pending),
-                        )
+                if first is not None and attempt == 0:
+                    body = await first
                     placed, unreadable = _create_results(_batch_items(body), pending)
+                else:
+                    sent, refused = await self._take_creates(path, pending, single=single, guard=guard)
+                    if refused:
+                        refusal = WriteRefused(f"create refused before sending (attempt {attempt + 1})")
+                        if unknown:  # an earlier attempt may have placed them
+                            await self._settle(refused, by_id, results, exists=False, last_error=refusal)
+                        else:
+                            results.update((c, OrderPlaced(client_order_id=c, error=_refusal(c))) for c in refused)
+                        pending = sent
+                    if not sent:
+                        break
+                    payload = self._create_body(sent[0]) if single else {"orders": [self._create_body(o) for o in sent]}
+                    full, headers, presigned, content = self._signed_request("POST", path, payload)
+                    body = await self._send_signed(
+                        "POST", path, None, full, headers, presigned, content, recheck=_every(guard, sent)
+                    )
+                    placed, unreadable = _create_results([body] if single else _batch_items(body), sent)
             except OrderAlreadyExists as exc:  # single create: it was placed
                 placed = [OrderPlaced(client_order_id=pending[0].client_order_id, error=exc)]
+            except WriteRefused as exc:  # refused unprocessed (an expired signature), and not re-sent
+                cids = [o.client_order_id for o in pending]
+                if unknown:  # an earlier attempt may have placed them
+                    await self._settle(cids, by_id, results, exists=False, last_error=exc)
+                else:
+                    results.update((c, OrderPlaced(client_order_id=c, error=_refusal(c))) for c in cids)
+                pending = []
+                break
             except UnreadableResponseError as exc:  # processed; what happened is unknown
                 placed = []
                 unreadable = {o.client_order_id: str(exc) for o in pending}
@@ -754,6 +836,7 @@ class KalshiRestClient:
                         exc,
                         "re-sending with the same client_order_id" if unknown else "retrying",
                         delay,
+                        level=logging.WARNING,
                     )
                     await self._clock.sleep(delay)
                 continue
@@ -770,6 +853,7 @@ class KalshiRestClient:
             pending = [o for o in pending if o.client_order_id not in results]
             if not pending:
                 break
+        pending = [o for o in pending if o.client_order_id not in results]
         if pending:
             if unknown:
                 cids = [o.client_order_id for o in pending]
@@ -781,6 +865,17 @@ class KalshiRestClient:
                         client_order_id=o.client_order_id, error=last_error
                     )
         return [results[o.client_order_id] for o in orders]
+
+    async def _take_creates(
+        self, path: str, pending: list[CreateOrderRequest], *, single: bool, guard: Guard | None
+    ) -> tuple[list[CreateOrderRequest], list[str]]:
+        """Wait for the tokens of ``pending`` and ask ``guard`` about each order: returns the orders
+        to send now and the client ids refused (their tokens given back)."""
+        await self.limiter.acquire("POST", path, items=len(pending))
+        sent, refused = _split_guarded(pending, guard)
+        if refused:
+            self.limiter.refund("POST", path, items=len(refused) if not single else 1)
+        return sent, refused
 
     def _create_body(self, order: CreateOrderRequest) -> dict[str, Any]:
         """The order's JSON, in this client's subaccount unless the order names one."""
@@ -885,10 +980,12 @@ class KalshiRestClient:
         total_count: Count,
         client_order_id: str | None = None,
         updated_client_order_id: str | None = None,
+        guard: Guard | None = None,
     ) -> OrderAmendedResult:
-        """Move an order; ``total_count`` is filled + desired remaining (Kalshi's amend ``count``)."""
+        """Move an order; ``total_count`` is filled + desired remaining (Kalshi's amend ``count``).
+        ``guard(client_order_id)`` is asked right before each attempt is written (`WriteRefused`)."""
         body = _amend_body(ticker, side, price, total_count, client_order_id, updated_client_order_id)
-        return await self._amend(amend_path(order_id), body)
+        return await self._amend(amend_path(order_id), body, guard=_one(guard, client_order_id))
 
     def begin_amend_order(
         self,
@@ -900,25 +997,35 @@ class KalshiRestClient:
         total_count: Count,
         client_order_id: str | None = None,
         updated_client_order_id: str | None = None,
+        guard: Guard | None = None,
     ) -> Awaitable[OrderAmendedResult] | None:
         """`amend_order` with its request written to the socket before this returns.
 
         None (nothing sent, no tokens taken): use `amend_order`. Else an awaitable for what
-        `amend_order` returns or raises (a 429 is retried through its loop). Never awaits or blocks.
+        `amend_order` returns or raises (a 429 is retried through its loop; `WriteRefused` when
+        ``guard`` refused it, nothing written). Never awaits or blocks.
         """
         body = _amend_body(ticker, side, price, total_count, client_order_id, updated_client_order_id)
         path = amend_path(order_id)
-        first = self._begin("POST", path, body)
-        return None if first is None else self._amend(path, body, first)
+        check = _one(guard, client_order_id)
+        first = self._begin("POST", path, body, guard=check)
+        return None if first is None else self._amend(path, body, first, guard=check)
 
-    async def _amend(self, path: str, body: dict[str, Any], first: Awaitable[Any] | None = None) -> OrderAmendedResult:
+    async def _amend(
+        self,
+        path: str,
+        body: dict[str, Any],
+        first: Awaitable[Any] | None = None,
+        *,
+        guard: Callable[[], bool] | None = None,
+    ) -> OrderAmendedResult:
         """`amend_order`'s attempts; ``first`` is attempt 0 already sent by the fast path."""
         for attempt in range(self.retry.attempts):
             try:
                 if first is not None and attempt == 0:
                     answer = await first
                 else:
-                    answer = await self._send("POST", path, body=body)
+                    answer = await self._send("POST", path, body=body, guard=guard)
                 try:
                     return OrderAmendedResult.from_json(answer)
                 except MalformedMessageError as exc:
@@ -1057,6 +1164,53 @@ def _create_results(
         if order.client_order_id not in answered:
             unreadable[order.client_order_id] = "the answer has no result for it"
     return placed, unreadable
+
+
+def _split_guarded(
+    orders: Sequence[CreateOrderRequest], guard: Guard | None
+) -> tuple[list[CreateOrderRequest], list[str]]:
+    """The orders ``guard`` lets through now, and the client ids of those it refuses."""
+    if guard is None:
+        return list(orders), []
+    allowed: list[CreateOrderRequest] = []
+    refused: list[str] = []
+    for order in orders:
+        if guard(order.client_order_id):
+            allowed.append(order)
+        else:
+            refused.append(order.client_order_id)
+    return allowed, refused
+
+
+def _every(guard: Guard | None, orders: Sequence[CreateOrderRequest]) -> Callable[[], bool] | None:
+    """``guard`` asked again about every order of a batch about to be re-sent (all or none go)."""
+    if guard is None:
+        return None
+    return lambda: all(guard(o.client_order_id) for o in orders)
+
+
+def _one(guard: Guard | None, client_order_id: str | None) -> Callable[[], bool] | None:
+    """``guard`` bound to one order (an amend's)."""
+    if guard is None:
+        return None
+    cid = client_order_id or ""
+    return lambda: guard(cid)
+
+
+def _refusal(client_order_id: str) -> WriteRefused:
+    return WriteRefused(f"create {client_order_id} refused before sending")
+
+
+def _recheck(recheck: Callable[[], bool] | None, method: str, path: str) -> None:
+    """Before writing a request again (its first write was refused unprocessed): `WriteRefused` if
+    its guard no longer lets it go."""
+    if recheck is not None and not recheck():
+        raise WriteRefused(f"{method} {path}: refused before sending again")
+
+
+async def _refused(message: str) -> Any:
+    """What a request the guard refused answers: `WriteRefused` (it was never written)."""
+    raise WriteRefused(message)
 
 
 def _limit_body(contracts_limit: Count) -> dict[str, Any]:

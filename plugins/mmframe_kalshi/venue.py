@@ -37,6 +37,7 @@ from mmframe.api import (
     OrderAction,
     Price,
     WorkingOrder,
+    WriteBudget,
     contracts_to_count,
     dollars_to_price,
 )
@@ -46,6 +47,7 @@ from mmframe_kalshi.errors import AuthenticationError, CredentialsError, Permiss
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.keywatch import KeyRejectedError
+from mmframe_kalshi.limiter import DEFAULT_COST as DEFAULT_WRITE_COST
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
@@ -310,6 +312,7 @@ class VenueExecutor:
     def __init__(self, venue: KalshiVenue) -> None:
         self._venue = venue
         self._inner: KalshiExecutor | None = None
+        self._budget = _VenueBudget(self)
 
     @property
     def inner(self) -> KalshiExecutor:
@@ -336,6 +339,12 @@ class VenueExecutor:
         """`mmframe.api.ImmediateExecutor`: the engine quotes inline and hands actions over here."""
         self.inner.execute_nowait(actions)
 
+    @property
+    def write_budget(self) -> WriteBudget:
+        """`mmframe.api.BudgetedExecutor`: the account's write token bucket (handed out before the
+        venue opens; read once it has)."""
+        return self._budget
+
     async def cancel_all(self) -> None:
         await self.inner.cancel_all()
 
@@ -347,11 +356,39 @@ class VenueExecutor:
             await self.inner.stop()
 
     def adopt(self, client_order_ids: Sequence[str]) -> None:
-        """Own resting orders the runtime adopted at startup, so `cancel_all` cancels them."""
+        """Resting orders the runtime adopted at startup (the executor keeps amend signatures ready)."""
         self.inner.adopt(client_order_ids)
 
     def describe(self) -> Mapping[str, Any]:
         return self.inner.describe() if self._venue.opened else {}
+
+
+class _VenueBudget:
+    """The `KalshiExecutor`'s write budget, reachable before the venue opened (the runtime takes it
+    when it is built): nothing is free until then."""
+
+    def __init__(self, executor: VenueExecutor) -> None:
+        self._executor = executor
+
+    def _inner(self) -> WriteBudget | None:
+        return self._executor.inner.write_budget if self._executor._venue.opened else None
+
+    def tokens(self) -> int:
+        inner = self._inner()
+        return 0 if inner is None else inner.tokens()
+
+    def cost(self, action: OrderAction) -> int:
+        inner = self._inner()
+        return DEFAULT_WRITE_COST if inner is None else inner.cost(action)
+
+    def seconds_until(self, tokens: int) -> float:
+        inner = self._inner()
+        return 1.0 if inner is None else inner.seconds_until(tokens)
+
+    @property
+    def refill_per_second(self) -> int:
+        inner = self._inner()
+        return 0 if inner is None else inner.refill_per_second
 
 
 @dataclass
@@ -437,7 +474,6 @@ class KalshiVenue:
                 fill_lookback_s=opts.fill_lookback_s,
                 self_trade_prevention=opts.self_trade_prevention,
                 cancel_order_on_pause=opts.cancel_order_on_pause,
-                adopt_existing=opts.foreign_orders == "adopt",
             )
             self._conn = _Connection(session, KalshiFeed(session), executor)
             try:

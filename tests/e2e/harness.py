@@ -134,10 +134,12 @@ class Daemon:
 
 @asynccontextmanager
 async def daemon(
-    sim: Any, account: Account, pipeline: Path = SYMMETRIC, overrides: Sequence[str] = ()
+    sim: Any, account: Account, pipeline: Path = SYMMETRIC, overrides: Sequence[str] = (),
+    registry: Any = None,
 ) -> AsyncIterator[Daemon]:
-    """Run ``pipeline`` against ``sim`` as ``account`` until the block exits (then stop it cleanly)."""
-    registry = load_registry()
+    """Run ``pipeline`` against ``sim`` as ``account`` until the block exits (then stop it cleanly);
+    ``registry``: the installed plugins plus the test's own (default: the installed ones)."""
+    registry = registry or load_registry()
     loaded = load_pipeline(pipeline, registry, [*venue_overrides(sim, account), *overrides])
     engine = build_engine(loaded, registry)
     task = asyncio.create_task(engine.run(None), name="e2e-engine")

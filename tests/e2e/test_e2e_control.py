@@ -45,7 +45,7 @@ pytestmark = pytest.mark.anyio
 
 TOKEN = secrets.token_urlsafe(24)
 MUTATIONS = ("/pause", "/resume", "/flatten", "/params")
-DAILY_LOSS_RULE = 5
+DAILY_LOSS_RULE = 6
 """Index of ``daily-loss`` in symmetric.yaml's ``risk:`` list (for ``--set risk.5.with...``)."""
 
 

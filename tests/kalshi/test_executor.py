@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -15,23 +14,15 @@ from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.rest import RetryPolicy
 from mmframe_kalshi.session import KalshiSession
 
-from mmframe.api import BookSide, CreateOrder, Event, LiveClock, OrderAccepted, OrderRejected
+from mmframe.api import BookSide, CreateOrder, LiveClock, OrderAccepted, OrderRejected
 from tests.kalshi.conftest import serve_asgi
 from tests.kalshi.fake_kalshi import FakeKalshi, Fault
+from tests.kalshi.tracked import TrackedCtx
 
 pytestmark = pytest.mark.anyio
 
 
-@dataclass
-class Ctx:
-    markets: tuple[str, ...] = ("T-1",)
-    clock: LiveClock = field(default_factory=LiveClock)
-    events: list[Event] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-        self.changed.set()
+Ctx = TrackedCtx
 
 
 @pytest.fixture
@@ -63,7 +54,7 @@ async def test_executor_when_create_placed_but_unknown_settles_later_as_accepted
     fake.faults.append(Fault("GET", "/portfolio/orders", status=503, times=2))
     action = CreateOrder(client_order_id="u-1", ticker="T-1", side=BookSide.BID, price=4000, size=100)
 
-    await ex.execute([action])
+    await ex.execute(ctx.submitted([action]))
     await ex.flush()
 
     assert ex.describe()["unknown_outcomes"] == 1
@@ -91,7 +82,7 @@ async def test_executor_when_batch_item_rejected_reports_each_item(executor: Any
         CreateOrder(client_order_id=cid, ticker="T-1", side=BookSide.BID, price=4000, size=100)
         for cid in "ab"
     ]
-    await ex.execute(actions)
+    await ex.execute(ctx.submitted(actions))
     await ex.flush()
     accepted = [e for e in ctx.events if isinstance(e, OrderAccepted)]
     rejected = [e for e in ctx.events if isinstance(e, OrderRejected)]
@@ -113,7 +104,7 @@ async def test_executor_when_batch_answer_unreadable_accepts_the_placed_order_ne
     fake.faults.append(Fault("POST", "/portfolio/events/orders/batched", status=201, body=answer, after=True))
     action = CreateOrder(client_order_id="m-1", ticker="T-1", side=BookSide.BID, price=4000, size=100)
 
-    await ex.execute([action])
+    await ex.execute(ctx.submitted([action]))
     await ex.flush()
 
     assert not [e for e in ctx.events if isinstance(e, OrderRejected)]

@@ -39,14 +39,14 @@ def _create(cid: str) -> CreateOrder:
 
 async def test_executor_when_a_create_is_slow_a_later_cancel_is_not_held_behind_it(executor: Any) -> None:  # noqa: F811
     fake, ex, ctx = executor
-    await ex.execute([_create("a")])
+    await ex.execute(ctx.submitted([_create("a")]))
     await ex.flush()
     slow = {"orders": [{"order_id": "o-b", "client_order_id": "b", "fill_count": "0.00", "remaining_count": "1.00"}]}
     fake.faults.append(Fault("POST", BATCH, status=201, body=slow, delay_s=2.0))
 
-    await ex.execute([_create("b")])
+    await ex.execute(ctx.submitted([_create("b")]))
     await asyncio.sleep(0.05)  # the create of b is on the wire
-    await ex.execute([CancelOrder(client_order_id="a", ticker="T-1")])
+    await ex.execute(ctx.submitted([CancelOrder(client_order_id="a", ticker="T-1")]))
     await asyncio.wait_for(_until(ctx, lambda: any(isinstance(e, OrderCanceled) for e in ctx.events)), 5)
 
     assert not [e for e in ctx.events if isinstance(e, OrderAccepted) and e.client_order_id == "b"]
@@ -57,13 +57,13 @@ async def test_executor_when_a_create_is_slow_a_later_cancel_is_not_held_behind_
 
 async def test_executor_when_cancel_for_closed_order_reports_canceled_not_rejected(executor: Any) -> None:  # noqa: F811
     fake, ex, ctx = executor
-    await ex.execute([_create("a")])
+    await ex.execute(ctx.submitted([_create("a")]))
     await ex.flush()
-    await ex.execute([CancelOrder(client_order_id="a", ticker="T-1")])
+    await ex.execute(ctx.submitted([CancelOrder(client_order_id="a", ticker="T-1")]))
     await ex.flush()
     requests = len(fake.log)
 
-    await ex.execute([CancelOrder(client_order_id="a", ticker="T-1")])
+    await ex.execute(ctx.submitted([CancelOrder(client_order_id="a", ticker="T-1")]))
     await ex.flush()
 
     assert not [e for e in ctx.events if isinstance(e, OrderRejected)]
@@ -75,7 +75,7 @@ async def test_executor_when_cancel_all_runs_waits_for_requests_in_flight(execut
     fake, ex, ctx = executor
     slow = {"orders": [{"order_id": "ord-9", "client_order_id": "s", "fill_count": "0.00", "remaining_count": "1.00"}]}
     fake.faults.append(Fault("POST", BATCH, status=201, body=slow, delay_s=0.3))
-    await ex.execute([_create("s")])
+    await ex.execute(ctx.submitted([_create("s")]))
     await asyncio.sleep(0.05)  # the create is on the wire
 
     await ex.cancel_all()
@@ -103,10 +103,10 @@ async def test_executor_when_every_slot_is_busy_queued_creates_go_out_in_one_bat
         try:
             slow = {"orders": [{"order_id": "o-a", "client_order_id": "a", "fill_count": "0.00", "remaining_count": "1.00"}]}
             fake.faults.append(Fault("POST", BATCH, status=201, body=slow, delay_s=0.3))
-            await ex.execute([_create("a")])
+            await ex.execute(ctx.submitted([_create("a")]))
             await asyncio.sleep(0.05)  # a's request holds the only slot
-            await ex.execute([_create("b")])
-            await ex.execute([_create("c")])
+            await ex.execute(ctx.submitted([_create("b")]))
+            await ex.execute(ctx.submitted([_create("c")]))
             await ex.flush()
         finally:
             await ex.stop()
@@ -120,15 +120,15 @@ async def test_executor_when_cancel_names_the_id_before_an_amend_cancels_the_ame
     pipeline: Any,  # noqa: F811
 ) -> None:
     p = pipeline
-    await p.executor.execute([_bid("a-1", 500, size=1000)])
+    await p.execute([_bid("a-1", 500, size=1000)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
     amend = AmendOrder(
         client_order_id="a-1", new_client_order_id="a-2", ticker=RAIN, side=BookSide.BID, price=600, size=800
     )
-    await p.executor.execute([amend])
+    await p.execute([amend])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAmended))
 
-    await p.executor.execute([CancelOrder(client_order_id="a-1", ticker=RAIN)])  # queued before the answer
+    await p.execute([CancelOrder(client_order_id="a-1", ticker=RAIN)])  # queued before the answer
     await p.executor.flush()
 
     assert not p.ctx.of(OrderRejected)

@@ -11,7 +11,7 @@ import base64
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from mmframe_kalshi.auth import HEADER_SIGNATURE, HEADER_TIMESTAMP, PreSigner, RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
-from mmframe_kalshi.rest import CreateOrderRequest, KalshiRestClient, amend_path, decrease_path
+from mmframe_kalshi.errors import WriteRefused
+from mmframe_kalshi.rest import (
+    ORDERS_V2_BATCH,
+    CreateOrderRequest,
+    KalshiRestClient,
+    amend_path,
+    decrease_path,
+)
 from mmframe_kalshi.session import KalshiSession
 from mmframe_kalshi.venue import KALSHI_SCHEMA, SIM_SCHEMA, KalshiVenue
 
@@ -461,6 +468,54 @@ async def test_presigned_amend_when_simulator_finds_it_expired_resigns_inline_an
     assert presigner.hits == 1  # taken, refused by the venue, then signed inline
     assert presigner.order_max_age_ms == 30_000
     assert "expired" in caplog.text
+
+
+def _yes_then_no(asked: list[str]) -> Callable[[str], bool]:
+    """A write guard that lets a request go once, and refuses it when asked again."""
+
+    def guard(cid: str) -> bool:
+        asked.append(cid)
+        return len(asked) == 1
+
+    return guard
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sim_venue", [TestClock(start_ns=START_NS)], indirect=True)
+async def test_presigned_amend_when_found_expired_asks_its_guard_again_before_resending(sim_venue: _Venue) -> None:
+    client, presigner, clock = sim_venue.client, sim_venue.presigner, sim_venue.clock
+    assert isinstance(clock, TestClock)
+    order_id = await _rest_bid(client, "ps-gate")
+    client.presign_order(order_id)
+    presigner.refill()
+    clock.advance(31)  # the pre-made signature is refused as expired: the amend would be sent again
+    asked: list[str] = []
+
+    with pytest.raises(WriteRefused):  # ... but the gate closed meanwhile
+        await client.amend_order(order_id, ticker=RAIN, side=BookSide.BID, price=400, total_count=500,
+                                 client_order_id="ps-gate", guard=_yes_then_no(asked))
+
+    assert asked == ["ps-gate", "ps-gate"]
+    assert (await client.get_order(order_id)).price == 300
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sim_venue", [TestClock(start_ns=START_NS)], indirect=True)
+async def test_presigned_create_when_found_expired_asks_its_guard_again_before_resending(sim_venue: _Venue) -> None:
+    client, presigner, clock = sim_venue.client, sim_venue.presigner, sim_venue.clock
+    assert isinstance(clock, TestClock)
+    # Kept under the (long) per-order max age, so it is still used when the simulator refuses it.
+    presigner.register("POST", client.full_path(ORDERS_V2_BATCH), per_order=True)
+    presigner.refill()
+    clock.advance(31)
+    asked: list[str] = []
+    request = CreateOrderRequest(ticker=RAIN, side=BookSide.BID, price=300, count=500, client_order_id="ps-new")
+
+    (placed,) = await client.batch_create_orders([request], guard=_yes_then_no(asked))
+
+    assert isinstance(placed.error, WriteRefused)
+    assert asked == ["ps-new", "ps-new"]
+    assert "ps-new" not in {o.client_order_id for o in await client.all_orders()}
 
 
 @pytest.mark.anyio

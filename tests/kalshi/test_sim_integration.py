@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -22,9 +20,7 @@ from mmframe.api import (
     BookSide,
     BookSnapshotReceived,
     CancelOrder,
-    CreateOrder,
     DecreaseOrder,
-    Event,
     FeeType,
     LiveClock,
     MarketInfoReceived,
@@ -37,6 +33,8 @@ from mmframe.api import (
     OrderRejected,
     PositionReported,
 )
+from tests.kalshi.sim_pipeline import Pipeline, bid, open_pipeline
+from tests.kalshi.tracked import TrackedCtx
 
 start_simulator = pytest.importorskip("mmframe_sim.serve").start_simulator
 pytestmark = pytest.mark.anyio
@@ -44,79 +42,16 @@ pytestmark = pytest.mark.anyio
 RAIN, FED = "SIM-RAIN-NYC", "SIM-FED-DEC"
 
 
-@dataclass
-class Ctx:
-    """A FeedContext that records what is published."""
-
-    markets: tuple[str, ...]
-    clock: LiveClock = field(default_factory=LiveClock)
-    events: list[Event] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def publish(self, event: Event) -> None:
-        self.events.append(event)
-        self.changed.set()
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [e for e in self.events if isinstance(e, kind)]
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-        async def loop() -> Any:
-            while not (found := predicate()):
-                self.changed.clear()
-                await self.changed.wait()
-            return found
-
-        return await asyncio.wait_for(loop(), timeout)
-
-
-@dataclass
-class Pipeline:
-    sim: Any
-    session: KalshiSession
-    feed: KalshiFeed
-    executor: KalshiExecutor
-    ctx: Ctx
-
-    async def fault(self, action: str, **params: Any) -> None:
-        async with httpx.AsyncClient() as client:
-            response = await client.post(self.sim.admin_url + "/faults", json={"action": action, **params})
-            response.raise_for_status()
-
-    def resting_on_venue(self) -> list[Any]:
-        return [o for o in self.sim.exchange.resting_orders(None) if o.user_id in self.sim.server.accounts]
+Ctx = TrackedCtx
 
 
 @pytest.fixture
 async def pipeline() -> AsyncIterator[Pipeline]:
-    async with start_simulator(seed=7) as sim:
-        key_id, pem = sim.create_api_key()
-        session = KalshiSession(
-            sim.rest_url,
-            sim.ws_url,
-            KalshiCredentials.from_pem(key_id, pem),
-            LiveClock(),
-            retry=RetryPolicy(attempts=4, base_s=0.01, max_s=0.05),
-            reconnect_backoff=Backoff(base_s=0.01, max_s=0.1),
-            heartbeat_s=5.0,
-        )
-        await session.open()
-        ctx = Ctx((RAIN, FED))
-        feed = KalshiFeed(session)
-        executor = KalshiExecutor(session, contracts_limit=100_000)
-        feed_task = asyncio.create_task(feed.run(ctx))
-        await executor.start(ctx)
-        await ctx.wait_for(lambda: {e.ticker for e in ctx.of(BookSnapshotReceived)} == {RAIN, FED})
-        try:
-            yield Pipeline(sim, session, feed, executor, ctx)
-        finally:
-            feed_task.cancel()
-            await executor.stop()
-            await session.close()
+    async with open_pipeline() as opened:
+        yield opened
 
 
-def _bid(cid: str, price: int, size: int = 500, ticker: str = RAIN, **kw: Any) -> CreateOrder:
-    return CreateOrder(client_order_id=cid, ticker=ticker, side=BookSide.BID, price=price, size=size, **kw)
+_bid = bid
 
 
 async def test_sim_when_feed_starts_publishes_market_info_with_series_fee_type(pipeline: Pipeline) -> None:
@@ -128,7 +63,7 @@ async def test_sim_when_feed_starts_publishes_market_info_with_series_fee_type(p
 
 async def test_sim_when_order_created_then_cancel_all_leaves_nothing_resting(pipeline: Pipeline) -> None:
     p = pipeline
-    await p.executor.execute([_bid("c-1", 500), _bid("c-2", 600, ticker=FED)])
+    await p.execute([_bid("c-1", 500), _bid("c-2", 600, ticker=FED)])
     await p.executor.flush()
     accepted = await p.ctx.wait_for(lambda: len(p.ctx.of(OrderAccepted)) == 2 and p.ctx.of(OrderAccepted))
     assert {a.client_order_id for a in accepted} == {"c-1", "c-2"}
@@ -147,7 +82,7 @@ async def test_sim_when_order_crosses_fill_arrives_once_and_matches_venue_positi
 ) -> None:
     p = pipeline
     # A marketable IOC bid lifts the background offers: fills come over the WebSocket.
-    await p.executor.execute([_bid("take-1", 9900, size=300, post_only=False, immediate_or_cancel=True)])
+    await p.execute([_bid("take-1", 9900, size=300, post_only=False, immediate_or_cancel=True)])
     await p.executor.flush()
     fills = await p.ctx.wait_for(lambda: p.ctx.of(OrderFilled))
     await asyncio.sleep(0.2)
@@ -155,9 +90,12 @@ async def test_sim_when_order_crosses_fill_arrives_once_and_matches_venue_positi
     assert sum(f.count for f in fills) == 300
     assert all(f.client_order_id == "take-1" and f.is_taker and f.fee > 0 for f in fills)
     assert len({f.trade_id for f in fills}) == len(fills)
-    # A REST reconciliation sees the same fills and publishes none of them again.
+    # A REST reconciliation reads the same fills: whatever it publishes again carries the same trade
+    # ids under the same client id (the runtime books a trade id once), and nothing new.
     await p.executor.reconcile()
-    assert len(p.ctx.of(OrderFilled)) == len(fills)
+    again = p.ctx.of(OrderFilled)
+    assert {f.trade_id for f in again} == {f.trade_id for f in fills}
+    assert all(f.client_order_id == "take-1" for f in again)
     positions = {e.ticker: e.position for e in p.ctx.of(PositionReported)}
     assert positions[RAIN] == 300
     truth = [x for x in p.sim.exchange.all_positions(RAIN) if x.user_id in p.sim.server.accounts]
@@ -167,7 +105,7 @@ async def test_sim_when_order_crosses_fill_arrives_once_and_matches_venue_positi
 async def test_sim_when_create_fails_after_placing_no_duplicate_order(pipeline: Pipeline) -> None:
     p = pipeline
     await p.fault("fail_writes", share=1.0, placed=True)
-    await p.executor.execute([_bid("dup-1", 700)])
+    await p.execute([_bid("dup-1", 700)])
     await p.executor.flush()
     await p.fault("clear")
     accepted = await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
@@ -182,7 +120,7 @@ async def test_sim_when_seq_skipped_book_invalidated_then_rebuilt_from_snapshot(
     before = len(p.ctx.of(BookSnapshotReceived))
     await p.fault("skip_seq", count=1)
     # Book traffic follows from our own order (a delta), which carries the skipped seq.
-    await p.executor.execute([_bid("gap-1", 800)])
+    await p.execute([_bid("gap-1", 800)])
     invalid = await p.ctx.wait_for(lambda: p.ctx.of(BookInvalidated))
     assert "seq gap" in invalid[0].reason
     await p.ctx.wait_for(lambda: len(p.ctx.of(BookSnapshotReceived)) >= before + len(p.ctx.markets))
@@ -192,7 +130,7 @@ async def test_sim_when_seq_skipped_book_invalidated_then_rebuilt_from_snapshot(
 
 async def test_sim_when_ws_dropped_reconnects_and_reconciles(pipeline: Pipeline) -> None:
     p = pipeline
-    await p.executor.execute([_bid("keep-1", 900)])
+    await p.execute([_bid("keep-1", 900)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
     connects = p.session.ws.stats.connects
     await p.fault("drop_ws")
@@ -208,7 +146,7 @@ async def test_sim_when_ws_dropped_reconnects_and_reconciles(pipeline: Pipeline)
 
 async def test_sim_when_order_group_triggered_publishes_halt_event(pipeline: Pipeline) -> None:
     p = pipeline
-    await p.executor.execute([_bid("grp-1", 1000)])
+    await p.execute([_bid("grp-1", 1000)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
     assert p.executor.order_group_id is not None
     await p.session.rest.trigger_order_group(p.executor.order_group_id)
@@ -217,11 +155,11 @@ async def test_sim_when_order_group_triggered_publishes_halt_event(pipeline: Pip
     await p.ctx.wait_for(lambda: p.ctx.of(OrderCanceled))
     assert p.resting_on_venue() == []
     # Until the group is reset the venue refuses its orders; after a reset it takes them again.
-    await p.executor.execute([_bid("grp-2", 1000)])
+    await p.execute([_bid("grp-2", 1000)])
     rejected = await p.ctx.wait_for(lambda: p.ctx.of(OrderRejected))
     assert rejected[0].client_order_id == "grp-2"
     await p.executor.reset_order_group()
-    await p.executor.execute([_bid("grp-3", 1000)])
+    await p.execute([_bid("grp-3", 1000)])
     await p.ctx.wait_for(lambda: [e for e in p.ctx.of(OrderAccepted) if e.client_order_id == "grp-3"])
     await p.executor.cancel_all()
 
@@ -231,7 +169,7 @@ async def test_sim_when_cancel_queued_with_its_create_neither_is_sent(pipeline: 
     sent = p.session.rest.requests_sent
     # One hand-over (a requote that creates and pulls in one go): the pair cancels out unsent. Two
     # separate hand-overs send the create at once; the cancel then follows its acceptance (below).
-    await p.executor.execute([_bid("fast-1", 1100), CancelOrder(client_order_id="fast-1", ticker=RAIN)])
+    await p.execute([_bid("fast-1", 1100), CancelOrder(client_order_id="fast-1", ticker=RAIN)])
     await p.executor.flush()
     (canceled,) = p.ctx.of(OrderCanceled)
     assert canceled.client_order_id == "fast-1" and "before it was sent" in canceled.reason
@@ -243,9 +181,9 @@ async def test_sim_when_cancel_arrives_while_create_in_flight_cancels_after_acce
 ) -> None:
     p = pipeline
     await p.fault("delay", ms=200)
-    await p.executor.execute([_bid("slow-1", 1200)])
+    await p.execute([_bid("slow-1", 1200)])
     await asyncio.sleep(0.05)  # the create is on the wire now
-    await p.executor.execute([CancelOrder(client_order_id="slow-1", ticker=RAIN)])
+    await p.execute([CancelOrder(client_order_id="slow-1", ticker=RAIN)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderCanceled))
     await p.fault("clear")
     assert [e.client_order_id for e in p.ctx.of(OrderAccepted)] == ["slow-1"]
@@ -255,7 +193,7 @@ async def test_sim_when_cancel_arrives_while_create_in_flight_cancels_after_acce
 async def test_sim_when_429_burst_hits_orders_still_go_through(pipeline: Pipeline) -> None:
     p = pipeline
     await p.fault("burst_429", count=3)
-    await p.executor.execute([_bid("burst-1", 1300)])
+    await p.execute([_bid("burst-1", 1300)])
     await p.executor.flush()
     accepted = await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
     assert accepted[0].client_order_id == "burst-1"
@@ -266,9 +204,9 @@ async def test_sim_when_429_burst_hits_orders_still_go_through(pipeline: Pipelin
 
 async def test_sim_when_amended_and_decreased_venue_shows_new_price_and_size(pipeline: Pipeline) -> None:
     p = pipeline
-    await p.executor.execute([_bid("a-1", 500, size=1000)])
+    await p.execute([_bid("a-1", 500, size=1000)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
-    await p.executor.execute(
+    await p.execute(
         [
             AmendOrder(
                 client_order_id="a-1",
@@ -282,7 +220,7 @@ async def test_sim_when_amended_and_decreased_venue_shows_new_price_and_size(pip
     )
     amended = await p.ctx.wait_for(lambda: p.ctx.of(OrderAmended))
     assert (amended[0].new_client_order_id, amended[0].price, amended[0].remaining) == ("a-2", 600, 800)
-    await p.executor.execute([DecreaseOrder(client_order_id="a-2", ticker=RAIN, size=300)])
+    await p.execute([DecreaseOrder(client_order_id="a-2", ticker=RAIN, size=300)])
     decreased = await p.ctx.wait_for(lambda: p.ctx.of(OrderDecreased))
     assert decreased[0].remaining == 300
     (order,) = p.resting_on_venue()
@@ -294,7 +232,7 @@ async def test_sim_when_amended_and_decreased_venue_shows_new_price_and_size(pip
 async def test_sim_when_restarted_with_open_orders_and_position_recovers_them(pipeline: Pipeline) -> None:
     p = pipeline
     p.executor.delete_group_on_stop = False  # a crash leaves the group and its orders behind
-    await p.executor.execute(
+    await p.execute(
         [_bid("old-take", 9900, size=200, post_only=False, immediate_or_cancel=True), _bid("old-rest", 400)]
     )
     await p.ctx.wait_for(lambda: sum(f.count for f in p.ctx.of(OrderFilled)) == 200)
@@ -312,8 +250,11 @@ async def test_sim_when_restarted_with_open_orders_and_position_recovers_them(pi
         assert [o.client_order_id for o in snapshot.open_orders] == ["old-rest"]
         assert {f.client_order_id for f in snapshot.fills} == {"old-take"}
         assert sum(f.count for f in snapshot.fills) == 200
-        assert await executor2.open_orders() == []  # not ours until adopted
+        assert await executor2.open_orders() == []  # not ours until the runtime adopts it
+        for order in snapshot.open_orders:
+            ctx2.orders.adopt(order)
         executor2.adopt(["old-rest"])
+        assert [o.client_order_id for o in await executor2.open_orders()] == ["old-rest"]
         await executor2.cancel_all()
         assert p.resting_on_venue() == []
         await executor2.stop()
@@ -351,7 +292,7 @@ async def test_sim_rest_when_every_read_called_returns_typed_results(pipeline: P
 
 async def test_sim_rest_when_cancel_all_orders_called_clears_the_account(pipeline: Pipeline) -> None:
     p = pipeline
-    await p.executor.execute([_bid("x-1", 500), _bid("x-2", 500, ticker=FED)])
+    await p.execute([_bid("x-1", 500), _bid("x-2", 500, ticker=FED)])
     await p.ctx.wait_for(lambda: len(p.ctx.of(OrderAccepted)) == 2)
     placed = await p.session.rest.get_orders(status="resting")
     decreased = await p.session.rest.decrease_order(placed.items[0].order_id, reduce_by=100)
@@ -367,7 +308,7 @@ async def test_sim_when_fill_happens_while_disconnected_reconcile_publishes_it_o
     book = await p.session.rest.get_orderbook(RAIN)
     best_ask = 10_000 - max(price for price, _ in book.no_bids)
     price = best_ask - 100  # the best bid, below every ask: post-only rests
-    await p.executor.execute([_bid("mine-1", price, size=500)])
+    await p.execute([_bid("mine-1", price, size=500)])
     await p.ctx.wait_for(lambda: p.ctx.of(OrderAccepted))
     p.session.ws.backoff = Backoff(base_s=1.0, max_s=1.0)  # stay away long enough to miss the fill
     connects = p.session.ws.stats.connects
@@ -397,13 +338,14 @@ async def test_sim_when_fill_happens_while_disconnected_reconcile_publishes_it_o
     venue_fills = await p.session.rest.all_fills(ticker=RAIN)
     assert venue_fills and sum(f.count for f in venue_fills) >= 200
     await p.ctx.wait_for(
-        lambda: sum(e.count for e in p.ctx.of(OrderFilled)) == sum(f.count for f in venue_fills)
+        lambda: {e.trade_id for e in p.ctx.of(OrderFilled)} == {f.trade_id for f in venue_fills}
     )
     published = p.ctx.of(OrderFilled)
-    assert len({e.trade_id for e in published}) == len(published)
     assert all(e.client_order_id == "mine-1" for e in published)
+    booked = {e.trade_id: e.count for e in published}  # the runtime books each trade id once
+    assert sum(booked.values()) == sum(f.count for f in venue_fills)
     await p.executor.reconcile()  # again: nothing new
-    assert len(p.ctx.of(OrderFilled)) == len(published)
+    assert {e.trade_id for e in p.ctx.of(OrderFilled)} == set(booked)
     await p.executor.cancel_all()
 
 
@@ -415,7 +357,7 @@ async def test_sim_when_create_outcome_unknown_and_absent_settles_as_rejected(pi
     if fast is not None:  # the synchronous order path has its own timeout
         fast.timeout_s = 0.1
     await p.fault("delay", ms=300)
-    await p.executor.execute([_bid("unk-1", 1400)])
+    await p.execute([_bid("unk-1", 1400)])
     await p.executor.flush()
     assert p.executor.describe()["unknown_outcomes"] == 1
     assert not p.ctx.of(OrderAccepted) and not p.ctx.of(OrderRejected)

@@ -10,9 +10,11 @@ import anyio
 import pytest
 
 from mmframe.api import (
+    BookSide,
     CreateOrder,
     Kind,
     OrderActionsSubmitted,
+    OrderFilled,
     OrderRejected,
     QuoteComputed,
     RunStarted,
@@ -233,6 +235,20 @@ def test_engine_when_an_immediate_executor_acknowledges_while_quoting_does_not_r
     created = [a for a in venue.executor().executed if isinstance(a, CreateOrder)]
     assert {a.ticker for a in created} == set(TICKERS)
     assert engine.error is None
+
+
+def test_engine_when_a_fill_is_reported_twice_sinks_and_observers_see_it_once(registry: Any) -> None:
+    engine = build_engine(_pipeline(), registry)
+    seen: list[Any] = []
+    engine.add_observer(seen.append)
+    fill = OrderFilled(ts_ns=1, client_order_id="x-1", ticker=TICKERS[0], order_id="o-1", trade_id="t-1",
+                       side=BookSide.BID, price=4_000, count=100, fee=0, is_taker=False)
+
+    engine.publish(fill)
+    engine.publish(fill)  # the executor's REST reconciliation read it again
+
+    assert [e for e in seen if isinstance(e, OrderFilled)] == [fill]
+    assert engine.stats.fills == 1 and engine.stats.events["fill_repeated"] == 1
 
 
 def test_engine_when_rejects_storm_logs_each_market_and_code_at_most_once_per_interval(

@@ -178,3 +178,14 @@ def test_portfolio_when_book_invalidated_marks_position_at_last_mid_not_zero() -
     core.apply(BookInvalidated(ts_ns=1, ticker="PIPE", reason="seq gap"))
 
     assert core.portfolio.unrealised_pnl == loss
+
+
+def test_quoting_core_when_fill_repeated_returns_false_and_changes_nothing() -> None:
+    core, _, _ = _core()
+    assert core.apply(_fill("PIPE", "t-9")) is True
+    core.take_dirty()
+    position = core.market_state("PIPE").position.position
+
+    assert core.apply(_fill("PIPE", "t-9")) is False  # the same trade, reported again (REST after WS)
+    assert core.market_state("PIPE").position.position == position == 100
+    assert core.take_dirty() == []
