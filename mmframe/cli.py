@@ -355,5 +355,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
         _fail(f"cannot load plugins: {type(exc).__name__}: {exc}")
     try:
         return cli.main(args=list(argv) if argv is not None else None, prog_name="mmframe")
-    except Exception as exc:  # a bug somewhere below: one line, not a traceback
-        _fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug somewhere below: one line (its root cause), not a traceback
+        from mmframe.runtime.errors import explain
+
+        _fail(explain(exc))
