@@ -25,7 +25,7 @@ from mmframe.pipeline.model import (
 )
 from mmframe.pipeline.overrides import apply_overrides
 from mmframe.pipeline.schema import pipeline_schema
-from mmframe.pipeline.tree import Node, decode_source, parse_document
+from mmframe.pipeline.tree import MAX_PIPELINE_BYTES, Node, decode_source, parse_document, too_large
 from mmframe.plugins import Registry, UnknownComponentError
 
 CONTROL_TOKEN_ENV = "MMFRAME_CONTROL_TOKEN"
@@ -45,7 +45,10 @@ def load_pipeline(
     """Load and validate the pipeline file at ``path``; raise `PipelineError` listing every problem."""
     file = str(path)
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_PIPELINE_BYTES + 1)  # never more: an absurd file is refused unread
+            if len(data) > MAX_PIPELINE_BYTES:
+                raise too_large(os.fstat(stream.fileno()).st_size, file)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise PipelineError([PipelineIssue(file, None, f"cannot read the file: {reason}")]) from None
@@ -77,6 +80,9 @@ def load_pipeline_text(
     risk = refs.many(Kind.RISK, tree.get("risk"), "risk")
     sinks = refs.many(Kind.SINK, tree.get("sinks"), "sinks")
     _check_rejects(tree.get("runtime"), top.get("runtime"), reporter)
+    _duplicate_tickers(tree, reporter)
+    if not reporter.issues:
+        _close_window(tree, top, reporter)
     issues = override_issues + sorted(reporter.issues, key=lambda i: (i.file != OVERRIDE_SOURCE, i.line or 0))
     if issues:
         raise PipelineError(issues)
@@ -131,7 +137,7 @@ class _Components:
         if spec is None or not _is_config(config_node):
             return None
         config = self._config(spec, config_node, (*path, "with"), use)
-        return None if config is None else ComponentRef(kind, name, config, node.line)
+        return None if config is None else ComponentRef(kind, name, config, node.line, key_lines(config_node))
 
     def many(self, kind: Kind, node: Node | None, key: str) -> tuple[ComponentRef, ...]:
         if node is None or not isinstance(node.value, list):
@@ -160,7 +166,7 @@ class _Components:
         if spec is None:
             return None
         config = self._config(spec, config_node, path, name_node)
-        return None if config is None else ComponentRef(Kind.VENUE, name, config, node.line)
+        return None if config is None else ComponentRef(Kind.VENUE, name, config, node.line, key_lines(config_node))
 
     def _spec(self, kind: Kind, name: str, node: Node, path: str) -> ComponentSpec | None:
         try:
@@ -204,6 +210,60 @@ class _Components:
         return config
 
 
+def key_lines(node: Node, prefix: str = "") -> dict[str, int]:
+    """The line of every key under a ``with:`` mapping, dotted for nested keys (a list item's index
+    is a key too: ``loss_thresholds.1``)."""
+    lines: dict[str, int] = {}
+    value = node.value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        path = f"{prefix}{key}"
+        if child.line is not None:
+            lines[path] = child.line
+        if not child.is_scalar:
+            lines.update(key_lines(child, path + "."))
+    return lines
+
+
+def _duplicate_tickers(tree: dict[str, Node], report: _Reporter) -> None:
+    """Report every ticker listed twice (in ``markets:`` or its ``tickers:``), at the second mention."""
+    node = tree.get("markets")
+    if node is not None and isinstance(node.value, dict):
+        node = node.value.get("tickers")
+    if node is None or not isinstance(node.value, list):
+        return
+    seen: dict[str, int | None] = {}
+    for item in node.value:
+        if not isinstance(item.value, str):
+            continue
+        ticker = item.value.strip()
+        if ticker in seen:
+            first = seen[ticker]
+            where = f" (first on line {first})" if first is not None else ""
+            report(item, "markets", f"ticker '{ticker}' is listed twice{where}: list each market once")
+        else:
+            seen[ticker] = item.line
+
+
+def _close_window(tree: dict[str, Node], top: Mapping[str, Any], report: _Reporter) -> None:
+    """``min_close_minutes`` after ``max_close_hours`` leaves no market to select."""
+    markets = top.get("markets")
+    filters = markets.get("filters", {}) if isinstance(markets, Mapping) else {}
+    low, high = filters.get("min_close_minutes"), filters.get("max_close_hours")
+    if isinstance(low, int) and isinstance(high, int) and low > high * 60:
+        node = _child(tree["markets"], "filters", "min_close_minutes") or tree["markets"]
+        report(node, "markets.filters.min_close_minutes",
+               f"{low} minutes is after max_close_hours ({high} h): no market can close in that window")
+
+
+def _child(node: Node, *keys: str) -> Node | None:
+    for key in keys:
+        if not isinstance(node.value, dict) or key not in node.value:
+            return None
+        node = node.value[key]
+    return node
+
+
 def _is_config(node: Node) -> bool:
     return isinstance(node.value, dict) or node.value == ""
 
@@ -231,6 +291,7 @@ def _markets(raw: Any) -> MarketSelection:
             max_spread=_units(filters.get("max_spread"), PRICE_SCALE),
             refresh_seconds=float(filters["refresh_seconds"]) if "refresh_seconds" in filters else None,
         ),
+        missing=str(raw.get("missing", "refuse")),
     )
 
 

@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any
 
 from mmframe.clock import NANOS_PER_SECOND
-from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor
+from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor, venue_payout
 from mmframe.domain.events import Event, MarketEvent, OrderActionsSubmitted, OrderFilled
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
 from mmframe.domain.quote import Quote
@@ -193,6 +193,7 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
 
     venue = build(Kind.VENUE, pipeline.venue)
     ctx.venue = venue
+    ctx.payout = venue_payout(venue)
     feeds: list[Any] = [venue.feed()] + [build(Kind.FEED, ref) for ref in pipeline.feeds]
     names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
     for feed, name in zip(feeds, names, strict=True):

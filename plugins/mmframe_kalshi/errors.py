@@ -77,6 +77,15 @@ class UnreadableResponseError(TransportError):
         super().__init__(message, sent=True, **kwargs)
 
 
+class VenueUnreachableError(TransportError):
+    """The venue did not let us connect at startup (the message says what the last attempt met)."""
+
+    advice = "check rest_url and ws_url (scheme, host, port), the network, and that the venue is up"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, sent=False)
+
+
 class WriteRefused(KalshiError):
     """The caller's guard refused a write right before it would have been sent (for the executor:
     the runtime's gate was closed, or the action was too old). Nothing was written and the tokens

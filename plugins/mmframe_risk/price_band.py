@@ -8,6 +8,7 @@ from typing import Any
 
 from mmframe.api import (
     BookSide,
+    ConfigError,
     Level,
     MarketView,
     PortfolioView,
@@ -40,7 +41,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
     band moves down to its top, an ask below it moves up to its bottom) and drops levels on the
     harmless side of the band; a level the band edge would put at or through the opposite best price
     of the book is dropped, never moved there (it would cross: a post-only reject). ``action: block``
-    pulls the market on any breach.
+    pulls the market on any breach. ``min_price`` must not be above ``max_price`` (a band no price
+    fits is refused when the pipeline loads).
     """
 
     NAME = "price-band"
@@ -50,6 +52,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "min_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Lowest allowed quote price, dollars.",
                 "examples": [0.03],
@@ -57,6 +61,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Highest allowed quote price, dollars; 0 means no cap.",
                 "examples": [0.97],
@@ -64,6 +70,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_mid": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the book mid, dollars; 0 turns it off.",
                 "examples": [0.1],
@@ -71,6 +79,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_last_trade": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the last trade, dollars; 0 turns it off.",
                 "examples": [0.15],
@@ -87,6 +97,13 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
     EXAMPLE = {"min_price": 0.03, "max_price": 0.97, "max_distance_from_mid": 0.1}
 
     def parse(self, config: Mapping[str, Any]) -> PriceBandParams:
+        low, high = config["min_price"], config["max_price"]
+        if high and low > high:
+            raise ConfigError(
+                f"{self.NAME}: min_price {low} is above max_price {high}: no price could be quoted "
+                "(min_price must be <= max_price; max_price 0 means no cap)",
+                field="min_price",
+            )
         return PriceBandParams(
             min_price=price_from_config(config["min_price"], "min_price"),
             max_price=price_from_config(config["max_price"], "max_price"),

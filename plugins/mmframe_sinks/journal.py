@@ -49,6 +49,7 @@ from mmframe.api import (
     TradingPaused,
     TradingResumed,
     VenueStatusChanged,
+    check_writable_path,
 )
 from mmframe_sinks import journal_db
 from mmframe_sinks._codec import plain
@@ -61,7 +62,7 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "path": {"type": "string", "minLength": 1, "default": "var/mmframe.sqlite",
                  "description": "The SQLite file (created with its folder if missing)."},
-        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 1,
                                  "description": "Record each market's mid at most this often (for markouts)."},
         "restore": {"type": "boolean", "default": True,
                     "description": "Carry today's PnL and positions in from earlier runs at start."},
@@ -121,7 +122,9 @@ class JournalSink:
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
-        return cls(config, ctx.pipeline)
+        sink = cls(config, ctx.pipeline)
+        check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
+        return sink
 
     # --- lifecycle ------------------------------------------------------------------------------
 
