@@ -78,8 +78,7 @@ def run(
     try:
         pipeline = load_pipeline(file, state.registry, overrides)
     except PipelineError as exc:
-        for issue in exc.errors:
-            click.echo(str(issue), err=True)
+        _echo_issues(exc, err=True)
         sys.exit(1)
     if status is None:
         status = sys.stdout.isatty() and state.log_format == "text"
@@ -101,7 +100,9 @@ def run(
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # the runtime reports its own failures; anything else is one line
-        _fail(f"{pipeline.name}: {type(exc).__name__}: {exc}")
+        from mmframe.runtime.errors import explain
+
+        _fail(f"{pipeline.name}: {explain(exc)}")
     sys.exit(int(code))
 
 
@@ -118,21 +119,39 @@ def _with_status_screen(pipeline: Pipeline, registry: Registry) -> Pipeline:
     return dataclasses.replace(pipeline, sinks=(*pipeline.sinks, ref))
 
 
+MAX_ISSUES_SHOWN = 50
+"""Problems printed per file; a file with more gets one line saying how many were left out."""
+
+
+def _echo_issues(exc: PipelineError, *, err: bool = False) -> None:
+    for issue in exc.errors[:MAX_ISSUES_SHOWN]:
+        click.echo(str(issue), err=err)
+    left = len(exc.errors) - MAX_ISSUES_SHOWN
+    if left > 0:
+        click.echo(f"{exc.errors[0].file}: ... and {left:,} more problem(s) like these", err=err)
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_SET_OPTION
+@click.option("--no-credentials", "no_credentials", is_flag=True,
+              help="Do not load the venue's credentials (CI without secrets); everything else is built "
+              "exactly as `run` builds it.")
 @click.pass_context
-def check(ctx: click.Context, files: tuple[str, ...], overrides: tuple[str, ...]) -> None:
-    """Validate pipeline FILES offline: `FILE: ok`, or one `FILE:LINE: message` per problem."""
+def check(ctx: click.Context, files: tuple[str, ...], overrides: tuple[str, ...], no_credentials: bool) -> None:
+    """Validate pipeline FILES offline, building every component as `run` does (no connection):
+    `FILE: ok`, or one `FILE:LINE: message` per problem."""
+    from mmframe.runtime.app import check_pipeline  # the runtime loads only when a file parses
+
     registry = _state(ctx).registry
     failed = False
     for file in files:
         try:
-            load_pipeline(file, registry, overrides)
+            pipeline = load_pipeline(file, registry, overrides)
+            check_pipeline(pipeline, registry, credentials=not no_credentials)
         except PipelineError as exc:
             failed = True
-            for issue in exc.errors:
-                click.echo(str(issue))
+            _echo_issues(exc)
         except Exception as exc:  # a loader bug must still come out as one line per file
             failed = True
             click.echo(f"{file}: internal error: {type(exc).__name__}: {exc}")
@@ -336,5 +355,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
         _fail(f"cannot load plugins: {type(exc).__name__}: {exc}")
     try:
         return cli.main(args=list(argv) if argv is not None else None, prog_name="mmframe")
-    except Exception as exc:  # a bug somewhere below: one line, not a traceback
-        _fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug somewhere below: one line (its root cause), not a traceback
+        from mmframe.runtime.errors import explain
+
+        _fail(explain(exc))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from mmframe.clock import Clock
 from mmframe.domain.actions import OrderAction
 from mmframe.domain.events import Event, OrderFilled
-from mmframe.domain.money import Count, Price
+from mmframe.domain.money import ONE_DOLLAR, Count, Price
 from mmframe.domain.quote import Quote, Verdict
 
 if TYPE_CHECKING:
@@ -73,6 +73,14 @@ class ComponentContext:
     venue: Any = None
     state_dir: str = "var"
     extra: dict[str, Any] = field(default_factory=dict)
+    payout: Price | None = ONE_DOLLAR
+    """What one contract of the venue's markets pays, price units: $1 on Kalshi. Components bound
+    prices and spreads by it; None when the venue's markets are synthetic and say their own (the
+    ``backtest`` venue). The runtime sets it from the venue's ``payout`` attribute once the venue
+    is built."""
+    credentials: bool = True
+    """False under ``mmframe check --no-credentials``: a venue skips loading its credentials (CI
+    without secrets); everything else is built exactly as ``run`` builds it."""
     base_dir: str | None = None
     """The pipeline file's directory: relative paths in a pipeline are relative to it (`path`)."""
 
@@ -83,6 +91,12 @@ class ComponentContext:
         if target.is_absolute() or self.base_dir is None:
             return target
         return Path(self.base_dir) / target
+
+
+def venue_payout(venue: Any) -> Price | None:
+    """A built venue's ``payout`` attribute (price units, or None for synthetic markets); $1 when it
+    declares none."""
+    return getattr(venue, "payout", ONE_DOLLAR)
 
 
 # --- views the runtime hands to strategies and risk rules ----------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import Decimal
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +18,7 @@ from mmframe.control.health import health
 from mmframe.control.metrics import CONTENT_TYPE, build_registry, render
 from mmframe.control.monitor import ControlMonitor
 from mmframe.control.openapi import openapi_document
-from mmframe.control.params import ParamsError, ParamsService
+from mmframe.control.params import MAX_BODY_BYTES, ParamsError, ParamsService, decode_body
 from mmframe.control.state import build_state, jsonable, order_json, pnl_json, redact
 from mmframe.domain.money import format_price
 
@@ -112,13 +111,18 @@ class ControlPlane:
             log.warning("refused %s %s from %s: %d %s", request.method, request.url.path, _client(request),
                         denied.status, denied.reason)
             return _error(denied.status, denied.reason)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refused before it is read
+            return _error(413, f"body too large: {int(declared):,} bytes, at most {MAX_BODY_BYTES:,}")
         raw = await request.body()
         if not raw.strip():
             return _error(400, "expected a JSON body") if required else None
         try:
-            return json.loads(raw, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"malformed JSON: {exc}")
+            return decode_body(raw)
+        except ParamsError as exc:
+            log.warning("refused %s %s from %s: %d %s", request.method, request.url.path, _client(request),
+                        exc.status, exc)
+            return _error(exc.status, str(exc))
 
     async def pause(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=False)
@@ -149,11 +153,22 @@ class ControlPlane:
         reason = _reason(body, "operator")
         if isinstance(reason, Response):
             return reason
+        ticker = body.get("ticker") if isinstance(body, dict) else None
         before = self.engine.core.state
+        if ticker is not None:
+            # One market back from a reject quarantine or backoff; a pause or halt stays as it is.
+            if not isinstance(ticker, str) or not ticker.strip():
+                return _error(400, 'expected {"ticker": "<market ticker>"} naming one market')
+            released = self.engine.release(ticker, reason)
+            _log_operator(request, "resume", reason, f"{ticker}: " + ("released from quarantine" if released
+                                                                      else "not quarantined; backoff cleared"))
+            return _json({"state": before, "previous": before, "resumed": False, "released": released})
+        quarantined = sorted(self.engine.core.rejects.quarantined)
         resumed = self.engine.resume(reason)
         _log_operator(request, "resume", reason, f"{before} -> {self.engine.core.state}"
                       + ("" if resumed else " (nothing to resume)"))
-        return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed})
+        return _json({"state": self.engine.core.state, "previous": before, "resumed": resumed,
+                      "released": quarantined})
 
     async def flatten(self, request: Request) -> Response:
         body = await self._authorized_body(request, required=False)
@@ -190,9 +205,9 @@ def _log_operator(request: Request, action: str, subject: str, outcome: str) -> 
 
 
 def _reason(body: Any, default: str) -> str | Response:
-    """The optional ``{"reason": "..."}`` of pause/resume."""
+    """The optional ``{"reason": "..."}`` of pause/resume (resume also takes ``"ticker"``)."""
     if body is None:
         return default
     if not isinstance(body, dict) or not isinstance(body.get("reason", default), str):
-        return _error(400, 'expected an empty body or {"reason": "<text>"}')
+        return _error(400, 'expected an empty body or {"reason": "<text>"} (resume: also "ticker")')
     return str(body.get("reason") or default)

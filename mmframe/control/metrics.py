@@ -132,9 +132,37 @@ class EngineCollector(Collector):
         throttled = CounterMetricFamily("mmframe_rate_limited", "Actions refused with 429 (too many requests).")
         throttled.add_metric([], monitor.rate_limited)
         yield throttled
+        yield from self._reject_guard()
         working = GaugeMetricFamily("mmframe_working_orders", "Live orders (resting or in flight).")
         working.add_metric([], len(engine.core.tracker.live()))
         yield working
+
+    def _reject_guard(self) -> Iterator[Metric]:
+        core = self._engine.core
+        guard = core.rejects
+        dropped = CounterMetricFamily(
+            "mmframe_post_only_dropped", "Quote levels dropped because they would have rested at or through the book."
+        )
+        dropped.add_metric([], core.post_only_dropped)
+        yield dropped
+        counted = CounterMetricFamily(
+            "mmframe_rejects_counted", "Venue rejects of creates and amends that counted towards backoff and quarantine."
+        )
+        counted.add_metric([], guard.counted)
+        yield counted
+        quarantines = CounterMetricFamily("mmframe_quarantines", "Markets quarantined after a reject storm.")
+        quarantines.add_metric([], guard.quarantines)
+        yield quarantines
+        for name, doc, value in (
+            ("mmframe_quarantined_markets", "Markets quarantined now (orders pulled).", len(guard.quarantined)),
+            ("mmframe_markets_backing_off", "Markets writing no creates or amends after a reject.",
+             len(guard.backing_off())),
+            ("mmframe_balance_blocked", "1 while insufficient_balance stops creates everywhere.",
+             0 if guard.balance_block_left_ns() is None else 1),
+        ):
+            family = GaugeMetricFamily(name, doc)
+            family.add_metric([], float(value))
+            yield family
 
     def _venue(self) -> Iterator[Metric]:
         monitor = self._monitor

@@ -97,7 +97,13 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
             "/openapi.json": {"get": {"summary": "This document.", "responses": {"200": _response("OpenAPI.")}}},
             "/pause": _mutating("Stop quoting and cancel working orders; keep positions.",
                                 "Quoting stays off until /resume.", "Paused."),
-            "/resume": _mutating("Quote again after a pause or a halt.", "Clears a pause or a halt.", "Resumed."),
+            "/resume": _mutating(
+                "Quote again after a pause or a halt; release markets quarantined after rejects.",
+                'Clears a pause or a halt and every reject quarantine, backoff and balance stop (`released` '
+                'lists the markets let out of quarantine). With `{"ticker": "..."}` only that market\'s '
+                "quarantine and backoff end; a pause or halt stays.",
+                "Resumed.",
+            ),
             "/flatten": _mutating(
                 "Cancel everything, then close every position.",
                 "Closes with immediate-or-cancel limit orders no worse than control.flatten_max_slippage from "

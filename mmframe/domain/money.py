@@ -153,6 +153,9 @@ def notional(price: Price, count: Count) -> Price:
     return -((-price * count) // COUNT_SCALE)
 
 
+_MAX_UNIT_DIGITS = 30
+
+
 def decimal_to_units(value: Decimal | int, decimals: int, *, what: str = "value") -> int:
     """Convert a typed config number (a `Decimal` or an int, e.g. dollars) into integer ``10**-decimals``
     units, exactly: ``Decimal("0.04")`` at 4 decimals is 400.
@@ -169,6 +172,9 @@ def decimal_to_units(value: Decimal | int, decimals: int, *, what: str = "value"
         raise FixedPointError(f"{what} must be a finite number, got {value}")
     sign, digits, exponent = value.as_tuple()
     assert isinstance(exponent, int)  # finite Decimals have an int exponent
+    if value and value.adjusted() + decimals > _MAX_UNIT_DIGITS:
+        # 10 ** shift below would take memory and time without bound (1e999999999)
+        raise FixedPointError(f"{what} {value} is out of range")
     magnitude = int("".join(map(str, digits)) or "0")
     shift = exponent + decimals
     factor: int = 10 ** abs(shift)

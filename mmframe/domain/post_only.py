@@ -1,8 +1,13 @@
 """Post-only safety: a quote never asks for a resting order that would cross the book.
 
 Applied after the strategy and after every adjusting risk rule, so no step can move a price through
-the book: a bid must stay strictly below the best ask and an ask strictly above the best bid. A level
-that cannot be placed is dropped, never moved (moving it is a price decision, the strategy's).
+the book: a bid must stay strictly below the best ask and an ask strictly above the best bid. Quote
+prices are on the market's tick grid and so is the book, so "strictly below" is "at least one tick
+behind" (`TickGrid.next_down` of the best ask is the highest bid allowed; an off-grid price is the
+venue's to refuse). A level that cannot be placed is dropped, never moved (moving it is a price
+decision, the strategy's). A book that is not valid (no snapshot yet, or a gap) gives nothing to
+check against: the quote passes unchanged, and the stale-data rule and the strategies pull such a
+market.
 """
 
 from __future__ import annotations

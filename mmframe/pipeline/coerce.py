@@ -9,7 +9,6 @@ are reworded here so that an environment variable's value is never echoed.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,12 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from mmframe.config import number_out_of_range
 from mmframe.pipeline.tree import Node
+from mmframe.schema_words import describe_schema, reword, show, suggest
+from mmframe.schema_words import types_of as _types
+
+__all__ = ["SchemaCoercer", "decimalize", "describe_schema", "dotted", "suggest"]
 
 Path = tuple[str | int, ...]
 Report = Callable[[Node, str, str], None]
@@ -27,18 +31,6 @@ Report = Callable[[Node, str, str], None]
 
 _INTEGER = re.compile(r"[-+]?[0-9]+")
 _NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_TYPE_ORDER = ("null", "boolean", "integer", "number", "string", "object", "array")
-_TYPE_WORDS = {
-    "null": "null",
-    "boolean": "true or false",
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "object": "a mapping",
-    "array": "a list",
-}
-
-
 def dotted(path: Path) -> str:
     """``("risk", 0, "with", "x")`` -> ``risk.0.with.x``"""
     return ".".join(str(part) for part in path)
@@ -57,43 +49,6 @@ def decimalize(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [decimalize(item) for item in value]
     return value
-
-
-def suggest(word: str, candidates: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def describe_schema(schema: Mapping[str, Any]) -> str:
-    """What a schema expects, in words: ``an integer``, ``a mapping or a list``, ``one of: a, b``."""
-    if "const" in schema:
-        return f"{_show(schema['const'])}"
-    if "enum" in schema:
-        return "one of: " + ", ".join(_show(item) for item in schema["enum"])
-    types = _types(schema)
-    if types:
-        return " or ".join(_TYPE_WORDS.get(name, name) for name in types)
-    branches = schema.get("oneOf") or schema.get("anyOf")
-    if branches:
-        return " or ".join(describe_schema(branch) for branch in branches)
-    return "a value"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    return str(value)
-
-
-def _types(schema: Mapping[str, Any]) -> list[str]:
-    raw = schema.get("type")
-    if raw is None:
-        return []
-    names = [raw] if isinstance(raw, str) else list(raw)
-    return sorted(names, key=lambda name: _TYPE_ORDER.index(name) if name in _TYPE_ORDER else 99)
 
 
 @dataclass
@@ -297,6 +252,11 @@ class SchemaCoercer:
         for type_name in types:
             typed = _scalar_as(text, type_name)
             if typed is not _NO:
+                problem = number_out_of_range(typed) if type_name in ("integer", "number") else None
+                if problem is not None:
+                    findings.poisoned.add(path)
+                    self._say(findings, node, path, f"{problem}, got {_got(node)}")
+                    return text
                 return typed
         findings.poisoned.add(path)
         self._say(findings, node, path, f"expected {describe_schema(schema)}, got {_got(node)}")
@@ -378,9 +338,9 @@ def _got(node: Node, typed: Any = None) -> str:
         names = ", ".join(f"${{{name}}}" for name in node.env_vars)
         return f"the value of {names} (not shown)"
     if isinstance(typed, bool):
-        return _show(typed)
+        return show(typed)
     if isinstance(typed, int | Decimal):
-        return str(typed)
+        return show(typed)
     if isinstance(node.value, str) and node.value != "":
         return repr(node.value)
     return node.shape()
@@ -402,48 +362,5 @@ def _node_at(root: Node, path: Path) -> Node:
 
 def _reword(error: ValidationError, node: Node) -> str:
     """jsonschema's error as ``what was expected, got what`` without echoing secrets."""
-    kind = error.validator
-    rule: Any = error.validator_value
-    got = f", got {_got(node, error.instance)}" if isinstance(error.instance, str | int | Decimal) else ""
-    words: dict[str, str] = {
-        "minimum": f"must be >= {rule}",
-        "maximum": f"must be <= {rule}",
-        "exclusiveMinimum": f"must be > {rule}",
-        "exclusiveMaximum": f"must be < {rule}",
-        "multipleOf": f"must be a multiple of {rule}",
-        "minLength": f"must be at least {rule} characters long",
-        "maxLength": f"must be at most {rule} characters long",
-        "pattern": f"must match the pattern {rule}",
-        "const": f"must be {_show(rule)}",
-        "minItems": f"needs at least {rule} items",
-        "maxItems": f"takes at most {rule} items",
-        "uniqueItems": "items must be unique",
-        "minProperties": f"needs at least {rule} keys",
-        "maxProperties": f"takes at most {rule} keys",
-        "format": f"must be a valid {rule}",
-    }
-    if kind in words:
-        return words[kind] + (got if kind not in ("minItems", "maxItems", "uniqueItems") else "")
-    if kind == "enum":
-        options = [_show(item) for item in rule]
-        hint = ""
-        if isinstance(error.instance, str) and not node.secret:
-            hint = suggest(error.instance, [str(item) for item in rule])
-        return f"expected one of: {', '.join(options)}{got}{hint}"
-    if kind == "type":
-        return f"expected {describe_schema({'type': rule})}{got}"
-    if kind == "required":
-        missing = [k for k in rule if isinstance(error.instance, Mapping) and k not in error.instance]
-        return "missing required key " + ", ".join(f"'{k}'" for k in missing)
-    if kind in ("anyOf", "oneOf"):
-        branches = rule if isinstance(rule, list) else []
-        required_sets = [b.get("required") for b in branches if isinstance(b, Mapping)]
-        if branches and all(required_sets) and all(len(b) == 1 for b in branches):
-            keys = ", ".join(str(r[0]) for r in required_sets if r)
-            return f"needs at least one of: {keys}"
-        return f"expected {describe_schema({kind: branches})}{got}"
-    if kind == "not":
-        return "is not allowed here"
-    if node.secret:
-        return f"fails the '{kind}' rule of the schema"
-    return str(error.message)
+    got = _got(node, error.instance) if isinstance(error.instance, str | int | Decimal) else None
+    return reword(error, got, secret=node.secret)

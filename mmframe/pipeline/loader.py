@@ -25,7 +25,7 @@ from mmframe.pipeline.model import (
 )
 from mmframe.pipeline.overrides import apply_overrides
 from mmframe.pipeline.schema import pipeline_schema
-from mmframe.pipeline.tree import Node, decode_source, parse_document
+from mmframe.pipeline.tree import MAX_PIPELINE_BYTES, Node, decode_source, parse_document, too_large
 from mmframe.plugins import Registry, UnknownComponentError
 
 CONTROL_TOKEN_ENV = "MMFRAME_CONTROL_TOKEN"
@@ -45,7 +45,10 @@ def load_pipeline(
     """Load and validate the pipeline file at ``path``; raise `PipelineError` listing every problem."""
     file = str(path)
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as stream:
+            data = stream.read(MAX_PIPELINE_BYTES + 1)  # never more: an absurd file is refused unread
+            if len(data) > MAX_PIPELINE_BYTES:
+                raise too_large(os.fstat(stream.fileno()).st_size, file)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise PipelineError([PipelineIssue(file, None, f"cannot read the file: {reason}")]) from None
@@ -76,6 +79,10 @@ def load_pipeline_text(
     feeds = refs.many(Kind.FEED, tree.get("feeds"), "feeds")
     risk = refs.many(Kind.RISK, tree.get("risk"), "risk")
     sinks = refs.many(Kind.SINK, tree.get("sinks"), "sinks")
+    _check_rejects(tree.get("runtime"), top.get("runtime"), reporter)
+    _duplicate_tickers(tree, reporter)
+    if not reporter.issues:
+        _close_window(tree, top, reporter)
     issues = override_issues + sorted(reporter.issues, key=lambda i: (i.file != OVERRIDE_SOURCE, i.line or 0))
     if issues:
         raise PipelineError(issues)
@@ -130,7 +137,7 @@ class _Components:
         if spec is None or not _is_config(config_node):
             return None
         config = self._config(spec, config_node, (*path, "with"), use)
-        return None if config is None else ComponentRef(kind, name, config, node.line)
+        return None if config is None else ComponentRef(kind, name, config, node.line, key_lines(config_node))
 
     def many(self, kind: Kind, node: Node | None, key: str) -> tuple[ComponentRef, ...]:
         if node is None or not isinstance(node.value, list):
@@ -159,7 +166,7 @@ class _Components:
         if spec is None:
             return None
         config = self._config(spec, config_node, path, name_node)
-        return None if config is None else ComponentRef(Kind.VENUE, name, config, node.line)
+        return None if config is None else ComponentRef(Kind.VENUE, name, config, node.line, key_lines(config_node))
 
     def _spec(self, kind: Kind, name: str, node: Node, path: str) -> ComponentSpec | None:
         try:
@@ -203,6 +210,60 @@ class _Components:
         return config
 
 
+def key_lines(node: Node, prefix: str = "") -> dict[str, int]:
+    """The line of every key under a ``with:`` mapping, dotted for nested keys (a list item's index
+    is a key too: ``loss_thresholds.1``)."""
+    lines: dict[str, int] = {}
+    value = node.value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        path = f"{prefix}{key}"
+        if child.line is not None:
+            lines[path] = child.line
+        if not child.is_scalar:
+            lines.update(key_lines(child, path + "."))
+    return lines
+
+
+def _duplicate_tickers(tree: dict[str, Node], report: _Reporter) -> None:
+    """Report every ticker listed twice (in ``markets:`` or its ``tickers:``), at the second mention."""
+    node = tree.get("markets")
+    if node is not None and isinstance(node.value, dict):
+        node = node.value.get("tickers")
+    if node is None or not isinstance(node.value, list):
+        return
+    seen: dict[str, int | None] = {}
+    for item in node.value:
+        if not isinstance(item.value, str):
+            continue
+        ticker = item.value.strip()
+        if ticker in seen:
+            first = seen[ticker]
+            where = f" (first on line {first})" if first is not None else ""
+            report(item, "markets", f"ticker '{ticker}' is listed twice{where}: list each market once")
+        else:
+            seen[ticker] = item.line
+
+
+def _close_window(tree: dict[str, Node], top: Mapping[str, Any], report: _Reporter) -> None:
+    """``min_close_minutes`` after ``max_close_hours`` leaves no market to select."""
+    markets = top.get("markets")
+    filters = markets.get("filters", {}) if isinstance(markets, Mapping) else {}
+    low, high = filters.get("min_close_minutes"), filters.get("max_close_hours")
+    if isinstance(low, int) and isinstance(high, int) and low > high * 60:
+        node = _child(tree["markets"], "filters", "min_close_minutes") or tree["markets"]
+        report(node, "markets.filters.min_close_minutes",
+               f"{low} minutes is after max_close_hours ({high} h): no market can close in that window")
+
+
+def _child(node: Node, *keys: str) -> Node | None:
+    for key in keys:
+        if not isinstance(node.value, dict) or key not in node.value:
+            return None
+        node = node.value[key]
+    return node
+
+
 def _is_config(node: Node) -> bool:
     return isinstance(node.value, dict) or node.value == ""
 
@@ -230,6 +291,7 @@ def _markets(raw: Any) -> MarketSelection:
             max_spread=_units(filters.get("max_spread"), PRICE_SCALE),
             refresh_seconds=float(filters["refresh_seconds"]) if "refresh_seconds" in filters else None,
         ),
+        missing=str(raw.get("missing", "refuse")),
     )
 
 
@@ -258,6 +320,21 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
     )
 
 
+def _check_rejects(node: Node | None, runtime: Any, report: _Reporter) -> None:
+    """What the schema cannot say about ``runtime.rejects``: the longest backoff is at least the first."""
+    raw = runtime.get("rejects") if isinstance(runtime, Mapping) else None
+    if node is None or not isinstance(node.value, dict) or not isinstance(raw, Mapping):
+        return
+    default = RejectPolicy()
+    first = raw.get("backoff_ms", default.backoff_ns // 1_000_000)
+    longest = raw.get("max_backoff_ms", default.max_backoff_ns // 1_000_000)
+    if isinstance(first, int) and isinstance(longest, int) and longest < first:
+        rejects = node.value.get("rejects")
+        where = rejects.value.get("max_backoff_ms") if rejects is not None and isinstance(rejects.value, dict) else None
+        report(where or rejects or node, "runtime.rejects.max_backoff_ms",
+               f"{longest} is shorter than backoff_ms ({first}); the longest backoff must be at least the first")
+
+
 def _reject_policy(raw: Mapping[str, Any]) -> RejectPolicy:
     """``runtime.rejects`` (milliseconds and seconds) -> nanoseconds."""
     d = RejectPolicy()
@@ -268,4 +345,9 @@ def _reject_policy(raw: Mapping[str, Any]) -> RejectPolicy:
         quarantine_after=int(raw.get("quarantine_after", d.quarantine_after)),
         window_ns=int(float(raw["window_seconds"]) * s) if "window_seconds" in raw else d.window_ns,
         cooldown_ns=int(float(raw["cooldown_seconds"]) * s) if "cooldown_seconds" in raw else d.cooldown_ns,
+        balance_cooldown_ns=(
+            int(float(raw["balance_cooldown_seconds"]) * s)
+            if "balance_cooldown_seconds" in raw
+            else d.balance_cooldown_ns
+        ),
     )

@@ -19,6 +19,17 @@ class ComponentRef:
     name: str
     config: dict[str, Any]
     line: int | None
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """The line of each key written under ``with:`` (dotted for nested keys), so a component that
+    refuses its config at build time is reported at the key it names."""
+
+    def line_of(self, key: str | None) -> int | None:
+        """The line of ``key`` (or of its closest written parent), else the component's line."""
+        while key:
+            if key in self.lines:
+                return self.lines[key]
+            key = key.rpartition(".")[0]
+        return self.line
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,9 @@ class MarketSelection:
     events: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
     filters: MarketFilters = field(default_factory=MarketFilters)
+    missing: str = "refuse"
+    """Explicit tickers the venue does not know: ``refuse`` to start naming them, or ``skip`` them
+    with a warning."""
 
     @property
     def is_static(self) -> bool:

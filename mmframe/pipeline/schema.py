@@ -16,20 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from mmframe.components import Kind
+from mmframe.config import DAY_SECONDS, MAX_ORDER_CONTRACTS
 from mmframe.plugins import Registry, RegistryEntry
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+MAX_MARKETS = 10_000
+"""The most tickers a pipeline may list (one process quotes about 2,000 markets within its budget)."""
 FIRST_PARTY_PACKAGE = "mmframe"
 
-_DOLLARS = {"type": "number", "minimum": 0, "multipleOf": 0.0001,
-            "description": "A dollar amount, at most 4 decimal places."}
-_CONTRACTS = {"type": "number", "minimum": 0, "multipleOf": 0.01,
+_SPREAD = {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "multipleOf": 0.0001,
+           "description": "A price distance in dollars: below $1, at most 4 decimal places."}
+_CONTRACTS = {"type": "number", "minimum": 0, "maximum": MAX_ORDER_CONTRACTS, "multipleOf": 0.01,
               "description": "A number of contracts, at most 2 decimal places."}
-_SECONDS = {"type": "number", "exclusiveMinimum": 0}
-_TICKER = {"type": "string", "pattern": "^\\S+$", "minLength": 1}
-_TICKERS = {"type": "array", "items": {"$ref": "#/$defs/ticker"}}
-
-
+_SECONDS = {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.001}
+_VOLUME = {"type": "number", "minimum": 0, "maximum": 10**12, "multipleOf": 0.01,
+           "description": "A number of contracts traded or open, at most 2 decimal places."}
+_TICKER = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    "minLength": 1,
+    "maxLength": 128,
+    "x-error": "must be a Kalshi ticker: ASCII letters, digits, '.', '-' and '_' (e.g. KXHIGHNY-26NOV27-T60)",
+}
+_TICKERS = {"type": "array", "maxItems": MAX_MARKETS, "items": {"$ref": "#/$defs/ticker"}}
 def _component(kind: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -51,7 +60,7 @@ _STATIC: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["name", "venue", "markets", "strategy"],
     "properties": {
-        "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64,
                  "description": "The pipeline's name (logs, sinks, client order ids)."},
         "venue": {
             "description": "The venue by name (`sim`, `kalshi-demo`, `kalshi`) or `{name: {config}}`.",
@@ -64,7 +73,7 @@ _STATIC: dict[str, Any] = {
         "markets": {
             "description": "A list of tickers, or selectors resolved by the venue.",
             "oneOf": [
-                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/ticker"}},
+                {"type": "array", "minItems": 1, "maxItems": MAX_MARKETS, "items": {"$ref": "#/$defs/ticker"}},
                 {"$ref": "#/$defs/marketSelector"},
             ],
         },
@@ -89,9 +98,17 @@ _STATIC: dict[str, Any] = {
                 "tickers": _TICKERS,
                 "series": _TICKERS,
                 "events": _TICKERS,
-                "patterns": {"type": "array", "items": {"type": "string", "minLength": 1},
+                "patterns": {"type": "array", "maxItems": 1000,
+                             "items": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[ -~]+$",
+                                       "x-error": "must be a glob pattern of ASCII characters"},
                              "description": "Glob patterns over tickers, e.g. KXHIGHNY-*."},
                 "filters": {"$ref": "#/$defs/marketFilters"},
+                "missing": {
+                    "enum": ["refuse", "skip"],
+                    "default": "refuse",
+                    "description": "Tickers listed in `tickers` that the venue does not know: `refuse` to start, "
+                    "naming them, or `skip` them with a warning and quote the rest.",
+                },
             },
         },
         "marketFilters": {
@@ -101,12 +118,12 @@ _STATIC: dict[str, Any] = {
             "properties": {
                 "status": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                            "description": "Market statuses to keep, e.g. active."},
-                "min_close_minutes": {"type": "integer", "minimum": 0},
-                "max_close_hours": {"type": "integer", "minimum": 0},
-                "min_volume": _CONTRACTS,
-                "min_open_interest": _CONTRACTS,
-                "max_spread": _DOLLARS,
-                "refresh_seconds": _SECONDS,
+                "min_close_minutes": {"type": "integer", "minimum": 0, "maximum": 525_600},
+                "max_close_hours": {"type": "integer", "minimum": 0, "maximum": 87_600},
+                "min_volume": _VOLUME,
+                "min_open_interest": _VOLUME,
+                "max_spread": _SPREAD,
+                "refresh_seconds": {**_SECONDS, "maximum": DAY_SECONDS},
             },
         },
         "feed": _component("feed"),
@@ -120,21 +137,22 @@ _STATIC: dict[str, Any] = {
             "description": "The HTTP control plane. The token may come from ${MMFRAME_CONTROL_TOKEN}.",
             "properties": {
                 "enabled": {"type": "boolean", "default": True},
-                "host": {"type": "string", "minLength": 1, "default": "127.0.0.1"},
+                "host": {"type": "string", "minLength": 1, "maxLength": 255, "default": "127.0.0.1"},
                 "port": {"type": "integer", "minimum": 0, "maximum": 65535, "default": 3001},
                 "token": {"type": "string", "minLength": 1},
-                "flatten_max_slippage": _DOLLARS,
+                "flatten_max_slippage": _SPREAD,
             },
         },
         "runtime": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "price_tolerance": {**_DOLLARS, "default": 0},
+                "price_tolerance": {**_SPREAD, "default": 0},
                 "size_tolerance": {**_CONTRACTS, "default": 0},
-                "housekeeping_seconds": {**_SECONDS, "default": 1},
+                "housekeeping_seconds": {**_SECONDS, "maximum": 3600, "default": 1},
                 "shutdown_timeout_seconds": {
                     **_SECONDS,
+                    "maximum": 3600,
                     "default": 30,
                     "description": "The stop's deadline: cancels are retried through 429s, 5xx and network "
                     "errors until then; the exit is non-zero (naming every order left) if any still rests.",
@@ -147,14 +165,19 @@ _STATIC: dict[str, Any] = {
                     "properties": {
                         "backoff_ms": {"type": "integer", "minimum": 1, "maximum": 600000, "default": 250,
                                        "description": "First backoff after a reject (doubles per repeat, jittered)."},
-                        "max_backoff_ms": {"type": "integer", "minimum": 1, "maximum": 3600000, "default": 30000},
+                        "max_backoff_ms": {"type": "integer", "minimum": 1, "maximum": 3600000, "default": 30000,
+                                           "description": "Longest backoff (at least backoff_ms)."},
                         "quarantine_after": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 5,
                                              "description": "Rejects in one market within window_seconds that "
                                              "quarantine it (orders pulled until /resume or the cool-down)."},
                         "window_seconds": {**_SECONDS, "maximum": 86400, "default": 60},
                         "cooldown_seconds": {**_SECONDS, "maximum": 86400, "default": 300,
-                                             "description": "How long a quarantine (and a balance stop) lasts "
-                                             "without an operator resume."},
+                                             "description": "How long a quarantine lasts without an operator "
+                                             "resume."},
+                        "balance_cooldown_seconds": {
+                            **_SECONDS, "maximum": 86400, "default": 30,
+                            "description": "Longest stop of creates in every market after insufficient_balance "
+                            "(it ends sooner on a fill or position report: the balance changed)."},
                     },
                 },
                 "max_intent_age_ms": {

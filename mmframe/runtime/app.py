@@ -14,18 +14,25 @@ from typing import Any
 import anyio
 
 from mmframe.clock import Clock, LiveClock
-from mmframe.components import ComponentContext, Kind
+from mmframe.components import ComponentContext, Kind, venue_payout
 from mmframe.domain.reconciler import ReconcilePolicy
+from mmframe.pipeline.errors import PipelineError, PipelineIssue
 from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.plugins import Registry
 from mmframe.runtime.engine import Engine, EngineParts
+from mmframe.runtime.errors import explain
 from mmframe.runtime.quoting import NamedRule, QuotingCore
 
 log = logging.getLogger("mmframe")
 
 
 class BuildError(RuntimeError):
-    """A component could not be built from its config."""
+    """A component could not be built from its config; ``issue`` says where in the pipeline file
+    (``FILE:LINE: key.path: reason``), exactly as ``mmframe check`` prints it."""
+
+    def __init__(self, issue: PipelineIssue) -> None:
+        super().__init__(issue.message)
+        self.issue = issue
 
 
 def client_order_prefix(pipeline_name: str) -> str:
@@ -44,12 +51,32 @@ def _rule_names(refs: list[ComponentRef]) -> list[str]:
     return names
 
 
-def _build(registry: Registry, kind: Kind, ref: ComponentRef, ctx: ComponentContext) -> Any:
+def _build(
+    registry: Registry, kind: Kind, ref: ComponentRef, ctx: ComponentContext, pipeline: Pipeline, where: str
+) -> Any:
+    """``ref``'s factory called with its config; `BuildError` located at the key it refused."""
     spec = registry.get(kind, ref.name)
     try:
         return spec.factory(dict(ref.config), ctx)
     except Exception as exc:
-        raise BuildError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
+        raise BuildError(build_issue(pipeline, ref, where, exc)) from exc
+
+
+def build_issue(pipeline: Pipeline, ref: ComponentRef, where: str, exc: BaseException) -> PipelineIssue:
+    """The issue for a factory that refused (or failed on) its config: at the line of the field the
+    error names (`ConfigError.field`), else at the component's line."""
+    field = getattr(exc, "field", None)
+    field = field if isinstance(field, str) and field else None
+    path = f"{where}.{field}" if field else where
+    if isinstance(exc, ValueError) and not isinstance(exc, UnicodeError):
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+    else:  # a plugin bug or an environment problem: say what broke and where
+        reason = f"the {ref.kind} '{ref.name}' failed to build: {explain(exc)}"
+    return PipelineIssue(pipeline.path, ref.line_of(field), f"{path}: {reason}")
+
+
+def _venue_key(ref: ComponentRef) -> str:
+    return f"venue.{ref.name}" if ref.lines else "venue"
 
 
 def pipeline_dir(pipeline: Pipeline) -> str | None:
@@ -66,8 +93,14 @@ def build_engine(
     *,
     clock: Clock | None = None,
     control: Callable[[Engine], Any] | None = None,
+    credentials: bool = True,
 ) -> Engine:
-    """Instantiate venue, feeds, strategy, risk rules, executor and sinks for ``pipeline``."""
+    """Instantiate venue, feeds, strategy, risk rules, executor and sinks for ``pipeline``.
+
+    Nothing connects or writes here (venues connect in ``open``, sinks in ``start``), so ``mmframe
+    check`` calls this too: whatever ``run`` would refuse, ``check`` refuses, at the same line.
+    ``credentials=False`` (``check --no-credentials``) lets venues skip loading their keys.
+    Raises `BuildError`."""
     clock = clock or LiveClock()
     markets = tuple(pipeline.markets.tickers)
     ctx = ComponentContext(
@@ -77,19 +110,25 @@ def build_engine(
         logger=logging.getLogger(f"mmframe.{pipeline.name}"),
         base_dir=pipeline_dir(pipeline),
     )
-    venue = _build(registry, Kind.VENUE, pipeline.venue, ctx)
-    ctx.venue = venue
+    ctx.credentials = credentials
     ctx.extra["market_selection"] = pipeline.markets
-    feeds = [venue.feed()] + [_build(registry, Kind.FEED, ref, ctx) for ref in pipeline.feeds]
-    executor = (
-        _build(registry, Kind.EXECUTOR, pipeline.executor, ctx) if pipeline.executor else venue.executor()
-    )
-    strategy = _build(registry, Kind.STRATEGY, pipeline.strategy, ctx)
-    rules = [
-        NamedRule(name, _build(registry, Kind.RISK, ref, ctx))
-        for name, ref in zip(_rule_names(list(pipeline.risk)), pipeline.risk, strict=True)
+    ctx.extra["pipeline_path"] = pipeline.path
+    p = pipeline
+    venue = _build(registry, Kind.VENUE, p.venue, ctx, p, _venue_key(p.venue))
+    ctx.venue = venue
+    ctx.payout = venue_payout(venue)
+    feeds = [venue.feed()] + [
+        _build(registry, Kind.FEED, ref, ctx, p, f"feeds.{i}.with") for i, ref in enumerate(p.feeds)
     ]
-    sinks = [(ref.name, _build(registry, Kind.SINK, ref, ctx)) for ref in pipeline.sinks]
+    executor = (
+        _build(registry, Kind.EXECUTOR, p.executor, ctx, p, "executor.with") if p.executor else venue.executor()
+    )
+    strategy = _build(registry, Kind.STRATEGY, p.strategy, ctx, p, "strategy.with")
+    rules = [
+        NamedRule(name, _build(registry, Kind.RISK, ref, ctx, p, f"risk.{i}.with"))
+        for i, (name, ref) in enumerate(zip(_rule_names(list(p.risk)), p.risk, strict=True))
+    ]
+    sinks = [(ref.name, _build(registry, Kind.SINK, ref, ctx, p, f"sinks.{i}.with")) for i, ref in enumerate(p.sinks)]
     runtime = pipeline.runtime
     policy = ReconcilePolicy(
         price_tolerance=runtime.price_tolerance,
@@ -175,7 +214,8 @@ async def run_pipeline(
     except Exception as exc:
         if sock is not None:
             sock.close()
-        log.error("cannot build pipeline %s: %s", pipeline.name, exc)
+        reason = exc.issue if isinstance(exc, BuildError) else explain(exc)
+        log.error("cannot start pipeline %s: %s", pipeline.name, reason)
         return 2
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, engine)
@@ -185,3 +225,15 @@ async def run_pipeline(
     if engine.error:
         log.error("pipeline %s stopped with an error: %s", pipeline.name, engine.error)
     return code
+
+
+def check_pipeline(pipeline: Pipeline, registry: Registry, *, credentials: bool = True) -> None:
+    """Build ``pipeline`` exactly as ``run`` does, connecting nothing; `PipelineError` with the
+    located issue when a component refuses its config (``mmframe check``)."""
+    try:
+        build_engine(pipeline, registry, credentials=credentials)
+    except BuildError as exc:
+        raise PipelineError([exc.issue]) from None
+    except Exception as exc:  # the engine itself refused the parts: still one located line
+        issue = PipelineIssue(pipeline.path, None, f"cannot build the pipeline: {explain(exc)}")
+        raise PipelineError([issue]) from None

@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 
 from mmframe.clock import NANOS_PER_SECOND
-from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor
+from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor, venue_payout
 from mmframe.domain.events import (
     Event,
     MarketEvent,
@@ -214,6 +214,7 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
 
     venue = build(Kind.VENUE, pipeline.venue)
     ctx.venue = venue
+    ctx.payout = venue_payout(venue)
     feeds: list[Any] = [venue.feed()] + [build(Kind.FEED, ref) for ref in pipeline.feeds]
     names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
     for feed, name in zip(feeds, names, strict=True):

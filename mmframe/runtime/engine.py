@@ -338,10 +338,18 @@ class Engine:
         self._wake.set()
 
     def resume(self, reason: str = "operator") -> bool:
-        """Quote again after a pause or halt."""
+        """Quote again after a pause or halt; also ends every reject quarantine, backoff and the
+        balance stop (`release`)."""
         resumed = self.core.resume(reason)
         self._wake.set()
         return resumed
+
+    def release(self, ticker: str | None = None, reason: str = "operator") -> list[str]:
+        """End a market's reject quarantine and backoff (None: every market's, and the balance stop)
+        without touching a pause or halt; returns the markets released from quarantine."""
+        released = self.core.release(ticker, reason)
+        self._wake.set()
+        return released
 
     def update_params(self, target: str, params: Mapping[str, Any]) -> None:
         """Apply validated run-time params to ``strategy`` or a rule by name (KeyError if unknown)."""
@@ -377,8 +385,11 @@ class Engine:
         """Run until a signal, ``duration`` seconds, a fatal error or `request_stop`; returns an exit code."""
         self.stats.started_ns = self.clock.now_ns()
         async with anyio.create_task_group() as outer:
-            for runner in self._sinks:
-                await _start_sink(runner)
+            for index, runner in enumerate(self._sinks):
+                try:
+                    await _start_sink(runner)
+                except Exception as exc:  # e.g. a journal path that cannot be written: cannot start
+                    return await self._sinks_failed(exc, runner.name, self._sinks[:index], outer)
                 outer.start_soon(runner.run)
             self._restore_from_sinks()
             try:
@@ -401,6 +412,26 @@ class Engine:
         for line in self._summary:  # last, so a live status screen closing cannot hide it
             _summary_log.info("%s", line)
         return code
+
+    async def _sinks_failed(
+        self, exc: Exception, name: str, started: Sequence[SinkRunner], group: anyio.abc.TaskGroup
+    ) -> int:
+        """A sink could not start: nothing traded; close the ones that did; exit code 2."""
+        from mmframe.runtime.errors import explain  # it imports this module
+
+        self.error = f"sink {name} could not start: {explain(exc)}"
+        self.stop_reason = f"startup failed: {self.error}"
+        log.error("%s", self.error)
+        for runner in started:
+            runner.close()
+        group.cancel_scope.cancel()
+        for runner in started:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await runner.sink.close()
+                except Exception as close_exc:
+                    log.error("sink %s failed to close: %s", runner.name, close_exc)
+        return 2
 
     async def _run_trading(self, duration: float | None) -> int:
         parts = self.parts
@@ -449,7 +480,8 @@ class Engine:
             self.orders_left = await self.settle_orders()
             if self.orders_left:
                 self.error = (
-                    f"{len(self.orders_left)} order(s) still resting on the venue after shutdown: "
+                    (f"{self.error}; " if self.error else "")  # what stopped the run stays in the message
+                    + f"{len(self.orders_left)} order(s) still resting on the venue after shutdown: "
                     + "; ".join(describe_order(o) for o in self.orders_left)
                 )
                 for order in self.orders_left:
@@ -979,9 +1011,10 @@ def root_cause(exc: BaseException) -> BaseException:
 
 
 def _one_line(exc: BaseException) -> str:
-    exc = root_cause(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    """The root cause of ``exc`` on one line, with advice (`mmframe.runtime.errors.explain`)."""
+    from mmframe.runtime.errors import explain  # it imports this module
+
+    return explain(exc)
 
 
 def seconds_to_ns(seconds: float) -> int:

@@ -7,6 +7,7 @@ tests drive it directly. Per market: strategy quote -> risk rules in pipeline or
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +23,7 @@ from mmframe.domain.events import (
     FairValueUpdated,
     MarketEvent,
     MarketInfoReceived,
+    MarketReleased,
     MarketStatusChanged,
     OrderEvent,
     OrderFilled,
@@ -35,16 +37,19 @@ from mmframe.domain.events import (
 )
 from mmframe.domain.ledger import Ledger
 from mmframe.domain.market import MarketInfo
+from mmframe.domain.money import format_price
 from mmframe.domain.orders import OrderTracker
 from mmframe.domain.post_only import post_only_safe
 from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.domain.reject_policy import RejectPolicy
+from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate, GateState
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
 from mmframe.runtime.rejects import RejectGuard
 
+log = logging.getLogger("mmframe.quoting")
 _TRADE_IDS_KEPT = 100_000
 """How many booked fills' trade ids are remembered to drop repeats."""
 
@@ -103,6 +108,7 @@ class QuotingCore:
         self._post_only_guard = post_only_guard
         self.post_only_dropped = 0
         """Quote levels dropped because they would have crossed the book."""
+        self._repeats = RateLimitedLog(log, self._mono)
         self._emit = emit
         self._prefix = client_order_prefix
         self._ids = itertools.count(1)
@@ -339,6 +345,12 @@ class QuotingCore:
         safe, dropped = post_only_safe(quote, state.book)
         if dropped:
             self.post_only_dropped += dropped
+            book = state.book
+            self._repeats.log(
+                ("post-only", state.ticker),
+                "%s: dropped %d quote level(s) at or through the book (best bid %s, best ask %s)",
+                state.ticker, dropped, _dollars(book.best_bid()), _dollars(book.best_ask()),
+            )
         return safe
 
     def _record_verdict(self, ticker: str, rule: str, verdict: Verdict) -> None:
@@ -400,6 +412,16 @@ class QuotingCore:
         self.mark_all_dirty()
         return True
 
+    def release(self, ticker: str | None = None, reason: str = "operator") -> list[str]:
+        """End the quarantine and backoff of ``ticker`` (None: every market, and the balance stop);
+        returns the markets released from quarantine. Trading state (a pause) is left as it is."""
+        released = self.rejects.release(ticker, reason=reason)
+        for event in released:
+            self._quarantined(event)
+        if ticker is not None and ticker in self.markets:
+            self.mark_dirty(ticker)  # a backoff ended too: quote it now
+        return [event.ticker for event in released if isinstance(event, MarketReleased)]
+
     def housekeeping(self) -> None:
         """Periodic: auto-resume after a cool-down, and re-evaluate every market (staleness, age,
         lifecycle rules depend on time, not only on events)."""
@@ -425,3 +447,7 @@ class QuotingCore:
             else:
                 raise KeyError(target)
         self.mark_all_dirty()
+
+
+def _dollars(price: int | None) -> str:
+    return "-" if price is None else format_price(price)

@@ -61,7 +61,7 @@ EXECUTOR_SCHEMA: dict[str, Any] = {
     "properties": {
         "fees": {"type": "boolean", "default": True,
                  "description": "Charge Kalshi's fees by the market's fee type (maker fees only on maker-fee series)."},
-        "trade_match_ms": {"type": "number", "minimum": 0, "default": 500,
+        "trade_match_ms": {"type": "number", "minimum": 0, "maximum": 3_600_000, "default": 500,
                            "description": "A book decrease this close to a trade at the same level is that trade's."},
         "fill_on_cross": {"type": "boolean", "default": True,
                           "description": "Fill a resting order when the other side of the book reaches its price."},

@@ -26,6 +26,9 @@ class _SilentFeed:
 class BacktestVenue:
     """A venue for backtests only; ``open`` refuses to go live."""
 
+    payout = None
+    """Backtest markets say their own payout (the paper market of ``as2008-midprice`` pays $1000)."""
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         self._executor = QueueExecutor(config)
 

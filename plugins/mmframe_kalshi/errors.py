@@ -77,6 +77,15 @@ class UnreadableResponseError(TransportError):
         super().__init__(message, sent=True, **kwargs)
 
 
+class VenueUnreachableError(TransportError):
+    """The venue did not let us connect at startup (the message says what the last attempt met)."""
+
+    advice = "check rest_url and ws_url (scheme, host, port), the network, and that the venue is up"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, sent=False)
+
+
 class WriteRefused(KalshiError):
     """The caller's guard refused a write right before it would have been sent (for the executor:
     the runtime's gate was closed, or the action was too old). Nothing was written and the tokens
@@ -210,6 +219,9 @@ def error_from_response(status: int | None, body: bytes | str | Mapping[str, Any
         cls = InsufficientBalance
     elif status == 429 or code == "too_many_requests":
         cls = RateLimitedError
+        # Kalshi's 429 body carries no code; name it, so a reject it causes reads as a rate limit
+        # (the runtime's reject guard and the 429 metric go by the code).
+        kwargs["code"] = code or "too_many_requests"
     elif status == 401 or (status is None and code in {"authentication_error", "unauthorized"}):
         cls = AuthenticationError
     elif status == 403:

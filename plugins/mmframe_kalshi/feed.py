@@ -13,7 +13,6 @@ arrives. Malformed frames are logged and counted, never fatal.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -79,7 +78,8 @@ class KalshiFeed:
             if self.load_market_info:
                 await self._load_markets(ctx.markets)
             await self.session.subscribe(MARKET_CHANNELS, ctx.markets)
-            await asyncio.Event().wait()
+            # Runs until cancelled, or until the venue rejects our key: then the run must stop.
+            raise await self.session.wait_key_rejected()
         finally:
             remove()
 

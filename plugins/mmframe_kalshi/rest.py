@@ -54,6 +54,7 @@ from mmframe_kalshi.errors import (
     error_from_response,
 )
 from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathError, FastPathPool, RawResponse
+from mmframe_kalshi.keywatch import KeyWatch
 from mmframe_kalshi.limiter import AccountLimits, EndpointCosts, Priority, RateLimiter, limits_from_json
 from mmframe_kalshi.models import (
     Balance,
@@ -195,6 +196,8 @@ class KalshiRestClient:
         when it is about one of these markets (or its market is unreadable, or this is None); an
         item about any other market is left out with a warning (`malformed_items`)."""
         self.malformed_items = 0
+        self.key_watch: KeyWatch | None = None
+        """Told of every 401 refusing our key and every accepted request (`KalshiSession` sets it)."""
         self.rest_url = rest_url.rstrip("/")
         self._base_path = urlsplit(self.rest_url).path.rstrip("/")
         self._signer = signer
@@ -341,12 +344,17 @@ class KalshiRestClient:
         return True
 
     def _handle_response(self, method: str, path: str, status: int, content: bytes) -> Any:
-        """The JSON body of a response, or its typed error (counting 429s)."""
+        """The JSON body of a response, or its typed error (counting 429s, and telling `key_watch`
+        whether the venue accepted our key)."""
         if status >= 400:
             error = error_from_response(status, content)
             if isinstance(error, RateLimitedError):
                 self.rate_limited += 1
+            elif status == 401 and error.code != "header_timestamp_expired" and self.key_watch is not None:
+                self.key_watch.refused(f"{method} {path}", error.details or error.message)
             raise error
+        if self.key_watch is not None:
+            self.key_watch.accepted()
         if status == 204 or not content:
             return {}
         try:

@@ -1,7 +1,9 @@
 """Market selection: a pipeline's ``markets:`` (explicit tickers, series, events, glob patterns and
 filters) resolved against the venue's market list.
 
-Explicit tickers are always kept as written (the feed reports unknown ones). Markets found through
+Explicit tickers must exist on the venue (`known_tickers`): unknown ones refuse the start, naming
+them, or are skipped with a warning when the pipeline says ``markets: {tickers: [...], missing:
+skip}``. Markets found through
 series, events or patterns must pass every filter: status (``open`` = Kalshi's ``active``), close-time
 window, minimum volume and open interest, maximum spread.
 """
@@ -20,6 +22,8 @@ from mmframe.api import NANOS_PER_SECOND, Count, Price
 logger = logging.getLogger(__name__)
 
 _MAX_PAGES = 50
+TICKERS_PER_REQUEST = 100
+"""Tickers per ``GET /markets?tickers=`` request."""
 # GET /markets?status= takes these names; market objects report the others.
 _STATUS_QUERY = {"active": "open", "open": "open", "inactive": "paused", "paused": "paused",
                  "initialized": "unopened", "unopened": "unopened", "closed": "closed",
@@ -115,6 +119,38 @@ async def candidate_markets(source: MarketSource, selection: Any) -> list[Any]:
             pool = await fetch()
         found.update((m.ticker, m) for m in pool if fnmatch.fnmatchcase(m.ticker, pattern))
     return list(found.values())
+
+
+class UnknownMarketsError(ValueError):
+    """Explicit tickers the venue does not list."""
+
+    def __init__(self, unknown: Sequence[str], *, none_left: bool = False) -> None:
+        names = ", ".join(unknown[:20]) + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        if none_left:
+            super().__init__(f"none of the pipeline's markets exist on the venue: {names}")
+        else:
+            super().__init__(f"{len(unknown)} market(s) do not exist on the venue: {names}")
+        self.unknown = tuple(unknown)
+        self.advice = ("check the tickers (mmframe doctor FILE lists the venue's markets), or write markets: "
+                       "{tickers: [...], missing: skip} to quote the others")
+
+
+async def known_tickers(source: MarketSource, tickers: Sequence[str], missing: str = "refuse") -> list[str]:
+    """``tickers`` that the venue lists, in order. Unknown ones raise `UnknownMarketsError` naming
+    them, or (``missing="skip"``) are left out with a warning; none left is always an error."""
+    found: set[str] = set()
+    for start in range(0, len(tickers), TICKERS_PER_REQUEST):
+        chunk = list(tickers[start : start + TICKERS_PER_REQUEST])
+        found.update(m.ticker for m in await source.list_markets(tickers=chunk, limit=len(chunk)))
+    unknown = [t for t in tickers if t not in found]
+    if not unknown:
+        return list(tickers)
+    kept = [t for t in tickers if t in found]
+    if missing != "skip" or not kept:
+        raise UnknownMarketsError(unknown, none_left=not kept)
+    logger.warning("skipping %d market(s) the venue does not list (markets.missing: skip): %s",
+                   len(unknown), ", ".join(unknown))
+    return kept
 
 
 async def resolve_markets(source: MarketSource, selection: Any, now_ns: int) -> list[str]:

@@ -30,7 +30,8 @@ from mmframe_kalshi.auth import (
     RequestSigner,
 )
 from mmframe_kalshi.credentials import KalshiCredentials
-from mmframe_kalshi.errors import AuthenticationError, KalshiError
+from mmframe_kalshi.errors import AuthenticationError, KalshiError, VenueUnreachableError
+from mmframe_kalshi.keywatch import KeyRejectedError, KeyWatch
 from mmframe_kalshi.limiter import RateLimiter
 from mmframe_kalshi.parsing import Frame
 from mmframe_kalshi.rest import ORDERS_V2_BATCH, KalshiRestClient, RetryPolicy
@@ -114,6 +115,10 @@ class KalshiSession:
             rng=rng,
             use_yes_price=use_yes_price,
         )
+        self.key_watch = KeyWatch(credentials.key_id[:8] + ("…" if len(credentials.key_id) > 8 else ""))
+        """Consecutive refusals of our key by REST and WebSocket (`keywatch`)."""
+        self.rest.key_watch = self.key_watch
+        self.ws.key_watch = self.key_watch
         self._load_limits = load_limits
         self._listeners: dict[str, list[FrameListener]] = {}
         self._gap_listeners: list[GapListener] = []
@@ -144,8 +149,27 @@ class KalshiSession:
         self._tasks.append(asyncio.create_task(self.ws.run(), name="kalshi-ws"))
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
-        """Wait until the WebSocket is up (raises TimeoutError)."""
-        await self.ws.wait_connected(timeout)
+        """Wait until the WebSocket is up: `KeyRejectedError` as soon as the venue rejects our key,
+        `VenueUnreachableError` (saying why the last attempt failed) after ``timeout`` seconds."""
+        connected = asyncio.ensure_future(self.ws.wait_connected(None))
+        rejected = asyncio.ensure_future(self.key_watch.wait())
+        try:
+            done, _ = await asyncio.wait({connected, rejected}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (connected, rejected):
+                task.cancel()
+        if rejected in done:
+            raise rejected.result()
+        if connected not in done:
+            raise VenueUnreachableError(
+                f"no WebSocket connection to {self.ws.ws_url} within {timeout:g} s"
+                + (f" (last attempt: {self.ws.last_error})" if self.ws.last_error else "")
+            )
+
+    async def wait_key_rejected(self) -> KeyRejectedError:
+        """Return once the venue rejects our key (`KeyWatch`); never, while it accepts it."""
+        return await self.key_watch.wait()
 
     async def close(self) -> None:
         if self.presigner is not None:

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    MAX_CONTRACTS,
+    MAX_DOLLARS,
     MICROS_PER_PRICE,
     ONE_DOLLAR,
     AccountSnapshot,
     ComponentContext,
     ComponentSpec,
+    ConfigError,
     Count,
     FeedContext,
     Kind,
@@ -40,11 +43,13 @@ from mmframe.api import (
 )
 from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
+from mmframe_kalshi.errors import AuthenticationError, CredentialsError, PermissionDeniedError
 from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
+from mmframe_kalshi.keywatch import KeyRejectedError
 from mmframe_kalshi.limiter import DEFAULT_COST as DEFAULT_WRITE_COST
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
-from mmframe_kalshi.selection import SelectionRefresher, resolve_markets
+from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
 
 if TYPE_CHECKING:
@@ -67,6 +72,8 @@ _TRADING_PROPERTIES: dict[str, Any] = {
     "order_group_contracts_limit": {
         "type": "number",
         "minimum": 0,
+        "maximum": MAX_CONTRACTS,
+        "multipleOf": 0.01,
         "default": 1000,
         "description": "Exchange-side breaker: every order goes into one order group that Kalshi cancels "
         "(and blocks) once more than this many contracts fill within 15 s; 0 places orders without a group.",
@@ -97,6 +104,7 @@ _TRADING_PROPERTIES: dict[str, Any] = {
     "fill_lookback_hours": {
         "type": "number",
         "exclusiveMinimum": 0,
+        "maximum": 720,
         "default": 24,
         "description": "How far back startup reads fills, hours.",
     },
@@ -106,6 +114,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_max_age_ms": {
         "type": "integer",
         "minimum": 250,
+        "maximum": 60000,
         "default": DEFAULT_MAX_AGE_MS,
         "description": "Oldest a pre-made signature of the batch create/cancel endpoints may be when a "
         "request takes it, ms. Halved automatically (with a warning) if the venue refuses one as expired.",
@@ -113,6 +122,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_order_max_age_ms": {
         "type": "integer",
         "minimum": 250,
+        "maximum": 60000,
         "default": DEFAULT_ORDER_MAX_AGE_MS,
         "description": "Oldest a pre-made signature of an order's amend/decrease endpoint may be when a "
         "request takes it, ms (Kalshi's timestamp window is unpublished; FIX allows 30 s). Halved "
@@ -121,6 +131,7 @@ _SIGNING_PROPERTIES: dict[str, Any] = {
     "presign_order_paths": {
         "type": "integer",
         "minimum": 0,
+        "maximum": 1000000,
         "default": DEFAULT_MAX_ORDER_PATHS,
         "description": "Most amend/decrease endpoints (two per resting order) kept pre-signed by the signing "
         "thread; beyond it those requests sign inline. Each costs a signature per 3/4 of "
@@ -142,11 +153,17 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
         "rest_url": {
             "type": "string",
             "minLength": 1,
+            "maxLength": 2048,
+            "pattern": "^https?://[^\\s/]+",
+            "x-error": "must be an http:// or https:// URL (the REST base, e.g. https://HOST/trade-api/v2)",
             "description": "REST base URL ending in /trade-api/v2 (default: the venue's host).",
         },
         "ws_url": {
             "type": "string",
             "minLength": 1,
+            "maxLength": 2048,
+            "pattern": "^wss?://[^\\s/]+",
+            "x-error": "must be a ws:// or wss:// URL (the WebSocket, e.g. wss://HOST/trade-api/ws/v2)",
             "description": "WebSocket URL ending in /trade-api/ws/v2 (default: the venue's host).",
         },
         "key_id": {
@@ -183,10 +200,13 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "default": "standard",
             "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
         },
-        "seed": {"type": "integer", "minimum": 0, "description": "Random seed (default: the scenario's)."},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
+                 "description": "Random seed (default: the scenario's)."},
         "balance": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "maximum": MAX_DOLLARS,
+            "multipleOf": 0.0001,
             "description": "Starting balance of the generated account, dollars (default: the scenario's).",
         },
         "tier": {
@@ -260,6 +280,11 @@ def _number(value: Any) -> Decimal | int:
     if isinstance(value, int | Decimal):
         return value
     return Decimal(str(value))
+
+
+class CredentialsConfigError(ConfigError, CredentialsError):
+    """Missing or unusable credentials, as a config error naming the key (``key_id`` or
+    ``private_key_path``) so ``mmframe check`` points at it; still a `CredentialsError`."""
 
 
 # --- delegates handed out before open() --------------------------------------------------------
@@ -401,17 +426,23 @@ class KalshiVenue:
         self._sim_task: asyncio.Task[None] | None = None
         self._sim_stop: asyncio.Event | None = None
         if name != "sim":
-            # Fail at build time (``mmframe run`` exit 2) rather than after connecting.
-            self._credentials: KalshiCredentials | None = load_credentials(
-                key_id=self.config.get("key_id"),
-                private_key_path=ctx.path(key_path) if (key_path := self.config.get("private_key_path")) else None,
-            )
+            # Fail at build time (``mmframe run`` exit 2, and ``mmframe check``) rather than after connecting.
+            self._credentials: KalshiCredentials | None = self._load_credentials() if ctx.credentials else None
             default_rest, default_ws = (DEMO_REST, DEMO_WS) if name == "kalshi-demo" else (PROD_REST, PROD_WS)
             self.rest_url = str(self.config.get("rest_url") or default_rest)
             self.ws_url = str(self.config.get("ws_url") or default_ws)
         else:
             self._credentials = None
             self.rest_url = self.ws_url = ""
+
+    def _load_credentials(self) -> KalshiCredentials:
+        """The key from the config or the environment; `ConfigError` naming the key at fault."""
+        key_id, path = self.config.get("key_id"), self.config.get("private_key_path")
+        try:
+            return load_credentials(key_id=key_id, private_key_path=self.ctx.path(path) if path else None)
+        except CredentialsError as exc:
+            field = "key_id" if "key id" in str(exc) else "private_key_path"
+            raise CredentialsConfigError(f"venue {self.name}: {exc}", field=field) from None
 
     @classmethod
     def factory(cls, name: str) -> Any:
@@ -450,8 +481,14 @@ class KalshiVenue:
                 cancel_order_on_pause=opts.cancel_order_on_pause,
             )
             self._conn = _Connection(session, KalshiFeed(session), executor)
-            await session.open()
-            await session.wait_connected(_CONNECT_TIMEOUT_S)
+            try:
+                await session.open()
+                await session.wait_connected(_CONNECT_TIMEOUT_S)
+            except AuthenticationError as exc:
+                if isinstance(exc, KeyRejectedError | PermissionDeniedError) or exc.code == "header_timestamp_expired":
+                    raise
+                refusal = exc.details or exc.message or "HTTP 401"
+                raise KeyRejectedError(f"the venue rejects our key {session.key_watch.key}: {refusal}") from exc
             await self._resolve_markets(session)
         except BaseException:
             await self.close()
@@ -511,9 +548,13 @@ class KalshiVenue:
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
         selection = self.ctx.extra.get("market_selection")
+        missing = getattr(selection, "missing", "refuse")
         if selection is None or selection.is_static:
-            self._markets = tuple(self.ctx.markets)
+            self._markets = tuple(await known_tickers(session.rest, self.ctx.markets, missing))
             return
+        if selection.tickers:  # explicit tickers must exist too; skipped ones stay out of refreshes
+            kept = tuple(await known_tickers(session.rest, selection.tickers, missing))
+            selection = dataclasses.replace(selection, tickers=kept)
         now = self.ctx.clock.now_ns()
         self._markets = tuple(await resolve_markets(session.rest, selection, now))
         refresh_s = selection.filters.refresh_seconds

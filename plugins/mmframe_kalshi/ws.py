@@ -38,11 +38,12 @@ from urllib.parse import urlsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from mmframe.api import Clock, RateLimitedLog
 from mmframe_kalshi.auth import RequestSigner
-from mmframe_kalshi.errors import MalformedMessageError
+from mmframe_kalshi.errors import MalformedMessageError, error_from_response
+from mmframe_kalshi.keywatch import KeyWatch
 from mmframe_kalshi.parsing import Frame, parse_frame
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,10 @@ class KalshiWebSocket:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._yield_requested = False
         self.stats = WsStats()
+        self.key_watch: KeyWatch | None = None
+        """Told of handshakes refused with 401 and of every connect (`KalshiSession` sets it)."""
+        self.last_error = ""
+        """Why the last connection attempt failed (for a startup that never connects)."""
         # Gaps, duplicates and malformed frames come in storms under a faulty venue: one line per
         # condition every 10 s, with the count of those not logged.
         self._repeats = RateLimitedLog(logger, clock.monotonic_ns)
@@ -228,6 +233,8 @@ class KalshiWebSocket:
                 ) as ws:
                     assert isinstance(ws, _WatchedConnection)
                     attempt = 0
+                    if self.key_watch is not None:
+                        self.key_watch.accepted()
                     await self._serve(ws)
                 # A clean close by the server is still a disconnect for us.
                 logger.warning("Kalshi WS %s closed by the server", self.ws_url)
@@ -235,6 +242,10 @@ class KalshiWebSocket:
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, InvalidURI) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if self._key_refused(exc):
+                    self._on_status("rejected", "the venue rejects our key")
+                    return  # reconnecting cannot help: the feed reports it and the run stops
                 logger.warning("Kalshi WS %s: %s: %s", self.ws_url, type(exc).__name__, exc)
                 self._on_status("reconnecting", f"{type(exc).__name__}: {exc}")
             except Exception as exc:
@@ -246,6 +257,19 @@ class KalshiWebSocket:
             delay = self.backoff.delay(attempt, self._rng)
             attempt += 1
             await asyncio.sleep(delay)
+
+    def _key_refused(self, exc: Exception) -> bool:
+        """Tell `key_watch` of a handshake answered 401; whether the key now counts as rejected."""
+        response = getattr(exc, "response", None)
+        if self.key_watch is None or not isinstance(exc, InvalidStatus) or response is None:
+            return False
+        if response.status_code != 401:
+            return False
+        error = error_from_response(401, bytes(response.body or b""))
+        if error.code == "header_timestamp_expired":
+            return False
+        self.key_watch.refused("WebSocket handshake", error.details or error.message)
+        return self.key_watch.rejected is not None
 
     def drop(self) -> None:
         """Abort the current connection (tests and operators); `run` reconnects."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmframe.api import (
+    DAY_SECONDS,
     NANOS_PER_SECOND,
     BookSide,
     Count,
@@ -46,6 +47,7 @@ class ActionRateRule(ConfiguredRule[ActionRateParams]):
             "max_actions": {
                 "type": "integer",
                 "minimum": 1,
+                "maximum": 100000,
                 "default": 20,
                 "description": "Most order actions one market may submit within the window.",
                 "examples": [20],
@@ -53,6 +55,8 @@ class ActionRateRule(ConfiguredRule[ActionRateParams]):
             "window_seconds": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": DAY_SECONDS,
+                "multipleOf": 0.001,
                 "default": 10,
                 "description": "Length of the sliding window, seconds.",
                 "examples": [10],

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmframe.api import (
+    MAX_DOLLARS,
     NANOS_PER_SECOND,
+    WEEK_SECONDS,
     Event,
     MarketView,
     PortfolioView,
@@ -56,6 +58,8 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
             "max_loss": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_DOLLARS,
+                "multipleOf": 0.0001,
                 "default": 100,
                 "description": "Halt when today's net PnL is at or below minus this many dollars.",
                 "examples": [100],
@@ -63,6 +67,8 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
             "max_drawdown": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_DOLLARS,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Halt when net PnL falls this many dollars below its high-water mark; 0 turns the "
                 "trailing drawdown off.",
@@ -71,6 +77,8 @@ class DailyLossRule(ConfiguredRule[DailyLossParams]):
             "resume_after_seconds": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": WEEK_SECONDS,
+                "multipleOf": 0.001,
                 "default": 0,
                 "description": "Resume by itself after this cool-down, seconds; 0 waits for an operator.",
                 "examples": [900],

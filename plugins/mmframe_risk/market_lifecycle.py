@@ -26,6 +26,7 @@ class MarketLifecycleRule(ConfiguredRule[MarketLifecycleParams]):
             "stop_before_close_minutes": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": 10080,
                 "default": 5,
                 "description": "Pull quotes this many minutes before the market's close time.",
                 "examples": [10],

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmframe.api import (
+    MAX_CONTRACTS,
+    MAX_DOLLARS,
+    MAX_ORDER_CONTRACTS,
     BookSide,
     Count,
     Level,
@@ -82,6 +85,8 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
             "max_contracts": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 0,
                 "description": "Largest sum over markets of worst-case positions, contracts; 0 turns it off.",
                 "examples": [1000],
@@ -89,6 +94,8 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
             "max_loss": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_DOLLARS,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest sum over markets of the worst-case loss at settlement, dollars; 0 turns "
                 "it off.",
@@ -97,6 +104,8 @@ class MaxExposureRule(ConfiguredRule[MaxExposureParams]):
             "size_increment": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_ORDER_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 1,
                 "description": "Clipped sizes are rounded down to a multiple of this many contracts.",
             },

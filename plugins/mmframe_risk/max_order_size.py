@@ -8,7 +8,10 @@ from typing import Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    MAX_DOLLARS,
+    MAX_ORDER_CONTRACTS,
     ONE_DOLLAR,
+    ConfigError,
     Count,
     Level,
     MarketView,
@@ -33,7 +36,8 @@ class MaxOrderSizeParams:
 
 class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
     """Clips each level to ``max_size`` contracts and, with ``max_notional``, to the size whose cost
-    (YES price x contracts for a bid, (payout - price) x contracts for an ask) fits the dollar cap."""
+    (YES price x contracts for a bid, (payout - price) x contracts for an ask) fits the dollar cap.
+    ``max_size`` is at most 10,000 contracts, the hard cap on one order (`MAX_ORDER_CONTRACTS`)."""
 
     NAME = "max-order-size"
     SUMMARY = "Clip every order to a maximum size in contracts and, optionally, in dollars at risk."
@@ -42,6 +46,8 @@ class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
             "max_size": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_ORDER_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 100,
                 "description": "Largest size of one order, contracts.",
                 "examples": [50],
@@ -49,6 +55,8 @@ class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
             "max_notional": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_DOLLARS,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest cost of one order if it fills, dollars (a bid costs its price, an ask "
                 "the payout minus its price, per contract); 0 turns it off.",
@@ -57,6 +65,8 @@ class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
             "size_increment": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_ORDER_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 1,
                 "description": "Clipped sizes are rounded down to a multiple of this many contracts.",
             },
@@ -67,6 +77,12 @@ class MaxOrderSizeRule(ConfiguredRule[MaxOrderSizeParams]):
     EXAMPLE = {"max_size": 50}
 
     def parse(self, config: Mapping[str, Any]) -> MaxOrderSizeParams:
+        if config["size_increment"] > config["max_size"]:
+            raise ConfigError(
+                f"{self.NAME}: size_increment {config['size_increment']} is above max_size {config['max_size']}: "
+                "every clipped order would round down to nothing",
+                field="size_increment",
+            )
         return MaxOrderSizeParams(
             max_size=count_from_config(config["max_size"], "max_size"),
             max_notional=price_from_config(config["max_notional"], "max_notional"),

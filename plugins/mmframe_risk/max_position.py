@@ -6,7 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mmframe.api import Count, MarketView, PortfolioView, Quote, Verdict, count_from_config, format_count
+from mmframe.api import (
+    MAX_CONTRACTS,
+    MAX_ORDER_CONTRACTS,
+    Count,
+    MarketView,
+    PortfolioView,
+    Quote,
+    Verdict,
+    count_from_config,
+    format_count,
+)
 from mmframe_risk._base import ConfiguredRule, schema
 from mmframe_risk._portfolio import gross_contracts_elsewhere
 from mmframe_risk._quotes import both_sides, clip_side
@@ -39,6 +49,8 @@ class MaxPositionRule(ConfiguredRule[MaxPositionParams]):
             "per_market": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 100,
                 "description": "Largest long or short position in one market, contracts.",
                 "examples": [200],
@@ -46,6 +58,8 @@ class MaxPositionRule(ConfiguredRule[MaxPositionParams]):
             "total": {
                 "type": "number",
                 "minimum": 0,
+                "maximum": MAX_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 0,
                 "description": "Largest sum over markets of each market's worst-case position (long or short), "
                 "contracts; 0 turns the total limit off.",
@@ -54,6 +68,8 @@ class MaxPositionRule(ConfiguredRule[MaxPositionParams]):
             "size_increment": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": MAX_ORDER_CONTRACTS,
+                "multipleOf": 0.01,
                 "default": 1,
                 "description": "Clipped sizes are rounded down to a multiple of this many contracts.",
             },

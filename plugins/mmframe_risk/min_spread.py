@@ -39,6 +39,8 @@ class MinSpreadRule(ConfiguredRule[MinSpreadParams]):
             "min_spread": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0.02,
                 "description": "Smallest allowed distance between our best ask and best bid, dollars.",
                 "examples": [0.02],

@@ -8,6 +8,7 @@ from typing import Any
 
 from mmframe.api import (
     BookSide,
+    ConfigError,
     Level,
     MarketView,
     PortfolioView,
@@ -38,7 +39,10 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
 
     ``action: clip`` pulls the side that would pay too much back to the band edge (a bid above the
     band moves down to its top, an ask below it moves up to its bottom) and drops levels on the
-    harmless side of the band; ``action: block`` pulls the market on any breach.
+    harmless side of the band; a level the band edge would put at or through the opposite best price
+    of the book is dropped, never moved there (it would cross: a post-only reject). ``action: block``
+    pulls the market on any breach. ``min_price`` must not be above ``max_price`` (a band no price
+    fits is refused when the pipeline loads).
     """
 
     NAME = "price-band"
@@ -48,6 +52,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "min_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Lowest allowed quote price, dollars.",
                 "examples": [0.03],
@@ -55,6 +61,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_price": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Highest allowed quote price, dollars; 0 means no cap.",
                 "examples": [0.97],
@@ -62,6 +70,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_mid": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the book mid, dollars; 0 turns it off.",
                 "examples": [0.1],
@@ -69,6 +79,8 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
             "max_distance_from_last_trade": {
                 "type": "number",
                 "minimum": 0,
+                "exclusiveMaximum": 1,
+                "multipleOf": 0.0001,
                 "default": 0,
                 "description": "Largest distance of any quote price from the last trade, dollars; 0 turns it off.",
                 "examples": [0.15],
@@ -85,6 +97,13 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
     EXAMPLE = {"min_price": 0.03, "max_price": 0.97, "max_distance_from_mid": 0.1}
 
     def parse(self, config: Mapping[str, Any]) -> PriceBandParams:
+        low, high = config["min_price"], config["max_price"]
+        if high and low > high:
+            raise ConfigError(
+                f"{self.NAME}: min_price {low} is above max_price {high}: no price could be quoted "
+                "(min_price must be <= max_price; max_price 0 means no cap)",
+                field="min_price",
+            )
         return PriceBandParams(
             min_price=price_from_config(config["min_price"], "min_price"),
             max_price=price_from_config(config["max_price"], "max_price"),
@@ -131,25 +150,38 @@ class PriceBandRule(ConfiguredRule[PriceBandParams]):
         if self.params.action == "block" or (high is not None and high < low):
             return Verdict.block(f"price-band: quote outside {where}")
         grid = grid_of(market)
-        bids = _clip(grid, quote.bids, low, high, BookSide.BID)
-        asks = _clip(grid, quote.asks, low, high, BookSide.ASK)
+        book = market.book
+        bids = _clip(grid, quote.bids, low, high, BookSide.BID, book.best_ask())
+        asks = _clip(grid, quote.asks, low, high, BookSide.ASK, book.best_bid())
         return Verdict.adjust(Quote(quote.ticker, bids, asks), f"price-band: quote clipped to {where}")
 
 
 def _clip(
-    grid: TickGrid, levels: tuple[Level, ...], low: Price, high: Price | None, side: BookSide
+    grid: TickGrid,
+    levels: tuple[Level, ...],
+    low: Price,
+    high: Price | None,
+    side: BookSide,
+    opposite: Price | None,
 ) -> tuple[Level, ...]:
+    """``levels`` moved into the band; a level the move would put at or through ``opposite`` (the
+    book's best price on the other side) is dropped instead: quotes rest as post-only orders, and
+    the venue rejects one that would cross."""
     kept: list[Level] = []
     for level in levels:
         price: Price | None = level.price
         if side is BookSide.BID:
             if high is not None and level.price > high:
                 price = grid.round_down(high)
+                if price is not None and opposite is not None and price >= opposite:
+                    continue
             if price is None or price < low or (kept and price >= kept[-1].price):
                 continue
         else:
             if level.price < low:
                 price = grid.round_up(low)
+                if price is not None and opposite is not None and price <= opposite:
+                    continue
             if price is None or (high is not None and price > high) or (kept and price <= kept[-1].price):
                 continue
         kept.append(level if price == level.price else Level(price, level.size))

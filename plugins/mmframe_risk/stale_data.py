@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from mmframe.api import NANOS_PER_SECOND, MarketView, PortfolioView, Quote, Verdict, fraction_from_config
+from mmframe.api import (
+    DAY_SECONDS,
+    NANOS_PER_SECOND,
+    MarketView,
+    PortfolioView,
+    Quote,
+    Verdict,
+    fraction_from_config,
+)
 from mmframe_risk._base import ConfiguredRule, schema
 
 
@@ -28,6 +36,8 @@ class StaleDataRule(ConfiguredRule[StaleDataParams]):
             "max_age_seconds": {
                 "type": "number",
                 "exclusiveMinimum": 0,
+                "maximum": DAY_SECONDS,
+                "multipleOf": 0.001,
                 "default": 60,
                 "description": "Pull quotes when the book has not updated for this many seconds.",
                 "examples": [30],

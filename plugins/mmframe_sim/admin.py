@@ -7,7 +7,8 @@ interactive faults behave the same.
     POST /_sim/faults            {"action": "drop_ws"}   (any action of faults.FAULT_ACTIONS + params)
     POST /_sim/faults/plan       {"faults": [{"at_seconds": 5, "action": "pause_exchange"}, ...]}
     GET  /_sim/faults            the live switches
-    GET  /_sim/truth             resting orders, positions, fair values, balances, time, faults
+    GET  /_sim/truth             resting orders, positions, fair values, balances, refused creates and
+                                 amends of API accounts (per code), time, faults
     GET  /_sim/orders?user_id=U  every order of account U, any status, with ``created_ns``
     GET  /_sim/requests?user_id=U&since_ns=T   the write log: signed writes that reached the exchange
     POST /_sim/time              {"freeze": true} | {"resume": true} | {"advance_seconds": 3.5}
@@ -181,6 +182,7 @@ def ground_truth(sim: SimServer, ticker: str | None = None) -> dict[str, Any]:
             for p in ex.all_positions(ticker)
         ],
         "fair_values": ex.fair_values(),
+        "rejects": [r for r in ex.reject_counts() if r["user_id"] in sim.accounts],
         "balances": {u: wire.balance_json(ex.balance(u)) for u in users if ex.has_account(u)},
         "accounts": list(sim.accounts),
         "participants": ex.participant_user_ids(),

@@ -26,6 +26,7 @@ cash balances stay whole cents like a normal Kalshi account.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import random
@@ -191,6 +192,8 @@ class Exchange:
         self._groups = OrderGroups()
         self._trading_active = True
         self._exchange_active = True
+        self._rejects: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
+        """Refused creates and amends: (user, action, code, details) -> how many."""
         config = participants if isinstance(participants, ParticipantConfig) else ParticipantConfig()
         self._participants: Participants | None = (
             Participants(self, config, random.Random(seed ^ 0x7EAD)) if participants is not False else None
@@ -599,6 +602,9 @@ class Exchange:
         try:
             self._catch_up()
             return self._create(user_id, request)
+        except ExchangeError as exc:
+            self._rejected(user_id, "create", exc)
+            raise
         finally:
             self._flush()
 
@@ -613,6 +619,7 @@ class Exchange:
                 try:
                     out.append(self._create(user_id, request))
                 except ExchangeError as exc:
+                    self._rejected(user_id, "create", exc)
                     out.append(exc)
         finally:
             self._flush()
@@ -1026,8 +1033,23 @@ class Exchange:
         try:
             now = self._catch_up()
             return self._amend(user_id, order_id, request, now)
+        except ExchangeError as exc:
+            self._rejected(user_id, "amend", exc)
+            raise
         finally:
             self._flush()
+
+    def _rejected(self, user_id: str, action: str, exc: ExchangeError) -> None:
+        self._rejects[user_id, action, exc.code, exc.details] += 1
+
+    def reject_counts(self, user_id: str | None = None) -> list[dict[str, object]]:
+        """Ground truth: refused creates and amends so far, per account, action, code and details
+        (Kalshi's ``invalid_order`` + ``post only cross`` is a post-only reject), most frequent first."""
+        return [
+            {"user_id": user, "action": action, "code": code, "details": details, "count": count}
+            for (user, action, code, details), count in self._rejects.most_common()
+            if user_id is None or user == user_id
+        ]
 
     def _amend(self, user_id: str, order_id: str, req: AmendRequest, now: int) -> OrderResult:
         acct, order = self._own_order(user_id, order_id)

@@ -16,7 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 from mmframe.api import (
+    DAY_SECONDS,
+    MAX_DOLLARS,
     NANOS_PER_SECOND,
+    WEEK_SECONDS,
     ComponentContext,
     ComponentSpec,
     Event,
@@ -32,15 +35,16 @@ NAME = "alerts"
 _URL = {"type": "string", "pattern": r"^\s*$|^\s*[A-Za-z0-9+._-]+://"}
 
 COMMON_PROPERTIES: dict[str, Any] = {
-    "loss_thresholds": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.0001},
+    "loss_thresholds": {"type": "array", "maxItems": 100,
+                        "items": {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_DOLLARS, "multipleOf": 0.0001},
                         "default": [], "description": "Alert once as today's net PnL falls to -each of these "
                         "dollar amounts."},
-    "max_per_minute": {"type": "integer", "minimum": 1, "default": 3,
+    "max_per_minute": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 3,
                        "description": "Per kind: at most this many alerts of one kind in any 60 s; more are "
                        "held back, counted and summarised."},
     "retries": {"type": "integer", "minimum": 0, "maximum": 10, "default": 2,
                 "description": "Retries of a target that did not accept an alert."},
-    "backoff_seconds": {"type": "number", "minimum": 0, "default": 1.0,
+    "backoff_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 1.0,
                         "description": "First retry delay; doubles each retry."},
 }
 SCHEMA: dict[str, Any] = {
@@ -58,20 +62,22 @@ SCHEMA: dict[str, Any] = {
                    "off unless listed)."},
         **COMMON_PROPERTIES,
         "per_kind_per_minute": {"type": "object", "propertyNames": {"enum": list(KINDS)},
-                                "additionalProperties": {"type": "integer", "minimum": 1}, "default": {},
+                                "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 10_000},
+                                "default": {},
                                 "description": "Caps for single kinds, e.g. {fill: 10}."},
-        "dedup_seconds": {"type": "number", "minimum": 0, "default": 300,
+        "dedup_seconds": {"type": "number", "minimum": 0, "maximum": WEEK_SECONDS, "default": 300,
                           "description": "An alert of the same kind and market within this long of the last "
                           "one sent is held back and counted; the next one sent says how many."},
-        "summary_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 300,
+        "summary_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": WEEK_SECONDS, "default": 300,
                             "description": "Held-back alerts are listed in a summary once the oldest has waited "
                             "this long, and in the stop alert."},
-        "disconnect_seconds": {"type": "number", "minimum": 0, "default": 30,
+        "disconnect_seconds": {"type": "number", "minimum": 0, "maximum": DAY_SECONDS, "default": 30,
                                "description": "Alert when the venue has not been connected for this long."},
         "reject_storm": {"type": "object", "additionalProperties": False, "default": {},
                          "description": "Rejects alert only as a storm: this many in one market within the window.",
-                         "properties": {"count": {"type": "integer", "minimum": 1, "default": 5},
-                                        "window_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 10}}},
+                         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 5},
+                                        "window_seconds": {"type": "number", "exclusiveMinimum": 0,
+                                                           "maximum": DAY_SECONDS, "default": 10}}},
         "daily_summary_hour": {"type": "integer", "minimum": 0, "maximum": 23, "default": 0,
                                "description": "UTC hour of the daily summary (when `daily` is listed)."},
     },

@@ -60,6 +60,7 @@ from mmframe.api import (
     TradingPaused,
     TradingResumed,
     VenueStatusChanged,
+    check_writable_path,
 )
 from mmframe_sinks import journal_db
 from mmframe_sinks._codec import plain
@@ -73,7 +74,7 @@ SCHEMA: dict[str, Any] = {
         "path": {"type": "string", "minLength": 1, "default": "var/mmframe.sqlite",
                  "description": "The SQLite file (created with its folder if missing); a relative path is "
                                 "relative to the pipeline file."},
-        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+        "mid_interval_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 1,
                                  "description": "Record each market's mid at most this often (for markouts)."},
         "restore": {"type": "boolean", "default": True,
                     "description": "Carry the books (positions at cost, today's PnL, fills) into a new run."},
@@ -151,7 +152,9 @@ class JournalSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
         path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
-        return cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.extra.get("backtest") else "live")
+        sink = cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.extra.get("backtest") else "live")
+        check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
+        return sink
 
     # --- lifecycle ------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from mmframe.api import ComponentContext, ComponentSpec, Event, Kind
+from mmframe.api import ComponentContext, ComponentSpec, Event, Kind, check_writable_path
 from mmframe_sinks._codec import event_line
 
 NAME = "jsonl"
@@ -21,9 +21,9 @@ SCHEMA: dict[str, Any] = {
         "path": {"type": "string", "minLength": 1, "default": "var/events.jsonl",
                  "description": "The log file (a relative path is relative to the pipeline file); rotated copies "
                                 "get .1, .2, ... (newest first)."},
-        "max_bytes": {"type": "integer", "minimum": 1024, "default": 50_000_000,
+        "max_bytes": {"type": "integer", "minimum": 1024, "maximum": 10**12, "default": 50_000_000,
                       "description": "Rotate before a write would make the file larger than this."},
-        "backups": {"type": "integer", "minimum": 0, "default": 5,
+        "backups": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 5,
                     "description": "Rotated files to keep; 0 keeps none (the file restarts empty)."},
         "exclude_kinds": {"type": "array", "items": {"type": "string"}, "default": [],
                           "description": "Event kinds to leave out, e.g. [BookDeltaReceived]."},
@@ -92,7 +92,9 @@ class JsonlSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JsonlSink:
         """A relative ``path`` is relative to the pipeline file."""
-        return cls(config, ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"]))))
+        sink = cls(config, ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"]))))
+        check_writable_path(NAME, "path", sink._file.path)  # refused when built (check, run), not at start
+        return sink
 
     async def start(self) -> None:
         await anyio.to_thread.run_sync(self._file.open)

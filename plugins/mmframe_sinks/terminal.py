@@ -49,9 +49,9 @@ SCHEMA: dict[str, Any] = {
     "properties": {
         "refresh_per_second": {"type": "number", "exclusiveMinimum": 0, "maximum": 30, "default": 4,
                                "description": "Redraws per second at most."},
-        "max_markets": {"type": "integer", "minimum": 1, "default": 20,
+        "max_markets": {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 20,
                         "description": "Market rows shown (positions first)."},
-        "recent_events": {"type": "integer", "minimum": 0, "default": 8,
+        "recent_events": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 8,
                           "description": "Notable events listed under the table."},
     },
 }

@@ -29,7 +29,7 @@ SCHEMA: dict[str, Any] = {
         "alerts": {"type": "array", "items": {"enum": list(LEGACY_ALERTS)}, "uniqueItems": True,
                    "default": list(LEGACY_ALERTS), "description": "Which alerts to send."},
         **COMMON_PROPERTIES,
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 5,
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600, "default": 5,
                             "description": "Connect and read timeout of each POST."},
     },
 }

@@ -16,8 +16,13 @@ from typing import Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    DAY_SECONDS,
+    MAX_CONTRACTS,
+    MAX_ORDER_CONTRACTS,
+    MAX_PAYOUT_DOLLARS,
     NANOS_PER_SECOND,
     PRICE_SCALE,
+    WEEK_SECONDS,
     BookSide,
     ComponentContext,
     ComponentSpec,
@@ -39,15 +44,32 @@ from mmframe_strategies._pricing import REFERENCES, ReferenceHold, grid_of, touc
 
 NAME = "avellaneda-stoikov"
 
+YEAR_SECONDS = 365 * DAY_SECONDS
+
 _EPSILON = 1e-6  # price units: float noise below this never moves a price to the next unit
 
 
 def _number(
-    default: float, description: str, *, minimum: float | None = None, exclusive: bool = False
+    default: float,
+    description: str,
+    *,
+    minimum: float | None = None,
+    exclusive: bool = False,
+    maximum: float | None = None,
+    below: float | None = None,
+    step: float | None = None,
 ) -> dict[str, Any]:
+    """A number field: ``minimum`` (exclusive with ``exclusive``), ``maximum`` or ``below`` (exclusive),
+    ``step`` (``multipleOf``: the unit's decimals for dollars and contracts)."""
     field: dict[str, Any] = {"type": "number", "default": default, "description": description}
     if minimum is not None:
         field["exclusiveMinimum" if exclusive else "minimum"] = minimum
+    if maximum is not None:
+        field["maximum"] = maximum
+    if below is not None:
+        field["exclusiveMaximum"] = below
+    if step is not None:
+        field["multipleOf"] = step
     return field
 
 
@@ -64,16 +86,14 @@ SCHEMA: dict[str, Any] = {
             "(Avellaneda & Stoikov 2008). `glft`: the asymptotic closed-form quotes of Guéant, Lehalle & "
             "Fernandez-Tapia (2013) for bounded inventory, which use `A` and ignore T−t.",
         },
-        "gamma": _number(0.1, "Risk aversion γ, per dollar.", minimum=0, exclusive=True),
+        "gamma": _number(0.1, "Risk aversion γ, per dollar.", minimum=0, exclusive=True, maximum=1000),
         "k": _number(
-            1.5, "Fill-intensity decay k in λ(δ) = A·e^(−kδ), per dollar.", minimum=0, exclusive=True
-        ),
+            1.5, "Fill-intensity decay k in λ(δ) = A·e^(−kδ), per dollar.", minimum=0, exclusive=True, maximum=1_000_000),
         "A": _number(
             140,
             "Fill-intensity scale A in λ(δ) = A·e^(−kδ), fills per time unit (`glft` only).",
             minimum=0,
-            exclusive=True,
-        ),
+            exclusive=True, maximum=1_000_000),
         "estimate_k": {
             "type": "boolean",
             "default": False,
@@ -84,32 +104,30 @@ SCHEMA: dict[str, Any] = {
         "k_min_fills": {
             "type": "integer",
             "minimum": 1,
+            "maximum": 100_000,
             "default": 50,
             "description": "Fills between fits of k.",
         },
-        "k_bin_width": _number(0.01, "Depth resolution of the k fit, dollars.", minimum=0, exclusive=True),
+        "k_bin_width": _number(0.01, "Depth resolution of the k fit, dollars.", minimum=0, exclusive=True, below=1, step=0.0001),
         "sigma": _number(
-            0, "Volatility σ, dollars per √time unit; 0 estimates it online from mid changes.", minimum=0
-        ),
+            0, "Volatility σ, dollars per √time unit; 0 estimates it online from mid changes.", minimum=0, maximum=MAX_PAYOUT_DOLLARS),
         "sigma_initial": _number(
             0.005,
             "σ used until `sigma_min_moves` mid changes were seen, dollars per √time unit.",
             minimum=0,
-            exclusive=True,
-        ),
-        "sigma_floor": _number(0.001, "Lowest σ the estimate may give, dollars per √time unit.", minimum=0),
+            exclusive=True, maximum=MAX_PAYOUT_DOLLARS),
+        "sigma_floor": _number(0.001, "Lowest σ the estimate may give, dollars per √time unit.", minimum=0, maximum=MAX_PAYOUT_DOLLARS),
         "sigma_halflife_seconds": _number(
-            300, "Half-life of the time-decayed σ estimate, seconds.", minimum=0, exclusive=True
-        ),
+            300, "Half-life of the time-decayed σ estimate, seconds.", minimum=0, exclusive=True, maximum=YEAR_SECONDS),
         "sigma_min_moves": {
             "type": "integer",
             "minimum": 1,
+            "maximum": 1_000_000,
             "default": 20,
             "description": "Mid changes needed before the σ estimate replaces `sigma_initial`.",
         },
         "time_unit_seconds": _number(
-            1, "Seconds per model time unit (the unit of T−t, σ² and A).", minimum=0, exclusive=True
-        ),
+            1, "Seconds per model time unit (the unit of T−t, σ² and A).", minimum=0, exclusive=True, maximum=WEEK_SECONDS),
         "horizon": {
             "enum": ["close", "fixed", "rolling"],
             "default": "close",
@@ -118,28 +136,24 @@ SCHEMA: dict[str, Any] = {
             "T−t is always `horizon_seconds`.",
         },
         "horizon_seconds": _number(
-            3600, "Horizon length, seconds (see `horizon`).", minimum=0, exclusive=True
-        ),
+            3600, "Horizon length, seconds (see `horizon`).", minimum=0, exclusive=True, maximum=YEAR_SECONDS),
         "reference": {
             "enum": list(REFERENCES),
             "default": "mid",
             "description": "The price s: book `mid`, size-weighted `microprice`, or an external `fair_value`.",
         },
-        "size": _number(1, "Order size per side, contracts (Δ in `glft`).", minimum=0, exclusive=True),
+        "size": _number(1, "Order size per side, contracts (Δ in `glft`).", minimum=0, exclusive=True, maximum=MAX_ORDER_CONTRACTS, step=0.01),
         "size_increment": _number(
-            1, "Sizes round down to a multiple of this many contracts.", minimum=0, exclusive=True
-        ),
+            1, "Sizes round down to a multiple of this many contracts.", minimum=0, exclusive=True, maximum=MAX_ORDER_CONTRACTS, step=0.01),
         "size_shape": _number(
             0,
             "Inventory-scaled sizes: the side that grows |q| quotes size·e^(−η|q|) with this η per contract "
             "(0 keeps sizes fixed).",
-            minimum=0,
-        ),
+            minimum=0, maximum=100),
         "max_inventory": _number(
             0,
             "Stop quoting the side that would take |q| beyond this many contracts; 0 means no bound.",
-            minimum=0,
-        ),
+            minimum=0, maximum=MAX_CONTRACTS, step=0.01),
         "allow_cross": {
             "type": "boolean",
             "default": False,
@@ -231,9 +245,9 @@ class ASParams:
             allow_cross=bool(config["allow_cross"]),
         )
         if params.size < params.size_increment:
-            raise ConfigError(f"{NAME}: size is smaller than size_increment")
+            raise ConfigError(f"{NAME}: size is smaller than size_increment", field="size")
         if params.unit_ns < 1:
-            raise ConfigError(f"{NAME}: time_unit_seconds must be at least one nanosecond")
+            raise ConfigError(f"{NAME}: time_unit_seconds must be at least one nanosecond", field="time_unit_seconds")
         return params
 
 

@@ -11,7 +11,11 @@ from typing import Any
 
 from mmframe.api import (
     COUNT_SCALE,
+    DAY_SECONDS,
+    MAX_ORDER_CONTRACTS,
+    MAX_PAYOUT_DOLLARS,
     NANOS_PER_SECOND,
+    ONE_DOLLAR,
     BookSide,
     ComponentContext,
     ComponentSpec,
@@ -28,6 +32,7 @@ from mmframe.api import (
     WorkingOrder,
     check_updatable,
     count_from_config,
+    format_price,
     fraction_from_config,
     price_from_config,
     resolve_config,
@@ -58,6 +63,8 @@ SCHEMA: dict[str, Any] = {
         "spread": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0.04,
             "description": "Distance between our best bid and best ask before rounding, dollars. Bids round "
             "down and asks round up to the grid, so the quoted spread is never narrower.",
@@ -66,6 +73,8 @@ SCHEMA: dict[str, Any] = {
         "size": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "maximum": MAX_ORDER_CONTRACTS,
+            "multipleOf": 0.01,
             "default": 10,
             "description": "Size of the first level on each side, contracts.",
             "examples": [10],
@@ -80,12 +89,16 @@ SCHEMA: dict[str, Any] = {
         "level_spacing": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0.01,
             "description": "Distance between successive levels of one side, dollars (rounded outward to the grid).",
         },
         "level_size": {
             "type": "number",
             "minimum": 0,
+            "maximum": MAX_ORDER_CONTRACTS,
+            "multipleOf": 0.01,
             "default": 0,
             "description": "Size of each level after the first, contracts; 0 means the same as `size`.",
         },
@@ -98,12 +111,16 @@ SCHEMA: dict[str, Any] = {
         "min_spread": {
             "type": "number",
             "minimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0.02,
             "description": "Floor on `spread`, dollars (guards run-time changes of `spread`).",
         },
         "skew_per_contract": {
             "type": "number",
             "minimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0,
             "description": "Price shift of the whole quote per contract of position, dollars: long moves the "
             "quote down (sell more readily), short moves it up.",
@@ -111,6 +128,8 @@ SCHEMA: dict[str, Any] = {
         "max_skew": {
             "type": "number",
             "minimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0.05,
             "description": "Bound on the inventory price shift, dollars.",
         },
@@ -132,6 +151,8 @@ SCHEMA: dict[str, Any] = {
         "size_increment": {
             "type": "number",
             "exclusiveMinimum": 0,
+            "maximum": MAX_ORDER_CONTRACTS,
+            "multipleOf": 0.01,
             "default": 1,
             "description": "Sizes are rounded down to a multiple of this many contracts (0.01 where fractional "
             "contracts trade).",
@@ -139,6 +160,8 @@ SCHEMA: dict[str, Any] = {
         "refresh_tolerance": {
             "type": "number",
             "minimum": 0,
+            "exclusiveMaximum": MAX_PAYOUT_DOLLARS,
+            "multipleOf": 0.0001,
             "default": 0,
             "description": "Keep quoting around the previous reference while the new one is less than this far "
             "from it, dollars: small reference moves then cause no order changes.",
@@ -146,6 +169,8 @@ SCHEMA: dict[str, Any] = {
         "max_order_age_s": {
             "type": "number",
             "minimum": 0,
+            "maximum": DAY_SECONDS,
+            "multipleOf": 0.001,
             "default": 0,
             "description": "Refresh orders older than this many seconds (0: never). A level whose order is too "
             "old is left out of one quote, so the reconciler cancels it; the next quote places it afresh.",
@@ -168,6 +193,12 @@ SCHEMA: dict[str, Any] = {
 }
 
 UPDATABLE = frozenset(SCHEMA["properties"]) - {"size_increment"}
+
+PRICE_DISTANCES = ("spread", "level_spacing", "min_spread", "skew_per_contract", "max_skew", "refresh_tolerance")
+"""Dollar distances, each below the venue's payout ($1 on Kalshi: checked when the strategy is built,
+since a synthetic backtest market may pay more)."""
+for _field in PRICE_DISTANCES:
+    SCHEMA["properties"][_field]["description"] += " Below the market's payout ($1 on Kalshi)."
 
 _Ratio = tuple[int, int]
 _NO_SHRINK: _Ratio = (0, 1)
@@ -197,8 +228,9 @@ class SymmetricParams:
     max_improve_ticks: int
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> SymmetricParams:
-        """Convert a resolved config; `ConfigError` for values the units cannot hold."""
+    def from_config(cls, config: Mapping[str, Any], payout: Price | None = ONE_DOLLAR) -> SymmetricParams:
+        """Convert a resolved config; `ConfigError` for values the units cannot hold, and for a price
+        distance that is not below ``payout`` (the venue's, $1 on Kalshi; None: no venue bound)."""
         size_increment = count_from_config(config["size_increment"], "size_increment")
         params = cls(
             spread=price_from_config(config["spread"], "spread"),
@@ -223,9 +255,19 @@ class SymmetricParams:
         for field in ("size", "level_size"):
             value = getattr(params, field)
             if value and value < size_increment:
-                raise ConfigError(f"{NAME}: {field} is smaller than size_increment")
+                raise ConfigError(f"{NAME}: {field} is smaller than size_increment", field=field)
+        if payout is not None:
+            for field in PRICE_DISTANCES:
+                value = getattr(params, field)
+                if value >= payout:
+                    raise ConfigError(
+                        f"{NAME}: {field} ${format_price(value)} is not below the market's payout of "
+                        f"${format_price(payout)}: no quote could be that wide",
+                        field=field,
+                    )
         if params.spread <= 0 or params.level_spacing <= 0:
-            raise ConfigError(f"{NAME}: spread and level_spacing must be at least $0.0001")
+            raise ConfigError(f"{NAME}: spread and level_spacing must be at least $0.0001",
+                              field="spread" if params.spread <= 0 else "level_spacing")
         return params
 
 
@@ -239,16 +281,17 @@ class SymmetricStrategy:
     out. An invalid, crossed or locked book, or a missing reference, pulls the market.
     """
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], *, payout: Price | None = ONE_DOLLAR) -> None:
+        self._payout = payout
         self._config = resolve_config(NAME, SCHEMA, config)
-        self._set_params(SymmetricParams.from_config(self._config))
+        self._set_params(SymmetricParams.from_config(self._config, payout))
         self._references: dict[str, Price] = {}
         self._hold = ReferenceHold()
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> SymmetricStrategy:
-        """The component factory."""
-        return cls(config)
+        """The component factory (price distances bounded by the venue's payout)."""
+        return cls(config, payout=getattr(ctx, "payout", ONE_DOLLAR))
 
     @property
     def params(self) -> SymmetricParams:
@@ -258,7 +301,7 @@ class SymmetricStrategy:
         """Change updatable fields; the whole new config is validated before anything changes."""
         check_updatable(NAME, UPDATABLE, params)
         config = resolve_config(NAME, SCHEMA, {**self._config, **params})
-        self._set_params(SymmetricParams.from_config(config))
+        self._set_params(SymmetricParams.from_config(config, self._payout))
         self._config = config
 
     def _set_params(self, params: SymmetricParams) -> None:

@@ -270,7 +270,7 @@ async def test_pause_when_authorized_cancels_everything_and_quotes_nothing_until
         assert len(_creates(exchange)) == creates and exchange.resting == {}
 
         response = await client.post("/resume", headers=auth())
-        assert response.json() == {"state": "active", "previous": "paused", "resumed": True}
+        assert response.json() == {"state": "active", "previous": "paused", "resumed": True, "released": []}
         await wait_for(lambda: quoting_everywhere(engine))
         assert len(exchange.resting) == 4
 
@@ -353,3 +353,43 @@ async def test_flatten_when_no_bid_to_sell_into_reports_the_position_as_skipped(
         assert report["skipped"] == [{"ticker": "CTL-A", "position": "1.00", "reason": "no bid to sell into"}]
         assert report["positions_after"] == {"CTL-A": "1.00"}
         assert exchange.resting == {}
+
+
+async def test_quarantine_when_a_market_draws_a_reject_storm_shows_in_state_and_metrics_until_released(
+    exchange: Exchange, registry: Any
+) -> None:
+    from mmframe.api import OrderRejected
+
+    engine = build(make_pipeline(), registry)
+    async with running(engine) as client:
+        for i in range(5):  # the venue refuses five creates in CTL-A
+            exchange.publish(OrderRejected(ts_ns=engine.clock.now_ns(), client_order_id=f"gone-{i}", ticker="CTL-A",
+                                           code="invalid_price", message="price is not on the grid"))
+        # Quarantined: CTL-A's orders are pulled, the other markets quote on.
+        await wait_for(lambda: not [o for o in exchange.resting.values() if o.ticker == "CTL-A"], what="CTL-A pulled")
+        state = (await client.get("/state")).json()
+        assert set(state["rejects"]["quarantined"]) == {"CTL-A"}
+        assert 295 <= state["rejects"]["quarantined"]["CTL-A"] <= 300
+        assert "CTL-A" in state["rejects"]["backing_off"] and state["rejects"]["rejects_counted"] == 5
+        families = {f.name: f for f in text_string_to_metric_families((await client.get("/metrics")).text)}
+        assert families["mmframe_quarantined_markets"].samples[0].value == 1
+        assert families["mmframe_quarantines"].samples[0].value == 1
+        assert families["mmframe_rejects_counted"].samples[0].value == 5
+        assert "mmframe_post_only_dropped" in families and "mmframe_balance_blocked" in families
+        assert quoting_everywhere_but(engine, "CTL-A")
+
+        refused = await client.post("/resume", json={"ticker": 7}, headers=auth())
+        assert refused.status_code == 400
+        response = await client.post("/resume", json={"ticker": "CTL-A", "reason": "fixed the grid"}, headers=auth())
+        assert response.json() == {"state": "active", "previous": "active", "resumed": False, "released": ["CTL-A"]}
+        await wait_for(lambda: quoting_everywhere(engine), what="CTL-A quoted again")
+        state = (await client.get("/state")).json()
+        assert state["rejects"]["quarantined"] == {} and state["trading"]["state"] == "active"
+
+
+def quoting_everywhere_but(engine: Any, ticker: str) -> bool:
+    return all(
+        {o.side.value for o in engine.core.tracker.working(t) if o.status.value == "resting"} == {"bid", "ask"}
+        for t in engine.markets
+        if t != ticker
+    )

@@ -11,6 +11,34 @@ def _build(config: dict[str, Any], context: ComponentContext) -> dict[str, Any]:
     return config
 
 
+class FakeVenue:
+    """A venue that builds (``mmframe check`` builds every component as ``run`` does) and never connects."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    async def open(self) -> None:
+        raise RuntimeError("a test venue does not connect")
+
+    def feed(self) -> Any:
+        return object()
+
+    def executor(self) -> Any:
+        return object()
+
+    def describe(self) -> dict[str, Any]:
+        return {"venue": "fake"}
+
+    async def close(self) -> None:
+        return None
+
+
+def _venue(config: dict[str, Any], context: ComponentContext) -> FakeVenue:
+    if config.get("seed", 0) < 0:  # a factory that fails (a plugin bug)
+        raise RuntimeError("the test venue cannot be built with a negative seed")
+    return FakeVenue(config)
+
+
 STRATEGY_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
@@ -26,12 +54,12 @@ STRATEGY_SCHEMA = {
 
 def register_venues(register: Any) -> None:
     register(ComponentSpec(
-        kind=Kind.VENUE, name="testsim", summary="An in-process test venue.", factory=_build,
+        kind=Kind.VENUE, name="testsim", summary="An in-process test venue.", factory=_venue,
         config_schema={"type": "object", "additionalProperties": False,
                        "properties": {"seed": {"type": "integer", "default": 7}, "rest_url": {"type": "string"}}},
     ))
     register(ComponentSpec(
-        kind=Kind.VENUE, name="testexchange", summary="A test venue with credentials.", factory=_build,
+        kind=Kind.VENUE, name="testexchange", summary="A test venue with credentials.", factory=_venue,
         config_schema={"type": "object", "additionalProperties": False,
                        "properties": {"rest_url": {"type": "string"}, "api_key": {"type": "string"}}},
     ))

@@ -36,6 +36,9 @@ BAD_FILES = {
     "json-array.yaml": ("[1, 2, 3]\n", 1, "not a pipeline file"),
     "prose.yaml": ("This is not a pipeline.\n", 1, "not a pipeline file"),
     "binary.yaml": ("\x7fELF\x02\x01\x01\x00\x00", 1, "not a YAML file: the content is binary"),
+    # check builds every component as run does: a factory that raises is refused at its line
+    "factory-raises.yaml": (GOOD.replace("venue: testsim", "venue:\n  testsim: {seed: -1}"), 2,
+                            "venue.testsim: the venue 'testsim' failed to build: RuntimeError: the test venue"),
 }
 
 

@@ -75,8 +75,8 @@ def test_run_when_override_invalid_prints_set_error_and_exits_1(site: Path, tmp_
 
 
 def test_run_when_component_cannot_be_built_exits_nonzero_without_traceback(site: Path, tmp_path: Path) -> None:
-    pipeline = tmp_path / "p.yaml"  # the test venue's factory returns a dict, not a Venue
-    pipeline.write_text("name: broken\nvenue: testsim\nmarkets: [KX-A]\nstrategy: {use: symmetric, with: "
+    pipeline = tmp_path / "p.yaml"  # the test venue's factory raises for a negative seed
+    pipeline.write_text("name: broken\nvenue: {testsim: {seed: -1}}\nmarkets: [KX-A]\nstrategy: {use: symmetric, with: "
                         "{spread: 0.04}}\ncontrol: {enabled: false}\n", encoding="utf-8")
 
     result = run_mmframe("run", str(pipeline), "--duration", "0.3", pythonpath=[site], env=ENV)

@@ -282,3 +282,27 @@ def test_pipeline_when_good_file_mangled_raises_only_pipeline_error(cut: int, ju
         load_pipeline_text(GOOD[:cut] + junk + GOOD[cut:], "p.yaml", FUZZ_REGISTRY, overrides=overrides)
     except PipelineError as exc:
         assert exc.errors
+
+
+def test_pipeline_when_longest_reject_backoff_is_shorter_than_the_first_names_the_line(registry: Registry) -> None:
+    text = GOOD + "runtime:\n  rejects:\n    backoff_ms: 500\n    max_backoff_ms: 100\n"
+    assert errors_of(text, registry) == [
+        "p.yaml:14: runtime.rejects.max_backoff_ms: 100 is shorter than backoff_ms (500); "
+        "the longest backoff must be at least the first"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("quarantine_after", "0", "quarantine_after"),
+        ("backoff_ms", "-5", "backoff_ms"),
+        ("balance_cooldown_seconds", "0", "balance_cooldown_seconds"),
+        ("cooldown", "5", "unknown key 'cooldown'"),
+    ],
+)
+def test_pipeline_when_runtime_rejects_value_is_bad_reports_it(
+    registry: Registry, key: str, value: str, expected: str
+) -> None:
+    errors = errors_of(GOOD + f"runtime:\n  rejects: {{{key}: {value}}}\n", registry)
+    assert len(errors) == 1 and errors[0].startswith("p.yaml:12: runtime.rejects") and expected in errors[0], errors

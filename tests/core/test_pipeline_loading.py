@@ -140,3 +140,22 @@ def test_load_pipeline_when_integer_overridden_accepts_exactly_the_valid_range(s
         with pytest.raises(PipelineError) as info:
             load_pipeline_text(MINIMAL, "p", registry, overrides=[f"strategy.with.size={size}"])
         assert str(info.value) == f"--set strategy.with.size: must be >= 1, got {size}"
+
+
+def test_load_pipeline_when_runtime_rejects_given_converts_to_nanoseconds(registry: Registry) -> None:
+    text = MINIMAL + (
+        "runtime:\n  rejects: {backoff_ms: 100, max_backoff_ms: 5000, quarantine_after: 3, window_seconds: 30,\n"
+        "            cooldown_seconds: 120, balance_cooldown_seconds: 7.5}\n"
+    )
+    policy = load_pipeline_text(text, "p.yaml", registry).runtime.rejects
+    assert (policy.backoff_ns, policy.max_backoff_ns, policy.quarantine_after) == (100_000_000, 5_000_000_000, 3)
+    assert (policy.window_ns, policy.cooldown_ns, policy.balance_cooldown_ns) == (
+        30_000_000_000, 120_000_000_000, 7_500_000_000,
+    )
+
+
+def test_load_pipeline_when_runtime_rejects_absent_uses_the_documented_defaults(registry: Registry) -> None:
+    policy = load_pipeline_text(MINIMAL, "p.yaml", registry).runtime.rejects
+    s = 1_000_000_000
+    assert (policy.backoff_ns, policy.max_backoff_ns, policy.quarantine_after) == (s // 4, 30 * s, 5)
+    assert (policy.window_ns, policy.cooldown_ns, policy.balance_cooldown_ns) == (60 * s, 300 * s, 30 * s)

@@ -80,7 +80,7 @@ def test_third_party_plugin_when_generated_and_installed_is_listed_checked_and_r
     assert (check.returncode, check.stdout) == (0, f"{pipeline}: ok\n"), check.stderr
 
     bad = run_mmframe("check", str(pipeline), "--set", "strategy.with.width=0.055", pythonpath=[site], env=env)
-    assert (bad.returncode, bad.stdout) == (1, "--set strategy.with.width: must be a multiple of 0.01, got 0.055\n")
+    assert (bad.returncode, bad.stdout) == (1, "--set strategy.with.width: has more than 2 decimal places, got 0.055\n")
 
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
                            capture_output=True, text=True, timeout=120, check=False, cwd=package)

@@ -7,6 +7,7 @@ the walker cannot drift apart."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.deploy.daemon import DEPLOY, REPO
 from tests.deploy.doc_commands import DocCommand, doc_commands
@@ -56,8 +59,20 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield root
 
 
+@functools.cache
+def _stand_in_key() -> str:
+    """A private key made for the test, standing in for the page's ``export KALSHI_...`` step
+    (``mmframe check`` loads a venue's credentials exactly as ``run`` does)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return pem.decode()
+
+
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "MMFRAME_"))}
+    env["KALSHI_API_KEY"] = "00000000-0000-0000-0000-000000000000"
+    env["KALSHI_PRIVATE_KEY"] = _stand_in_key()
     env["MMFRAME_CONTROL_PORT"] = "0"  # the page's examples use 3001; the test machine may not have it free
     return env
 

@@ -41,8 +41,11 @@ class Account:
     user_id: str
 
 
-def new_account(sim: Any, tmp_path: Path, *, tier: str = "prime", name: str = "key") -> Account:
-    key_id, pem = sim.create_api_key(tier=tier)
+def new_account(
+    sim: Any, tmp_path: Path, *, tier: str = "prime", name: str = "key", balance: int | None = None
+) -> Account:
+    """A funded account (``balance`` in price units; default the scenario's) and its key file."""
+    key_id, pem = sim.create_api_key(balance, tier=tier)
     path = tmp_path / f"{name}.pem"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as file:

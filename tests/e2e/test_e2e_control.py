@@ -261,7 +261,7 @@ async def test_pause_when_authorized_on_simulator_leaves_no_resting_order_and_pl
 
         resumed = await client.post("/resume", headers=auth())
         assert resumed.status_code == 200
-        assert resumed.json() == {"state": "active", "previous": "paused", "resumed": True}
+        assert resumed.json() == {"state": "active", "previous": "paused", "resumed": True, "released": []}
         await until_async(lambda: quoting_everywhere(admin, account.user_id), what="quotes again after /resume")
         assert d.engine.stats.actions["create"] > creates
     assert d.task.result() == 0

@@ -54,6 +54,9 @@ def test_error_when_429_string_body_is_rate_limited() -> None:
     error = error_from_response(429, sample("error_429")[0])
     assert isinstance(error, RateLimitedError)
     assert error.message == "too many requests"
+    # Named, so a create or amend refused by a 429 reads as a rate limit in OrderRejected.code (the
+    # reject guard does not count it, the 429 metric does).
+    assert error.code == "too_many_requests"
 
 
 @pytest.mark.parametrize("index", range(4))

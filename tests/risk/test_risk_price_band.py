@@ -25,14 +25,38 @@ def test_price_band_when_inside_passes() -> None:
 
 
 def test_price_band_when_a_bid_is_above_the_band_moves_it_down_to_the_edge() -> None:
-    verdict = check(quote([(5600, 100), (5400, 100)], [(5800, 100)]), max_distance_from_mid=D("0.05"))
+    wide = market([(4000, 1000)], [(4000, 1000)])  # 0.40 / 0.60, mid 0.50
+    verdict = check(quote([(5600, 100), (5400, 100)], [(5800, 100)]), wide, max_distance_from_mid=D("0.05"))
     assert verdict.kind is VerdictKind.ADJUST
     # band 0.45..0.55: the bid 0.56 moves to 0.55, the ask 0.58 is out on the harmless side: dropped.
     assert verdict.quote == quote([(5500, 100), (5400, 100)], [])
 
 
+def test_price_band_when_clipping_a_bid_would_reach_the_best_ask_drops_it_instead() -> None:
+    # Book 0.48 / 0.52, band 0.45..0.55 around the mid: the 0.60 bid clipped to 0.55 would rest above
+    # the best ask (a post-only reject, and before issue 11 a storm of them); it is dropped.
+    verdict = check(quote([(6000, 100), (5000, 100)], [(6200, 100)]), max_distance_from_mid=D("0.05"))
+    assert verdict.kind is VerdictKind.ADJUST
+    assert verdict.quote == quote([(5000, 100)], [])
+
+
+def test_price_band_when_clipping_a_bid_would_land_on_the_best_ask_drops_it() -> None:
+    book = market([(4800, 1000)], [(4500, 1000)])  # 0.48 / 0.55, mid 0.515: band top 0.565 -> ask 0.55
+    verdict = check(quote([(6000, 100)], [(6100, 100)]), book, max_distance_from_mid=D("0.04"))
+    # band 0.475..0.555: 0.60 -> 0.55 = the best ask: dropped; the ask 0.61 is above the band: dropped.
+    assert verdict.quote == quote([], [])
+
+
+def test_price_band_when_clipping_an_ask_would_reach_the_best_bid_drops_it_instead() -> None:
+    book = market([(5000, 1000)], [(4900, 1000)])  # 0.50 / 0.51
+    verdict = check(quote([(4800, 100)], [(4000, 100), (5300, 100)]), book, min_price=D("0.50"))
+    # the 0.40 ask moved up to the 0.50 minimum would rest on the best bid: dropped, never moved there.
+    assert verdict.quote == quote([], [(5300, 100)])
+
+
 def test_price_band_when_an_ask_is_below_the_minimum_moves_it_up() -> None:
-    verdict = check(quote([(100, 100)], [(200, 100), (400, 100)]), min_price=D("0.03"))
+    low = market([(100, 1000)], [(9500, 1000)])  # 0.01 / 0.05
+    verdict = check(quote([(100, 100)], [(200, 100), (400, 100)]), low, min_price=D("0.03"))
     assert verdict.quote == quote([], [(300, 100), (400, 100)])
 
 

@@ -17,7 +17,7 @@ from tests.risk.risk_views import TICKER, market, portfolio_of
 
 TAPERED = TickGrid([PriceRange(0, 1000, 10), PriceRange(1000, 9000, 100), PriceRange(9000, 10_000, 10)])
 GRIDS = [TickGrid.linear_cent(), TickGrid.uniform(10), TAPERED]
-dollars = st.integers(0, 10_000).map(lambda u: Decimal(u) / 10_000)
+dollars = st.integers(0, 9_999).map(lambda u: Decimal(u) / 10_000)  # prices and spreads are below $1
 
 
 @st.composite
@@ -36,11 +36,10 @@ def case(draw: st.DrawFn) -> tuple[TickGrid, Quote]:
 rules = st.one_of(
     st.builds(lambda m: MinSpreadRule({"min_spread": m}), dollars.filter(lambda d: d > 0)),
     st.builds(
-        lambda lo, hi, mid, action: PriceBandRule(
-            {"min_price": lo, "max_price": hi, "max_distance_from_mid": mid, "action": action}
+        lambda band, mid, action: PriceBandRule(
+            {"min_price": band[0], "max_price": band[1], "max_distance_from_mid": mid, "action": action}
         ),
-        dollars,
-        dollars,
+        st.tuples(dollars, dollars).map(sorted),  # min_price <= max_price (a config check)
         dollars,
         st.sampled_from(["clip", "block"]),
     ),

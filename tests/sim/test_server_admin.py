@@ -361,3 +361,26 @@ async def test_fault_set_fee_when_parameters_bad_refuses_them(params: dict[str, 
 def test_fault_plan_when_set_fee_scripted_is_accepted() -> None:
     (step,) = parse_fault_plan([{"at_seconds": 5, "action": "set_fee", "event_ticker": EVENT, "fee_multiplier": 2}])
     assert (step.action, dict(step.params)) == ("set_fee", {"event_ticker": EVENT, "fee_multiplier": 2})
+
+
+async def test_ground_truth_when_creates_and_amends_are_refused_counts_them_per_account_and_code() -> None:
+    async with running() as s:
+        await s.bob.post("/portfolio/events/orders", json=order(side="ask", price="0.5000"))
+        cross = order(price="0.5000", post_only=True)
+        assert (await s.alice.post("/portfolio/events/orders", json=cross)).status_code == 400
+        batch = {"orders": [cross, order(price="0.4550")]}  # post-only cross again; off the cent grid
+        assert (await s.alice.post("/portfolio/events/orders/batched", json=batch)).status_code == 201
+        placed = await s.alice.post("/portfolio/events/orders", json=order(price="0.4000", post_only=True))
+        order_id = placed.json()["order_id"]
+        amend = {"ticker": MARKET_A, "side": "bid", "price": "0.5100", "count": "10.00"}
+        response = await s.alice.post(f"/portfolio/events/orders/{order_id}/amend", json=amend)
+        assert response.status_code == 400
+        truth = await _admin(s, "/truth")
+        alice, bob = (s.sim.server.keys.get(c.signer.key_id).account_id for c in (s.alice, s.bob))
+        mine = [r for r in truth["rejects"] if r["user_id"] == alice]
+        assert sorted((r["action"], r["code"], r["details"], r["count"]) for r in mine) == [
+            ("amend", "invalid_order", "post only cross", 1),
+            ("create", "invalid_order", "post only cross", 2),
+            ("create", "invalid_price", "0.4550", 1),
+        ]
+        assert not [r for r in truth["rejects"] if r["user_id"] == bob]

@@ -19,4 +19,5 @@ def test_components_doc_when_rendered_documents_every_field() -> None:
     text = render()
     for name in ("symmetric", "avellaneda-stoikov", "max-position", "daily-loss", "market-lifecycle"):
         assert f"### `{name}`" in text
-    assert "| `spread` | number | `0.04` | yes |" in text
+    assert "| `spread` | number | (0, payout), step 0.0001 | `0.04` | yes |" in text
+    assert "| `size` | number | (0, 10,000], step 0.01 | `10` | yes |" in text
