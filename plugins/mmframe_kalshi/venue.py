@@ -48,6 +48,7 @@ from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.keywatch import KeyRejectedError
 from mmframe_kalshi.limiter import DEFAULT_COST as DEFAULT_WRITE_COST
+from mmframe_kalshi.models import Orderbook
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
@@ -545,6 +546,11 @@ class KalshiVenue:
         await self._stop_simulator()
 
     # --- markets --------------------------------------------------------------------------------
+
+    async def get_orderbook(self, ticker: str) -> Orderbook:
+        """Any market's REST order book through the open session (its limiter and signing): the
+        ``fair-value`` feed's ``market`` source reads other markets' mids with it."""
+        return await self.require_open().session.rest.get_orderbook(ticker)
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
         selection = self.ctx.extra.get("market_selection")

@@ -3,6 +3,7 @@ correction, on exact clocks and seeded paths (no timing, no flakiness: every pat
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -41,7 +42,7 @@ def _estimate(path: list[tuple[int, float]], interval_s: int) -> float:
 
 def _naive(path: list[tuple[int, float]]) -> float:
     """Squared changes of every observation per second: what counting each tick flicker gives."""
-    squares = sum((b - a) ** 2 for (_, a), (_, b) in zip(path, path[1:], strict=False))
+    squares = sum((b - a) ** 2 for (_, a), (_, b) in itertools.pairwise(path))
     return squares / ((path[-1][0] - path[0][0]) / S)
 
 
