@@ -94,6 +94,8 @@ from mmframe.domain.events import (
 )
 from mmframe.domain.fees import FeeType, OrderFees, fill_fee, maker_fee, taker_fee, trade_fee
 from mmframe.domain.grid import PriceRange, TickGrid
+from mmframe.domain.incentive import DEFAULT_TERMS as DEFAULT_INCENTIVE_TERMS
+from mmframe.domain.incentive import IncentiveTerms, incentive_score
 from mmframe.domain.ledger import Ledger, Position
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.money import (
@@ -122,6 +124,7 @@ from mmframe.domain.money import (
     price_to_micros,
 )
 from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
+from mmframe.domain.others import others_best, others_mid
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.hookspecs import hookimpl
@@ -132,6 +135,7 @@ __all__ = [
     "CARRY_TRADE_PREFIX",
     "COUNT_SCALE",
     "DAY_SECONDS",
+    "DEFAULT_INCENTIVE_TERMS",
     "MAX_CONTRACTS",
     "MAX_DOLLARS",
     "MAX_ORDER_CONTRACTS",
@@ -170,6 +174,7 @@ __all__ = [
     "FeedContext",
     "FixedPointError",
     "ImmediateExecutor",
+    "IncentiveTerms",
     "Kind",
     "Ledger",
     "Leg",
@@ -246,10 +251,13 @@ __all__ = [
     "format_price",
     "fraction_from_config",
     "hookimpl",
+    "incentive_score",
     "load_pipeline",
     "maker_fee",
     "micros_to_price",
     "notional",
+    "others_best",
+    "others_mid",
     "parse_count",
     "parse_fixed",
     "parse_micros",
