@@ -13,6 +13,9 @@ Schema versions (``meta.schema_version``), each migration run once at open:
    that does not pay $1 is not Kalshi's and has no fee rounding); fills unique by ``trade_id`` (a fill is journaled once, whoever
    reports it; duplicates of older journals are dropped, the first kept); orders left ``resting``
    though filled in full are set ``executed``.
+3. ``incentive`` (our estimated Liquidity Incentive Program score per market over time, count units
+   weighted by the distance multiplier) and ``fair_values`` (external fair values by source). From
+   this version ``mids`` hold the others' mid (our resting orders taken out of the book).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from mmframe.api import ONE_DOLLAR, BookSide, BooksReplay, CarriedState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NANOS_PER_DAY = 86_400 * 1_000_000_000
 TRADE_IDS_KEPT_NS = 8 * NANOS_PER_DAY
 """Trade ids of fills journaled this long ago are handed to the runtime at start (the venue's fills
@@ -66,6 +69,14 @@ CREATE TABLE IF NOT EXISTS risk_events (
     id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, kind TEXT NOT NULL,
     ticker TEXT, rule TEXT, verdict TEXT, reason TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS incentive (
+    run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, ticker TEXT NOT NULL, score INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fair_values (
+    run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, ticker TEXT NOT NULL, source TEXT NOT NULL, price INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incentive_run_ts ON incentive (run_id, ticker, ts_ns);
+CREATE INDEX IF NOT EXISTS fair_values_ticker_ts ON fair_values (ticker, source, ts_ns);
 CREATE INDEX IF NOT EXISTS fills_ts ON fills (ts_ns);
 CREATE INDEX IF NOT EXISTS mids_ticker_ts ON mids (ticker, ts_ns);
 CREATE INDEX IF NOT EXISTS pnl_run_ts ON pnl (run_id, ts_ns);

@@ -268,7 +268,9 @@ def test_journal_when_opening_a_version_1_file_migrates_it(tmp_path: Path) -> No
             db.execute("INSERT INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price,"
                        " count, fee, is_taker) VALUES ('r', 2, 'M', 'c', 'o', 't', 'bid', 4500, 100, 0, 0)")
     journal_db.connect(path).close()
-    assert rows(path, "SELECT value FROM meta") == [("2",)]
+    assert rows(path, "SELECT value FROM meta") == [("3",)]
+    assert rows(path, "SELECT COUNT(*) FROM incentive") == [(0,)]  # version 3's tables
+    assert rows(path, "SELECT COUNT(*) FROM fair_values") == [(0,)]
     assert rows(path, "SELECT mode FROM runs") == [("live",)]
     assert rows(path, "SELECT status FROM orders") == [("executed",)]
     assert rows(path, "SELECT COUNT(*) FROM fills") == [(1,)]
