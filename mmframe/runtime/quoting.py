@@ -357,7 +357,8 @@ class QuotingCore:
         """No level through the book, whichever step put it there (dropped and counted)."""
         if not self._post_only_guard:
             return quote
-        safe, dropped = post_only_safe(quote, state.book)
+        info = state.info
+        safe, dropped = post_only_safe(quote, state.book, info.grid if info is not None else None)
         if dropped:
             self.post_only_dropped += dropped
             book = state.book
