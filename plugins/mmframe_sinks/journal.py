@@ -268,10 +268,10 @@ class JournalSink:
                 self._own.submitted(action, event.ts_ns)
         elif isinstance(event, OrderFilled):
             self._fill_rows(event, rows)
-            self._own.apply(event)
+            self._own_changed(event, rows)
         elif isinstance(event, OrderAccepted | OrderRejected | OrderAmended | OrderDecreased | OrderCanceled):
             self._order_transition(event, rows)
-            self._own.apply(event)
+            self._own_changed(event, rows)
         elif isinstance(event, FairValueUpdated):
             self._fair.offer((event.ticker, event.source), event.ts_ns, event.price, rows)
         elif isinstance(event, PortfolioMarked):
@@ -302,6 +302,16 @@ class JournalSink:
         self._mids.offer(ticker, ts_ns, others_mid(book, orders), rows)
         if book.valid:
             self._scores.offer(ticker, ts_ns, incentive_score(book, orders, self._terms.get(ticker, DEFAULT_TERMS)), rows)
+
+    def _own_changed(self, event: Any, rows: list[Row]) -> None:
+        """Our order changed. A new or moved order may reach the book (WebSocket) before the venue's
+        answer (REST): the book then showed it while we held it pending, so the market is sampled
+        again once it is known to rest. A fill or cancel needs no new sample: until the book's own
+        change arrives, our larger count at the level already hides it."""
+        if self._own.apply(event) and isinstance(event, OrderAccepted | OrderAmended):
+            book = self._books.get(event.ticker)
+            if book is not None:
+                self._sample_book(event.ticker, event.ts_ns, book, rows)
 
     def _flush_samples(self, now_ns: int | None, rows: list[Row]) -> None:
         for sampler in (self._mids, self._scores, self._fair):

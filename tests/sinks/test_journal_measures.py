@@ -71,6 +71,7 @@ async def test_journal_mids_and_fill_mids_leave_our_own_orders_out(tmp_path: Pat
         snap(T, ((4500, 1000),)),  # before our order: mid 0.4750
         *our_bid(T + 2 * S),
         snap(T + 2 * S + 2, ((4500, 1000), (4600, 200))),  # our bid improves the book: book mid 0.48
+        snap(T + 3 * S - 1, ((4500, 1000), (4600, 100))),  # the trade reaches the book before our fill
         OrderFilled(ts_ns=T + 3 * S, client_order_id="c1", ticker="M", order_id="o-c1", trade_id="t1",
                     side=BookSide.BID, price=4600, count=100, fee=0, is_taker=False),
         OrderActionsSubmitted(ts_ns=T + 4 * S, actions=(CancelOrder(client_order_id="c1", ticker="M"),)),
@@ -99,6 +100,21 @@ async def test_journal_records_our_incentive_score_with_the_markets_terms(tmp_pa
     assert rows(path, "SELECT ts_ns - " + str(T) + ", ticker, score FROM incentive ORDER BY ts_ns") == [
         (0, "M", 0), (S + 2, "M", 100),
     ]
+
+
+async def test_journal_when_the_book_shows_our_order_before_the_venue_answers_samples_again(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    create = CreateOrder(client_order_id="c1", ticker="M", side=BookSide.BID, price=4600, size=200)
+    events = [
+        snap(T, ((4500, 1000),)),
+        OrderActionsSubmitted(ts_ns=T + 1, actions=(create,)),
+        snap(T + 2, ((4500, 1000), (4600, 200))),  # the WebSocket first: our order is still pending
+        OrderAccepted(ts_ns=T + 3, client_order_id="c1", ticker="M", order_id="o1", remaining=200),
+        RunStopped(ts_ns=T + 4, reason="done"),
+    ]
+    await journal_run(path, events)
+    assert rows(path, "SELECT score FROM incentive") == [(200,)]  # the bucket's last sample: after the answer
+    assert rows(path, "SELECT mid FROM mids") == [(4750,)]
 
 
 async def test_report_averages_the_incentive_score_and_marks_fills_out_against_a_fair_value(tmp_path: Path) -> None:
