@@ -45,6 +45,7 @@ from mmframe.api import (
     resolve_config,
 )
 from mmframe_strategies._estimators import FillIntensity, LogOddsVariance, MidVariance, log_odds
+from mmframe_strategies._glft import MAX_LOTS, glft_depths
 from mmframe_strategies._pricing import REFERENCES, ReferenceHold, grid_of, touch
 
 NAME = "avellaneda-stoikov"
@@ -88,8 +89,16 @@ SCHEMA: dict[str, Any] = {
             "enum": ["as", "glft"],
             "default": "as",
             "description": "`as`: reservation price r = s − qγσ²(T−t) and total spread γσ²(T−t) + (2/γ)ln(1+γ/k) "
-            "(Avellaneda & Stoikov 2008). `glft`: the asymptotic closed-form quotes of Guéant, Lehalle & "
-            "Fernandez-Tapia (2013) for bounded inventory, which use `A` and ignore T−t.",
+            "(Avellaneda & Stoikov 2008). `glft`: Guéant, Lehalle & Fernandez-Tapia (2013) for bounded "
+            "inventory, which uses `A`: the finite-horizon solution at T−t (see `glft_solution`).",
+        },
+        "glft_solution": {
+            "enum": ["finite", "asymptotic"],
+            "default": "finite",
+            "description": "`glft` only. `finite`: the exact quotes at the time left T−t (Theorem 1: "
+            "v = exp(−M(T−t))·1 over inventories −N..N lots, N = `max_inventory`/`size`; no skew left at "
+            "the close, the closed form far from it); used when 1 ≤ N ≤ 12, else the closed form. "
+            "`asymptotic`: the closed form, which ignores T−t.",
         },
         "gamma": _number(0.1, "Risk aversion γ, per dollar.", minimum=0, exclusive=True, maximum=1000),
         "k": _number(
@@ -241,6 +250,7 @@ class ASParams:
     """The config, as floats for the model and integers for sizes."""
 
     model: str
+    glft_solution: str
     gamma: float
     k: float
     a: float
@@ -277,6 +287,7 @@ class ASParams:
 
         params = cls(
             model=config["model"],
+            glft_solution=config["glft_solution"],
             gamma=real("gamma"),
             k=real("k"),
             a=real("A"),
@@ -464,18 +475,20 @@ class AvellanedaStoikovStrategy:
             half = 0.5 * inventory_term + math.log1p(gamma / k) / gamma
             bid_dollars, ask_dollars = r - half, r + half
         else:
-            lot = p.size / COUNT_SCALE
-            gl = gamma * lot
-            c1 = math.log1p(gl / k) / gl
-            c2 = math.sqrt(gamma * sigma2 / (2.0 * a * lot * k) * (1.0 + gl / k) ** (1.0 + k / gl))
-            bid_dollars = s - c1 - (2.0 * q + lot) / 2.0 * c2
-            ask_dollars = s + c1 - (2.0 * q - lot) / 2.0 * c2
+            glft_bid, glft_ask = self._glft(market, state, now, s, q, sigma2, k, a)
+            # A side the finite solution does not quote is placed beyond the grid (clamped to its
+            # edge) and dropped once on the grid.
+            bid_dollars = -1.0 if glft_bid is None else glft_bid
+            ask_dollars = self._payout_edge(market) if glft_ask is None else glft_ask
 
         closing = self._closing(market, now)  # 0 outside the window, up to 1 at the close
         if closing is not None and p.close_behaviour == "widen":
             extra = closing * p.close_widen
             bid_dollars, ask_dollars = bid_dollars - extra, ask_dollars + extra
         bid, ask = self._on_grid(market, bid_dollars, ask_dollars, best_bid, best_ask)
+        if p.model == "glft":
+            bid = None if glft_bid is None else bid
+            ask = None if glft_ask is None else ask
         bid_size, ask_size = self._sizes(q)
         if closing is not None and p.close_behaviour == "flatten":
             bid, ask, bid_size, ask_size = self._flatten(market, position, best_bid, best_ask)
@@ -498,6 +511,35 @@ class AvellanedaStoikovStrategy:
             () if bid is None else (Level(bid, bid_size),),
             () if ask is None else (Level(ask, ask_size),),
         )
+
+    def _glft(
+        self, market: MarketView, state: _MarketState, now: int, s: float, q: float, sigma2: float, k: float, a: float
+    ) -> tuple[float | None, float | None]:
+        """GLFT bid and ask in dollars: finite-horizon when the inventory grid is small enough,
+        else the asymptotic closed form. None for a side the finite solution does not quote (at
+        ±N lots)."""
+        p = self._params
+        gamma = p.gamma
+        lot = p.size / COUNT_SCALE
+        lots = p.max_inventory // p.size if p.size else 0
+        if p.glft_solution == "finite" and 1 <= lots <= MAX_LOTS:
+            n = max(-lots, min(lots, round(q / lot)))
+            tau = self._time_left(market, state, now)
+            bid_depth, ask_depth = glft_depths(
+                gamma=gamma, sigma2=sigma2, k=k, a=a, lot=lot, lots=lots, tau=tau, n=n
+            )
+            return (
+                None if bid_depth is None else s - bid_depth,
+                None if ask_depth is None else s + ask_depth,
+            )
+        gl = gamma * lot
+        c1 = math.log1p(gl / k) / gl
+        c2 = math.sqrt(gamma * sigma2 / (2.0 * a * lot * k) * (1.0 + gl / k) ** (1.0 + k / gl))
+        return s - c1 - (2.0 * q + lot) / 2.0 * c2, s + c1 - (2.0 * q - lot) / 2.0 * c2
+
+    @staticmethod
+    def _payout_edge(market: MarketView) -> float:
+        return market.book.payout / PRICE_SCALE + 1.0
 
     def _closing(self, market: MarketView, now: int) -> float | None:
         """How far into the pre-close window ``now`` is (0 at its start, 1 at or after the close), or

@@ -47,6 +47,42 @@ def test_avellaneda_stoikov_inventory_term_grows_with_the_time_to_close() -> Non
     assert far.bids[0].price < near.bids[0].price
 
 
+# --- GLFT at the time left -------------------------------------------------------------------
+
+
+def _glft_closed_form(q: float) -> tuple[float, float]:
+    """The paper market's asymptotic GLFT bid and ask (γ 0.1, σ² 4, k 1.5, A 140, lot 1)."""
+    c1 = math.log1p(0.1 / 1.5) / 0.1
+    c2 = math.sqrt(0.1 * 4 / (2 * 140 * 1.5) * (1 + 0.1 / 1.5) ** (1 + 1.5 / 0.1))
+    return 100 - c1 - (2 * q + 1) / 2 * c2, 100 + c1 - (2 * q - 1) / 2 * c2
+
+
+def test_glft_finite_far_from_the_close_approaches_the_closed_form() -> None:
+    quote = strategy(model="glft", max_inventory=10).quote(paper_market(position=300, close_in_s=200))
+    bid, ask = _glft_closed_form(3)
+    assert quote.bids[0].price / 10_000 == pytest.approx(bid, abs=0.01)
+    assert quote.asks[0].price / 10_000 == pytest.approx(ask, abs=0.01)
+
+
+def test_glft_finite_at_the_close_has_no_inventory_skew_left() -> None:
+    quote = strategy(model="glft", max_inventory=10).quote(paper_market(position=300, close_in_s=0))
+    c1 = math.log1p(0.1 / 1.5) / 0.1  # 0.645385: both sides at the intensity term only
+    assert (quote.bids[0].price, quote.asks[0].price) == (
+        math.floor((100 - c1) * 10_000), math.ceil((100 + c1) * 10_000)
+    )
+
+
+def test_glft_finite_skew_grows_with_the_time_left() -> None:
+    near = strategy(model="glft", max_inventory=10).quote(paper_market(position=300, close_in_s=0.05))
+    far = strategy(model="glft", max_inventory=10).quote(paper_market(position=300, close_in_s=5))
+    assert far.bids[0].price < near.bids[0].price and far.asks[0].price < near.asks[0].price
+
+
+def test_glft_finite_at_the_inventory_bound_quotes_only_the_reducing_side() -> None:
+    quote = strategy(model="glft", max_inventory=2).quote(paper_market(position=200, close_in_s=5))
+    assert quote.bids == () and quote.asks
+
+
 # --- σ in log-odds ------------------------------------------------------------------------------
 
 

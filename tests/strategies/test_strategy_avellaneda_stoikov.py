@@ -89,7 +89,7 @@ def test_avellaneda_stoikov_when_model_is_glft_uses_the_closed_form_quotes() -> 
 
 
 def test_avellaneda_stoikov_when_inventory_is_at_the_bound_quotes_only_the_reducing_side() -> None:
-    quote = strategy(model="glft", max_inventory=2).quote(paper_market(position=200))
+    quote = strategy(model="glft", glft_solution="asymptotic", max_inventory=2).quote(paper_market(position=200))
     assert quote.bids == ()
     assert quote.asks[0].price == 1_005_679
 
