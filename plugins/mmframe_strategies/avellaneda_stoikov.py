@@ -352,7 +352,11 @@ class AvellanedaStoikovStrategy:
     contracts. ``as``: r = s − qγσ²(T−t), spread = γσ²(T−t) + (2/γ)ln(1+γ/k), bid/ask = r ∓ spread/2.
     ``glft``: with Δ = size, c1 = ln(1+γΔ/k)/(γΔ), c2 = √(γσ²/(2AΔk)·(1+γΔ/k)^(1+k/(γΔ))),
     bid = s − c1 − (2q+Δ)/2·c2, ask = s + c1 − (2q−Δ)/2·c2 (Guéant 2017's form with lot size Δ;
-    Δ = 1 is GLFT 2013). Then: bid rounds down and ask rounds up to the grid, a price beyond the
+    Δ = 1 is GLFT 2013), or with ``glft_solution: finite`` and 1..12 lots of inventory the exact
+    finite-horizon quotes at T−t (`mmframe_strategies._glft`). σ is estimated in log-odds and
+    converted through p(1−p) (``sigma_model``); k is fitted from our fills with a prior and bounds
+    (``estimate_k``); the last ``close_window_seconds`` before close widen or flatten
+    (``close_behaviour``). Then: bid rounds down and ask rounds up to the grid, a price beyond the
     grid is clamped to its edge (a clamped side that would meet the other is dropped), and unless
     ``allow_cross`` the bid stays below the best ask and the ask above the best bid. The side that
     would push |q| past ``max_inventory`` is not quoted. An invalid, crossed or locked book, or a
@@ -469,6 +473,7 @@ class AvellanedaStoikovStrategy:
         sigma2 = self.sigma2(ticker)
         k, a = self.intensity(ticker)
         gamma = p.gamma
+        drop_bid = drop_ask = False  # a side the finite GLFT solution does not quote
         if p.model == "as":
             inventory_term = gamma * sigma2 * self._time_left(market, state, now)
             r = s - q * inventory_term
@@ -478,17 +483,19 @@ class AvellanedaStoikovStrategy:
             glft_bid, glft_ask = self._glft(market, state, now, s, q, sigma2, k, a)
             # A side the finite solution does not quote is placed beyond the grid (clamped to its
             # edge) and dropped once on the grid.
+            drop_bid, drop_ask = glft_bid is None, glft_ask is None
             bid_dollars = -1.0 if glft_bid is None else glft_bid
             ask_dollars = self._payout_edge(market) if glft_ask is None else glft_ask
 
-        closing = self._closing(market, now)  # 0 outside the window, up to 1 at the close
+        closing = self._closing(market, now)  # None outside the window; 0 at its start, 1 at the close
         if closing is not None and p.close_behaviour == "widen":
             extra = closing * p.close_widen
             bid_dollars, ask_dollars = bid_dollars - extra, ask_dollars + extra
         bid, ask = self._on_grid(market, bid_dollars, ask_dollars, best_bid, best_ask)
-        if p.model == "glft":
-            bid = None if glft_bid is None else bid
-            ask = None if glft_ask is None else ask
+        if drop_bid:
+            bid = None
+        if drop_ask:
+            ask = None
         bid_size, ask_size = self._sizes(q)
         if closing is not None and p.close_behaviour == "flatten":
             bid, ask, bid_size, ask_size = self._flatten(market, position, best_bid, best_ask)
