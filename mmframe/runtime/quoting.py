@@ -357,8 +357,7 @@ class QuotingCore:
         """No level through the book, whichever step put it there (dropped and counted)."""
         if not self._post_only_guard:
             return quote
-        info = state.info
-        safe, dropped = post_only_safe(quote, state.book, info.grid if info is not None else None)
+        safe, dropped = post_only_safe(quote, state.book)
         if dropped:
             self.post_only_dropped += dropped
             book = state.book

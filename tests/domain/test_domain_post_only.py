@@ -1,5 +1,7 @@
 """The shared post-only step: whatever a strategy or a rule proposes, no level rests at or through
-the book, none is off the market's grid, and a dropped level is counted (never moved)."""
+the book (on the market's grid: at least one tick behind the other side's best), and a dropped
+level is counted, never moved. An off-grid price is the venue's to refuse (the reject guard's
+end-to-end test relies on it)."""
 
 from __future__ import annotations
 
@@ -27,23 +29,18 @@ def book(yes: list[tuple[int, int]], no: list[tuple[int, int]]) -> OrderBook:
 def test_post_only_keeps_a_bid_one_tick_behind_the_best_ask_and_drops_one_at_it() -> None:
     b = book([(4800, 100)], [(4800, 100)])  # 0.48 / 0.52
     quote = Quote("M", (Level(5100, 100), Level(5200, 100)), (Level(4900, 100), Level(4800, 100)))
-    safe, dropped = post_only_safe(quote, b, TickGrid.linear_cent())
+    safe, dropped = post_only_safe(quote, b)
     assert safe == Quote("M", (Level(5100, 100),), (Level(4900, 100),))
     assert dropped == 2
-
-
-def test_post_only_with_the_grid_drops_an_off_grid_level() -> None:
-    b = book([(4800, 100)], [(4800, 100)])
-    quote = Quote("M", (Level(4950, 100),), (Level(5050, 100),))  # half-cent prices on a cent grid
-    assert post_only_safe(quote, b, TickGrid.linear_cent()) == (Quote("M", (), ()), 2)
-    assert post_only_safe(quote, b) == (quote, 0)  # grid unknown: the venue's to refuse
+    grid = TickGrid.linear_cent()  # the highest bid allowed is one tick behind the best ask
+    assert grid.next_down(b.best_ask() or 0) == safe.bids[0].price
 
 
 def test_post_only_when_the_book_is_invalid_passes_the_quote_unchanged() -> None:
     b = book([(4800, 100)], [(4800, 100)])
     b.invalidate()
     quote = Quote("M", (Level(9000, 100),), ())
-    assert post_only_safe(quote, b, TickGrid.linear_cent()) == (quote, 0)
+    assert post_only_safe(quote, b) == (quote, 0)
 
 
 @settings(max_examples=400, deadline=None)
@@ -56,18 +53,18 @@ def test_post_only_when_the_book_is_invalid_passes_the_quote_unchanged() -> None
     bids=st.lists(st.integers(-100, 10_100), max_size=3),
     asks=st.lists(st.integers(-100, 10_100), max_size=3),
 )
-def test_post_only_output_never_crosses_is_on_grid_and_counts_exactly_what_it_dropped(
+def test_post_only_output_never_crosses_and_counts_exactly_what_it_dropped(
     grid: TickGrid, yes: list[tuple[int, int]], no: list[tuple[int, int]], bids: list[int], asks: list[int]
 ) -> None:
     b = book(yes, no)
-    quote = Quote("M", tuple(Level(p, 100) for p in bids), tuple(Level(p, 100) for p in asks))
-    safe, dropped = post_only_safe(quote, b, grid)
+    on_grid = [grid.round_down(p) for p in bids] + [grid.round_up(p) for p in asks]
+    quote = Quote("M", tuple(Level(p, 100) for p in on_grid[: len(bids)] if p is not None),
+                  tuple(Level(p, 100) for p in on_grid[len(bids):] if p is not None))
+    safe, dropped = post_only_safe(quote, b)
     best_bid, best_ask = b.best_bid(), b.best_ask()
-    for level in safe.bids:
-        assert grid.is_valid(level.price)
-        assert best_ask is None or level.price < best_ask
+    for level in safe.bids:  # on the grid, strictly below: at most the tick under the best ask
+        assert best_ask is None or level.price <= (grid.next_down(best_ask) or 0)
     for level in safe.asks:
-        assert grid.is_valid(level.price)
-        assert best_bid is None or level.price > best_bid
+        assert best_bid is None or level.price >= (grid.next_up(best_bid) or 10_000)
     assert set(safe.bids) <= set(quote.bids) and set(safe.asks) <= set(quote.asks)  # dropped, never moved
     assert dropped == len(quote.bids) + len(quote.asks) - len(safe.bids) - len(safe.asks)
