@@ -4,10 +4,11 @@
 YES if ``Z > 0``. ``Z`` is a standard Brownian motion in hours, so with ``tau`` hours left the fair
 probability is ``p = Phi(Z / sqrt(tau))`` -- a martingale that goes to 0 or 1 as the close approaches,
 faster the nearer it is (as a weather or vote-count market does). `resolved` is the outcome the path
-reached, which the exchange then settles.
+reached (or, with uncertainty left for the close, a draw at its final probability), which the
+exchange then settles.
 
-`news_jump` moves a probability by a jump of a given size, up or down with the odds that keep the
-probability a martingale when the jump is cut short by the 0/1 bounds.
+`news_jump` moves a probability by news of a given size (in log-odds, so a near-certain market moves
+less), up or down with the odds that keep the probability a martingale.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class NewsConfig:
     """News: fair-value jumps the informed traders see before the book does.
 
     Jumps arrive as a Poisson process of ``rate_per_hour`` per market, each of a size drawn uniformly
-    in [``min_jump``, ``max_jump``] (probability, 0.05 = 5 cents). Each jump sends ``traders`` informed
+    in [``min_jump``, ``max_jump``] (the price move at p = 0.5, 0.05 = 5 cents; less near 0 or 1). Each jump sends ``traders`` informed
     takers, each after its own reaction delay drawn uniformly in [``min_delay_ms``, ``max_delay_ms``],
     to sweep every quote mispriced against the new fair value by more than ``edge``, up to ``size``
     contracts each.
@@ -54,13 +55,21 @@ class NewsConfig:
 
 
 def news_jump(p: float, size: float, u: float) -> float:
-    """``p`` moved by a jump of ``size`` (cut at the bounds). ``u`` in [0, 1) picks the direction: up
-    with probability down/(up + down) of the two possible moves, so the expected move is zero."""
-    up = max(0.0, min(size, MAX_FAIR - p))
-    down = max(0.0, min(size, p - MIN_FAIR))
+    """``p`` moved by news of ``size``: the price move at p = 0.5, made in log-odds (4 x size) so the
+    same news moves a near-certain market less. ``u`` in [0, 1) picks the direction: up with
+    probability down/(up + down) of the two possible moves, so the expected move is zero and the fair
+    value stays a martingale."""
+    x = math.log(p / (1.0 - p))
+    shift = 4.0 * size
+    up = max(0.0, bounded(_expit(x + shift)) - p)
+    down = max(0.0, p - bounded(_expit(x - shift)))
     if up + down <= 0:
         return p
     return p + up if u < down / (up + down) else p - down
+
+
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
 
 
 def bounded(p: float) -> float:
@@ -68,28 +77,34 @@ def bounded(p: float) -> float:
 
 
 class ConvergingPath:
-    """One market's hidden score; `probability` with ``tau_hours`` to close is ``Phi(Z / sqrt(tau))``."""
+    """One market's hidden score; `probability` with ``tau_hours`` to close is
+    ``Phi(Z / sqrt(tau + final_hours))``: ``final_hours`` of uncertainty are left for the close itself
+    (an announcement), 0 converges all the way."""
 
-    __slots__ = ("z",)
+    __slots__ = ("final_hours", "z")
 
-    def __init__(self, probability: float, tau_hours: float) -> None:
+    def __init__(self, probability: float, tau_hours: float, final_hours: float = 0.0) -> None:
         self.z = 0.0
+        self.final_hours = final_hours
         self.set_probability(probability, tau_hours)
+
+    def _scale(self, tau_hours: float) -> float:
+        return math.sqrt(max(tau_hours + self.final_hours, 1e-12))
 
     def set_probability(self, probability: float, tau_hours: float) -> None:
         """Move the score so the fair value is ``probability`` now (news, an operator's override)."""
-        self.z = _NORMAL.inv_cdf(bounded(probability)) * math.sqrt(max(tau_hours, 1e-12))
+        self.z = _NORMAL.inv_cdf(bounded(probability)) * self._scale(tau_hours)
 
     def step(self, dt_hours: float, shock: float) -> None:
         """Diffuse by ``dt_hours`` with a standard normal ``shock``."""
         self.z += math.sqrt(dt_hours) * shock
 
     def probability(self, tau_hours: float) -> float:
-        if tau_hours <= 0:
-            return self.resolved
-        return bounded(_NORMAL.cdf(self.z / math.sqrt(tau_hours)))
+        return bounded(_NORMAL.cdf(self.z / self._scale(max(tau_hours, 0.0))))
 
-    @property
-    def resolved(self) -> float:
-        """The outcome the score points to: 1.0 (YES) or 0.0 (NO)."""
-        return 1.0 if self.z > 0 else 0.0
+    def resolve(self, u: float) -> float:
+        """The outcome at close, 1.0 (YES) or 0.0 (NO): the score's sign, or with uncertainty left for
+        the close a draw (``u`` uniform in [0, 1)) at the final probability."""
+        if self.final_hours <= 0:
+            return 1.0 if self.z > 0 else 0.0
+        return 1.0 if u < _NORMAL.cdf(self.z / self._scale(0.0)) else 0.0

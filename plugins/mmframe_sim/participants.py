@@ -81,6 +81,9 @@ class ParticipantConfig:
     converge: bool = False
     """Fair value converges to the outcome at close (`fair_model.ConvergingPath`) instead of the
     open-ended logit walk; markets without a close time keep the walk."""
+    converge_final_hours: float = 0.0
+    """With ``converge``: uncertainty left for the close itself, in hours of the score's diffusion
+    (0: the fair value reaches 0 or 1 by the close; more: it converges less and the close decides)."""
     liquidity_estimate_weight: float | None = None
     """None: liquidity providers quote around the true fair value (re-placing every refresh). A
     weight: they quote around an estimate from the tape, each trade pulling it this far, and leave
@@ -104,6 +107,8 @@ class ParticipantConfig:
             raise ValueError("participants: levels and sizes must not be negative")
         if self.liquidity_estimate_weight is not None:
             check_weight("liquidity", self.liquidity_estimate_weight)
+        if self.converge_final_hours < 0:
+            raise ValueError("participants: converge final_hours must not be negative")
         if self.noise_tolerance < 0:
             raise ValueError("participants: noise tolerance must not be negative")
 
@@ -193,7 +198,7 @@ class Participants:
         fair = self._x._fair_of(ticker)
         path = self._paths.get(ticker)
         if path is None:
-            path = self._paths[ticker] = ConvergingPath(fair, tau)
+            path = self._paths[ticker] = ConvergingPath(fair, tau, self.config.converge_final_hours)
         elif tau > 0 and self._published.get(ticker) != fair:
             path.set_probability(fair, tau)
         return path
@@ -227,7 +232,7 @@ class Participants:
         last = self._last_step.get(ticker, now)
         self._last_step[ticker] = now
         if now >= close - 1:
-            self._publish(ticker, path.resolved)
+            self._publish(ticker, path.resolve(self._rng.random()))
             return
         path.step((now - last) / (3600 * NANOS_PER_SECOND), self._rng.gauss(0.0, 1.0))
         self._publish(ticker, path.probability((close - now) / (3600 * NANOS_PER_SECOND)))
@@ -308,7 +313,7 @@ class Participants:
         est = self._estimate(COMPETITOR_USER, ticker, comp.estimate_weight)
         size = comp.size * 100
         bid = grid.round_down(max(_to_price(est - comp.width / 2), grid.min_price))
-        ask = grid.round_up(min(max(_to_price(est + comp.width / 2), (bid or 0) + 1), grid.max_price))
+        ask = None if bid is None else grid.round_up(min(bid + max(1, _to_price(comp.width)), grid.max_price))
         wanted: dict[tuple[Side, Price], Count] = {}
         if size > 0 and bid is not None and ask is not None and bid < ask:
             wanted = {(Side.BID, bid): size, (Side.ASK, ask): size}

@@ -9,12 +9,13 @@ took, and markouts against the true fair value. Tests and ``bench/bench_news.py`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mmframe.api import NANOS_PER_SECOND, TestClock
-from mmframe_sim.engine import Exchange, MarketStatus, OrderRequest, Side, TimeInForce
+from mmframe_sim.engine import Exchange, ExchangeError, MarketStatus, OrderRequest, Side, TimeInForce
 from mmframe_sim.money import ONE, Price
 from mmframe_sim.participants import COUNTERPARTY_CLASS
 from mmframe_sim.scenario import Scenario
@@ -78,13 +79,10 @@ class FixedQuoter:
                     self._place(ticker, side, price)
 
     def _place(self, ticker: str, side: Side, price: Price) -> None:
-        from mmframe_sim.model import ExchangeError
-
-        try:  # off-grid or would-cross quotes are refused: a naive quoter just skips that side
+        # off-grid or would-cross quotes are refused: a naive quoter just skips that side
+        with contextlib.suppress(ExchangeError):
             self._x.create_order(self.user, OrderRequest(ticker, side, price, self.count,
                                                           TimeInForce.GOOD_TILL_CANCELED, post_only=True))
-        except ExchangeError:
-            pass
 
 
 def markout(fill: TaggedFill, truth: TruthLog, seconds: float) -> float:

@@ -18,10 +18,10 @@ from mmframe.api import NANOS_PER_SECOND, Clock
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.fair_model import NewsConfig
 from mmframe_sim.fees import FeeType
+from mmframe_sim.makers import CompetitorConfig
 from mmframe_sim.matching import ranges_for_structure
 from mmframe_sim.model import EventSpec, MarketSpec, SeriesSpec
 from mmframe_sim.money import parse_price
-from mmframe_sim.makers import CompetitorConfig
 from mmframe_sim.participants import ParticipantConfig
 
 ENGINE_FAULT_ACTIONS = frozenset(
@@ -97,6 +97,7 @@ _SCHEMA = sy.Map(
                 sy.Optional("enabled"): sy.Bool(),
                 sy.Optional("fair_step_seconds"): sy.Float(),
                 sy.Optional("converge"): sy.Bool(),
+                sy.Optional("converge_final_hours"): sy.Float(),
                 sy.Optional("liquidity"): _LIQUIDITY,
                 sy.Optional("competitors"): _COMPETITORS,
                 sy.Optional("noise"): _NOISE,
@@ -309,6 +310,7 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
                 informed_edge=inf.get("edge", defaults.informed_edge),
                 informed_size=inf.get("size", defaults.informed_size),
                 converge=p.get("converge", defaults.converge),
+                converge_final_hours=p.get("converge_final_hours", defaults.converge_final_hours),
                 liquidity_estimate_weight=liq.get("estimate_weight", defaults.liquidity_estimate_weight),
                 noise_tolerance=noise.get("tolerance", defaults.noise_tolerance),
                 competitors=competitors,
