@@ -53,7 +53,7 @@ class FixedQuoter:
     the side that would take its position past ``max_position`` contracts."""
 
     def __init__(self, exchange: Exchange, user: str, tickers: Sequence[str], *, half_spread: Price = 200,
-                 size: int = 10, max_position: int = 50) -> None:
+                 size: int = 10, max_position: int = 20) -> None:
         self._x = exchange
         self.user = user
         self.tickers = list(tickers)
@@ -122,7 +122,7 @@ def score(exchange: Exchange, user: str, start_cash: Price, seed: int) -> ProbeR
 
 
 def run_probe(scenario: Scenario, seed: int, *, hours: float = 2.0, half_spread: Price = 200, size: int = 10,
-              max_position: int = 50, requote_seconds: float = 1.0,
+              max_position: int = 20, requote_seconds: float = 1.0,
               start_cash: Price = 10_000_000 * 10_000) -> ProbeResult:
     """Run ``scenario`` (its markets closing after ``hours``) with a `FixedQuoter` on a manual clock
     until every market has settled, and score the quoter."""

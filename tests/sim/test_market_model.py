@@ -148,7 +148,7 @@ def test_standard_scenario_when_loaded_turns_on_none_of_the_new_knobs() -> None:
 
 
 def test_news_scenario_when_a_fixed_two_cent_quoter_ignores_jumps_it_loses_to_informed_flow() -> None:
-    """The must-show: the simulator can punish. A ±2c quoter (10 lots, at most 50 a market) on the
+    """The must-show: the simulator can punish. A ±2c quoter (10 lots, at most 20 a market) on the
     news scenario, two simulated hours with the clock advanced by hand, markets settled at close."""
     results = [run_probe(news_scenario(), seed, hours=2.0) for seed in (1, 2, 3, 4)]
     for r in results:
@@ -156,3 +156,13 @@ def test_news_scenario_when_a_fixed_two_cent_quoter_ignores_jumps_it_loses_to_in
         assert r.share("informed") > 0.2, r
         assert r.edge_cents * r.contracts / 100 * 10_000 - r.fees < 0, r  # spread + adverse selection - fees
     assert sum(r.pnl for r in results) < 0, [r.pnl for r in results]
+
+
+def test_load_exchange_when_given_a_shipped_name_builds_that_scenario() -> None:
+    from mmframe_sim.serve import load_exchange
+
+    exchange, _, balance = load_exchange("news", TestClock(), 5)
+    assert [m.ticker for m in exchange.markets()] == ["SIM-NEWS-VOTE", "SIM-NEWS-CEO", "SIM-NEWSF-RATE"]
+    assert balance == 100_000 * DOLLAR
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_exchange("no-such-scenario", TestClock(), None)
