@@ -11,6 +11,7 @@ class says whose flow it was.
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -64,12 +65,17 @@ class TaggedFill:
 
 
 class TruthLog:
-    """Append-only fair-value series and trade tags, per market, in exchange-time order."""
+    """Append-only fair-value series and trade tags, per market, in exchange-time order.
+
+    Memory: a fair-value change point is 16 bytes (typed arrays), so a market stepping every second
+    costs about 58 KB an hour; a trade tag about as much as the exchange's own trade record.
+    """
 
     def __init__(self) -> None:
-        self._fair_ts: dict[str, list[int]] = {}
-        self._fair_p: dict[str, list[float]] = {}
+        self._fair_ts: dict[str, array[int]] = {}
+        self._fair_p: dict[str, array[float]] = {}
         self._trades: dict[str, list[TradeTag]] = {}
+        self._by_user: dict[str, list[TradeTag]] = {}
         self._news: list[NewsEvent] = []
 
     # --- recording (the exchange calls these) --------------------------------------------------------
@@ -77,8 +83,11 @@ class TruthLog:
     def record_fair(self, ticker: str, ts_ns: int, probability: float) -> None:
         """The fair value of ``ticker`` is ``probability`` from ``ts_ns`` on (a same-instant change
         replaces the previous one)."""
-        stamps = self._fair_ts.setdefault(ticker, [])
-        values = self._fair_p.setdefault(ticker, [])
+        stamps = self._fair_ts.get(ticker)
+        values = self._fair_p.get(ticker)
+        if stamps is None or values is None:
+            stamps = self._fair_ts[ticker] = array("q")
+            values = self._fair_p[ticker] = array("d")
         if stamps and ts_ns < stamps[-1]:
             ts_ns = stamps[-1]  # an operator's change between catch-ups: keep the series ordered
         if stamps and stamps[-1] == ts_ns:
@@ -91,6 +100,8 @@ class TruthLog:
 
     def record_trade(self, tag: TradeTag) -> None:
         self._trades.setdefault(tag.ticker, []).append(tag)
+        self._by_user.setdefault(tag.maker_user, []).append(tag)
+        self._by_user.setdefault(tag.taker_user, []).append(tag)
 
     def record_news(self, ticker: str, ts_ns: int, before: float, after: float) -> None:
         self._news.append(NewsEvent(ticker, ts_ns, before, after))
@@ -113,8 +124,8 @@ class TruthLog:
     ) -> list[tuple[int, float]]:
         """``(ts_ns, fair)`` change points of ``ticker`` within [since, until]; the value in force at
         ``since`` comes first (stamped ``since``) so the series is complete over the window."""
-        stamps = self._fair_ts.get(ticker, [])
-        values = self._fair_p.get(ticker, [])
+        stamps = self._fair_ts.get(ticker, array("q"))
+        values = self._fair_p.get(ticker, array("d"))
         lo = 0 if since_ns is None else bisect.bisect_right(stamps, since_ns)
         hi = len(stamps) if until_ns is None else bisect.bisect_right(stamps, until_ns)
         out = list(zip(stamps[lo:hi], values[lo:hi], strict=True))
@@ -136,6 +147,17 @@ class TruthLog:
     def trade_count(self, ticker: str) -> int:
         return len(self._trades.get(ticker, ()))
 
+    def _tags(self, users: set[str] | None) -> list[TradeTag]:
+        """Every trade tag, or only those of ``users`` (an account's own trades, not the whole tape),
+        each once."""
+        if users is None:
+            return [tag for k in sorted(self._trades) for tag in self._trades[k]]
+        unique: dict[int, TradeTag] = {}
+        for user in sorted(users):
+            for tag in self._by_user.get(user, ()):
+                unique.setdefault(id(tag), tag)
+        return list(unique.values())
+
     def fills(
         self,
         classes: Mapping[str, str],
@@ -148,33 +170,32 @@ class TruthLog:
         ``classes`` maps a synthetic trader's user id to its counterparty class; any other user is
         `OTHER_ACCOUNT`."""
         out: list[TaggedFill] = []
-        tickers = [ticker] if ticker is not None else sorted(self._trades)
-        for t in tickers:
-            for tag in self._trades.get(t, ()):
-                if since_ns is not None and tag.ts_ns < since_ns:
+        for tag in self._tags(users):
+            t = tag.ticker
+            if (ticker is not None and t != ticker) or (since_ns is not None and tag.ts_ns < since_ns):
+                continue
+            taker_side = tag.taker_side
+            maker_side = Side.ASK if taker_side is Side.BID else Side.BID
+            for user, other, side, is_taker in (
+                (tag.maker_user, tag.taker_user, maker_side, False),
+                (tag.taker_user, tag.maker_user, taker_side, True),
+            ):
+                if users is not None and user not in users:
                     continue
-                taker_side = tag.taker_side
-                maker_side = Side.ASK if taker_side is Side.BID else Side.BID
-                for user, other, side, is_taker in (
-                    (tag.maker_user, tag.taker_user, maker_side, False),
-                    (tag.taker_user, tag.maker_user, taker_side, True),
-                ):
-                    if users is not None and user not in users:
-                        continue
-                    out.append(
-                        TaggedFill(
-                            trade_id=tag.trade_id,
-                            user_id=user,
-                            ticker=t,
-                            ts_ns=tag.ts_ns,
-                            side=side,
-                            is_taker=is_taker,
-                            price=tag.price,
-                            count=tag.count,
-                            counterparty=other,
-                            counterparty_class=classes.get(other, OTHER_ACCOUNT),
-                            fair=tag.fair,
-                        )
+                out.append(
+                    TaggedFill(
+                        trade_id=tag.trade_id,
+                        user_id=user,
+                        ticker=t,
+                        ts_ns=tag.ts_ns,
+                        side=side,
+                        is_taker=is_taker,
+                        price=tag.price,
+                        count=tag.count,
+                        counterparty=other,
+                        counterparty_class=classes.get(other, OTHER_ACCOUNT),
+                        fair=tag.fair,
                     )
+                )
         out.sort(key=lambda f: f.ts_ns)
         return out
