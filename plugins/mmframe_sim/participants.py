@@ -233,6 +233,9 @@ class Participants:
         self._last_step[ticker] = now
         if now >= close - 1:
             self._publish(ticker, path.resolve(self._rng.random()))
+            # normally the market closes a nanosecond later and this finds it determined; if its
+            # close time was moved later meanwhile, the path goes on from its score
+            x._schedule(now + step, lambda t: self._step_fair(ticker, t))
             return
         path.step((now - last) / (3600 * NANOS_PER_SECOND), self._rng.gauss(0.0, 1.0))
         self._publish(ticker, path.probability((close - now) / (3600 * NANOS_PER_SECOND)))
