@@ -127,6 +127,7 @@ from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
+from mmframe.simtime import in_virtual_time
 
 __all__ = [
     "CARRY_TRADE_PREFIX",
@@ -246,6 +247,7 @@ __all__ = [
     "format_price",
     "fraction_from_config",
     "hookimpl",
+    "in_virtual_time",
     "load_pipeline",
     "maker_fee",
     "micros_to_price",

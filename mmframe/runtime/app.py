@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 import secrets
@@ -22,6 +23,7 @@ from mmframe.plugins import Registry
 from mmframe.runtime.engine import Engine, EngineParts
 from mmframe.runtime.errors import explain
 from mmframe.runtime.quoting import NamedRule, QuotingCore
+from mmframe.simtime import in_virtual_time, virtual_clock
 
 log = logging.getLogger("mmframe")
 
@@ -38,6 +40,8 @@ class BuildError(RuntimeError):
 def client_order_prefix(pipeline_name: str) -> str:
     """``<slug>-<run id>-``: the slug identifies our orders after a restart, the run id this run."""
     slug = re.sub(r"[^a-z0-9]+", "", pipeline_name.lower())[:12] or "mm"
+    if in_virtual_time():  # simulated time: a fresh simulator every run, and runs must repeat exactly
+        return f"{slug}-{hashlib.sha256(slug.encode()).hexdigest()[:6]}-"
     return f"{slug}-{secrets.token_hex(3)}-"
 
 
@@ -185,16 +189,35 @@ async def _watch_signals(engine: Engine) -> None:
 
 
 async def run_pipeline(
-    pipeline: Pipeline, registry: Registry, *, duration: float | None = None, log_format: str = "text"
+    pipeline: Pipeline,
+    registry: Registry,
+    *,
+    duration: float | None = None,
+    log_format: str = "text",
+    sim_time: bool = False,
 ) -> int:
     """Run ``pipeline`` until SIGINT/SIGTERM or ``duration`` seconds; returns the process exit code.
 
     0: clean stop with nothing left resting; 1: a fatal error during the run (or orders left
     resting); 2: the pipeline could not be built or started.
+
+    ``sim_time``: on simulated time (the running loop must be a `mmframe.simtime.VirtualTimeLoop`;
+    `mmframe.simtime.run_virtual` makes one): the clock is the loop's, the pipeline must be on
+    ``venue: sim`` (else exit 2), and the control plane stays off (an outside request would make
+    the run depend on when it came, and nothing outside can follow simulated time anyway).
     """
+    clock: Clock | None = None
+    if sim_time:
+        refusal = sim_time_refusal(pipeline)
+        if refusal:
+            log.error("cannot start pipeline %s: %s", pipeline.name, refusal)
+            return 2
+        clock = virtual_clock()
+        if pipeline.control.enabled:
+            log.info("simulated time: the control plane (port %s) stays off", pipeline.control.port)
     control = None
     sock = None
-    if pipeline.control.enabled:
+    if pipeline.control.enabled and not sim_time:
         # imported only when the pipeline enables it
         from mmframe.control import ControlConfigError, open_control_socket, serve_control
 
@@ -210,7 +233,7 @@ async def run_pipeline(
         )
 
     try:
-        engine = build_engine(pipeline, registry, control=control)
+        engine = build_engine(pipeline, registry, control=control, clock=clock)
     except Exception as exc:
         if sock is not None:
             sock.close()
@@ -225,6 +248,15 @@ async def run_pipeline(
     if engine.error:
         log.error("pipeline %s stopped with an error: %s", pipeline.name, engine.error)
     return code
+
+
+def sim_time_refusal(pipeline: Pipeline) -> str | None:
+    """Why ``pipeline`` cannot run on simulated time (None: it can): only the in-process simulator
+    (``venue: sim``) can follow a clock that jumps."""
+    if pipeline.venue.name != "sim":
+        return (f"--sim-time runs only pipelines on `venue: sim` (the in-process simulator); this one is on "
+                f"`venue: {pipeline.venue.name}`, whose clock is the real one")
+    return None
 
 
 def check_pipeline(pipeline: Pipeline, registry: Registry, *, credentials: bool = True) -> None:

@@ -183,6 +183,7 @@ class KalshiRestClient:
         fast_connections: int = 8,
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
         subaccount: int = 0,
+        unix_socket: str | None = None,
     ) -> None:
         if not 0 <= subaccount <= MAX_SUBACCOUNT:
             raise ValueError(f"subaccount must be 0 (primary) to {MAX_SUBACCOUNT}, got {subaccount}")
@@ -209,11 +210,14 @@ class KalshiRestClient:
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         timeout = timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(
             base_url=self.rest_url + "/",
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=limits,
             headers={"accept": "application/json"},
+            # A Unix socket: the simulator inside this process under simulated time.
+            transport=httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits) if unix_socket else None,
         )
         self.requests_sent = 0
         self.rate_limited = 0
@@ -226,6 +230,7 @@ class KalshiRestClient:
                 timeout_s=timeout.read or 10.0,
                 connect_timeout_s=timeout.connect or 3.0,
                 clock=clock,
+                unix_socket=unix_socket,
             )
             if fast_order_path
             else None

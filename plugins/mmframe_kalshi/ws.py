@@ -126,8 +126,11 @@ class KalshiWebSocket:
         open_timeout_s: float = 10.0,
         rng: random.Random | None = None,
         use_yes_price: bool = True,
+        unix_socket: str | None = None,
     ) -> None:
         self.ws_url = ws_url
+        self.unix_socket = unix_socket
+        """Connect through this Unix socket instead of the URL's host (the simulator under simulated time)."""
         self.use_yes_price = use_yes_price
         """Sent with every ``orderbook_delta`` subscribe; readers of its book frames convert by it."""
         self._path = urlsplit(ws_url).path or "/"
@@ -230,6 +233,7 @@ class KalshiWebSocket:
                     max_size=None,
                     compression=None,
                     create_connection=_WatchedConnection,
+                    **({"unix": True, "path": self.unix_socket} if self.unix_socket else {}),
                 ) as ws:
                     assert isinstance(ws, _WatchedConnection)
                     attempt = 0
