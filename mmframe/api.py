@@ -127,7 +127,7 @@ from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
-from mmframe.simtime import in_virtual_time
+from mmframe.simtime import in_virtual_time, pacing_ns
 
 __all__ = [
     "CARRY_TRADE_PREFIX",
@@ -252,6 +252,7 @@ __all__ = [
     "maker_fee",
     "micros_to_price",
     "notional",
+    "pacing_ns",
     "parse_count",
     "parse_fixed",
     "parse_micros",

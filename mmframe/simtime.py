@@ -18,8 +18,10 @@ thread cannot let the market run on without the pipeline.
 from __future__ import annotations
 
 import asyncio
+import logging
 import selectors
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
@@ -115,6 +117,16 @@ class VirtualClock:
         await anyio.sleep(seconds)
 
 
+def pacing_ns() -> int:
+    """A monotonic time, nanoseconds, for pacing CPU work (bursts, time slices of a long pass): the
+    real one, or the loop's under simulated time, where work takes no time (a slice then never runs
+    out, and a run does not depend on how fast this machine happens to be)."""
+    loop = asyncio._get_running_loop()
+    if type(loop) is VirtualTimeLoop:
+        return round(loop._now * NANOS_PER_SECOND)
+    return time.monotonic_ns()
+
+
 def in_virtual_time() -> bool:
     """Whether the running event loop is on simulated time (False outside a loop)."""
     try:
@@ -129,6 +141,22 @@ def virtual_clock() -> VirtualClock:
     if not isinstance(loop, VirtualTimeLoop):
         raise RuntimeError("not running on simulated time (use mmframe.simtime.VirtualTimeLoop)")
     return VirtualClock(loop)
+
+
+def stamp_logs_with(clock: VirtualClock) -> Callable[[], None]:
+    """Stamp log records with ``clock``'s simulated time instead of the real time (the run's log then
+    reads like a wall-clock run's); returns what puts the previous record factory back."""
+    make = logging.getLogRecordFactory()
+
+    def record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        rec = make(*args, **kwargs)
+        ns = clock.now_ns()
+        rec.created = ns / NANOS_PER_SECOND
+        rec.msecs = (ns // 1_000_000) % 1000
+        return rec
+
+    logging.setLogRecordFactory(record)
+    return lambda: logging.setLogRecordFactory(make)
 
 
 def run_virtual(func: Callable[[], Any]) -> Any:

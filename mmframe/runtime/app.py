@@ -18,12 +18,12 @@ from mmframe.clock import Clock, LiveClock
 from mmframe.components import ComponentContext, Kind, venue_payout
 from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.pipeline.errors import PipelineError, PipelineIssue
-from mmframe.pipeline.model import ComponentRef, Pipeline
+from mmframe.pipeline.model import ComponentRef, ControlConfig, Pipeline
 from mmframe.plugins import Registry
 from mmframe.runtime.engine import Engine, EngineParts
 from mmframe.runtime.errors import explain
 from mmframe.runtime.quoting import NamedRule, QuotingCore
-from mmframe.simtime import in_virtual_time, virtual_clock
+from mmframe.simtime import in_virtual_time, stamp_logs_with, virtual_clock
 
 log = logging.getLogger("mmframe")
 
@@ -215,9 +215,21 @@ async def run_pipeline(
         clock = virtual_clock()
         if pipeline.control.enabled:
             log.info("simulated time: the control plane (port %s) stays off", pipeline.control.port)
+        restore = stamp_logs_with(clock)
+        try:
+            return await _run(pipeline, registry, duration, None, clock)
+        finally:
+            restore()
+    return await _run(pipeline, registry, duration, pipeline.control, None)
+
+
+async def _run(
+    pipeline: Pipeline, registry: Registry, duration: float | None, control_config: ControlConfig | None, clock: Clock | None
+) -> int:
+    """`run_pipeline`'s body: ``control_config`` None leaves the control plane off."""
     control = None
     sock = None
-    if pipeline.control.enabled and not sim_time:
+    if control_config is not None and control_config.enabled:
         # imported only when the pipeline enables it
         from mmframe.control import ControlConfigError, open_control_socket, serve_control
 
