@@ -39,7 +39,7 @@ stamp the same times."""
 _THREAD_POLL_S = 0.05  # real seconds to wait for a busy thread before looking again
 
 
-class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualSelector(selectors.DefaultSelector):
     """The platform selector, polled without blocking; an empty poll advances the loop's time."""
 
     loop: VirtualTimeLoop | None = None
@@ -50,9 +50,9 @@ class _VirtualSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-ty
             return ready
         loop = self.loop
         if timeout is None or loop is None:  # no timer at all: only the outside world can wake us
-            return super().select(timeout)  # type: ignore[no-any-return]
+            return super().select(timeout)
         if loop.threads_busy():  # time stands still until the thread reports
-            return super().select(_THREAD_POLL_S)  # type: ignore[no-any-return]
+            return super().select(_THREAD_POLL_S)
         loop.advance(timeout)
         return ready
 
@@ -78,8 +78,10 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
             self._now += seconds
             self.jumps += 1
 
-    def run_in_executor(self, executor: Executor | None, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        future = super().run_in_executor(executor, func, *args)
+    def run_in_executor(  # type: ignore[override]  # the same call, typed loosely
+        self, executor: Executor | None, func: Callable[..., T], *args: Any
+    ) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = super().run_in_executor(executor, func, *args)
         self._executor_jobs += 1
         future.add_done_callback(self._executor_done)
         return future
@@ -95,7 +97,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         # call_soon_threadsafe before marking the job done: a job is in flight while it is unfinished.
         for thread in threading.enumerate():
             queue = getattr(thread, "queue", None)
-            if getattr(thread, "loop", None) is self and getattr(queue, "unfinished_tasks", 0):
+            if getattr(thread, "loop", None) is self and getattr(queue, "unfinished_tasks", None):
                 return True
         return False
 

@@ -120,6 +120,17 @@ class RequestEncoder:
             self._names_seen.add(name)
 
 
+def host_header(url: str) -> str:
+    """The Host field for requests to ``url``: its host, with the port unless it is the scheme's default."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    tls = parts.scheme == "https"
+    if (parts.port or (443 if tls else 80)) == (443 if tls else 80):
+        return parts.hostname
+    return parts.netloc.rsplit("@", 1)[-1]
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing a response nobody asked for."""
 
@@ -312,8 +323,7 @@ class FastPathPool:
         self.host = parts.hostname
         tls = parts.scheme == "https"
         self.port = parts.port or (443 if tls else 80)
-        default_port = self.port == (443 if tls else 80)
-        self.host_header = parts.netloc.rsplit("@", 1)[-1] if not default_port else self.host
+        self.host_header = host_header(url)
         self.encoder = RequestEncoder(self.host_header)
         self._ssl = (ssl_context or ssl.create_default_context()) if tls else None
         self.size = size
