@@ -496,15 +496,8 @@ class KalshiRestClient:
         return Page(items, body.get("cursor") or "", tuple(malformed))
 
     async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
-        items: list[T] = []
-        cursor: str | None = None
-        for _ in range(max_pages):
-            page = await fetch(cursor)
-            items.extend(page.items)
-            if not page.cursor:
-                break
-            cursor = page.cursor
-        return items
+        """Every item of every page `_walk` reads."""
+        return [item async for page in _walk(fetch, max_pages) for item in page.items]
 
     # --- markets --------------------------------------------------------------------------------
 
@@ -535,14 +528,9 @@ class KalshiRestClient:
 
     async def iter_markets(self, *, max_pages: int = 1000, **filters: Any) -> AsyncIterator[Market]:
         """Every market matching ``filters`` (see `get_markets`), following the cursor."""
-        cursor: str | None = None
-        for _ in range(max_pages):
-            page = await self.get_markets(cursor=cursor, **filters)
+        async for page in _walk(lambda c: self.get_markets(cursor=c, **filters), max_pages):
             for market in page.items:
                 yield market
-            if not page.cursor:
-                return
-            cursor = page.cursor
 
     async def list_markets(self, **filters: Any) -> list[Market]:
         """All pages of `get_markets` as one list."""
@@ -683,15 +671,12 @@ class KalshiRestClient:
         """Our orders in ``ticker`` with the given client ids, found by reading orders (newest pages)."""
         wanted = set(client_order_ids)
         found: dict[str, Order] = {}
-        cursor: str | None = None
-        for _ in range(_LOOKUP_PAGES):
-            page = await self.get_orders(ticker=ticker, limit=200, cursor=cursor)
+        async for page in _walk(lambda c: self.get_orders(ticker=ticker, limit=200, cursor=c), _LOOKUP_PAGES):
             for order in page.items:
                 if order.client_order_id in wanted:
                     found[order.client_order_id] = order
-            if len(found) == len(wanted) or not page.cursor:
+            if len(found) == len(wanted):
                 break
-            cursor = page.cursor
         return found
 
     # --- orders (V2) ----------------------------------------------------------------------------
@@ -1119,6 +1104,18 @@ class KalshiRestClient:
             if isinstance(exc, AuthenticationError):
                 raise
             logger.warning("could not read /account/endpoint_costs (%s); keeping documented costs", exc)
+
+
+async def _walk(fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> AsyncIterator[Page[T]]:
+    """The pages ``fetch(cursor)`` returns, following the cursor from the first page, at most
+    ``max_pages``: the one cursor loop of every paged read."""
+    cursor: str | None = None
+    for _ in range(max_pages):
+        page = await fetch(cursor)
+        yield page
+        if not page.cursor:
+            return
+        cursor = page.cursor
 
 
 def _batch_items(body: Any) -> list[Any]:
