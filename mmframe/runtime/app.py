@@ -213,9 +213,9 @@ async def run_pipeline(
             log.error("cannot start pipeline %s: %s", pipeline.name, refusal)
             return 2
         clock = virtual_clock()
+        restore = stamp_logs_with(clock)
         if pipeline.control.enabled:
             log.info("simulated time: the control plane (port %s) stays off", pipeline.control.port)
-        restore = stamp_logs_with(clock)
         try:
             return await _run(pipeline, registry, duration, None, clock)
         finally:

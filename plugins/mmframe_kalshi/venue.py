@@ -222,9 +222,9 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "network_ms": {"type": "number", "minimum": 0, "default": 0.5,
+                "network_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
                                "description": "One-way network latency, milliseconds."},
-                "processing_ms": {"type": "number", "minimum": 0, "default": 0.5,
+                "processing_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
                                   "description": "The daemon's event-to-request time, milliseconds."},
             },
             "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "

@@ -86,16 +86,39 @@ seed: 5
 duration_minutes: 480
 participants:
   fair_step_seconds: 1
-  liquidity: {refresh_seconds: 5, half_spread: 0.04, levels: 3, level_gap: 0.01, size: 50}
-  noise: {rate_per_minute: 6, min_size: 1, max_size: 20, slippage: 0.02}
-  informed: {rate_per_minute: 3, edge: 0.03, size: 10}
+  liquidity:
+    refresh_seconds: 5
+    half_spread: 0.04
+    levels: 3
+    level_gap: 0.01
+    size: 50
+  noise:
+    rate_per_minute: 6
+    min_size: 1
+    max_size: 20
+    slippage: 0.02
+  informed:
+    rate_per_minute: 3
+    edge: 0.03
+    size: 10
 series:
-  - {ticker: SIM-RAIN, title: Rain, category: Climate and Weather, fee_type: quadratic}
+  - ticker: SIM-RAIN
+    title: Rain
+    category: Climate and Weather
+    fee_type: quadratic
 events:
-  - {ticker: SIM-RAIN-26NOV, series: SIM-RAIN, title: Rain today}
+  - ticker: SIM-RAIN-26NOV
+    series: SIM-RAIN
+    title: Rain today
 markets:
-  - {ticker: SIM-RAIN-NYC, event: SIM-RAIN-26NOV, title: Rain in NYC?, price_level_structure: linear_cent,
-     initial_probability: 0.35, volatility: 0.6, jump_rate: 0.5, jump_size: 0.5}
+  - ticker: SIM-RAIN-NYC
+    event: SIM-RAIN-26NOV
+    title: Rain in NYC?
+    price_level_structure: linear_cent
+    initial_probability: 0.35
+    volatility: 0.6
+    jump_rate: 0.5
+    jump_size: 0.5
 """
 
 ONE_MARKET_PIPELINE = """\
