@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from mmframe.api import BookSide, TestClock
 from mmframe_kalshi.auth import RequestSigner
 from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.errors import KalshiError, TransportError
 from mmframe_kalshi.fastpath import FastPathPool, host_header
 from mmframe_kalshi.rest import CreateOrderRequest, KalshiRestClient, RetryPolicy
 from mmframe_kalshi.transport import FastPathTransport, HttpxTransport, WireRequest, frame_fields
+
+from mmframe.api import BookSide, TestClock
 
 _ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
 
