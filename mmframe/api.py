@@ -9,6 +9,7 @@ A plugin is a module with registration hooks, each receiving a ``register`` call
         register(ComponentSpec(kind=Kind.STRATEGY, name="mine", summary="...", factory=MyStrategy.build))
 """
 
+from mmframe.apiversion import API_VERSION
 from mmframe.clock import NANOS_PER_SECOND, Clock, LiveClock, TestClock
 from mmframe.components import (
     AccountSnapshot,
@@ -129,6 +130,7 @@ from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
 
 __all__ = [
+    "API_VERSION",
     "CARRY_TRADE_PREFIX",
     "COUNT_SCALE",
     "DAY_SECONDS",

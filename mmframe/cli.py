@@ -207,7 +207,7 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     for line in [header, *table]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    broken = [r for r in rows if r["status"] == "error"]
+    broken = [r for r in rows if r["status"] != "ok"]
     for r in broken:
         click.echo(f"error: {r['kind']} {r['name']} ({r['package']}): {r.get('error', '')}", err=True)
 
@@ -333,17 +333,7 @@ def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Gro
 
 def add_plugin_commands(cli: click.Group, registry: Registry) -> list[str]:
     """Call every plugin's ``register_commands(cli=...)`` hook; one line per plugin whose hook raised."""
-    problems = []
-    for info in registry.plugins:
-        hook = getattr(info.module, "register_commands", None) if info.module is not None else None
-        if hook is None:
-            continue
-        try:
-            hook(cli=cli)
-        except Exception as exc:  # a broken plugin must not take the CLI down
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-            problems.append(f"plugin {info.name} ({info.package}): register_commands failed: {reason}")
-    return problems
+    return registry.add_commands(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
