@@ -243,6 +243,7 @@ class OrderView(Protocol):
         ...
 
 
+@runtime_checkable
 class WriteGate(Protocol):
     """The runtime's gate (`mmframe.runtime.gate.Gate`): checked right before a create or amend is
     written to the socket."""

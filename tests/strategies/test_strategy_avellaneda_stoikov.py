@@ -13,16 +13,8 @@ from hypothesis import strategies as st
 from mmframe_strategies._estimators import FillIntensity, MidVariance
 from mmframe_strategies.avellaneda_stoikov import SPEC, AvellanedaStoikovStrategy
 
-from mmframe.api import (
-    NANOS_PER_SECOND,
-    BookSide,
-    ConfigError,
-    Level,
-    OrderFilled,
-    PriceRange,
-    Quote,
-    TickGrid,
-)
+from mmframe.api import NANOS_PER_SECOND, BookSide, ConfigError, Level, OrderFilled, Quote, TickGrid
+from mmframe.domain.grid import PriceRange
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market
 
 D = Decimal
