@@ -20,6 +20,8 @@ Names without a docstring of their own
   in a module attribute ``MMFRAME_API`` (e.g. ``">=1.0,<2"``), checked when they are loaded.
 - ``hookimpl``: the pluggy marker for a plugin's hook implementations (``@hookimpl``); a hook
   function without it is never called and is reported by ``mmframe plugins list``.
+- ``MarketsListener``: ``async (joined, left) -> None``, what `SelectingVenue.on_markets_changed`
+  calls when a refresh of the market selection changed it.
 - ``OrderAction``: any order action an executor accepts: `CreateOrder`, `AmendOrder`,
   `DecreaseOrder` or `CancelOrder`.
 - ``Price``: a price or any dollar amount, an ``int`` of 1/10,000 dollar (``0.56`` is ``5600``).
@@ -43,6 +45,7 @@ from mmframe.apiversion import API_VERSION
 from mmframe.clock import NANOS_PER_SECOND, Clock, LiveClock, TestClock
 from mmframe.components import (
     AccountSnapshot,
+    AdoptingExecutor,
     BacktestFeed,
     BudgetedExecutor,
     ComponentContext,
@@ -52,10 +55,14 @@ from mmframe.components import (
     FeedContext,
     ImmediateExecutor,
     Kind,
+    MarketsListener,
     MarketView,
     OrderView,
     PortfolioView,
+    PositionReader,
+    RestoringSink,
     RiskRule,
+    SelectingVenue,
     SimulatedExecutor,
     Sink,
     Strategy,
@@ -165,6 +172,7 @@ __all__ = [
     "PRICE_SCALE",
     "WEEK_SECONDS",
     "AccountSnapshot",
+    "AdoptingExecutor",
     "AmendOrder",
     "BacktestFeed",
     "BookDeltaReceived",
@@ -203,6 +211,7 @@ __all__ = [
     "MarketSelection",
     "MarketStatusChanged",
     "MarketView",
+    "MarketsListener",
     "Micros",
     "OrderAccepted",
     "OrderAction",
@@ -223,15 +232,18 @@ __all__ = [
     "PortfolioView",
     "Position",
     "PositionMark",
+    "PositionReader",
     "PositionReported",
     "Price",
     "Quote",
     "QuoteComputed",
     "RateLimitedLog",
+    "RestoringSink",
     "RiskRule",
     "RiskVerdictIssued",
     "RunStarted",
     "RunStopped",
+    "SelectingVenue",
     "SimulatedExecutor",
     "Sink",
     "Strategy",

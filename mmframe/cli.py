@@ -87,7 +87,7 @@ def run(
     try:
         import anyio
 
-        from mmframe.runtime import run_pipeline
+        from mmframe.daemon import run_pipeline
         from mmframe.runtime.logs import configure_logging
     except ImportError as exc:
         _fail(f"the runtime is not available: {exc}")

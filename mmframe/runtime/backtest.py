@@ -20,19 +20,17 @@ import asyncio
 import fnmatch
 import heapq
 import inspect
-import logging
 import math
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from mmframe.clock import NANOS_PER_SECOND
-from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor, venue_payout
+from mmframe.components import BacktestFeed, SimulatedExecutor, Sink, Strategy
 from mmframe.domain.events import (
     Event,
     MarketEvent,
@@ -46,9 +44,13 @@ from mmframe.domain.events import (
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
 from mmframe.domain.quote import Quote
 from mmframe.domain.reconciler import ReconcilePolicy
+from mmframe.domain.trading import TradingState
+from mmframe.pipeline.model import MarketSelection, Pipeline
 from mmframe.plugins import Registry
-from mmframe.runtime.app import pipeline_dir
-from mmframe.runtime.quoting import NamedRule, QuotingCore, TradingState
+from mmframe.runtime.build import BuildError, ComponentBuilder, order_id_slug, pipeline_context
+from mmframe.runtime.quoting import NamedRule, QuotingCore
+
+T = TypeVar("T")
 
 METRICS = ("profit", "final_inventory", "spread", "fills", "fees")
 """The per-run metrics `BacktestReport` summarises, in the order of the JSON output."""
@@ -171,51 +173,45 @@ class BacktestParts:
 
     name: str
     markets: tuple[str, ...]
-    selection: Any
+    selection: MarketSelection | None
     feeds: list[BacktestFeed]
     executor: SimulatedExecutor
-    build_strategy: Callable[[], Any]
+    build_strategy: Callable[[], Strategy]
     build_rules: Callable[[], list[NamedRule]]
     policy: ReconcilePolicy
     clock: BacktestClock
     housekeeping_ns: int = NANOS_PER_SECOND
     prefix: str = "bt-"
-    build_sinks: Callable[[], list[tuple[str, Any]]] = list
+    build_sinks: Callable[[], list[tuple[str, Sink]]] = list
     """Fresh sinks for one run: the pipeline's sinks that record backtests (a class attribute
     ``records_backtests = True``: the journal, the event log), none by default."""
     sinks_wanted: bool = False
 
 
-def _rule_names(names: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for name in names:
-        count = sum(1 for n in seen if n.split("#")[0] == name)
-        seen.append(f"{name}#{count + 1}" if count else name)
-    return seen
-
-
-def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
-    """Build ``pipeline``'s components for a backtest; `BacktestError` when a feed or the executor
-    cannot run without a live venue."""
+def build_backtest(pipeline: Pipeline, registry: Registry) -> BacktestParts:
+    """Build ``pipeline``'s components for a backtest (as `mmframe.runtime.build` builds them for
+    every command); `BacktestError` when a feed or the executor cannot run without a live venue."""
     clock = BacktestClock()
-    markets = tuple(pipeline.markets.tickers)
-    logger = logging.getLogger(f"mmframe.{pipeline.name}")
-    ctx = ComponentContext(pipeline=pipeline.name, markets=markets, clock=clock, logger=logger,
-                           base_dir=pipeline_dir(pipeline))
-    ctx.extra["market_selection"] = pipeline.markets
-    ctx.extra["backtest"] = True
+    builder = ComponentBuilder(pipeline, registry, pipeline_context(pipeline, clock, backtest=True))
+    return _refusing(lambda: _backtest_parts(pipeline, builder, clock))()
 
-    def build(kind: Kind, ref: Any) -> Any:
-        spec = registry.get(kind, ref.name)
+
+def _refusing(build: Callable[[], T]) -> Callable[[], T]:
+    """``build``, with a component that refuses its config reported as a `BacktestError`."""
+
+    def call() -> T:
         try:
-            return spec.factory(dict(ref.config), ctx)
-        except Exception as exc:
-            raise BacktestError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
+            return build()
+        except BuildError as exc:
+            cause = exc.__cause__ or exc
+            raise BacktestError(f"{exc.ref.kind} {exc.ref.name!r}: {type(cause).__name__}: {cause}") from cause
 
-    venue = build(Kind.VENUE, pipeline.venue)
-    ctx.venue = venue
-    ctx.payout = venue_payout(venue)
-    feeds: list[Any] = [venue.feed()] + [build(Kind.FEED, ref) for ref in pipeline.feeds]
+    return call
+
+
+def _backtest_parts(pipeline: Pipeline, builder: ComponentBuilder, clock: BacktestClock) -> BacktestParts:
+    builder.venue()
+    feeds: list[Any] = builder.feeds()
     names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
     for feed, name in zip(feeds, names, strict=True):
         if not isinstance(feed, BacktestFeed):
@@ -223,36 +219,39 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
                 f"{name} cannot run in a backtest: it has no events(rng_seed) "
                 "(use venue: backtest and a backtest feed such as replay or as2008-midprice)"
             )
-    executor = build(Kind.EXECUTOR, pipeline.executor) if pipeline.executor else venue.executor()
+    executor = builder.executor()
     if not isinstance(executor, SimulatedExecutor):
         what = f"executor {pipeline.executor.name!r}" if pipeline.executor else f"venue {pipeline.venue.name!r}"
         raise BacktestError(
             f"{what} cannot run in a backtest: it does not simulate fills "
             "(use venue: backtest, or an executor such as backtest or as2008-fills)"
         )
-    rule_refs = list(pipeline.risk)
-    rule_names = _rule_names(ref.name for ref in rule_refs)
     # Sinks that record backtests (files); a live screen or an alert channel has nothing to do here.
-    recording = [ref for ref in pipeline.sinks if getattr(build(Kind.SINK, ref), "records_backtests", False)]
+    recording = [(i, ref) for (i, ref), (_, sink) in zip(enumerate(pipeline.sinks), builder.sinks(), strict=True)
+                 if getattr(sink, "records_backtests", False)]
     runtime = pipeline.runtime
-    slug = re.sub(r"[^a-z0-9]+", "", pipeline.name.lower())[:12] or "mm"
+
+    def build_sinks() -> list[tuple[str, Sink]]:
+        return list(builder.sinks(recording))
+
+    def build_rules() -> list[NamedRule]:
+        return [NamedRule(built.name, built.component) for built in builder.rules()]
+
     return BacktestParts(
         name=pipeline.name,
-        markets=markets,
+        markets=builder.ctx.markets,
         selection=pipeline.markets,
         feeds=feeds,
         executor=executor,
-        build_strategy=lambda: build(Kind.STRATEGY, pipeline.strategy),
-        build_rules=lambda: [
-            NamedRule(name, build(Kind.RISK, ref)) for name, ref in zip(rule_names, rule_refs, strict=True)
-        ],
+        build_strategy=_refusing(lambda: builder.strategy().component),
+        build_rules=_refusing(build_rules),
         policy=ReconcilePolicy(
             price_tolerance=int(runtime.price_tolerance), size_tolerance=int(runtime.size_tolerance)
         ),
         clock=clock,
         housekeeping_ns=int(float(runtime.housekeeping_seconds) * NANOS_PER_SECOND),
-        prefix=f"{slug}-bt-",
-        build_sinks=lambda: [(ref.name, build(Kind.SINK, ref)) for ref in recording],
+        prefix=f"{order_id_slug(pipeline.name)}-bt-",
+        build_sinks=_refusing(build_sinks),
         sinks_wanted=bool(recording),
     )
 

@@ -20,6 +20,7 @@ import mmframe.api as api
 from mmframe import hookspecs
 from mmframe.api import (
     API_VERSION,
+    AdoptingExecutor,
     BacktestFeed,
     BudgetedExecutor,
     ComponentContext,
@@ -32,8 +33,12 @@ from mmframe.api import (
     MarketEvent,
     MarketQuarantined,
     MarketReleased,
+    MarketsListener,
     OrderEvent,
+    PositionReader,
+    RestoringSink,
     RiskRule,
+    SelectingVenue,
     SimulatedExecutor,
     Sink,
     Strategy,
@@ -166,8 +171,15 @@ def test_live_pipeline_when_built_venue_feed_and_executor_implement_their_protoc
     assert isinstance(parts.venue, Venue)
     assert all(isinstance(feed, Feed) for feed in parts.feeds)
     assert isinstance(parts.executor, Executor)
-    # the Kalshi executor's optional capabilities: a metered write budget, synchronous actions
-    assert isinstance(parts.executor, BudgetedExecutor) and isinstance(parts.executor, ImmediateExecutor)
+    # the optional capabilities the runtime checks for (isinstance on runtime-checkable protocols):
+    # the Kalshi executor's metered write budget, synchronous actions, adoption and position reads,
+    # the Kalshi venue's market selection, the journal's restore
+    for capability in (BudgetedExecutor, ImmediateExecutor, AdoptingExecutor, PositionReader):
+        assert isinstance(parts.executor, capability), capability.__name__
+    assert isinstance(parts.venue, SelectingVenue)
+    listener: MarketsListener = engine.markets_changed
+    parts.venue.on_markets_changed(listener)
+    assert any(isinstance(sink, RestoringSink) for _, sink in parts.sinks)
     assert isinstance(engine.core.strategy, Strategy)
     assert all(isinstance(named.rule, RiskRule) for named in engine.core.rules)
     assert all(isinstance(sink, Sink) for _, sink in parts.sinks)
