@@ -78,13 +78,13 @@ from mmframe.config import (
     MAX_PAYOUT_DOLLARS,
     WEEK_SECONDS,
     ConfigError,
-    check_updatable,
     check_writable_path,
     count_from_config,
     fraction_from_config,
     price_from_config,
     resolve_config,
 )
+from mmframe.configured import Configured
 from mmframe.domain.actions import (
     AmendOrder,
     CancelOrder,
@@ -187,6 +187,7 @@ __all__ = [
     "ComponentContext",
     "ComponentSpec",
     "ConfigError",
+    "Configured",
     "Count",
     "CreateOrder",
     "DecreaseOrder",
@@ -260,7 +261,6 @@ __all__ = [
     "WorkingOrder",
     "WriteBudget",
     "WriteGate",
-    "check_updatable",
     "check_writable_path",
     "contracts_to_count",
     "count_from_config",
