@@ -20,6 +20,7 @@ from mmframe.pipeline.coerce import decimalize
 from mmframe.schema_words import error_path, first_error, reword, show, shown_value, suggest
 
 if TYPE_CHECKING:
+    from mmframe.components import RiskRule, Strategy
     from mmframe.runtime.build import Built
     from mmframe.runtime.engine import Engine
 
@@ -120,7 +121,7 @@ class ParamsService:
         self._engine = engine
 
     @property
-    def _targets(self) -> Mapping[str, Built[Any]]:
+    def _targets(self) -> Mapping[str, Built[Strategy | RiskRule]]:
         return self._engine.parts.configured
 
     def describe(self) -> dict[str, Any]:
@@ -168,7 +169,7 @@ class ParamsService:
         return {"target": target_name, "use": target.use, "params": dict(target.config)}
 
     @staticmethod
-    def _validate(name: str, target: Built[Any], config: Mapping[str, Any]) -> None:
+    def _validate(name: str, target: Built[Strategy | RiskRule], config: Mapping[str, Any]) -> None:
         """The component's schema, worded as the pipeline loader words it."""
         validator = jsonschema.Draft202012Validator(decimalize(dict(target.spec.config_schema)))
         errors = list(validator.iter_errors(dict(config)))

@@ -36,7 +36,7 @@ from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.plugins import Registry
 from mmframe.runtime.errors import explain
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 
 class BuildError(RuntimeError):

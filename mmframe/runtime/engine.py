@@ -31,8 +31,10 @@ from mmframe.components import (
     ImmediateExecutor,
     PositionReader,
     RestoringSink,
+    RiskRule,
     SelectingVenue,
     Sink,
+    Strategy,
     Venue,
 )
 from mmframe.domain.actions import CancelOrder, OrderAction
@@ -109,7 +111,7 @@ class EngineParts:
     core: QuotingCore
     markets: tuple[str, ...]
     foreign_orders: str = "cancel"
-    configured: Mapping[str, Built[Any]] = field(default_factory=dict)
+    configured: Mapping[str, Built[Strategy | RiskRule]] = field(default_factory=dict)
     """The components ``/params`` may change, by target (``strategy``, each risk rule's name), with
     the declaration and the config each runs with now."""
 
