@@ -211,14 +211,15 @@ def _refusing(build: Callable[[], T]) -> Callable[[], T]:
 
 def _backtest_parts(pipeline: Pipeline, builder: ComponentBuilder, clock: BacktestClock) -> BacktestParts:
     builder.venue()
-    feeds: list[Any] = builder.feeds()
+    feeds: list[BacktestFeed] = []
     names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
-    for feed, name in zip(feeds, names, strict=True):
+    for feed, name in zip(builder.feeds(), names, strict=True):
         if not isinstance(feed, BacktestFeed):
             raise BacktestError(
                 f"{name} cannot run in a backtest: it has no events(rng_seed) "
                 "(use venue: backtest and a backtest feed such as replay or as2008-midprice)"
             )
+        feeds.append(feed)
     executor = builder.executor()
     if not isinstance(executor, SimulatedExecutor):
         what = f"executor {pipeline.executor.name!r}" if pipeline.executor else f"venue {pipeline.venue.name!r}"

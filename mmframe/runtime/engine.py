@@ -811,7 +811,7 @@ class Engine:
             self.core.tracker.submitted(cancel, now)
         log.info("draining %s (left the selection): cancelling %d order(s)", ", ".join(sorted(gone)), len(cancels))
         await self._submit(cancels)
-        remaining: Sequence[Any] = ()
+        remaining: Sequence[WorkingOrder] = ()
         with anyio.move_on_after(self._shutdown_timeout_s):
             while True:
                 await anyio.sleep(0.2)
@@ -833,7 +833,7 @@ class Engine:
                 if position:
                     self.core.market_state(ticker).position.seed(position, snapshot.avg_prices.get(ticker, 0))
                     log.info("position carried in at the venue's cost: %s %s", ticker, format_count(position))
-        foreign: list[Any] = []
+        foreign: list[WorkingOrder] = []
         for order in snapshot.open_orders:
             if self.core.owns(order.client_order_id) or self.parts.foreign_orders == "adopt":
                 self.core.tracker.adopt(order)
