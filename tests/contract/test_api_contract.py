@@ -164,8 +164,11 @@ def test_components_when_built_from_their_example_implement_their_protocol(
         assert isinstance(component, protocol), f"{kind} {entry.name} does not implement {protocol.__name__}"
 
 
-def test_live_pipeline_when_built_venue_feed_and_executor_implement_their_protocols(registry: Registry) -> None:
-    pipeline = load_pipeline(str(PIPELINES / "symmetric.yaml"), registry)
+@pytest.mark.parametrize("file", ["symmetric.yaml", "symmetric-demo.yaml"])
+def test_live_pipeline_when_built_venue_feed_and_executor_implement_their_protocols(
+    registry: Registry, file: str
+) -> None:
+    pipeline = load_pipeline(str(PIPELINES / file), registry)
     engine = build_engine(pipeline, registry, credentials=False)
     parts = engine.parts
     assert isinstance(parts.venue, Venue)
@@ -174,6 +177,7 @@ def test_live_pipeline_when_built_venue_feed_and_executor_implement_their_protoc
     # the optional capabilities the runtime checks for (isinstance on runtime-checkable protocols):
     # the Kalshi executor's metered write budget, synchronous actions, adoption and position reads,
     # the Kalshi venue's market selection, the journal's restore
+    # (both the embedded simulator and Kalshi's demo exchange run the Kalshi client)
     for capability in (BudgetedExecutor, ImmediateExecutor, AdoptingExecutor, PositionReader):
         assert isinstance(parts.executor, capability), capability.__name__
     assert isinstance(parts.venue, SelectingVenue)
