@@ -198,7 +198,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "minLength": 1,
             "default": "standard",
-            "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
+            "description": "Simulator scenario: `standard`, `news` or a scenario YAML file (relative to the pipeline file).",
         },
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
                  "description": "Random seed (default: the scenario's)."},
@@ -594,7 +594,7 @@ class KalshiVenue:
         ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
         scenario = self.config.get("scenario", "standard")
-        if scenario != "standard":
+        if scenario not in ("standard", "news"):  # the simulator's shipped scenarios, by name
             scenario = str(self.ctx.path(scenario))  # a file, relative to the pipeline file
         seed = self.config.get("seed")
 
