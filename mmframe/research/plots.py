@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import plotly.graph_objects as go
 
@@ -38,7 +39,8 @@ class Html:
     text: str
 
 
-Block = go.Figure | Html
+Block: TypeAlias = "go.Figure | Html"
+"""What a page is made of: a plotly figure or a block of HTML."""
 
 
 def histogram(values: Sequence[float], *, title: str, x_label: str, bins: int = 40) -> go.Figure:
