@@ -34,7 +34,6 @@ from mmframe.research.sweep import (
     load_combination,
     make_engine,
 )
-from mmframe.research.sweep_output import print_ranking, results_csv, sweep_html
 from mmframe.runtime.backtest_cli import parse_horizons
 
 ALSO_SHOWN = ("profit", "fills", "max_drawdown", "final_inventory")
@@ -115,6 +114,8 @@ def sweep(
         _fail(str(exc))
     finally:
         runner.close()
+    from mmframe.research.sweep_output import print_ranking, results_csv, sweep_html  # plotly only now
+
     seconds = time.perf_counter() - started
     ranked = result.ranked(objective, maximise=maximise)
     console = Console(width=max(120, Console().width))
