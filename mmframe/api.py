@@ -9,6 +9,8 @@ A plugin is a module with registration hooks, each receiving a ``register`` call
         register(ComponentSpec(kind=Kind.STRATEGY, name="mine", summary="...", factory=MyStrategy.build))
 """
 
+from typing import TYPE_CHECKING
+
 from mmframe.clock import NANOS_PER_SECOND, Clock, LiveClock, TestClock
 from mmframe.components import (
     AccountSnapshot,
@@ -254,6 +256,7 @@ __all__ = [
     "parse_fixed",
     "parse_micros",
     "parse_price",
+    "plots",
     "price_from_config",
     "price_to_micros",
     "reconcile",
@@ -261,3 +264,17 @@ __all__ = [
     "taker_fee",
     "trade_fee",
 ]
+
+
+if TYPE_CHECKING:
+    from mmframe.research import plots
+
+
+def __getattr__(name: str) -> object:
+    """``plots`` (`mmframe.research.plots`) is imported on first use: it loads plotly, which only
+    a report needs."""
+    if name == "plots":
+        import mmframe.research.plots as plots
+
+        return plots
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

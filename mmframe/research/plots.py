@@ -83,6 +83,15 @@ def bars(
     return figure
 
 
+def grouped_bars(
+    labels: Sequence[str], groups: Mapping[str, Sequence[float | None]], *, title: str, y_label: str
+) -> go.Figure:
+    """Side-by-side bars: one bar per named group at each label."""
+    figure = go.Figure([go.Bar(name=name, x=list(labels), y=list(values)) for name, values in groups.items()])
+    figure.update_layout(title=title, yaxis_title=y_label, barmode="group", **_LAYOUT)
+    return figure
+
+
 def heatmap(
     x_values: Sequence[str], y_values: Sequence[str], z: Sequence[Sequence[float | None]], *,
     title: str, x_label: str, y_label: str, z_label: str,
