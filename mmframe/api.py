@@ -37,9 +37,13 @@ Names without a docstring of their own
 - ``MAX_CONTRACTS``: hard cap on any position or exposure limit, contracts (1,000,000).
 - ``MAX_DOLLARS``: hard cap on any dollar amount in a config, dollars (10,000,000).
 - ``MAX_PAYOUT_DOLLARS``: the largest payout of one contract a venue may declare, dollars (1,000).
+- ``plots``: the plotting module reports draw with (`mmframe.research.plots`: histogram, lines, bars,
+  grouped_bars, heatmap, table, heading, note, page), loaded on first use (it imports plotly).
 - ``CARRY_TRADE_PREFIX``: the trade-id prefix of carried-in fills (a venue position the journal's
   fills did not explain).
 """
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from mmframe.apiversion import API_VERSION
 from mmframe.clock import NANOS_PER_SECOND, Clock, LiveClock, TestClock
@@ -274,7 +278,22 @@ __all__ = [
     "parse_count",
     "parse_micros",
     "parse_price",
+    "plots",
     "price_from_config",
     "resolve_config",
     "trade_fee",
 ]
+
+
+if _TYPE_CHECKING:
+    from mmframe.research import plots
+
+
+def __getattr__(name: str) -> object:
+    """``plots`` (`mmframe.research.plots`) is imported on first use: it loads plotly, which only
+    a report needs."""
+    if name == "plots":
+        import mmframe.research.plots as plots
+
+        return plots
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.pipeline.schema import schema_files, to_json
 from mmframe.pipeline.snippets import component_snippet
 from mmframe.plugins import Registry, RegistryEntry, UnknownComponentError, load_registry
+from mmframe.research.sweep_cli import sweep
 from mmframe.runtime.backtest_cli import backtest
 
 KIND_NAMES = [kind.value for kind in Kind]
@@ -326,6 +327,7 @@ def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Gro
     for command in (run, check, plugins, schema):
         cli.add_command(command)
     cli.add_command(backtest)
+    cli.add_command(sweep)
     if plugin_commands:
         problems.extend(add_plugin_commands(cli, registry))
     return cli

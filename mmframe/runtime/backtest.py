@@ -20,7 +20,6 @@ import asyncio
 import fnmatch
 import heapq
 import inspect
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -47,13 +46,17 @@ from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.domain.trading import TradingState
 from mmframe.pipeline.model import MarketSelection, Pipeline
 from mmframe.plugins import Registry
+from mmframe.research.metrics import BASE_METRICS, catalogue, stats_values
+from mmframe.research.run_stats import DEFAULT_HORIZONS_S, RunRecorder, RunStats, inventory_limit_of
+from mmframe.research.summary import Distribution, distribution
 from mmframe.runtime.build import BuildError, ComponentBuilder, order_id_slug, pipeline_context
 from mmframe.runtime.quoting import NamedRule, QuotingCore
 
 T = TypeVar("T")
 
-METRICS = ("profit", "final_inventory", "spread", "fills", "fees")
-"""The per-run metrics `BacktestReport` summarises, in the order of the JSON output."""
+METRICS = tuple(metric.name for metric in BASE_METRICS)
+"""The first per-run metrics `BacktestReport` summarises, in the order of the JSON output (the
+measurements of `mmframe.research.metrics.RUN_METRICS` and the markouts follow)."""
 
 
 class BacktestError(RuntimeError):
@@ -103,30 +106,31 @@ class RunMetrics:
     events: int
     actions: int = 0
     """Order actions handed to the executor (creates, amends, decreases, cancels)."""
+    stats: RunStats | None = None
+    """What the run measured as it went (drawdown, markouts, uptime, ...; `mmframe.research.run_stats`)."""
 
     @property
     def average_spread(self) -> Fraction | None:
         """Average quoted spread in price units, None when no two-sided quote was made."""
         return Fraction(self.spread_total, self.spread_samples) if self.spread_samples else None
 
-    def values(self) -> dict[str, Fraction | None]:
-        """The metrics in dollars and contracts, exactly."""
+    def values(self) -> dict[str, Fraction | float | None]:
+        """The metrics in dollars, contracts and ratios; exact but for the Sharpe-like ratio."""
         spread = self.average_spread
-        return {
+        values: dict[str, Fraction | float | None] = {
             "profit": Fraction(self.profit, PRICE_SCALE),
-            "fees": Fraction(self.fees, PRICE_SCALE),
-            "fills": Fraction(self.fills),
-            "spread": None if spread is None else spread / PRICE_SCALE,
             "final_inventory": Fraction(self.final_inventory, COUNT_SCALE),
+            "spread": None if spread is None else spread / PRICE_SCALE,
+            "fills": Fraction(self.fills),
+            "fees": Fraction(self.fees, PRICE_SCALE),
         }
+        if self.stats is not None:
+            values.update(stats_values(self.stats))
+        return values
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Mean and sample standard deviation of one metric across runs (None when no run had it)."""
-
-    mean: float | None
-    std: float | None
+Summary = Distribution
+"""One metric across runs (mean, sample std, 95% interval of the mean, percentiles)."""
 
 
 @dataclass(frozen=True)
@@ -135,32 +139,45 @@ class BacktestReport:
 
     pipeline: str
     runs: tuple[RunMetrics, ...]
+    horizons_s: tuple[Fraction, ...] = DEFAULT_HORIZONS_S
+    """The markout horizons (seconds) the runs were measured at."""
 
-    def summary(self) -> dict[str, Summary]:
-        """Mean and standard deviation (n - 1) of each metric in `METRICS`, in dollars / contracts."""
-        columns: dict[str, list[Fraction]] = {name: [] for name in METRICS}
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric of these runs, in report order (`METRICS` first)."""
+        if not any(run.stats is not None for run in self.runs):
+            return METRICS
+        return tuple(metric.name for metric in catalogue(self.horizons_s))
+
+    def summary(self) -> dict[str, Distribution]:
+        """Each metric across runs (`mmframe.research.summary.distribution`), in dollars, contracts
+        and ratios; a run without a value (no fill to mark, nothing quoted) does not count."""
+        columns: dict[str, list[Fraction | float]] = {name: [] for name in self.metric_names}
         for run in self.runs:
             for name, value in run.values().items():
-                if value is not None:
+                if value is not None and name in columns:
                     columns[name].append(value)
-        return {name: _summarise(values) for name, values in columns.items()}
+        return {name: distribution(values) for name, values in columns.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """``{"runs": N, "metrics": {name: {"mean": .., "std": ..}}}``."""
+        """``{"runs": N, "metrics": {name: {"mean": .., "std": ..}}, "distribution": {name: {"n",
+        "mean", "std", "ci95": [low, high], "min", "p05", "p50", "p95", "max"}}, "per_run": [{"seed",
+        name: value, ...}]}``: ``metrics`` as in the first release (its first five names are
+        `METRICS`), the rest added after."""
+        summary = self.summary()
         return {
             "runs": len(self.runs),
-            "metrics": {name: {"mean": s.mean, "std": s.std} for name, s in self.summary().items()},
+            "metrics": {name: {"mean": s.mean, "std": s.std} for name, s in summary.items()},
+            "distribution": {name: s.to_json() for name, s in summary.items()},
+            "per_run": [
+                {"seed": run.seed, **{name: _plain(value) for name, value in run.values().items()}}
+                for run in self.runs
+            ],
         }
 
 
-def _summarise(values: Sequence[Fraction]) -> Summary:
-    if not values:
-        return Summary(None, None)
-    mean = sum(values, Fraction(0)) / len(values)
-    if len(values) < 2:
-        return Summary(float(mean), 0.0)
-    variance = sum(((v - mean) ** 2 for v in values), Fraction(0)) / (len(values) - 1)
-    return Summary(float(mean), math.sqrt(variance))
+def _plain(value: Fraction | float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 # --- building --------------------------------------------------------------------------------------
@@ -186,6 +203,8 @@ class BacktestParts:
     """Fresh sinks for one run: the pipeline's sinks that record backtests (a class attribute
     ``records_backtests = True``: the journal, the event log), none by default."""
     sinks_wanted: bool = False
+    inventory_limit: Count | None = None
+    """The tightest `max-position` per-market limit (count units), for the time-at-limit metric."""
 
 
 def build_backtest(pipeline: Pipeline, registry: Registry) -> BacktestParts:
@@ -254,6 +273,7 @@ def _backtest_parts(pipeline: Pipeline, builder: ComponentBuilder, clock: Backte
         prefix=f"{order_id_slug(pipeline.name)}-bt-",
         build_sinks=_refusing(build_sinks),
         sinks_wanted=bool(recording),
+        inventory_limit=inventory_limit_of((ref.name, ref.config) for ref in pipeline.risk),
     )
 
 
@@ -294,7 +314,15 @@ def _selector(parts: BacktestParts) -> Callable[[str], bool]:
 class _Run:
     """One backtest run, made and driven by `run_backtest_once`."""
 
-    def __init__(self, parts: BacktestParts, seed: int, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        parts: BacktestParts,
+        seed: int,
+        *,
+        record: bool = True,
+        horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+        keep_curves: bool = False,
+    ) -> None:
         self.parts = parts
         self.seed = seed
         clock = parts.clock
@@ -314,6 +342,17 @@ class _Run:
         )
         for ticker in parts.markets:
             self.core.market(ticker)
+        core = self.core
+        self.recorder = RunRecorder(
+            equity=lambda: core.portfolio.realised_pnl + core.portfolio.unrealised_pnl - core.portfolio.fees,
+            positions=lambda: (core.ledger.position(t).position for t in parts.markets),
+            mid=self._mid,
+            two_sided=self._two_sided,
+            markets=parts.markets,
+            horizons_s=horizons_s,
+            inventory_limit=parts.inventory_limit,
+            keep_curves=keep_curves,
+        )
         self.executor = parts.executor
         self.executor.reset(stream_seed(seed, 0))
         self.fills = 0
@@ -322,6 +361,14 @@ class _Run:
         self.spread_samples = 0
         self.events = 0
         self.actions = 0
+
+    def _mid(self, ticker: str) -> Price | None:
+        state = self.core.markets.get(ticker)
+        return None if state is None else state.book.mid()
+
+    def _two_sided(self, ticker: str) -> bool:
+        sides = {order.side for order in self.core.tracker.working(ticker)}
+        return len(sides) == 2
 
     def apply_all(self, events: list[Event]) -> None:
         apply = self.core.apply
@@ -332,6 +379,7 @@ class _Run:
             if type(event) is OrderFilled:
                 self.fills += 1
                 self.filled += event.count
+                self.recorder.filled(event)
 
     def requote(self, now_ns: int) -> None:
         core = self.core
@@ -344,6 +392,7 @@ class _Run:
                     self.spread_samples += 1
             if actions:
                 self.actions += len(actions)
+                self.recorder.offered(actions)
                 if self.recorded is not None:
                     self.recorded.append(OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions)))
                 if core.rules:
@@ -351,10 +400,12 @@ class _Run:
                     for named in core.rules:
                         named.rule.observe(submitted)
                 self.apply_all(self.executor.execute(actions, now_ns))
+        self.recorder.settle()
 
     def advance(self, now_ns: int) -> None:
         """Move simulated time to ``now_ns`` and take the fills that arrived meanwhile."""
         self.parts.clock.set(now_ns)
+        self.recorder.step(now_ns)
         stepped = self.executor.on_step(now_ns)
         if stepped:
             self.apply_all(stepped)
@@ -412,6 +463,8 @@ class _Run:
             if caused:
                 self.apply_all(caused)
         self.events = count
+        self.recorder.settle()
+        self.recorder.end()
         if self.recorded is not None:
             self.record(0 if now is None else now)
         return self.metrics()
@@ -454,6 +507,7 @@ class _Run:
             final_inventory=inventory,
             events=self.events,
             actions=self.actions,
+            stats=self.recorder.finish(),
         )
 
 
@@ -496,20 +550,40 @@ def _ignore(event: Event) -> None:
     """Runtime events (quotes computed, verdicts) are not kept in a backtest."""
 
 
-def run_backtest_once(parts: BacktestParts, seed: int, *, record: bool = True) -> RunMetrics:
+def run_backtest_once(
+    parts: BacktestParts,
+    seed: int,
+    *,
+    record: bool = True,
+    horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+    keep_curves: bool = False,
+) -> RunMetrics:
     """One independent run seeded ``seed`` (fresh strategy and rules, reseeded feeds and executor);
-    ``record``: hand its events to the pipeline's recording sinks."""
-    return _Run(parts, seed, record=record).run()
+    ``record``: hand its events to the pipeline's recording sinks; markouts at ``horizons_s``;
+    ``keep_curves``: keep its equity and inventory curves and trade list (for the report)."""
+    return _Run(parts, seed, record=record, horizons_s=horizons_s, keep_curves=keep_curves).run()
 
 
 def run_backtest(
-    parts: BacktestParts, *, runs: int = 1, seed: int = 0, record_runs: int | None = None
+    parts: BacktestParts,
+    *,
+    runs: int = 1,
+    seed: int = 0,
+    record_runs: int | None = None,
+    horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+    sample_runs: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> BacktestReport:
     """``runs`` independent runs seeded ``seed``, ``seed + 1``, ...; the first ``record_runs`` of them
-    (all: None) are recorded by the pipeline's journal (each a run of its own)."""
+    (all: None) are recorded by the pipeline's journal (each a run of its own); the first
+    ``sample_runs`` keep their curves and trades; ``progress`` is told each finished run's index."""
     if runs < 1:
         raise BacktestError(f"runs must be at least 1, got {runs}")
     recorded = runs if record_runs is None else record_runs
-    return BacktestReport(
-        parts.name, tuple(run_backtest_once(parts, seed + i, record=i < recorded) for i in range(runs))
-    )
+    results = []
+    for i in range(runs):
+        results.append(run_backtest_once(parts, seed + i, record=i < recorded, horizons_s=horizons_s,
+                                         keep_curves=i < sample_runs))
+        if progress is not None:
+            progress(i)
+    return BacktestReport(parts.name, tuple(results), tuple(horizons_s))

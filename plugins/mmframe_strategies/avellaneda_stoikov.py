@@ -150,6 +150,13 @@ SCHEMA: dict[str, Any] = {
             0,
             "Stop quoting the side that would take |q| beyond this many contracts; 0 means no bound.",
             minimum=0, maximum=MAX_CONTRACTS, step=0.01),
+        "skew": {
+            "type": "boolean",
+            "default": True,
+            "description": "Shift the quotes with inventory (the model's reservation price). false centres "
+            "the same spread on the reference price whatever the position: Avellaneda & Stoikov's "
+            "symmetric benchmark (`pipelines/as2008-symmetric.yaml`).",
+        },
         "allow_cross": {
             "type": "boolean",
             "default": False,
@@ -172,6 +179,7 @@ UPDATABLE = frozenset(
         "size",
         "size_shape",
         "max_inventory",
+        "skew",
         "allow_cross",
     }
 )
@@ -211,6 +219,7 @@ class ASParams:
     size_shape: float
     max_inventory: Count
     allow_cross: bool
+    skew: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ASParams:
@@ -239,6 +248,7 @@ class ASParams:
             size_shape=real("size_shape"),
             max_inventory=count_from_config(config["max_inventory"], "max_inventory"),
             allow_cross=bool(config["allow_cross"]),
+            skew=bool(config.get("skew", True)),
         )
         if params.size < params.size_increment:
             raise ConfigError(f"{NAME}: size is smaller than size_increment", field="size")
@@ -349,7 +359,8 @@ class AvellanedaStoikovStrategy(Configured[ASParams]):
             self._expose(state, now)
 
         s = reference / PRICE_SCALE
-        q = market.position.position / COUNT_SCALE
+        # Unskewed, the model quotes as if flat: the same spread, centred on the reference.
+        q = market.position.position / COUNT_SCALE if p.skew else 0.0
         sigma2 = self.sigma2(ticker)
         k, a = self.intensity(ticker)
         gamma = p.gamma

@@ -51,6 +51,15 @@ def test_avellaneda_stoikov_when_long_moves_the_reservation_price_down() -> None
     assert (quote.bids[0].price, quote.asks[0].price) == (979_546, 996_454)
 
 
+@pytest.mark.parametrize("position", [-500, 0, 300])
+def test_avellaneda_stoikov_when_skew_is_off_quotes_the_same_spread_on_the_mid_whatever_the_position(
+    position: int,
+) -> None:
+    # The paper's symmetric benchmark: the flat quote (99.154608 / 100.845392) at any inventory.
+    quote = strategy(skew=False).quote(paper_market(position=position))
+    assert quote == Quote(TICKER, (Level(991_546, 100),), (Level(1_008_454, 100),))
+
+
 def test_avellaneda_stoikov_when_half_the_horizon_is_left_shrinks_the_inventory_terms() -> None:
     # T - t = 0.5: r = 100 + 2*0.1*4*0.5 = 100.4; half = 0.1 + 0.645392 = 0.745392.
     quote = strategy().quote(paper_market(position=-200, close_in_s=0.5))
