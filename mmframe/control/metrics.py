@@ -136,7 +136,7 @@ class EngineCollector(Collector):
         incentive = GaugeMetricFamily(
             "mmframe_incentive_score_contracts",
             "Estimated Liquidity Incentive Program score of our resting orders now: contracts within the "
-            "target size, weighted by the distance multiplier (docs/avellaneda-stoikov.md).",
+            "target size, weighted by the distance multiplier (docs/avellaneda-stoikov-binary.md).",
             labels=["market"],
         )
         for ticker, score in engine.core.incentive_scores().items():

@@ -5,7 +5,7 @@ Model units follow the papers: prices s, r and depths δ in dollars, inventory q
 in ``time_unit_seconds`` (σ in dollars per √time unit, k per dollar, A per time unit). Floats are
 used for the model; the Quote is exact integers on the market's grid.
 
-Adapted to binary markets (docs/avellaneda-stoikov.md): T is the market's close (no rolling cap),
+Adapted to binary markets (docs/avellaneda-stoikov-binary.md): T is the market's close (no rolling cap),
 σ is estimated in log-odds and converted to dollars through p(1−p), k is fitted online from our
 fills with a prior and bounds, and the last ``close_window_seconds`` before close can widen or
 flatten.
@@ -13,7 +13,6 @@ flatten.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,9 +28,8 @@ from mmframe.api import (
     PRICE_SCALE,
     WEEK_SECONDS,
     BookSide,
-    ComponentContext,
-    ComponentSpec,
     ConfigError,
+    Configured,
     Count,
     Kind,
     Level,
@@ -39,10 +37,8 @@ from mmframe.api import (
     OrderFilled,
     Price,
     Quote,
-    check_updatable,
     count_from_config,
     fraction_from_config,
-    resolve_config,
 )
 from mmframe_strategies._estimators import FillIntensity, LogOddsVariance, MidVariance, log_odds
 from mmframe_strategies._glft import MAX_LOTS, glft_depths
@@ -203,6 +199,13 @@ SCHEMA: dict[str, Any] = {
         "close_widen": _number(
             0.05, "Extra depth per side at the close for `widen`, dollars.", minimum=0, maximum=MAX_PAYOUT_DOLLARS,
             step=0.0001),
+        "skew": {
+            "type": "boolean",
+            "default": True,
+            "description": "Shift the quotes with inventory (the model's reservation price). false centres "
+            "the same spread on the reference price whatever the position: Avellaneda & Stoikov's "
+            "symmetric benchmark (`pipelines/as2008-symmetric.yaml`).",
+        },
         "allow_cross": {
             "type": "boolean",
             "default": False,
@@ -231,6 +234,7 @@ UPDATABLE = frozenset(
         "close_behaviour",
         "close_window_seconds",
         "close_widen",
+        "skew",
         "allow_cross",
     }
 )
@@ -279,6 +283,7 @@ class ASParams:
     close_window_ns: int
     close_widen: float
     allow_cross: bool
+    skew: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ASParams:
@@ -318,6 +323,7 @@ class ASParams:
                                 * NANOS_PER_SECOND),
             close_widen=real("close_widen"),
             allow_cross=bool(config["allow_cross"]),
+            skew=bool(config.get("skew", True)),
         )
         if params.size < params.size_increment:
             raise ConfigError(f"{NAME}: size is smaller than size_increment", field="size")
@@ -345,7 +351,7 @@ class _MarketState:
         self.ask_depth: float | None = None
 
 
-class AvellanedaStoikovStrategy:
+class AvellanedaStoikovStrategy(Configured[ASParams]):
     """One bid and one ask per market from the Avellaneda–Stoikov (or GLFT) model.
 
     Per quote: s from the reference; σ² fixed or estimated; T−t from the horizon; q = position in
@@ -363,27 +369,23 @@ class AvellanedaStoikovStrategy:
     missing reference, pulls the market.
     """
 
+    KIND = Kind.STRATEGY
+    NAME = NAME
+    SUMMARY = "Avellaneda–Stoikov inventory-aware quotes (optionally GLFT bounded inventory); σ and k online."
+    SCHEMA = SCHEMA
+    UPDATABLE = UPDATABLE
+    EXAMPLE = EXAMPLE
+
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self._config = resolve_config(NAME, SCHEMA, config)
-        self._params = ASParams.from_config(self._config)
+        super().__init__(config)
         self._markets: dict[str, _MarketState] = {}
         self._hold = ReferenceHold()
 
-    @classmethod
-    def build(cls, config: dict[str, Any], ctx: ComponentContext) -> AvellanedaStoikovStrategy:
-        """The component factory."""
-        return cls(config)
+    def parse(self, config: Mapping[str, Any]) -> ASParams:
+        return ASParams.from_config(config)
 
-    @property
-    def params(self) -> ASParams:
-        return self._params
-
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Change updatable fields; the whole new config is validated before anything changes."""
-        check_updatable(NAME, UPDATABLE, params)
-        config = resolve_config(NAME, SCHEMA, {**self._config, **params})
-        self._params = ASParams.from_config(config)
-        self._config = config
+    def params_changed(self) -> None:
+        self._params = self.params
 
     def sigma2(self, ticker: str) -> float:
         """σ² now for ``ticker`` (dollars² per time unit): fixed, estimated, or the cold-start value.
@@ -469,7 +471,8 @@ class AvellanedaStoikovStrategy:
 
         s = reference / PRICE_SCALE
         position = market.position.position
-        q = position / COUNT_SCALE
+        # Unskewed, the model quotes as if flat: the same spread, centred on the reference.
+        q = position / COUNT_SCALE if p.skew else 0.0
         sigma2 = self.sigma2(ticker)
         k, a = self.intensity(ticker)
         gamma = p.gamma
@@ -646,13 +649,4 @@ class AvellanedaStoikovStrategy:
         return bid // increment * increment, ask // increment * increment
 
 
-SPEC = ComponentSpec(
-    kind=Kind.STRATEGY,
-    name=NAME,
-    summary="Avellaneda–Stoikov inventory-aware quotes (optionally GLFT bounded inventory); σ and k online.",
-    factory=AvellanedaStoikovStrategy.build,
-    config_schema=SCHEMA,
-    example=EXAMPLE,
-    updatable=UPDATABLE,
-    description=inspect.cleandoc(AvellanedaStoikovStrategy.__doc__ or ""),
-)
+SPEC = AvellanedaStoikovStrategy.spec()
