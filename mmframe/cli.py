@@ -79,7 +79,7 @@ def run(
         pipeline = load_pipeline(file, state.registry, overrides)
     except PipelineError as exc:
         _echo_issues(exc, err=True)
-        sys.exit(1)
+        sys.exit(2 if exc.plugin_broken else 1)
     if status is None:
         status = sys.stdout.isatty() and state.log_format == "text"
     if status:
@@ -140,24 +140,25 @@ def _echo_issues(exc: PipelineError, *, err: bool = False) -> None:
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], overrides: tuple[str, ...], no_credentials: bool) -> None:
     """Validate pipeline FILES offline, building every component as `run` does (no connection):
-    `FILE: ok`, or one `FILE:LINE: message` per problem."""
+    `FILE: ok`, or one `FILE:LINE: message` per problem. Exit 1 when a file is wrong, 2 when a
+    plugin it uses failed to load (its error named with file and line)."""
     from mmframe.runtime.app import check_pipeline  # the runtime loads only when a file parses
 
     registry = _state(ctx).registry
-    failed = False
+    code = 0
     for file in files:
         try:
             pipeline = load_pipeline(file, registry, overrides)
             check_pipeline(pipeline, registry, credentials=not no_credentials)
         except PipelineError as exc:
-            failed = True
+            code = max(code, 2 if exc.plugin_broken else 1)
             _echo_issues(exc)
         except Exception as exc:  # a loader bug must still come out as one line per file
-            failed = True
+            code = max(code, 1)
             click.echo(f"{file}: internal error: {type(exc).__name__}: {exc}")
         else:
             click.echo(f"{file}: ok")
-    sys.exit(1 if failed else 0)
+    sys.exit(code)
 
 
 # --- plugins ----------------------------------------------------------------------------------------
@@ -192,12 +193,19 @@ def _truncate(text: str, width: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per component.")
 @click.pass_context
 def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
-    """List installed components (broken plugins included, with status error)."""
-    entries = _state(ctx).registry.entries(Kind(kind) if kind else None)
+    """List installed components (broken plugins included, with status error; exit 2 if any is).
+
+    With --kind, a plugin that failed to load is listed too: it may be the one providing that kind."""
+    registry = _state(ctx).registry
+    entries = registry.entries(Kind(kind) if kind else None)
+    if kind is not None:
+        entries = sorted([*entries, *(e for e in registry.entries() if e.kind == "plugin")],
+                         key=lambda e: (e.kind != kind, e.name))
     rows = [_row(entry) for entry in entries]
+    broken = [r for r in rows if r["status"] != "ok"]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
+        sys.exit(2 if broken else 0)
     if not rows:
         click.echo("no plugins installed" if kind is None else f"no {kind} components installed")
         return
@@ -207,9 +215,9 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     for line in [header, *table]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    broken = [r for r in rows if r["status"] == "error"]
     for r in broken:
         click.echo(f"error: {r['kind']} {r['name']} ({r['package']}): {r.get('error', '')}", err=True)
+    sys.exit(2 if broken else 0)
 
 
 @plugins.command("show")
@@ -224,7 +232,12 @@ def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> Non
     working = [e for e in matches if e.spec is not None]
     if not working:
         if matches:
-            _fail(f"{kind} '{name}' is broken: {matches[0].error}")
+            _fail(f"{kind} '{name}' is broken: {matches[0].error}", 2)
+        try:
+            registry.get(Kind(kind), name)
+        except UnknownComponentError as exc:
+            if exc.plugin_broken:
+                _fail(f"{exc} (see mmframe plugins list)", 2)
         known = registry.names(Kind(kind))
         hint = suggest(name, known)
         listing = "" if hint else f"; installed: {', '.join(known) or 'none'}"

@@ -143,6 +143,8 @@ def build_engine(
         policy=policy,
         client_order_prefix=client_order_prefix(pipeline.name),
         reject_policy=runtime.rejects,
+        strategy_name=p.strategy.name,
+        plugin_errors=runtime.plugin_errors,
     )
     parts = EngineParts(
         venue=venue,
@@ -151,6 +153,7 @@ def build_engine(
         sinks=sinks,
         core=core,
         markets=markets,
+        feed_names=(None, *(ref.name for ref in p.feeds)),
         foreign_orders=str(
             getattr(runtime, "foreign_orders", None) or getattr(venue, "foreign_orders", None) or "cancel"
         ),
