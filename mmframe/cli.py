@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import click
 
 from mmframe import __version__
-from mmframe.components import Kind
+from mmframe.components import ComponentSpec, Kind
 from mmframe.pipeline import PipelineError, full_schema, load_pipeline
 from mmframe.pipeline.coerce import suggest
 from mmframe.pipeline.model import ComponentRef, Pipeline
@@ -226,7 +226,9 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The declaration as one JSON object.")
 @click.pass_context
 def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
-    """Show one component: summary, description, config schema, example, updatable fields."""
+    """Show one component: summary, description, a table of its parameters (name, type, default,
+    bounds, updatable at run time, description) and an example; --json for the declaration with
+    the raw config schema."""
     registry = _state(ctx).registry
     matches = [e for e in registry.entries(Kind(kind)) if e.name == name]
     working = [e for e in matches if e.spec is not None]
@@ -261,13 +263,35 @@ def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> Non
         click.echo("")
         click.echo(inspect.cleandoc(spec.description))
     click.echo("")
-    click.echo("config schema:")
-    click.echo(to_json(spec.config_schema).rstrip())
+    _echo_params(spec)
     click.echo("")
     click.echo("example:")
     click.echo(component_snippet(spec.kind, spec.name, spec.example))
     click.echo("")
     click.echo("updatable at run time: " + (", ".join(sorted(spec.updatable)) or "none"))
+
+
+def _echo_params(spec: ComponentSpec) -> None:
+    """The parameters of ``spec`` as a table (rich; plain text when stdout is not a terminal)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmframe.pipeline.params_table import param_rows
+
+    rows = param_rows(spec)
+    if not rows:
+        click.echo("parameters: none")
+        return
+    table = Table(title="parameters (with:)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=False)
+    for header in ("name", "type", "default", "bounds", "updatable", "description"):
+        table.add_column(header, overflow="fold", ratio=3 if header == "description" else None)
+    for row in rows:
+        table.add_row(row.name, row.type, row.default, row.bounds, "yes" if row.updatable else "no",
+                      row.description)
+    stdout = click.get_text_stream("stdout")
+    console = Console(file=stdout, width=None if stdout.isatty() else 140, highlight=False)
+    console.print(table)
 
 
 @plugins.command("new")

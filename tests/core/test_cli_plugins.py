@@ -72,7 +72,12 @@ def test_plugins_show_when_known_prints_summary_schema_example_updatable() -> No
     assert code == 0
     assert out.startswith("strategy symmetric  (tests.core.fake_components local)\n  Quotes a fixed spread")
     assert "A test strategy with a schema like the real one." in out
-    assert '"required": [\n    "spread"\n  ]' in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ") and len(line.split()) > 3}
+    assert rows["name"] == ["name", "type", "default", "bounds", "updatable", "description"]
+    assert rows["spread"] == ["spread", "number", "required", ">=", "0.01,", "<=", "0.5", "yes"]
+    assert rows["size"] == ["size", "integer", "10", ">=", "1", "no"]
+    assert rows["side"] == ["side", "one", "of", "both", "both,", "bid,", "ask", "no"]
+    assert '"$schema"' not in out  # the raw schema is --json's
     assert "example:\nstrategy:\n  use: symmetric\n  with:\n    spread: \"0.04\"\n    size: 10\n" in out
     assert out.rstrip().endswith("updatable at run time: spread")
 

@@ -126,4 +126,4 @@ def test_plugins_new_when_each_kind_given_writes_packages_whose_tests_pass(tmp_p
         env={**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in packages)},
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "14 passed" in tests.stdout
+    assert "16 passed" in tests.stdout
