@@ -289,8 +289,7 @@ def _echo_params(spec: ComponentSpec) -> None:
     for row in rows:
         table.add_row(row.name, row.type, row.default, row.bounds, "yes" if row.updatable else "no",
                       row.description)
-    stdout = click.get_text_stream("stdout")
-    console = Console(file=stdout, width=None if stdout.isatty() else 140, highlight=False)
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140, highlight=False)
     console.print(table)
 
 
