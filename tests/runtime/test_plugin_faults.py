@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
+from mmframe_sinks.alerting.rules import AlertRules, RuleConfig
 
 from mmframe.api import (
     BookSnapshotReceived,
@@ -30,7 +32,6 @@ from mmframe.domain.plugin_policy import PluginErrorPolicy
 from mmframe.domain.quote import BookSide
 from mmframe.runtime.plugin_faults import PluginFault, describe_fault, plugin_location
 from mmframe.runtime.quoting import NamedRule, QuotingCore
-from mmframe_sinks.alerting.rules import AlertRules, RuleConfig
 
 RAISE_LINE = 0
 """Set below: the line of the ``raise`` in `Flaky.quote`, the location the log must name."""
@@ -56,7 +57,8 @@ class Flaky:
         return None
 
 
-RAISE_LINE = next(i for i, line in enumerate(open(__file__, encoding="utf-8"), 1) if line.endswith("# RAISE_LINE\n"))
+RAISE_LINE = next(i for i, line in enumerate(Path(__file__).read_text(encoding="utf-8").splitlines(), 1)
+                  if line.endswith("# RAISE_LINE"))
 
 
 class ObserveFails:
