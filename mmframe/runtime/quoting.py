@@ -250,7 +250,10 @@ class QuotingCore:
         self.plugin_faults += 1
         what = describe_fault(kind, name, call, exc, component)
         scope = ", ".join(tickers) if tickers else "every market"
-        log.error("plugin error (%s): %s", scope, what)
+        # Keyed by the failing call and its markets: a rule that fails on every event logs one
+        # line per 10 s (with a count), not one per event.
+        self._repeats.log(("plugin", kind, name, call, scope), "plugin error (%s): %s", scope, what,
+                          level=logging.ERROR)
         if self.plugin_errors is PluginErrorPolicy.STOP:
             raise PluginFault(f"plugin error: {what}") from exc
         if not tickers:

@@ -201,3 +201,16 @@ def test_cancel_actions_when_quarantined_still_go() -> None:
     strategy.armed = True
     pulled = core.requote("A")
     assert all(isinstance(a, CancelOrder) for a in pulled) and len(pulled) == 2
+
+
+def test_risk_rule_when_observe_fails_on_every_event_logs_one_line_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    core = _core(Flaky(set()), rules=[NamedRule("counter", ObserveFails())])
+    fill = OrderFilled(ts_ns=0, client_order_id="x", ticker="B", order_id="o", trade_id="", side=BookSide.ASK,
+                       price=5_500, count=1, fee=0, is_taker=False)
+    with caplog.at_level(logging.ERROR, logger="mmframe.quoting"):
+        for _ in range(100):
+            core.apply(fill)
+    lines = [r for r in caplog.records if r.getMessage().startswith("plugin error (B)")]
+    assert len(lines) == 1 and core.plugin_faults == 100
