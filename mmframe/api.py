@@ -122,8 +122,10 @@ from mmframe.domain.money import (
     price_to_micros,
 )
 from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
+from mmframe.domain.queue_fills import QUEUE_FILL_MODEL_DOC, QUEUE_FILL_PROPERTIES, QueueFillModel
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.domain.sim_orders import SimOrder, SimulatedOrders
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
@@ -141,6 +143,8 @@ __all__ = [
     "NANOS_PER_SECOND",
     "ONE_DOLLAR",
     "PRICE_SCALE",
+    "QUEUE_FILL_MODEL_DOC",
+    "QUEUE_FILL_PROPERTIES",
     "WEEK_SECONDS",
     "AccountSnapshot",
     "ActionType",
@@ -209,6 +213,7 @@ __all__ = [
     "PositionReported",
     "Price",
     "PriceRange",
+    "QueueFillModel",
     "Quote",
     "QuoteComputed",
     "RateLimitedLog",
@@ -218,7 +223,9 @@ __all__ = [
     "Rounding",
     "RunStarted",
     "RunStopped",
+    "SimOrder",
     "SimulatedExecutor",
+    "SimulatedOrders",
     "Sink",
     "Strategy",
     "TestClock",

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 
 from mmframe.clock import Clock, LiveClock
-from mmframe.components import ComponentContext, Kind, venue_payout
+from mmframe.components import ComponentContext, Kind, venue_payout, venue_run_mode
 from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.pipeline.errors import PipelineError, PipelineIssue
 from mmframe.pipeline.model import ComponentRef, Pipeline
@@ -117,6 +117,7 @@ def build_engine(
     venue = _build(registry, Kind.VENUE, p.venue, ctx, p, _venue_key(p.venue))
     ctx.venue = venue
     ctx.payout = venue_payout(venue)
+    ctx.run_mode = venue_run_mode(venue)
     feeds = [venue.feed()] + [
         _build(registry, Kind.FEED, ref, ctx, p, f"feeds.{i}.with") for i, ref in enumerate(p.feeds)
     ]

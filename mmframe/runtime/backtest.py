@@ -204,6 +204,7 @@ def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
                            base_dir=pipeline_dir(pipeline))
     ctx.extra["market_selection"] = pipeline.markets
     ctx.extra["backtest"] = True
+    ctx.run_mode = "backtest"
 
     def build(kind: Kind, ref: Any) -> Any:
         spec = registry.get(kind, ref.name)

@@ -77,6 +77,7 @@ from mmframe_kalshi.models import (
     read_items,
     req,
 )
+from mmframe_kalshi.readonly import ReadOnlyTransport
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -183,6 +184,7 @@ class KalshiRestClient:
         fast_connections: int = 8,
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
         subaccount: int = 0,
+        read_only: bool = False,
     ) -> None:
         if not 0 <= subaccount <= MAX_SUBACCOUNT:
             raise ValueError(f"subaccount must be 0 (primary) to {MAX_SUBACCOUNT}, got {subaccount}")
@@ -209,10 +211,19 @@ class KalshiRestClient:
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         timeout = timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self.read_only: ReadOnlyTransport | None = None
+        """With ``read_only``: the transport refusing every write (paper trading), else None."""
+        if read_only:
+            if presigner is not None:
+                raise ValueError("a read-only client signs nothing ahead (no pre-signer)")
+            fast_order_path = False
+            self.read_only = ReadOnlyTransport(httpx.AsyncHTTPTransport(limits=limits))
         self._http = httpx.AsyncClient(
             base_url=self.rest_url + "/",
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=limits,
+            transport=self.read_only,
             headers={"accept": "application/json"},
         )
         self.requests_sent = 0
