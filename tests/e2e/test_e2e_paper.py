@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.chaos.harness import SimProcess, sim_process
 from tests.e2e.harness import MARKETS, MMFRAME, PIPELINES
