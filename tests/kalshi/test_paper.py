@@ -25,12 +25,16 @@ from mmframe.api import (
     ComponentContext,
     CreateOrder,
     Event,
+    FeeType,
     LiveClock,
+    MarketInfo,
+    MarketInfoReceived,
     OrderAccepted,
     OrderFilled,
     PipelineError,
     TradeReported,
     load_pipeline,
+    trade_fee,
 )
 from mmframe.plugins import load_registry
 from mmframe.runtime.app import build_engine, check_pipeline
@@ -126,6 +130,8 @@ async def test_paper_executor_when_the_market_trades_through_our_queue_fills_us_
     assert isinstance(executor, PaperExecutor) and executor.local_account
     ctx = _Ctx()
     await executor.start(ctx)  # type: ignore[arg-type]
+    maker_fees = FeeType.QUADRATIC_WITH_MAKER_FEES  # the series charges makers too
+    executor.on_market_event(MarketInfoReceived(ts_ns=0, ticker=RAIN, info=MarketInfo(RAIN, fee_type=maker_fees)))
     executor.on_market_event(BookSnapshotReceived(ts_ns=1, ticker=RAIN, yes_bids=((4000, 1000),),
                                                   no_bids=((5500, 1000),)))
     await executor.execute([CreateOrder(client_order_id="c1", ticker=RAIN, side=BookSide.BID, price=4000,
@@ -136,6 +142,8 @@ async def test_paper_executor_when_the_market_trades_through_our_queue_fills_us_
                                            taker_side=BookSide.ASK))
     fills = [e for e in ctx.events if isinstance(e, OrderFilled)]
     assert [(f.count, f.price, f.is_taker) for f in fills] == [(200, 4000, False)]
+    # Kalshi's maker trade fee, as the venue reports fee_cost; the ledger charges it per order (API.md §9)
+    assert fills[0].fee == trade_fee(4000, 200, is_taker=False, fee_type=maker_fees) > 0
     assert fills[0].trade_id.startswith("paper-")  # unique per run, never a venue's
     assert [(o.client_order_id, o.remaining) for o in await executor.open_orders()] == [("c1", 300)]
     await executor.cancel_all()
