@@ -71,7 +71,7 @@ _STATIC: dict[str, Any] = {
             "oneOf": [
                 {"type": "string", "minLength": 1},
                 {"type": "object", "minProperties": 1, "maxProperties": 1,
-                 "additionalProperties": {"type": "object"}},
+                 "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "string", "minLength": 1}]}},
             ],
         },
         "markets": {
