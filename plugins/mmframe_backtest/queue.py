@@ -9,6 +9,7 @@ config schema, a reset between runs, and the refusal to run live.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from mmframe.api import (
@@ -20,8 +21,8 @@ from mmframe.api import (
     Kind,
     OrderAction,
     QueueFillModel,
+    resolve_config,
 )
-from mmframe_backtest._config import decimal_of, resolve
 from mmframe_backtest._orders import BacktestOnly
 
 EXECUTOR_SCHEMA: dict[str, Any] = {
@@ -37,8 +38,8 @@ class QueueExecutor(QueueFillModel, BacktestOnly):
     """Queue-aware simulated fills against recorded market data (`mmframe.api.QueueFillModel`)."""
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        c = resolve(EXECUTOR_SCHEMA, config, "backtest")
-        super().__init__(fees=c["fees"], trade_match_ns=int(decimal_of(c["trade_match_ms"]) * 1_000_000),
+        c = resolve_config("backtest", EXECUTOR_SCHEMA, config)
+        super().__init__(fees=c["fees"], trade_match_ns=int(Decimal(c["trade_match_ms"]) * 1_000_000),
                          fill_on_cross=c["fill_on_cross"])
 
     @classmethod

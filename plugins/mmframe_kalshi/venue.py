@@ -198,7 +198,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "minLength": 1,
             "default": "standard",
-            "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
+            "description": "Simulator scenario: `standard`, `news` or a scenario YAML file (relative to the pipeline file).",
         },
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
                  "description": "Random seed (default: the scenario's)."},
@@ -557,8 +557,8 @@ class KalshiVenue:
     # --- markets --------------------------------------------------------------------------------
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
-        selection = self.ctx.extra.get("market_selection")
-        missing = getattr(selection, "missing", "refuse")
+        selection = self.ctx.market_selection
+        missing = selection.missing if selection is not None else "refuse"
         if selection is None or selection.is_static:
             self._markets = tuple(await known_tickers(session.rest, self.ctx.markets, missing))
             return
@@ -604,7 +604,7 @@ class KalshiVenue:
         ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
         scenario = self.config.get("scenario", "standard")
-        if scenario != "standard":
+        if scenario not in ("standard", "news"):  # the simulator's shipped scenarios, by name
             scenario = str(self.ctx.path(scenario))  # a file, relative to the pipeline file
         seed = self.config.get("seed")
 
@@ -718,8 +718,8 @@ def build_venue(
         clock=LiveClock(),
         logger=logging.getLogger(f"mmframe.{pipeline}"),
         base_dir=base_dir,
+        market_selection=selection,
     )
-    ctx.extra["market_selection"] = selection
     venue = spec.factory(dict(config), ctx)
     if not isinstance(venue, KalshiVenue):
         raise ValueError(f"venue {name!r} is not a Kalshi venue (use sim, kalshi-demo or kalshi)")

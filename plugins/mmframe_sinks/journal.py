@@ -153,7 +153,7 @@ class JournalSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
         path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
-        mode = "backtest" if ctx.extra.get("backtest") else ctx.run_mode
+        mode = "backtest" if ctx.backtest else ctx.run_mode
         sink = cls(config, ctx.pipeline, path=path, mode=mode)
         check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
         return sink
