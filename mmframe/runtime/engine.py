@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import logging
 import random
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,7 @@ from mmframe.runtime.gate import Gate
 from mmframe.runtime.quoting import QuotingCore
 from mmframe.runtime.scheduler import IntentScheduler
 from mmframe.runtime.sinks import SinkRunner
+from mmframe.simtime import pacing_ns
 
 AUDIT_SECONDS = 10.0
 """How often the venue's resting orders are checked against the tracker."""
@@ -260,7 +260,7 @@ class Engine:
         """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the
         first frame of a burst is quoted at once, the rest of the burst once, by the quoting task
         (latest state only), instead of once per frame."""
-        now = time.monotonic_ns()
+        now = pacing_ns()
         if now - self._inline_ns.get(ticker, 0) < _INLINE_GAP_NS or not self.core.take_dirty_market(ticker):
             return False
         self._inline_ns[ticker] = now
@@ -620,7 +620,7 @@ class Engine:
                 await self._submit(core.pull_all())
                 await self._flush_outbox()
                 continue
-            slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
+            slice_end = pacing_ns() + _QUOTE_SLICE_NS
             for ticker in core.take_dirty():
                 if ticker in self._drained:
                     continue
@@ -631,12 +631,12 @@ class Engine:
                     self._in_pass = False
                 if core.halted:
                     break  # the scheduler pulled every order
-                if time.monotonic_ns() >= slice_end:
+                if pacing_ns() >= slice_end:
                     # A long pass (many dirty markets): let the executor send what is queued
                     # and the feeds publish, instead of holding the first actions back.
                     await self._flush_outbox()
                     await anyio.sleep(0)
-                    slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
+                    slice_end = pacing_ns() + _QUOTE_SLICE_NS
             await self._flush_outbox()
             if scheduler.waiting:
                 self._turn_wake.set()

@@ -73,6 +73,7 @@ class KalshiSession:
         rng: random.Random | None = None,
         subaccount: int = 0,
         use_yes_price: bool = True,
+        unix_socket: str | None = None,
         read_only: bool = False,
     ) -> None:
         """``read_only``: the session can never write to the venue (paper trading): its REST client's
@@ -105,6 +106,7 @@ class KalshiSession:
             rng=rng,
             fast_order_path=fast_order_path,
             subaccount=subaccount,
+            unix_socket=unix_socket,
             read_only=read_only,
         )
         self.subaccount = subaccount
@@ -121,6 +123,7 @@ class KalshiSession:
             backoff=reconnect_backoff,
             rng=rng,
             use_yes_price=use_yes_price,
+            unix_socket=unix_socket,
         )
         self.key_watch = KeyWatch(credentials.key_id[:8] + ("…" if len(credentials.key_id) > 8 else ""))
         """Consecutive refusals of our key by REST and WebSocket (`keywatch`)."""
