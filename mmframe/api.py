@@ -43,6 +43,10 @@ Names without a docstring of their own
   terms are unknown (an `IncentiveTerms`: a 1,000-contract target, a 0.50 discount factor).
 - ``CARRY_TRADE_PREFIX``: the trade-id prefix of carried-in fills (a venue position the journal's
   fills did not explain).
+- ``QUEUE_FILL_PROPERTIES``: the queue-aware fill model's settings (``fees``, ``trade_match_ms``,
+  ``fill_on_cross``) as JSON-Schema properties, for the config schema of a component that runs
+  `QueueFillModel` (the ``backtest`` executor, the ``paper`` venue).
+- ``QUEUE_FILL_MODEL_DOC``: `QueueFillModel`'s rules as prose (a component's ``description``).
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
@@ -161,7 +165,9 @@ from mmframe.domain.money import (
 )
 from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
 from mmframe.domain.others import others_best, others_mid
+from mmframe.domain.queue_fills import QUEUE_FILL_MODEL_DOC, QUEUE_FILL_PROPERTIES, QueueFillModel
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
+from mmframe.domain.sim_orders import SimulatedOrders
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, PipelineError, load_pipeline
@@ -181,6 +187,8 @@ __all__ = [
     "NANOS_PER_SECOND",
     "ONE_DOLLAR",
     "PRICE_SCALE",
+    "QUEUE_FILL_MODEL_DOC",
+    "QUEUE_FILL_PROPERTIES",
     "WEEK_SECONDS",
     "AccountSnapshot",
     "AdoptingExecutor",
@@ -249,6 +257,7 @@ __all__ = [
     "PositionReader",
     "PositionReported",
     "Price",
+    "QueueFillModel",
     "Quote",
     "QuoteComputed",
     "RateLimitedLog",
@@ -259,6 +268,7 @@ __all__ = [
     "RunStopped",
     "SelectingVenue",
     "SimulatedExecutor",
+    "SimulatedOrders",
     "Sink",
     "Strategy",
     "TestClock",

@@ -417,7 +417,8 @@ class _VenueBudget:
 class _Connection:
     session: KalshiSession
     feed: KalshiFeed
-    executor: KalshiExecutor
+    executor: Any
+    """A `KalshiExecutor`, or the paper venue's local one (`mmframe_kalshi.paper`)."""
 
 
 # --- the venue --------------------------------------------------------------------------------
@@ -425,6 +426,11 @@ class _Connection:
 
 class KalshiVenue:
     """Implements `mmframe.api.Venue` for Kalshi and Kalshi-protocol endpoints (the simulator)."""
+
+    label: str | None = None
+    """How messages name the venue (default: its name; the paper venue says ``paper (kalshi)``)."""
+    config_prefix: str = ""
+    """Where this venue's keys sit under ``venue.<name>`` (the paper venue's: ``kalshi.``), for errors."""
 
     def __init__(self, name: str, config: Mapping[str, Any], ctx: ComponentContext) -> None:
         self.name = name
@@ -460,7 +466,8 @@ class KalshiVenue:
             return load_credentials(key_id=key_id, private_key_path=self.ctx.path(path) if path else None)
         except CredentialsError as exc:
             field = "key_id" if "key id" in str(exc) else "private_key_path"
-            raise CredentialsConfigError(f"venue {self.name}: {exc}", field=field) from None
+            raise CredentialsConfigError(f"venue {self.label or self.name}: {exc}",
+                                         field=self.config_prefix + field) from None
 
     @classmethod
     def factory(cls, name: str) -> Any:
@@ -489,16 +496,7 @@ class KalshiVenue:
                 await self._start_simulator()
             assert self._credentials is not None
             session = self.new_session()
-            opts = self.options
-            executor = KalshiExecutor(
-                session,
-                contracts_limit=opts.contracts_limit,
-                max_batch=opts.max_batch,
-                fill_lookback_s=opts.fill_lookback_s,
-                self_trade_prevention=opts.self_trade_prevention,
-                cancel_order_on_pause=opts.cancel_order_on_pause,
-            )
-            self._conn = _Connection(session, KalshiFeed(session), executor)
+            self._conn = _Connection(session, KalshiFeed(session), self._build_executor(session))
             try:
                 await session.open()
                 await session.wait_connected(_CONNECT_TIMEOUT_S)
@@ -511,6 +509,18 @@ class KalshiVenue:
         except BaseException:
             await self.close()
             raise
+
+    def _build_executor(self, session: KalshiSession) -> Any:
+        """The executor this venue's connection writes through (the paper venue's writes nowhere)."""
+        opts = self.options
+        return KalshiExecutor(
+            session,
+            contracts_limit=opts.contracts_limit,
+            max_batch=opts.max_batch,
+            fill_lookback_s=opts.fill_lookback_s,
+            self_trade_prevention=opts.self_trade_prevention,
+            cancel_order_on_pause=opts.cancel_order_on_pause,
+        )
 
     def new_session(self) -> KalshiSession:
         """A session with this venue's URLs and key, not opened (``mmframe doctor``); not for ``sim``,

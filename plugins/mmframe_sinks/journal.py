@@ -13,7 +13,8 @@ orders' fee rounding. Every fill is journaled once (fills are unique by trade id
 follows its every transition, across runs too (an order of a killed run that fills or is cancelled
 in the next). A run is closed with its reason on every exit the process lives through; a run that
 did not (kill -9) is closed by the next run of the pipeline. A backtest journals each of its runs
-(``mode = 'backtest'``), which live runs never restore from.
+(``mode = 'backtest'``), which live runs never restore from; a paper run (``mode = 'paper'``: a live
+feed, fills simulated) restores only from earlier paper runs, and live runs never from paper ones.
 
 Writes happen in a worker thread, one transaction per batch, so the event loop never waits on disk.
 """
@@ -150,7 +151,7 @@ class JournalSink:
         self.path = path if path is not None else Path(str(config.get("path", "var/mmframe.sqlite")))
         interval = float(config.get("mid_interval_seconds", 1))
         self.mode = mode
-        self._restore_enabled = bool(config.get("restore", True)) and mode == "live"
+        self._restore_enabled = bool(config.get("restore", True)) and mode in journal_db.RESTORED_MODES
         self.run_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
         if mode != "live":
             self.run_id = f"{mode}-{self.run_id}"
@@ -177,7 +178,8 @@ class JournalSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
         path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
-        sink = cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.backtest else "live")
+        mode = "backtest" if ctx.backtest else ctx.run_mode
+        sink = cls(config, ctx.pipeline, path=path, mode=mode)
         check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
         return sink
 
@@ -191,12 +193,12 @@ class JournalSink:
         rows: list[Row] = [("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns, mode) VALUES (?, ?, ?, ?)",
                             (self.run_id, self._pipeline, started, self.mode))]
         await anyio.to_thread.run_sync(self._commit, rows, limiter=self._limiter)
-        if self.mode == "live":
+        if self.mode in journal_db.RESTORED_MODES:
             await anyio.to_thread.run_sync(self._close_unclosed, limiter=self._limiter)
 
     def _close_unclosed(self) -> None:
         assert self._db is not None
-        closed = journal_db.close_unclosed_runs(self._db, self._pipeline, self.run_id)
+        closed = journal_db.close_unclosed_runs(self._db, self._pipeline, self.run_id, mode=self.mode)
         if closed:
             logging.getLogger("mmframe.journal").warning(
                 "journal: %d earlier run(s) of %s ended without a stop record; closed as errors", closed,
@@ -208,7 +210,7 @@ class JournalSink:
         restoring is off."""
         if self._db is None or not self._restore_enabled:
             return None
-        return journal_db.restore(self._db, now_ns, exclude_run=self.run_id)
+        return journal_db.restore(self._db, now_ns, exclude_run=self.run_id, mode=self.mode)
 
     async def write(self, events: Sequence[Event]) -> None:
         rows: list[Row] = []

@@ -169,8 +169,9 @@ def _fair_value_markouts(
     return result
 
 
-MODES = ("auto", "live", "backtest", "all")
-"""Which runs a report covers: ``auto`` is the live runs, or the backtest runs of a journal with none."""
+MODES = ("auto", "live", "paper", "backtest", "all")
+"""Which runs a report covers: ``auto`` is the live runs, else the paper runs, else the backtest runs
+(the first of these the journal has)."""
 _MAX_SERIES_POINTS = 2000
 
 
@@ -186,7 +187,8 @@ def _select_runs(db: sqlite3.Connection, mode: str) -> tuple[str, list[tuple[Any
     rows = db.execute("SELECT run_id, pipeline, started_ns, stopped_ns, stop_reason, error, mode FROM runs "
                       "ORDER BY started_ns, rowid").fetchall()
     if mode == "auto":
-        mode = "live" if any(r[6] == "live" for r in rows) or not rows else "backtest"
+        present = {r[6] for r in rows}
+        mode = next((m for m in ("live", "paper", "backtest") if m in present), "live")
     return mode, [r for r in rows if mode == "all" or r[6] == mode]
 
 
