@@ -44,6 +44,7 @@ from mmframe.domain.orders import OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide
 from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate, GateState
+from mmframe.runtime.passes import QuotingPass
 from mmframe.runtime.quoting import QuotingCore, TradingState
 from mmframe.runtime.scheduler import IntentScheduler
 from mmframe.runtime.sinks import SinkRunner
@@ -596,7 +597,8 @@ class Engine:
                 await self._flush_outbox()
                 continue
             slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
-            for ticker in core.take_dirty():
+            # Markets an event dirties while this pass yields are served ahead of the rest of it.
+            for ticker in QuotingPass(core):
                 if ticker in self._drained:
                     continue
                 self._in_pass = True
@@ -611,6 +613,8 @@ class Engine:
                     # and the feeds publish, instead of holding the first actions back.
                     await self._flush_outbox()
                     await anyio.sleep(0)
+                    if self._stopping:
+                        break  # shutdown owns the orders now
                     slice_end = time.monotonic_ns() + _QUOTE_SLICE_NS
             await self._flush_outbox()
             if scheduler.waiting:
