@@ -53,7 +53,3 @@ class QuotingPass:
                 served.add(ticker)
                 return ticker
         raise StopIteration
-
-    def __len__(self) -> int:
-        """Markets still queued in this pass (an upper bound: some may be served already)."""
-        return len(self._queue)

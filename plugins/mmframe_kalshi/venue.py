@@ -13,6 +13,9 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +43,7 @@ from mmframe.api import (
     WriteBudget,
     contracts_to_count,
     dollars_to_price,
+    in_virtual_time,
 )
 from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
@@ -198,7 +202,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "minLength": 1,
             "default": "standard",
-            "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
+            "description": "Simulator scenario: `standard`, `news` or a scenario YAML file (relative to the pipeline file).",
         },
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
                  "description": "Random seed (default: the scenario's)."},
@@ -213,6 +217,18 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "enum": ["basic", "advanced", "premier", "paragon", "prime", "unlimited"],
             "default": "advanced",
             "description": "Rate-limit tier of the generated key.",
+        },
+        "latency": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "network_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
+                               "description": "One-way network latency, milliseconds."},
+                "processing_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
+                                  "description": "The daemon's event-to-request time, milliseconds."},
+            },
+            "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "
+                           "where the latency is real). Defaults from docs/benchmarks.md.",
         },
         **_TRADING_PROPERTIES,
         **_SIGNING_PROPERTIES,
@@ -425,6 +441,7 @@ class KalshiVenue:
         self._markets_listener: MarketsListener | None = None
         self._sim_task: asyncio.Task[None] | None = None
         self._sim_stop: asyncio.Event | None = None
+        self._scratch: str | None = None  # the simulated-time simulator's socket directory
         if name != "sim":
             # Fail at build time (``mmframe run`` exit 2, and ``mmframe check``) rather than after connecting.
             self._credentials: KalshiCredentials | None = self._load_credentials() if ctx.credentials else None
@@ -499,11 +516,16 @@ class KalshiVenue:
         whose URLs and key exist only once `open` started the simulator."""
         if self._credentials is None:
             raise RuntimeError(f"venue {self.name} has no credentials before open()")
+        unix_socket = self.simulator.unix_socket if self.simulator is not None else None
         return KalshiSession(
             self.rest_url,
             self.ws_url,
             self._credentials,
             self.ctx.clock,
+            # Simulated time: signatures made on a thread ahead of time would age by however far
+            # time jumped meanwhile, and the thread's pace would make the run nondeterministic.
+            presign=unix_socket is None,
+            unix_socket=unix_socket,
             presign_max_age_ms=self.signing.max_age_ms,
             presign_order_max_age_ms=self.signing.order_max_age_ms,
             presign_order_paths=self.signing.order_paths,
@@ -547,8 +569,8 @@ class KalshiVenue:
     # --- markets --------------------------------------------------------------------------------
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
-        selection = self.ctx.extra.get("market_selection")
-        missing = getattr(selection, "missing", "refuse")
+        selection = self.ctx.market_selection
+        missing = selection.missing if selection is not None else "refuse"
         if selection is None or selection.is_static:
             self._markets = tuple(await known_tickers(session.rest, self.ctx.markets, missing))
             return
@@ -594,15 +616,27 @@ class KalshiVenue:
         ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
         scenario = self.config.get("scenario", "standard")
-        if scenario != "standard":
+        if scenario not in ("standard", "news"):  # the simulator's shipped scenarios, by name
             scenario = str(self.ctx.path(scenario))  # a file, relative to the pipeline file
         seed = self.config.get("seed")
+        options: dict[str, Any] = {}
+        if in_virtual_time():
+            # Simulated time: the exchange runs on the pipeline's clock, behind a Unix socket (whose
+            # delivery is synchronous, so the run is deterministic) and the modelled latency.
+            from mmframe_sim.latency import Latency
+
+            scratch = self._scratch = tempfile.mkdtemp(prefix="mmframe-sim-")
+            options = {
+                "clock": self.ctx.clock, "wall_clock": self.ctx.clock,
+                "unix_socket": os.path.join(scratch, "sim.sock"),
+                "latency": Latency.from_config(self.config.get("latency")),
+            }
 
         async def serve() -> None:
             # The simulator lives in its own task: its task group then never has to nest with the
             # caller's cancel scopes between open() and close().
             try:
-                async with start_simulator(scenario, seed) as sim:
+                async with start_simulator(scenario, seed, **options) as sim:
                     ready.set_result(sim)
                     await stop.wait()
             except BaseException as exc:
@@ -636,6 +670,9 @@ class KalshiVenue:
         except Exception as exc:
             logger.warning("simulator stopped with an error: %s", exc)
         self.simulator = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 _SUMMARY_TAIL = "the same Kalshi feed and executor over real sockets"
@@ -708,8 +745,8 @@ def build_venue(
         clock=LiveClock(),
         logger=logging.getLogger(f"mmframe.{pipeline}"),
         base_dir=base_dir,
+        market_selection=selection,
     )
-    ctx.extra["market_selection"] = selection
     venue = spec.factory(dict(config), ctx)
     if not isinstance(venue, KalshiVenue):
         raise ValueError(f"venue {name!r} is not a Kalshi venue (use sim, kalshi-demo or kalshi)")

@@ -86,6 +86,7 @@ from mmframe_sim.money import (
 )
 from mmframe_sim.order_groups import OrderGroup, OrderGroups, check_limit
 from mmframe_sim.participants import ParticipantConfig, Participants
+from mmframe_sim.truth import TradeTag, TruthLog
 
 __all__ = [
     "MARKET_STATUS_FILTERS",
@@ -186,6 +187,8 @@ class Exchange:
         self._fee_overrides: dict[str, tuple[FeeType | None, int | None]] = {}
         self._markets: dict[str, _Market] = {}
         self._fair: dict[str, float] = {}
+        self.truth = TruthLog()
+        """Ground truth for scoring: fair value over time and every trade's counterparties."""
         self._orders: dict[str, Order] = {}
         self._trades: list[Trade] = []
         self._accounts = Accounts()
@@ -344,7 +347,7 @@ class Exchange:
         )
         market = _Market(state, self._fee_terms(spec.event_ticker), grid)
         self._markets[spec.ticker] = market
-        self._fair[spec.ticker] = spec.initial_probability
+        self._set_fair(spec.ticker, spec.initial_probability)
         if status is MarketStatus.INITIALIZED:
             self._schedule(spec.open_ts_ns, lambda t: self._open(market))
         self._schedule_close(market)
@@ -862,6 +865,10 @@ class Exchange:
             seq=seq,
         )
         self._trades.append(trade)
+        self.truth.record_trade(
+            TradeTag(trade_id, ticker, now, yes_price, qty, taker.side, maker.user_id, taker.user_id,
+                     self._fair[ticker])
+        )
         self._emit(TradeExecuted(ts_ns=now, trade=trade))
         for order, acct, rec, fee, is_taker in (
             (maker, maker_acct, maker_rec, maker_fee, False),
@@ -1625,7 +1632,7 @@ class Exchange:
             raise ExchangeError(
                 400, "bad_request", "probability must be strictly between 0 and 1", str(probability)
             )
-        self._fair[ticker] = probability
+        self._set_fair(ticker, probability)
 
     def participant_user_ids(self) -> list[str]:
         """Accounts used by the synthetic traders (to tell them apart in ground truth)."""
@@ -1669,3 +1676,4 @@ class Exchange:
 
     def _set_fair(self, ticker: str, probability: float) -> None:
         self._fair[ticker] = probability
+        self.truth.record_fair(ticker, self._now, probability)
