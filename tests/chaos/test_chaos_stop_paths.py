@@ -113,15 +113,16 @@ async def test_second_sigint_during_a_slow_stop_reports_progress_and_a_third_exi
 async def test_run_ending_in_a_fatal_error_cancels_everything_and_closes_its_journal_run_with_the_error(
     standard_sim: SimProcess, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
-    """A strategy that starts raising mid-run (a bug): the daemon stops by itself with exit 1, nothing
-    of ours rests in `/_sim/truth`, and the journal file's run row is closed: `stopped_ns` set,
-    `error` 1, the reason naming the failure."""
+    """A strategy that starts raising mid-run (a bug), with `runtime.plugin_errors: stop`: the daemon
+    stops by itself with exit 1, nothing of ours rests in `/_sim/truth`, and the journal file's run
+    row is closed: `stopped_ns` set, `error` 1, the reason naming the failure."""
     sim, venue = standard_sim, Venue(standard_sim)
     account = sim.new_account(tmp_path)
     site, trigger, journal = tmp_path / "site", tmp_path / "trigger", tmp_path / "journal.sqlite"
     make_dist(site, "mmframe-fatal-test", "fatal-test", "mmframe_fatal_test", FATAL_STRATEGY)
     env = {"PYTHONPATH": f"{site}:{REPO}", "MMFRAME_JOURNAL": str(journal)}
-    overrides = [f"strategy={{use: fatal-after-trigger, with: {{trigger: '{trigger}'}}}}"]
+    # `stop`: a plugin's exception ends the run (the default quarantines the market instead).
+    overrides = [f"strategy={{use: fatal-after-trigger, with: {{trigger: '{trigger}'}}}}", "runtime.plugin_errors=stop"]
     await venue.freeze()
     try:
         async with run_daemon(sim, account, tmp_path, overrides=overrides, env=env) as daemon:
@@ -140,5 +141,5 @@ async def test_run_ending_in_a_fatal_error_cancels_everything_and_closes_its_jou
     record_property("observed", f"exit {code}, {len(left)} of ours resting; the journal's run row: stopped_ns "
                                 f"{'set' if stopped else 'NULL'}, error {error}, reason {reason!r}")
     judge(code == 1 and not left, f"exit {code}, {len(left)} of ours resting; output:\n{daemon.tail()}")
-    judge(stopped is not None and stopped >= started and error == 1 and "quoting failed" in (reason or ""),
+    judge(stopped is not None and stopped >= started and error == 1 and "a strategy bug" in (reason or ""),
           f"the journal's run row was not closed with the error: {runs[0]}; output:\n{daemon.tail()}")
