@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from mmframe.api import NANOS_PER_SECOND
-from mmframe_sim.model import MarketStatus, OrderRequest, SelfTradePrevention, Side, TimeInForce
+from mmframe_sim.matching import Book, PriceGrid
+from mmframe_sim.model import MarketState, MarketStatus, OrderRequest, SelfTradePrevention, Side, TimeInForce
 from mmframe_sim.money import ONE, Price
-
-if TYPE_CHECKING:
-    from mmframe_sim.engine import Exchange
 
 LIQUIDITY_USER = "sim-liquidity"
 NOISE_USER = "sim-noise"
@@ -78,10 +77,27 @@ def _to_price(probability: float) -> Price:
     return round(probability * ONE)
 
 
+class Floor(Protocol):
+    """What the synthetic traders need of the exchange they trade on (`mmframe_sim.engine.Exchange`):
+    its clock and timers, accounts, and the in-loop operations it offers code it runs itself."""
+
+    def now_ns(self) -> int: ...
+    def open_account(self, user_id: str, *, balance: Price = ...) -> None: ...
+    def schedule(self, at_ns: int, fn: Callable[[int], None]) -> None: ...
+    def market_state_in_loop(self, ticker: str) -> MarketState: ...
+    def is_trading(self, ticker: str) -> bool: ...
+    def book_of(self, ticker: str) -> Book: ...
+    def grid_of(self, ticker: str) -> PriceGrid: ...
+    def fair_of(self, ticker: str) -> float: ...
+    def set_fair_in_loop(self, ticker: str, probability: float) -> None: ...
+    def cancel_user_orders_in_loop(self, user_id: str, ticker: str, now: int) -> None: ...
+    def submit_in_loop(self, user_id: str, request: OrderRequest) -> Any: ...
+
+
 class Participants:
     """The synthetic traders of one exchange. `attach` starts them in a market."""
 
-    def __init__(self, exchange: Exchange, config: ParticipantConfig, rng: random.Random) -> None:
+    def __init__(self, exchange: Floor, config: ParticipantConfig, rng: random.Random) -> None:
         self._x = exchange
         self.config = config
         self._rng = rng
@@ -99,12 +115,12 @@ class Participants:
             self._opened = True
         now = x.now_ns()
         cfg = self.config
-        x._schedule(now + self._seconds(cfg.fair_step_seconds), lambda t: self._step_fair(ticker, t))
-        x._schedule(now, lambda t: self._refresh_liquidity(ticker, t))
+        x.schedule(now + self._seconds(cfg.fair_step_seconds), lambda t: self._step_fair(ticker, t))
+        x.schedule(now, lambda t: self._refresh_liquidity(ticker, t))
         if cfg.noise_rate_per_minute > 0:
-            x._schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
+            x.schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
         if cfg.informed_rate_per_minute > 0:
-            x._schedule(
+            x.schedule(
                 now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t)
             )
 
@@ -118,7 +134,7 @@ class Participants:
         return self._seconds(self._rng.expovariate(rate_per_minute / 60.0))
 
     def _alive(self, ticker: str) -> bool:
-        status = self._x._markets[ticker].state.status
+        status = self._x.market_state_in_loop(ticker).status
         return status not in (MarketStatus.DETERMINED, MarketStatus.FINALIZED)
 
     # --- fair value ---------------------------------------------------------------------------------
@@ -127,13 +143,13 @@ class Participants:
         if not self._alive(ticker):
             return
         x = self._x
-        spec = x._markets[ticker].state.spec
+        spec = x.market_state_in_loop(ticker).spec
         dt_hours = self.config.fair_step_seconds / 3600.0
-        logit = _logit(x._fair_of(ticker)) + spec.volatility * math.sqrt(dt_hours) * self._rng.gauss(0.0, 1.0)
+        logit = _logit(x.fair_of(ticker)) + spec.volatility * math.sqrt(dt_hours) * self._rng.gauss(0.0, 1.0)
         if spec.jump_rate > 0 and self._rng.random() < spec.jump_rate * dt_hours:
             logit += self._rng.gauss(0.0, spec.jump_size)
-        x._set_fair(ticker, min(_MAX_PROB, max(_MIN_PROB, _expit(logit))))
-        x._schedule(now + self._seconds(self.config.fair_step_seconds), lambda t: self._step_fair(ticker, t))
+        x.set_fair_in_loop(ticker, min(_MAX_PROB, max(_MIN_PROB, _expit(logit))))
+        x.schedule(now + self._seconds(self.config.fair_step_seconds), lambda t: self._step_fair(ticker, t))
 
     # --- liquidity providers ---------------------------------------------------------------------------
 
@@ -143,15 +159,15 @@ class Participants:
         x = self._x
         cfg = self.config
         jitter = 0.8 + 0.4 * self._rng.random()
-        x._schedule(
+        x.schedule(
             now + self._seconds(cfg.liquidity_refresh_seconds * jitter),
             lambda t: self._refresh_liquidity(ticker, t),
         )
-        if not x._is_trading(ticker):
+        if not x.is_trading(ticker):
             return
-        x._cancel_user_orders(LIQUIDITY_USER, ticker, now)
-        grid = x._grid(ticker)
-        fair = x._fair_of(ticker)
+        x.cancel_user_orders_in_loop(LIQUIDITY_USER, ticker, now)
+        grid = x.grid_of(ticker)
+        fair = x.fair_of(ticker)
         size = cfg.liquidity_size * 100
         if size <= 0:
             return
@@ -171,13 +187,13 @@ class Participants:
             return
         x = self._x
         cfg = self.config
-        x._schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
+        x.schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
         side = Side.BID if self._rng.random() < 0.5 else Side.ASK
         size = self._rng.randint(cfg.noise_min_size, cfg.noise_max_size) * 100
-        if not x._is_trading(ticker):
+        if not x.is_trading(ticker):
             return
-        yes_bid, _, yes_ask, _ = x._book(ticker).top()
-        grid = x._grid(ticker)
+        yes_bid, _, yes_ask, _ = x.book_of(ticker).top()
+        grid = x.grid_of(ticker)
         slip = _to_price(cfg.noise_slippage)
         if side is Side.BID:
             if yes_ask >= ONE:
@@ -195,14 +211,14 @@ class Participants:
             return
         x = self._x
         cfg = self.config
-        x._schedule(
+        x.schedule(
             now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t)
         )
-        if not x._is_trading(ticker) or cfg.informed_size <= 0:
+        if not x.is_trading(ticker) or cfg.informed_size <= 0:
             return
-        fair = x._fair_of(ticker)
-        yes_bid, _, yes_ask, _ = x._book(ticker).top()
-        grid = x._grid(ticker)
+        fair = x.fair_of(ticker)
+        yes_bid, _, yes_ask, _ = x.book_of(ticker).top()
+        grid = x.grid_of(ticker)
         edge = cfg.informed_edge
         size = cfg.informed_size * 100
         if yes_ask < ONE and yes_ask < _to_price(fair - edge):
@@ -215,7 +231,7 @@ class Participants:
                 self._place(INFORMED_USER, ticker, Side.ASK, price, size, TimeInForce.IMMEDIATE_OR_CANCEL)
 
     def _place(self, user: str, ticker: str, side: Side, price: Price, count: int, tif: TimeInForce) -> None:
-        self._x._submit(
+        self._x.submit_in_loop(
             user,
             OrderRequest(
                 ticker=ticker,
