@@ -21,6 +21,7 @@ Modules, one job each:
 - `venue` — the ``sim``, ``kalshi-demo`` and ``kalshi`` venues over one session
 - `selection` — market selection (series, events, glob patterns, filters)
 - `doctor`, `record` — the ``mmframe doctor`` and ``mmframe record`` commands
+- `replay` — the ``replay`` backtest feed: reads what ``mmframe record`` wrote (docs/replay-format.md)
 
 Heavy modules load only when a venue is built or a command runs, so ``mmframe plugins list`` stays fast.
 """
@@ -41,6 +42,14 @@ def register_venues(register: Any) -> None:
 
     for spec in VENUE_SPECS:
         register(spec)
+
+
+@hookimpl
+def register_feeds(register: Any) -> None:
+    """The ``replay`` feed (recorded Kalshi messages, for backtests)."""
+    from mmframe_kalshi.replay import SPEC
+
+    register(SPEC)
 
 
 @hookimpl
