@@ -124,6 +124,7 @@ from mmframe.domain.money import (
 from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
+from mmframe.embedded import ClientVenue, EmbeddedExchange, VenueEndpoint
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
@@ -155,6 +156,7 @@ __all__ = [
     "CancelOrder",
     "CarriedPosition",
     "CarriedState",
+    "ClientVenue",
     "Clock",
     "ComponentContext",
     "ComponentSpec",
@@ -162,6 +164,7 @@ __all__ = [
     "Count",
     "CreateOrder",
     "DecreaseOrder",
+    "EmbeddedExchange",
     "Event",
     "Executor",
     "FairValueUpdated",
@@ -228,6 +231,7 @@ __all__ = [
     "TradingPaused",
     "TradingResumed",
     "Venue",
+    "VenueEndpoint",
     "VenueStatusChanged",
     "Verdict",
     "VerdictKind",
