@@ -94,6 +94,7 @@ __all__ = [
     "BookCleared",
     "BookLevelChanged",
     "CancelResult",
+    "EventFeeChanged",
     "EventSpec",
     "Exchange",
     "ExchangeError",
