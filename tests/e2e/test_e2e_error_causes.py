@@ -96,8 +96,9 @@ def test_run_when_the_journal_cannot_start_exits_2_naming_the_root_cause_not_a_t
     journal.write_bytes(b"this is not an SQLite database, but a writable file" * 100)
     pipeline = tmp_path / "p.yaml"
     text = SYMMETRIC.read_text(encoding="utf-8").replace("control: {port: 3001}", "control: {port: 0}")
-    pipeline.write_text(text + f"sinks:\n  - use: journal\n    with: {{path: {journal}}}\n", encoding="utf-8")
-    result = CliRunner().invoke(create_cli(load_registry()), ["run", str(pipeline), "--duration", "20", "--no-status"])
+    pipeline.write_text(text, encoding="utf-8")  # its journal: ${MMFRAME_JOURNAL:-...}
+    result = CliRunner().invoke(create_cli(load_registry()), ["run", str(pipeline), "--duration", "20", "--no-status"],
+                                env={"MMFRAME_JOURNAL": str(journal)})
     assert result.exit_code == 2, result.stderr
     assert "sink journal could not start: DatabaseError: file is not a database" in result.stderr
     assert "ExceptionGroup" not in result.stderr and "Traceback" not in result.stderr

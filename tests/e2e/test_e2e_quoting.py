@@ -26,16 +26,14 @@ async def test_daemon_when_quoting_simulator_fills_and_positions_match_ground_tr
         truth = await admin.positions(account.user_id)
         await until(lambda: d.positions() == truth, what=f"ledger {d.positions()} == venue {truth}")
         venue = {p["ticker"]: p for p in (await admin.truth())["positions"] if p["user_id"] == account.user_id}
-        fills = d.engine.stats.fills
         for ticker, position in d.engine.core.ledger.positions.items():
             if not (position.position or position.realised_pnl or position.fees):
                 continue
             truth_row = venue[ticker]
             # Same average-cost accounting: realised PnL agrees to the venue's sub-unit rounding.
             assert abs(position.realised_pnl - _price_units(truth_row["realized_pnl_dollars"])) <= 1, ticker
-            # The venue's fees also hold the sub-cent "rounding fee" of each fill (< $0.01 per fill).
-            rounding = _price_units(truth_row["fees_paid_dollars"]) - position.fees
-            assert 0 <= rounding < 100 * fills, ticker
+            # Fees as the venue's cash paid them (per-order rounding included, API.md §9), to the unit.
+            assert position.fees == _price_units(truth_row["fees_charged_dollars"]), ticker
     assert d.task.result() == 0
     assert await admin.resting(account.user_id) == []
 
