@@ -8,7 +8,11 @@ interactive faults behave the same.
     POST /_sim/faults/plan       {"faults": [{"at_seconds": 5, "action": "pause_exchange"}, ...]}
     GET  /_sim/faults            the live switches
     GET  /_sim/truth             resting orders, positions, fair values, balances, refused creates and
-                                 amends of API accounts (per code), time, faults
+                                 amends of API accounts (per code), time, faults, and the API accounts'
+                                 fills tagged with counterparty class and fair value at fill time
+                                 (``?since_ns=T`` limits the fills)
+    GET  /_sim/fair?ticker=X&since_ns=T&until_ns=U   the true fair value's change points over time,
+                                 and the news jumps (see truth.py)
     GET  /_sim/orders?user_id=U  every order of account U, any status, with ``created_ns``
     GET  /_sim/requests?user_id=U&since_ns=T   the write log: signed writes that reached the exchange
     POST /_sim/time              {"freeze": true} | {"resume": true} | {"advance_seconds": 3.5}
@@ -35,6 +39,8 @@ from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
 from mmframe_sim.fees import FeeType
 from mmframe_sim.host import SimHost
 from mmframe_sim.money import MoneyError, parse_price
+from mmframe_sim.participants import COUNTERPARTY_CLASS
+from mmframe_sim.truth import TaggedFill
 
 
 class AdminError(Exception):
@@ -165,7 +171,24 @@ async def run_fault_plan(sim: SimHost, steps: list[FaultStep]) -> None:
             sim.fault_log.append(f"t+{step.at_seconds}s {step.action}")
 
 
-def ground_truth(sim: SimHost, ticker: str | None = None) -> dict[str, Any]:
+def tagged_fill_json(fill: TaggedFill) -> dict[str, Any]:
+    """A fill with its counterparty and the true fair value at that instant (not a Kalshi shape)."""
+    return {
+        "trade_id": fill.trade_id,
+        "user_id": fill.user_id,
+        "ticker": fill.ticker,
+        "ts_ns": fill.ts_ns,
+        "side": fill.side.value,
+        "is_taker": fill.is_taker,
+        "yes_price_dollars": wire.dollars4(fill.price),
+        "count_fp": wire.count_str(fill.count),
+        "counterparty": fill.counterparty,
+        "counterparty_class": fill.counterparty_class,
+        "fair_value": fill.fair,
+    }
+
+
+def ground_truth(sim: SimHost, ticker: str | None = None, since_ns: int | None = None) -> dict[str, Any]:
     ex = sim.exchange
     users = [*sim.accounts, *ex.participant_user_ids()]
     return {
@@ -188,6 +211,26 @@ def ground_truth(sim: SimHost, ticker: str | None = None) -> dict[str, Any]:
         "ws_connections": len(sim.hub.sessions),
         "faults": sim.faults.describe(),
         "fault_log": list(sim.fault_log),
+        "fills": [
+            tagged_fill_json(f)
+            for f in ex.truth.fills(COUNTERPARTY_CLASS, users=set(sim.accounts), ticker=ticker, since_ns=since_ns)
+        ],
+    }
+
+
+def fair_history(sim: SimHost, ticker: str | None, since_ns: int | None, until_ns: int | None) -> dict[str, Any]:
+    """The true fair value's change points per market (``[ts_ns, probability]``) and the news jumps."""
+    ex = sim.exchange
+    ex.advance()
+    tickers = [ticker] if ticker else ex.truth.tickers()
+    return {
+        "time_ns": ex.now_ns(),
+        "series": {t: [[ts, p] for ts, p in ex.truth.fair_series(t, since_ns, until_ns)] for t in tickers},
+        "news": [
+            {"ticker": n.ticker, "ts_ns": n.ts_ns, "before": n.before, "after": n.after}
+            for n in ex.truth.news(ticker or None, since_ns)
+            if until_ns is None or n.ts_ns <= until_ns
+        ],
     }
 
 
@@ -239,7 +282,14 @@ async def _post_plan(sim: SimHost, request: Request, body: Any) -> tuple[int, An
 
 
 async def _get_truth(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
-    return 200, ground_truth(sim, request.query_params.get("ticker") or None)
+    return 200, ground_truth(sim, request.query_params.get("ticker") or None, _int_query(request, "since_ns"))
+
+
+async def _get_fair(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
+    ticker = request.query_params.get("ticker") or None
+    if ticker is not None:
+        sim.exchange.market(ticker)  # 404 for an unknown market
+    return 200, fair_history(sim, ticker, _int_query(request, "since_ns"), _int_query(request, "until_ns"))
 
 
 def _int_query(request: Request, name: str) -> int | None:
@@ -331,6 +381,7 @@ def admin_routes(sim: SimHost) -> list[Route]:
         Route("/faults", _admin(sim, _post_fault), methods=["POST"]),
         Route("/faults/plan", _admin(sim, _post_plan), methods=["POST"]),
         Route("/truth", _admin(sim, _get_truth), methods=["GET"]),
+        Route("/fair", _admin(sim, _get_fair), methods=["GET"]),
         Route("/orders", _admin(sim, _get_orders), methods=["GET"]),
         Route("/requests", _admin(sim, _get_requests), methods=["GET"]),
         Route("/time", _admin(sim, _post_time), methods=["POST"]),

@@ -86,6 +86,7 @@ from mmframe_sim.money import (
 )
 from mmframe_sim.order_groups import OrderGroup, OrderGroups, check_limit
 from mmframe_sim.participants import ParticipantConfig, Participants
+from mmframe_sim.truth import TradeTag, TruthLog
 
 __all__ = [
     "MARKET_STATUS_FILTERS",
@@ -187,6 +188,8 @@ class Exchange:
         self._fee_overrides: dict[str, tuple[FeeType | None, int | None]] = {}
         self._markets: dict[str, _Market] = {}
         self._fair: dict[str, float] = {}
+        self.truth = TruthLog()
+        """Ground truth for scoring: fair value over time and every trade's counterparties."""
         self._orders: dict[str, Order] = {}
         self._trades: list[Trade] = []
         self._accounts = Accounts()
@@ -332,7 +335,7 @@ class Exchange:
         )
         market = _Market(state, self._fee_terms(spec.event_ticker), grid)
         self._markets[spec.ticker] = market
-        self._fair[spec.ticker] = spec.initial_probability
+        self.set_fair_in_loop(spec.ticker, spec.initial_probability)
         if status is MarketStatus.INITIALIZED:
             self.schedule(spec.open_ts_ns, lambda t: self._open(market))
         self._schedule_close(market)
@@ -850,6 +853,10 @@ class Exchange:
             seq=seq,
         )
         self._trades.append(trade)
+        self.truth.record_trade(
+            TradeTag(trade_id, ticker, now, yes_price, qty, taker.side, maker.user_id, taker.user_id,
+                     self._fair[ticker])
+        )
         self._emit(TradeExecuted(ts_ns=now, trade=trade))
         for order, acct, rec, fee, is_taker in (
             (maker, maker_acct, maker_rec, maker_fee, False),
@@ -1611,7 +1618,7 @@ class Exchange:
             raise ExchangeError(
                 400, "bad_request", "probability must be strictly between 0 and 1", str(probability)
             )
-        self._fair[ticker] = probability
+        self.set_fair_in_loop(ticker, probability)
 
     def participant_user_ids(self) -> list[str]:
         """Accounts used by the synthetic traders (to tell them apart in ground truth)."""
@@ -1640,10 +1647,16 @@ class Exchange:
 
     def cancel_user_orders_in_loop(self, user_id: str, ticker: str, now: int) -> None:
         """Cancel every resting order of ``user_id`` in ``ticker``."""
-        acct = self._accounts.by_user[user_id]
-        for order in list(acct.resting.values()):
-            if order.ticker == ticker:
-                self._cancel(acct, order, now)
+        for order in self.resting_in_loop(user_id, ticker):
+            self.cancel_order_in_loop(user_id, order, now)
+
+    def resting_in_loop(self, user_id: str, ticker: str) -> list[Order]:
+        """The resting orders of ``user_id`` in ``ticker`` (the engine's own objects: read, don't change)."""
+        return [o for o in self._accounts.by_user[user_id].resting.values() if o.ticker == ticker]
+
+    def cancel_order_in_loop(self, user_id: str, order: Order, now: int) -> None:
+        """Cancel one resting order of ``user_id`` (from `resting_in_loop`)."""
+        self._cancel(self._accounts.by_user[user_id], order, now)
 
     def market_state_in_loop(self, ticker: str) -> MarketState:
         """A market's state as it stands (no catch-up)."""
@@ -1668,3 +1681,4 @@ class Exchange:
     def set_fair_in_loop(self, ticker: str, probability: float) -> None:
         """Move a market's hidden fair probability (unchecked: the participants keep it in bounds)."""
         self._fair[ticker] = probability
+        self.truth.record_fair(ticker, self._now, probability)

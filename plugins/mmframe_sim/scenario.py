@@ -16,7 +16,9 @@ import strictyaml as sy
 
 from mmframe.api import NANOS_PER_SECOND, Clock
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
+from mmframe_sim.fair_model import NewsConfig
 from mmframe_sim.fees import FeeType
+from mmframe_sim.makers import CompetitorConfig
 from mmframe_sim.matching import ranges_for_structure
 from mmframe_sim.model import EventSpec, MarketSpec, SeriesSpec
 from mmframe_sim.money import parse_price
@@ -44,6 +46,27 @@ _LIQUIDITY = sy.Map(
         sy.Optional("levels"): sy.Int(),
         sy.Optional("level_gap"): sy.Float(),
         sy.Optional("size"): sy.Int(),
+        sy.Optional("estimate_weight"): sy.Float(),
+    }
+)
+_COMPETITORS = sy.Map(
+    {
+        sy.Optional("refresh_seconds"): sy.Float(),
+        sy.Optional("width"): sy.Float(),
+        sy.Optional("size"): sy.Int(),
+        sy.Optional("estimate_weight"): sy.Float(),
+    }
+)
+_NEWS = sy.Map(
+    {
+        sy.Optional("rate_per_hour"): sy.Float(),
+        sy.Optional("min_jump"): sy.Float(),
+        sy.Optional("max_jump"): sy.Float(),
+        sy.Optional("traders"): sy.Int(),
+        sy.Optional("min_delay_ms"): sy.Float(),
+        sy.Optional("max_delay_ms"): sy.Float(),
+        sy.Optional("edge"): sy.Float(),
+        sy.Optional("size"): sy.Int(),
     }
 )
 _NOISE = sy.Map(
@@ -52,6 +75,7 @@ _NOISE = sy.Map(
         sy.Optional("min_size"): sy.Int(),
         sy.Optional("max_size"): sy.Int(),
         sy.Optional("slippage"): sy.Float(),
+        sy.Optional("tolerance"): sy.Float(),
     }
 )
 _INFORMED = sy.Map(
@@ -72,9 +96,13 @@ _SCHEMA = sy.Map(
             {
                 sy.Optional("enabled"): sy.Bool(),
                 sy.Optional("fair_step_seconds"): sy.Float(),
+                sy.Optional("converge"): sy.Bool(),
+                sy.Optional("converge_final_hours"): sy.Float(),
                 sy.Optional("liquidity"): _LIQUIDITY,
+                sy.Optional("competitors"): _COMPETITORS,
                 sy.Optional("noise"): _NOISE,
                 sy.Optional("informed"): _INFORMED,
+                sy.Optional("news"): _NEWS,
             }
         ),
         "series": sy.Seq(
@@ -265,6 +293,8 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
         liq, noise, inf = p.get("liquidity", {}), p.get("noise", {}), p.get("informed", {})
         defaults = ParticipantConfig()
         try:
+            competitors = CompetitorConfig(**p["competitors"]) if "competitors" in p else None
+            news = NewsConfig(**p["news"]) if "news" in p else None
             participants = ParticipantConfig(
                 fair_step_seconds=p.get("fair_step_seconds", defaults.fair_step_seconds),
                 liquidity_refresh_seconds=liq.get("refresh_seconds", defaults.liquidity_refresh_seconds),
@@ -279,6 +309,12 @@ def parse_scenario(text: str, source: str = "<string>") -> Scenario:
                 informed_rate_per_minute=inf.get("rate_per_minute", defaults.informed_rate_per_minute),
                 informed_edge=inf.get("edge", defaults.informed_edge),
                 informed_size=inf.get("size", defaults.informed_size),
+                converge=p.get("converge", defaults.converge),
+                converge_final_hours=p.get("converge_final_hours", defaults.converge_final_hours),
+                liquidity_estimate_weight=liq.get("estimate_weight", defaults.liquidity_estimate_weight),
+                noise_tolerance=noise.get("tolerance", defaults.noise_tolerance),
+                competitors=competitors,
+                news=news,
             )
         except ValueError as exc:
             raise ScenarioError(f"{source}: {exc}") from None
@@ -399,10 +435,27 @@ def load_scenario(path: str | Path) -> Scenario:
     return parse_scenario(text, str(p))
 
 
+SHIPPED_SCENARIOS = ("standard", "news")
+"""Scenarios shipped in ``mmframe_sim/scenarios``, loadable by name (`shipped_scenario`)."""
+
+
+def shipped_scenario(name: str) -> Scenario:
+    """A shipped scenario by name: ``standard`` (the default) or ``news`` (informed news flow, makers
+    that follow the tape, a fair value that converges to the outcome; see docs/simulator.md)."""
+    if name not in SHIPPED_SCENARIOS:
+        raise ScenarioError(f"unknown scenario {name!r}; shipped: {', '.join(SHIPPED_SCENARIOS)}")
+    resource = importlib.resources.files("mmframe_sim").joinpath(f"scenarios/{name}.yaml")
+    return parse_scenario(resource.read_text(encoding="utf-8"), f"mmframe_sim/scenarios/{name}.yaml")
+
+
 def standard_scenario() -> Scenario:
     """The shipped default scenario (``scenarios/standard.yaml``)."""
-    resource = importlib.resources.files("mmframe_sim").joinpath("scenarios/standard.yaml")
-    return parse_scenario(resource.read_text(encoding="utf-8"), "mmframe_sim/scenarios/standard.yaml")
+    return shipped_scenario("standard")
+
+
+def news_scenario() -> Scenario:
+    """The shipped ``news`` scenario (``scenarios/news.yaml``): where a naive quoter loses money."""
+    return shipped_scenario("news")
 
 
 BULK_ACTIVITY: dict[str, tuple[float, float, float]] = {

@@ -82,10 +82,12 @@ class RunningSimulator:
 
 def load_exchange(scenario: ScenarioArg, clock: Clock, seed: int | None) -> tuple[Exchange, list[FaultStep], int]:
     """Build a scenario's exchange; also its server-side fault plan and the starting balance of new keys."""
-    from mmframe_sim.scenario import load_scenario, standard_scenario
+    from mmframe_sim.scenario import SHIPPED_SCENARIOS, load_scenario, shipped_scenario
 
-    if scenario is None or scenario == "standard":
-        loaded = standard_scenario()
+    if scenario is None:
+        loaded = shipped_scenario("standard")
+    elif isinstance(scenario, str) and scenario in SHIPPED_SCENARIOS:
+        loaded = shipped_scenario(scenario)
     elif isinstance(scenario, str | os.PathLike):
         loaded = load_scenario(pathlib.Path(scenario))
     else:

@@ -33,7 +33,7 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "minLength": 1,
             "default": "standard",
-            "description": "Simulator scenario: `standard` or a scenario YAML file (relative to the pipeline file).",
+            "description": "Simulator scenario: `standard`, `news` or a scenario YAML file (relative to the pipeline file).",
         },
         "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
                  "description": "Random seed (default: the scenario's)."},
@@ -78,9 +78,12 @@ class EmbeddedSimulator:
 
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> EmbeddedSimulator:
-        """The component factory: a scenario file relative to the pipeline file's directory."""
+        """The component factory: a shipped scenario by name, else a scenario file relative to the
+        pipeline file's directory."""
+        from mmframe_sim.scenario import SHIPPED_SCENARIOS
+
         scenario = str(config.get("scenario", "standard"))
-        if scenario != "standard":
+        if scenario not in SHIPPED_SCENARIOS:
             scenario = str(ctx.path(scenario))
         seed = config.get("seed")
         balance = config.get("balance")

@@ -384,3 +384,36 @@ async def test_ground_truth_when_creates_and_amends_are_refused_counts_them_per_
             ("create", "invalid_price", "0.4550", 1),
         ]
         assert not [r for r in truth["rejects"] if r["user_id"] == bob]
+
+
+async def test_ground_truth_when_accounts_trade_tags_fills_with_counterparty_and_fair_value() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "set_fair_value", "ticker": MARKET_A, "probability": 0.47})
+        await s.alice.post("/portfolio/events/orders", json=order(price="0.4500"))
+        await s.bob.post("/portfolio/events/orders", json=order(side="ask", price="0.4500", count="4.00"))
+        truth = await _admin(s, "/truth")
+        fills = sorted(truth["fills"], key=lambda f: f["is_taker"])
+        assert [(f["side"], f["is_taker"], f["count_fp"], f["yes_price_dollars"]) for f in fills] == [
+            ("bid", False, "4.00", "0.4500"),
+            ("ask", True, "4.00", "0.4500"),
+        ]
+        assert {f["counterparty_class"] for f in fills} == {"account"}  # another API account, not a synthetic trader
+        assert fills[0]["counterparty"] == fills[1]["user_id"]
+        assert all(f["fair_value"] == 0.47 for f in fills)
+        later = await _admin(s, f"/truth?since_ns={fills[0]['ts_ns'] + 1}")
+        assert later["fills"] == []
+
+
+async def test_fair_history_when_fair_value_is_set_lists_each_change_in_order() -> None:
+    async with running() as s:
+        await _admin(s, "/faults", {"action": "set_fair_value", "ticker": MARKET_A, "probability": 0.3})
+        await _admin(s, "/faults", {"action": "set_fair_value", "ticker": MARKET_A, "probability": 0.6})
+        history = await _admin(s, f"/fair?ticker={MARKET_A}")
+        values = [p for _, p in history["series"][MARKET_A]]
+        stamps = [t for t, _ in history["series"][MARKET_A]]
+        assert values[-1] == 0.6 and 0.3 not in values[values.index(0.6):]
+        assert stamps == sorted(stamps)
+        assert history["news"] == []
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(s.sim.admin_url + "/fair?ticker=NOPE")).status_code == 404
+            assert (await http.get(s.sim.admin_url + "/fair?since_ns=soon")).status_code == 400
