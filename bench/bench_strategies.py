@@ -52,11 +52,10 @@ from mmframe.api import (
     Position,
     Price,
     Quote,
-    ReconcilePolicy,
     TickGrid,
     WorkingOrder,
-    reconcile,
 )
+from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.runtime.quoting import NamedRule, QuotingCore
 
 TICKER = "KXHIGHNY-26NOV27-T60"

@@ -4,14 +4,52 @@ A plugin is a module with registration hooks, each receiving a ``register`` call
 
     from mmframe.api import ComponentSpec, Kind, hookimpl
 
+    MMFRAME_API = ">=1.0,<2"   # the API range this plugin is written for (optional, recommended)
+
     @hookimpl
     def register_strategies(register):
         register(ComponentSpec(kind=Kind.STRATEGY, name="mine", summary="...", factory=MyStrategy.build))
+
+Everything in ``__all__`` is the contract, versioned by `API_VERSION` under the stability policy in
+CONTRIBUTING.md (a minor version only adds; removing or changing a name is a major version). Every
+name is documented: classes and functions by their docstrings, and the names below here.
+
+Names without a docstring of their own
+--------------------------------------
+- ``API_VERSION``: the version of this API, ``"MAJOR.MINOR"``; plugins declare the range they need
+  in a module attribute ``MMFRAME_API`` (e.g. ``">=1.0,<2"``), checked when they are loaded.
+- ``hookimpl``: the pluggy marker for a plugin's hook implementations (``@hookimpl``); a hook
+  function without it is never called and is reported by ``mmframe plugins list``.
+- ``MarketsListener``: ``async (joined, left) -> None``, what `SelectingVenue.on_markets_changed`
+  calls when a refresh of the market selection changed it.
+- ``OrderAction``: any order action an executor accepts: `CreateOrder`, `AmendOrder`,
+  `DecreaseOrder` or `CancelOrder`.
+- ``Price``: a price or any dollar amount, an ``int`` of 1/10,000 dollar (``0.56`` is ``5600``).
+- ``Count``: a number of contracts, an ``int`` of 1/100 contract (10 contracts is ``1000``).
+- ``Micros``: a dollar amount as Kalshi reports it, an ``int`` of 1/1,000,000 dollar.
+- ``PRICE_SCALE``: price units per dollar (10,000): prices are integers of $0.0001.
+- ``COUNT_SCALE``: count units per contract (100): sizes are integers of 0.01 contract.
+- ``ONE_DOLLAR``: what a winning Kalshi contract pays, in price units (10,000).
+- ``MICROS_PER_PRICE``: micros ($0.000001, Kalshi's 6-decimal amounts) per price unit (100).
+- ``NANOS_PER_SECOND``: nanoseconds per second; clocks count nanoseconds.
+- ``DAY_SECONDS``, ``WEEK_SECONDS``: seconds in a day and a week (bounds for time fields of configs).
+- ``MAX_ORDER_CONTRACTS``: hard cap on one order's size, contracts (10,000).
+- ``MAX_CONTRACTS``: hard cap on any position or exposure limit, contracts (1,000,000).
+- ``MAX_DOLLARS``: hard cap on any dollar amount in a config, dollars (10,000,000).
+- ``MAX_PAYOUT_DOLLARS``: the largest payout of one contract a venue may declare, dollars (1,000).
+- ``plots``: the plotting module reports draw with (`mmframe.research.plots`: histogram, lines, bars,
+  grouped_bars, heatmap, table, heading, note, page), loaded on first use (it imports plotly).
+- ``CARRY_TRADE_PREFIX``: the trade-id prefix of carried-in fills (a venue position the journal's
+  fills did not explain).
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from mmframe.apiversion import API_VERSION
 from mmframe.clock import NANOS_PER_SECOND, Clock, LiveClock, TestClock
 from mmframe.components import (
     AccountSnapshot,
+    AdoptingExecutor,
     BacktestFeed,
     BudgetedExecutor,
     ComponentContext,
@@ -21,10 +59,14 @@ from mmframe.components import (
     FeedContext,
     ImmediateExecutor,
     Kind,
+    MarketsListener,
     MarketView,
     OrderView,
     PortfolioView,
+    PositionReader,
+    RestoringSink,
     RiskRule,
+    SelectingVenue,
     SimulatedExecutor,
     Sink,
     Strategy,
@@ -40,15 +82,14 @@ from mmframe.config import (
     MAX_PAYOUT_DOLLARS,
     WEEK_SECONDS,
     ConfigError,
-    check_updatable,
     check_writable_path,
     count_from_config,
     fraction_from_config,
     price_from_config,
     resolve_config,
 )
+from mmframe.configured import Configured
 from mmframe.domain.actions import (
-    ActionType,
     AmendOrder,
     CancelOrder,
     CreateOrder,
@@ -56,7 +97,7 @@ from mmframe.domain.actions import (
     OrderAction,
 )
 from mmframe.domain.book import OrderBook
-from mmframe.domain.carry import CARRY_TRADE_PREFIX, BooksReplay, CarriedPosition, CarriedState
+from mmframe.domain.carry import CARRY_TRADE_PREFIX, BooksReplay, CarriedState
 from mmframe.domain.events import (
     BookDeltaReceived,
     BookInvalidated,
@@ -92,44 +133,37 @@ from mmframe.domain.events import (
     TradingResumed,
     VenueStatusChanged,
 )
-from mmframe.domain.fees import FeeType, OrderFees, fill_fee, maker_fee, taker_fee, trade_fee
-from mmframe.domain.grid import PriceRange, TickGrid
+from mmframe.domain.fees import FeeType, trade_fee
+from mmframe.domain.grid import TickGrid
 from mmframe.domain.ledger import Ledger, Position
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.money import (
     COUNT_SCALE,
     MICROS_PER_PRICE,
-    MICROS_SCALE,
     ONE_DOLLAR,
     PRICE_SCALE,
     Count,
     FixedPointError,
     Micros,
     Price,
-    Rounding,
     contracts_to_count,
     dollars_to_price,
     format_count,
-    format_fixed,
-    format_micros,
     format_price,
     micros_to_price,
-    notional,
     parse_count,
-    parse_fixed,
     parse_micros,
     parse_price,
-    price_to_micros,
 )
-from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
+from mmframe.domain.orders import OrderStatus, WorkingOrder
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
-from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.embedded import ClientVenue, EmbeddedExchange, VenueEndpoint
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
-from mmframe.pipeline import MarketSelection, Pipeline, PipelineError, load_pipeline
+from mmframe.pipeline import MarketSelection, PipelineError, load_pipeline
 
 __all__ = [
+    "API_VERSION",
     "CARRY_TRADE_PREFIX",
     "COUNT_SCALE",
     "DAY_SECONDS",
@@ -138,13 +172,12 @@ __all__ = [
     "MAX_ORDER_CONTRACTS",
     "MAX_PAYOUT_DOLLARS",
     "MICROS_PER_PRICE",
-    "MICROS_SCALE",
     "NANOS_PER_SECOND",
     "ONE_DOLLAR",
     "PRICE_SCALE",
     "WEEK_SECONDS",
     "AccountSnapshot",
-    "ActionType",
+    "AdoptingExecutor",
     "AmendOrder",
     "BacktestFeed",
     "BookDeltaReceived",
@@ -154,13 +187,13 @@ __all__ = [
     "BooksReplay",
     "BudgetedExecutor",
     "CancelOrder",
-    "CarriedPosition",
     "CarriedState",
     "ClientVenue",
     "Clock",
     "ComponentContext",
     "ComponentSpec",
     "ConfigError",
+    "Configured",
     "Count",
     "CreateOrder",
     "DecreaseOrder",
@@ -186,6 +219,7 @@ __all__ = [
     "MarketSelection",
     "MarketStatusChanged",
     "MarketView",
+    "MarketsListener",
     "Micros",
     "OrderAccepted",
     "OrderAction",
@@ -195,32 +229,29 @@ __all__ = [
     "OrderCanceled",
     "OrderDecreased",
     "OrderEvent",
-    "OrderFees",
     "OrderFilled",
     "OrderGroupTriggered",
     "OrderRejected",
     "OrderStatus",
-    "OrderTracker",
     "OrderView",
     "ParamsUpdated",
-    "Pipeline",
     "PipelineError",
     "PortfolioMarked",
     "PortfolioView",
     "Position",
     "PositionMark",
+    "PositionReader",
     "PositionReported",
     "Price",
-    "PriceRange",
     "Quote",
     "QuoteComputed",
     "RateLimitedLog",
-    "ReconcilePolicy",
+    "RestoringSink",
     "RiskRule",
     "RiskVerdictIssued",
-    "Rounding",
     "RunStarted",
     "RunStopped",
+    "SelectingVenue",
     "SimulatedExecutor",
     "Sink",
     "Strategy",
@@ -238,30 +269,35 @@ __all__ = [
     "WorkingOrder",
     "WriteBudget",
     "WriteGate",
-    "check_updatable",
     "check_writable_path",
     "contracts_to_count",
     "count_from_config",
     "dollars_to_price",
-    "fill_fee",
     "format_count",
-    "format_fixed",
-    "format_micros",
     "format_price",
     "fraction_from_config",
     "hookimpl",
     "load_pipeline",
-    "maker_fee",
     "micros_to_price",
-    "notional",
     "parse_count",
-    "parse_fixed",
     "parse_micros",
     "parse_price",
+    "plots",
     "price_from_config",
-    "price_to_micros",
-    "reconcile",
     "resolve_config",
-    "taker_fee",
     "trade_fee",
 ]
+
+
+if _TYPE_CHECKING:
+    from mmframe.research import plots
+
+
+def __getattr__(name: str) -> object:
+    """``plots`` (`mmframe.research.plots`) is imported on first use: it loads plotly, which only
+    a report needs."""
+    if name == "plots":
+        import mmframe.research.plots as plots
+
+        return plots
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,6 +27,7 @@ from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.pipeline.schema import schema_files, to_json
 from mmframe.pipeline.snippets import component_snippet
 from mmframe.plugins import Registry, RegistryEntry, UnknownComponentError, load_registry
+from mmframe.research.sweep_cli import sweep
 from mmframe.runtime.backtest_cli import backtest
 
 KIND_NAMES = [kind.value for kind in Kind]
@@ -87,7 +88,7 @@ def run(
     try:
         import anyio
 
-        from mmframe.runtime import run_pipeline
+        from mmframe.daemon import run_pipeline
         from mmframe.runtime.logs import configure_logging
     except ImportError as exc:
         _fail(f"the runtime is not available: {exc}")
@@ -207,7 +208,7 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     for line in [header, *table]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    broken = [r for r in rows if r["status"] == "error"]
+    broken = [r for r in rows if r["status"] != "ok"]
     for r in broken:
         click.echo(f"error: {r['kind']} {r['name']} ({r['package']}): {r.get('error', '')}", err=True)
 
@@ -326,6 +327,7 @@ def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Gro
     for command in (run, check, plugins, schema):
         cli.add_command(command)
     cli.add_command(backtest)
+    cli.add_command(sweep)
     if plugin_commands:
         problems.extend(add_plugin_commands(cli, registry))
     return cli
@@ -333,17 +335,7 @@ def create_cli(registry: Registry, *, plugin_commands: bool = True) -> click.Gro
 
 def add_plugin_commands(cli: click.Group, registry: Registry) -> list[str]:
     """Call every plugin's ``register_commands(cli=...)`` hook; one line per plugin whose hook raised."""
-    problems = []
-    for info in registry.plugins:
-        hook = getattr(info.module, "register_commands", None) if info.module is not None else None
-        if hook is None:
-            continue
-        try:
-            hook(cli=cli)
-        except Exception as exc:  # a broken plugin must not take the CLI down
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-            problems.append(f"plugin {info.name} ({info.package}): register_commands failed: {reason}")
-    return problems
+    return registry.add_commands(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -23,9 +23,11 @@ from mmframe.embedded import ClientVenue, EmbeddedExchange
 
 if TYPE_CHECKING:
     from mmframe.domain.book import OrderBook
+    from mmframe.domain.carry import CarriedState
     from mmframe.domain.ledger import Position
     from mmframe.domain.market import MarketInfo
     from mmframe.domain.orders import WorkingOrder
+    from mmframe.pipeline.model import MarketSelection
 
 
 class Kind(enum.StrEnum):
@@ -69,7 +71,8 @@ class ComponentSpec:
 @dataclass
 class ComponentContext:
     """What a factory may use to build a component: the pipeline's name and markets, a clock, a logger,
-    and (for feeds and executors built by a venue) the venue itself."""
+    and (for feeds and executors built by a venue) the venue itself. Every field is typed: there is
+    no untyped side channel."""
 
     pipeline: str
     markets: tuple[str, ...]
@@ -77,7 +80,6 @@ class ComponentContext:
     logger: logging.Logger
     venue: Any = None
     state_dir: str = "var"
-    extra: dict[str, Any] = field(default_factory=dict)
     payout: Price | None = ONE_DOLLAR
     """What one contract of the venue's markets pays, price units: $1 on Kalshi. Components bound
     prices and spreads by it; None when the venue's markets are synthetic and say their own (the
@@ -88,6 +90,11 @@ class ComponentContext:
     without secrets); everything else is built exactly as ``run`` builds it."""
     base_dir: str | None = None
     """The pipeline file's directory: relative paths in a pipeline are relative to it (`path`)."""
+    market_selection: MarketSelection | None = None
+    """How the pipeline selects its markets (tickers, or series / events / patterns with filters):
+    a venue resolves it to tickers when it opens. None: exactly ``markets``."""
+    backtest: bool = False
+    """True when the components are built for ``mmframe backtest`` (a journal records backtest runs)."""
     exchange: EmbeddedExchange | None = None
     """For a client venue built for a venue that embeds an exchange (`ComponentSpec.client`): the
     exchange to start in ``open`` and connect to, instead of URLs and a key from the config."""
@@ -251,6 +258,7 @@ class OrderView(Protocol):
         ...
 
 
+@runtime_checkable
 class WriteGate(Protocol):
     """The runtime's gate (`mmframe.runtime.gate.Gate`): checked right before a create or amend is
     written to the socket."""
@@ -391,13 +399,29 @@ class ImmediateExecutor(Protocol):
 
 
 @runtime_checkable
-class Sink(Protocol):
-    """Receives every event, in batches, off the quoting path.
+class AdoptingExecutor(Protocol):
+    """An executor that can take over orders it did not place (optional capability): resting orders
+    of an earlier run of this pipeline, found at startup, which it must then cancel at shutdown."""
 
-    A sink that keeps history may also define ``restore(now_ns) -> CarriedState | None`` (its fills
-    replayed by `mmframe.domain.carry.BooksReplay`: the restart rule); the runtime calls it once,
-    after ``start`` and before reading the venue's positions. None: nothing to carry (restore off).
-    """
+    def adopt(self, client_order_ids: Sequence[str]) -> None:
+        """Treat these orders (known to the order tracker) as this executor's own."""
+        ...
+
+
+@runtime_checkable
+class PositionReader(Protocol):
+    """An executor that can read the venue's positions again after startup (optional capability):
+    a position that differed at start is confirmed against a second read before it is carried in."""
+
+    async def positions(self) -> Mapping[str, Count]:
+        """The venue's position per market, counts (signed YES contracts)."""
+        ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Receives every event, in batches, off the quoting path. A sink that keeps history may also
+    implement `RestoringSink`."""
 
     async def start(self) -> None: ...
 
@@ -407,6 +431,36 @@ class Sink(Protocol):
 
     async def close(self) -> None:
         """Flush and release."""
+        ...
+
+
+@runtime_checkable
+class RestoringSink(Protocol):
+    """A sink that keeps history and carries the books into a restart (optional capability)."""
+
+    def restore(self, now_ns: int) -> CarriedState | None:
+        """The books of earlier runs (its fills replayed by `BooksReplay`: the restart rule); the
+        runtime calls it once, after ``start`` and before reading the venue's positions. None:
+        nothing to carry (restore off)."""
+        ...
+
+
+MarketsListener = Callable[[Sequence[str], Sequence[str]], Awaitable[None]]
+"""``await listener(joined, left)``: a venue's market selection changed."""
+
+
+@runtime_checkable
+class SelectingVenue(Protocol):
+    """A venue that resolves the pipeline's market selection (series, events, patterns:
+    `ComponentContext.market_selection`) when it opens and may refresh it (optional capability)."""
+
+    def markets(self) -> Sequence[str] | None:
+        """The markets the selection resolved to in ``open`` (None before it ran): they replace the
+        pipeline's explicit tickers."""
+        ...
+
+    def on_markets_changed(self, listener: MarketsListener) -> None:
+        """Call ``listener(joined, left)`` whenever a refresh of the selection changed it."""
         ...
 
 

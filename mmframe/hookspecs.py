@@ -1,20 +1,29 @@
-"""Pluggy hook specifications. Every hook is a registration hook that receives a ``register`` callback.
+"""Pluggy hook specifications. Every component hook is a registration hook that receives a
+``register`` callback; ``register_commands`` receives the ``mmframe`` click group.
 
-Components are called by the runtime directly, never through pluggy, so these hooks run once at
-start-up and never on the hot path.
+The plugin manager (`mmframe.plugins`) calls these hooks through pluggy (``pm`` hook callers), one
+plugin at a time, so a plugin whose hook raises is reported by name and the others still register.
+Components themselves are called by the runtime directly, never through pluggy: these hooks run
+once at start-up and never on the hot path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pluggy
+
+from mmframe.components import ComponentSpec
+
+if TYPE_CHECKING:
+    import click
 
 hookspec = pluggy.HookspecMarker("mmframe")
 hookimpl = pluggy.HookimplMarker("mmframe")
 
-Register = Callable[[Any], None]
+Register = Callable[[ComponentSpec], None]
+"""The callback a registration hook receives: call it once per component with its `ComponentSpec`."""
 
 
 @hookspec
@@ -51,5 +60,5 @@ def register_sinks(register: Register) -> None:
 
 
 @hookspec
-def register_commands(cli: Any) -> None:
+def register_commands(cli: click.Group) -> None:
     """Add commands to the ``mmframe`` click group, e.g. ``@cli.command() def mycmd(): ...``."""

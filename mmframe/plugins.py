@@ -1,8 +1,11 @@
 """Plugin discovery: first-party and third-party plugins through the ``mmframe`` entry point group.
 
-Every plugin is loaded and every registration hook is called in isolation: a plugin that fails to
-import, raises in a hook or registers a name twice is recorded as broken (kind, name, error) and
-the rest of the registry works as usual.
+Every plugin is loaded and every registration hook is called through pluggy, one plugin at a time
+(a hook caller of that plugin's implementations only), so a plugin that fails to import, raises in a
+hook, registers a name twice, implements a hook that does not exist or forgets ``@hookimpl`` is
+recorded as broken (kind, name, error) and the rest of the registry works as usual. A plugin whose
+declared API range (`mmframe.apiversion`) excludes this core's version is listed with the status
+``api-mismatch`` and none of its components can be used.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from mmframe import hookspecs
+from mmframe.apiversion import API_VERSION, REQUIRES_ATTRIBUTE, api_range_problem
 from mmframe.components import ComponentContext, ComponentSpec, Kind
+
+if TYPE_CHECKING:
+    import click
 
 ENTRY_POINT_GROUP = "mmframe"
 DISABLE_ENV = "MMFRAME_DISABLE_PLUGINS"
@@ -56,9 +63,14 @@ class RegistryEntry:
     version: str
     spec: ComponentSpec | None
     error: str | None = None
+    api_mismatch: bool = False
+    """The plugin declares an API range (`REQUIRES_ATTRIBUTE`) that excludes this core's version."""
 
     @property
     def status(self) -> str:
+        """``ok``, ``api-mismatch`` (the plugin needs another API version) or ``error``."""
+        if self.api_mismatch:
+            return "api-mismatch"
         return "ok" if self.error is None else "error"
 
     @property
@@ -86,22 +98,50 @@ class Registry:
     def add_plugin(self, module: ModuleType, *, name: str, package: str, version: str) -> None:
         """Register ``module`` as a plugin and collect its components in isolation."""
         info = PluginInfo(name=name, package=package, version=version, module=module)
+        mismatch = None
+        if hasattr(module, REQUIRES_ATTRIBUTE):
+            mismatch = api_range_problem(getattr(module, REQUIRES_ATTRIBUTE), API_VERSION)
         try:
             self.manager.register(module, name=name)
-        except Exception as exc:
+        except Exception as exc:  # pluggy refused a hookimpl (e.g. an argument no spec has)
             self._record_broken(info, f"{type(exc).__name__}: {exc}")
             return
         self.plugins.append(info)
+        for problem in _hook_problems(self.manager, module):
+            self._entries.append(RegistryEntry("plugin", name, package, version, None, problem))
+        others = [plugin for plugin in self.manager.get_plugins() if plugin is not module]
+        before = len(self._entries)
         for kind, hook_name in _HOOK_BY_KIND.items():
-            hook = getattr(module, hook_name, None)
-            if hook is None:
+            caller = self.manager.subset_hook_caller(hook_name, remove_plugins=others)
+            if not caller.get_hookimpls():
                 continue
             try:
-                hook(register=self._registrar(kind, info))
+                caller(register=self._registrar(kind, info, mismatch))
             except Exception as exc:
                 self._entries.append(
-                    RegistryEntry(kind, name, package, version, None, _describe(exc, f"{hook_name} raised"))
+                    RegistryEntry(kind, name, package, version, None, _describe(exc, f"{hook_name} raised"),
+                                  api_mismatch=mismatch is not None)
                 )
+        if mismatch is not None and len(self._entries) == before:  # no component to show it on
+            self._entries.append(RegistryEntry("plugin", name, package, version, None, mismatch, api_mismatch=True))
+
+    def add_commands(self, cli: click.Group) -> list[str]:
+        """Call every plugin's ``register_commands(cli=...)`` through pluggy, one plugin at a time;
+        one line per plugin whose hook raised (the others' commands are added)."""
+        problems = []
+        for info in self.plugins:
+            if info.module is None:
+                continue
+            others = [plugin for plugin in self.manager.get_plugins() if plugin is not info.module]
+            caller = self.manager.subset_hook_caller("register_commands", remove_plugins=others)
+            if not caller.get_hookimpls():
+                continue
+            try:
+                caller(cli=cli)
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+                problems.append(f"plugin {info.name} ({info.package}): register_commands failed: {reason}")
+        return problems
 
     def add_broken(self, name: str, package: str, version: str, error: str) -> None:
         """Record a plugin that could not even be imported."""
@@ -111,7 +151,7 @@ class Registry:
         self.plugins.append(PluginInfo(info.name, info.package, info.version, None, error))
         self._entries.append(RegistryEntry("plugin", info.name, info.package, info.version, None, error))
 
-    def _registrar(self, kind: Kind, info: PluginInfo) -> Callable[[Any], None]:
+    def _registrar(self, kind: Kind, info: PluginInfo, mismatch: str | None) -> Callable[[Any], None]:
         def register(spec: Any) -> None:
             if not isinstance(spec, ComponentSpec):
                 raise TypeError(f"register() takes a ComponentSpec, got {type(spec).__name__}")
@@ -129,6 +169,11 @@ class Registry:
                         None,
                         f"duplicate {kind} name {spec.name!r}: already registered by {first.package}",
                     )
+                )
+                return
+            if mismatch is not None:  # listed, never built: it was written for another API
+                self._entries.append(
+                    RegistryEntry(kind, spec.name, info.package, info.version, None, mismatch, api_mismatch=True)
                 )
                 return
             entry = RegistryEntry(kind, spec.name, info.package, info.version, spec)
@@ -179,9 +224,21 @@ class Registry:
             raise UnknownComponentError(f"{kind} {name!r} is broken: {broken[0].error}")
         raise UnknownComponentError(f"unknown {kind} {name!r}")
 
-    def commands_hook(self) -> Any:
-        """The pluggy hook caller for ``register_commands``."""
-        return self.manager.hook.register_commands
+
+def _hook_problems(manager: pluggy.PluginManager, module: ModuleType) -> list[str]:
+    """A plugin's hook mistakes pluggy would pass over silently: an ``@hookimpl`` that matches no
+    hook spec (a misspelt name), a hook-named function without ``@hookimpl`` (never called)."""
+    known = sorted(name for name in dir(hookspecs) if name.startswith("register_"))
+    problems = []
+    for caller in manager.get_hookcallers(module) or []:
+        if not caller.has_spec():
+            problems.append(f"@hookimpl {caller.name} matches no mmframe hook (hooks: {', '.join(known)})")
+    for hook_name in known:
+        function = getattr(module, hook_name, None)
+        if callable(function) and manager.parse_hookimpl_opts(module, hook_name) is None:
+            problems.append(f"{hook_name} is not marked @hookimpl (from mmframe.api import hookimpl), so it is "
+                            "never called")
+    return problems
 
 
 def with_client(spec: ComponentSpec, client: ComponentSpec) -> ComponentSpec:

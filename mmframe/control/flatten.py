@@ -17,11 +17,11 @@ from mmframe.domain.events import Event, OrderCanceled, OrderFilled, OrderReject
 from mmframe.domain.grid import TickGrid
 from mmframe.domain.money import format_count, format_price
 from mmframe.domain.quote import BookSide
-from mmframe.runtime.gate import GateState
-from mmframe.runtime.market_state import MarketState
+from mmframe.domain.trading import GateState
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine
+    from mmframe.runtime.market_state import MarketState
 
 DEFAULT_MAX_SLIPPAGE = 500
 """$0.05 from the touch when the pipeline sets no ``control.flatten_max_slippage``."""

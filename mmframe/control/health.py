@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mmframe.runtime.quoting import TradingState
+from mmframe.domain.trading import TradingState
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine

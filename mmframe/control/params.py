@@ -10,19 +10,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from mmframe.components import ComponentSpec, Kind
 from mmframe.config import bad_numbers
 from mmframe.pipeline.coerce import decimalize
-from mmframe.plugins import Registry
 from mmframe.schema_words import error_path, first_error, reword, show, shown_value, suggest
 
 if TYPE_CHECKING:
+    from mmframe.components import RiskRule, Strategy
+    from mmframe.runtime.build import Built
     from mmframe.runtime.engine import Engine
 
 
@@ -110,25 +109,20 @@ def _depth(raw: bytes) -> int:
     return deepest
 
 
-@dataclass
-class _Target:
-    use: str
-    spec: ComponentSpec
-    config: dict[str, Any] = field(default_factory=dict)
-
-
 class ParamsService:
-    """The updatable components of one running pipeline and their current configs."""
+    """Changes the run-time params of a running pipeline's built components.
 
-    def __init__(self, engine: Engine, pipeline: Any, registry: Registry) -> None:
+    The targets are the engine's configured components (``strategy`` and each risk rule by its
+    name), each with the declaration it was built from and the config it runs with now: this
+    service keeps no copy of its own; the engine records the merged config once it applied it.
+    """
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._targets: dict[str, _Target] = {}
-        strategy = pipeline.strategy
-        self._targets["strategy"] = _Target(
-            strategy.name, registry.get(Kind.STRATEGY, strategy.name), dict(strategy.config)
-        )
-        for named, ref in zip(engine.core.rules, pipeline.risk, strict=False):
-            self._targets[named.name] = _Target(ref.name, registry.get(Kind.RISK, ref.name), dict(ref.config))
+
+    @property
+    def _targets(self) -> Mapping[str, Built[Strategy | RiskRule]]:
+        return self._engine.parts.configured
 
     def describe(self) -> dict[str, Any]:
         """Every target: the component it uses, its current params and which may change."""
@@ -167,17 +161,15 @@ class ParamsService:
             raise ParamsError(
                 400, f"{target_name} ({target.use}): {', '.join(fixed)} cannot change at run time (updatable: {allowed})"
             )
-        merged = {**target.config, **params}
-        self._validate(target_name, target, merged)
+        self._validate(target_name, target, {**target.config, **params})
         try:
             self._engine.update_params(target_name, dict(params))
         except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
             raise ParamsError(400, f"{target_name} ({target.use}) refused the params: {exc}") from exc
-        target.config = merged
-        return {"target": target_name, "use": target.use, "params": dict(merged)}
+        return {"target": target_name, "use": target.use, "params": dict(target.config)}
 
     @staticmethod
-    def _validate(name: str, target: _Target, config: Mapping[str, Any]) -> None:
+    def _validate(name: str, target: Built[Strategy | RiskRule], config: Mapping[str, Any]) -> None:
         """The component's schema, worded as the pipeline loader words it."""
         validator = jsonschema.Draft202012Validator(decimalize(dict(target.spec.config_schema)))
         errors = list(validator.iter_errors(dict(config)))

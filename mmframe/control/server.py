@@ -17,7 +17,6 @@ from mmframe.control.auth import BearerAuth, ControlConfigError, check_bind, res
 from mmframe.control.flatten import Flattener
 from mmframe.control.monitor import ControlMonitor
 from mmframe.control.params import ParamsService
-from mmframe.plugins import Registry
 
 if TYPE_CHECKING:
     from mmframe.runtime.engine import Engine
@@ -67,7 +66,7 @@ def open_control_socket(config: Any) -> socket.socket:
     return bind_socket(config.host, int(config.port))
 
 
-def build_control_plane(engine: Engine, *, config: Any, pipeline: Any, registry: Registry) -> ControlPlane:
+def build_control_plane(engine: Engine, *, config: Any) -> ControlPlane:
     """Wire a `ControlPlane` to ``engine`` (and start its monitor observing events)."""
     token = resolve_token(getattr(config, "token", None))
     check_bind(config.host, token)
@@ -79,7 +78,7 @@ def build_control_plane(engine: Engine, *, config: Any, pipeline: Any, registry:
         engine,
         monitor=monitor,
         auth=BearerAuth(token),
-        params=ParamsService(engine, pipeline, registry),
+        params=ParamsService(engine),
         flattener=Flattener(engine, getattr(config, "flatten_max_slippage", None)),
     )
 
@@ -88,8 +87,6 @@ async def serve_control(
     engine: Engine,
     *,
     config: Any,
-    pipeline: Any,
-    registry: Registry,
     sock: socket.socket | None = None,
     task_status: anyio.abc.TaskStatus[str] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -102,7 +99,7 @@ async def serve_control(
     token, a port in use).
     """
     try:
-        plane = build_control_plane(engine, config=config, pipeline=pipeline, registry=registry)
+        plane = build_control_plane(engine, config=config)
     except BaseException:
         if sock is not None:
             sock.close()

@@ -21,6 +21,9 @@ from mmframe.domain.quote import BookSide
 
 
 class OrderStatus(enum.StrEnum):
+    """Where an order is in its life, as the order tracker knows it (Kalshi's statuses plus our own
+    ``pending_new`` before the venue acknowledged it)."""
+
     PENDING_NEW = "pending_new"
     RESTING = "resting"
     PARTIALLY_FILLED = "partially_filled"

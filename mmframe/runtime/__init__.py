@@ -1,5 +1,4 @@
-"""The engine: event loop, market state, quoting, order reconciliation, shutdown."""
+"""The engine: event loop, market state, quoting, order reconciliation, shutdown.
 
-from mmframe.runtime.app import run_pipeline
-
-__all__ = ["run_pipeline"]
+`mmframe.daemon` runs it together with the control plane; the runtime never imports the control plane.
+"""

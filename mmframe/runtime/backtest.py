@@ -20,19 +20,16 @@ import asyncio
 import fnmatch
 import heapq
 import inspect
-import logging
-import math
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from mmframe.clock import NANOS_PER_SECOND
-from mmframe.components import BacktestFeed, ComponentContext, Kind, SimulatedExecutor, venue_payout
+from mmframe.components import BacktestFeed, SimulatedExecutor, Sink, Strategy
 from mmframe.domain.events import (
     Event,
     MarketEvent,
@@ -46,12 +43,20 @@ from mmframe.domain.events import (
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
 from mmframe.domain.quote import Quote
 from mmframe.domain.reconciler import ReconcilePolicy
+from mmframe.domain.trading import TradingState
+from mmframe.pipeline.model import MarketSelection, Pipeline
 from mmframe.plugins import Registry
-from mmframe.runtime.app import pipeline_dir
-from mmframe.runtime.quoting import NamedRule, QuotingCore, TradingState
+from mmframe.research.metrics import BASE_METRICS, catalogue, stats_values
+from mmframe.research.run_stats import DEFAULT_HORIZONS_S, RunRecorder, RunStats, inventory_limit_of
+from mmframe.research.summary import Distribution, distribution
+from mmframe.runtime.build import BuildError, ComponentBuilder, order_id_slug, pipeline_context
+from mmframe.runtime.quoting import NamedRule, QuotingCore
 
-METRICS = ("profit", "final_inventory", "spread", "fills", "fees")
-"""The per-run metrics `BacktestReport` summarises, in the order of the JSON output."""
+T = TypeVar("T")
+
+METRICS = tuple(metric.name for metric in BASE_METRICS)
+"""The first per-run metrics `BacktestReport` summarises, in the order of the JSON output (the
+measurements of `mmframe.research.metrics.RUN_METRICS` and the markouts follow)."""
 
 
 class BacktestError(RuntimeError):
@@ -101,30 +106,31 @@ class RunMetrics:
     events: int
     actions: int = 0
     """Order actions handed to the executor (creates, amends, decreases, cancels)."""
+    stats: RunStats | None = None
+    """What the run measured as it went (drawdown, markouts, uptime, ...; `mmframe.research.run_stats`)."""
 
     @property
     def average_spread(self) -> Fraction | None:
         """Average quoted spread in price units, None when no two-sided quote was made."""
         return Fraction(self.spread_total, self.spread_samples) if self.spread_samples else None
 
-    def values(self) -> dict[str, Fraction | None]:
-        """The metrics in dollars and contracts, exactly."""
+    def values(self) -> dict[str, Fraction | float | None]:
+        """The metrics in dollars, contracts and ratios; exact but for the Sharpe-like ratio."""
         spread = self.average_spread
-        return {
+        values: dict[str, Fraction | float | None] = {
             "profit": Fraction(self.profit, PRICE_SCALE),
-            "fees": Fraction(self.fees, PRICE_SCALE),
-            "fills": Fraction(self.fills),
-            "spread": None if spread is None else spread / PRICE_SCALE,
             "final_inventory": Fraction(self.final_inventory, COUNT_SCALE),
+            "spread": None if spread is None else spread / PRICE_SCALE,
+            "fills": Fraction(self.fills),
+            "fees": Fraction(self.fees, PRICE_SCALE),
         }
+        if self.stats is not None:
+            values.update(stats_values(self.stats))
+        return values
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """Mean and sample standard deviation of one metric across runs (None when no run had it)."""
-
-    mean: float | None
-    std: float | None
+Summary = Distribution
+"""One metric across runs (mean, sample std, 95% interval of the mean, percentiles)."""
 
 
 @dataclass(frozen=True)
@@ -133,32 +139,45 @@ class BacktestReport:
 
     pipeline: str
     runs: tuple[RunMetrics, ...]
+    horizons_s: tuple[Fraction, ...] = DEFAULT_HORIZONS_S
+    """The markout horizons (seconds) the runs were measured at."""
 
-    def summary(self) -> dict[str, Summary]:
-        """Mean and standard deviation (n - 1) of each metric in `METRICS`, in dollars / contracts."""
-        columns: dict[str, list[Fraction]] = {name: [] for name in METRICS}
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric of these runs, in report order (`METRICS` first)."""
+        if not any(run.stats is not None for run in self.runs):
+            return METRICS
+        return tuple(metric.name for metric in catalogue(self.horizons_s))
+
+    def summary(self) -> dict[str, Distribution]:
+        """Each metric across runs (`mmframe.research.summary.distribution`), in dollars, contracts
+        and ratios; a run without a value (no fill to mark, nothing quoted) does not count."""
+        columns: dict[str, list[Fraction | float]] = {name: [] for name in self.metric_names}
         for run in self.runs:
             for name, value in run.values().items():
-                if value is not None:
+                if value is not None and name in columns:
                     columns[name].append(value)
-        return {name: _summarise(values) for name, values in columns.items()}
+        return {name: distribution(values) for name, values in columns.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """``{"runs": N, "metrics": {name: {"mean": .., "std": ..}}}``."""
+        """``{"runs": N, "metrics": {name: {"mean": .., "std": ..}}, "distribution": {name: {"n",
+        "mean", "std", "ci95": [low, high], "min", "p05", "p50", "p95", "max"}}, "per_run": [{"seed",
+        name: value, ...}]}``: ``metrics`` as in the first release (its first five names are
+        `METRICS`), the rest added after."""
+        summary = self.summary()
         return {
             "runs": len(self.runs),
-            "metrics": {name: {"mean": s.mean, "std": s.std} for name, s in self.summary().items()},
+            "metrics": {name: {"mean": s.mean, "std": s.std} for name, s in summary.items()},
+            "distribution": {name: s.to_json() for name, s in summary.items()},
+            "per_run": [
+                {"seed": run.seed, **{name: _plain(value) for name, value in run.values().items()}}
+                for run in self.runs
+            ],
         }
 
 
-def _summarise(values: Sequence[Fraction]) -> Summary:
-    if not values:
-        return Summary(None, None)
-    mean = sum(values, Fraction(0)) / len(values)
-    if len(values) < 2:
-        return Summary(float(mean), 0.0)
-    variance = sum(((v - mean) ** 2 for v in values), Fraction(0)) / (len(values) - 1)
-    return Summary(float(mean), math.sqrt(variance))
+def _plain(value: Fraction | float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 # --- building --------------------------------------------------------------------------------------
@@ -171,89 +190,90 @@ class BacktestParts:
 
     name: str
     markets: tuple[str, ...]
-    selection: Any
+    selection: MarketSelection | None
     feeds: list[BacktestFeed]
     executor: SimulatedExecutor
-    build_strategy: Callable[[], Any]
+    build_strategy: Callable[[], Strategy]
     build_rules: Callable[[], list[NamedRule]]
     policy: ReconcilePolicy
     clock: BacktestClock
     housekeeping_ns: int = NANOS_PER_SECOND
     prefix: str = "bt-"
-    build_sinks: Callable[[], list[tuple[str, Any]]] = list
+    build_sinks: Callable[[], list[tuple[str, Sink]]] = list
     """Fresh sinks for one run: the pipeline's sinks that record backtests (a class attribute
     ``records_backtests = True``: the journal, the event log), none by default."""
     sinks_wanted: bool = False
+    inventory_limit: Count | None = None
+    """The tightest `max-position` per-market limit (count units), for the time-at-limit metric."""
 
 
-def _rule_names(names: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for name in names:
-        count = sum(1 for n in seen if n.split("#")[0] == name)
-        seen.append(f"{name}#{count + 1}" if count else name)
-    return seen
-
-
-def build_backtest(pipeline: Any, registry: Registry) -> BacktestParts:
-    """Build ``pipeline``'s components for a backtest; `BacktestError` when a feed or the executor
-    cannot run without a live venue."""
+def build_backtest(pipeline: Pipeline, registry: Registry) -> BacktestParts:
+    """Build ``pipeline``'s components for a backtest (as `mmframe.runtime.build` builds them for
+    every command); `BacktestError` when a feed or the executor cannot run without a live venue."""
     clock = BacktestClock()
-    markets = tuple(pipeline.markets.tickers)
-    logger = logging.getLogger(f"mmframe.{pipeline.name}")
-    ctx = ComponentContext(pipeline=pipeline.name, markets=markets, clock=clock, logger=logger,
-                           base_dir=pipeline_dir(pipeline))
-    ctx.extra["market_selection"] = pipeline.markets
-    ctx.extra["backtest"] = True
+    builder = ComponentBuilder(pipeline, registry, pipeline_context(pipeline, clock, backtest=True))
+    return _refusing(lambda: _backtest_parts(pipeline, builder, clock))()
 
-    def build(kind: Kind, ref: Any) -> Any:
-        spec = registry.get(kind, ref.name)
+
+def _refusing(build: Callable[[], T]) -> Callable[[], T]:
+    """``build``, with a component that refuses its config reported as a `BacktestError`."""
+
+    def call() -> T:
         try:
-            return spec.factory(dict(ref.config), ctx)
-        except Exception as exc:
-            raise BacktestError(f"{kind} {ref.name!r}: {type(exc).__name__}: {exc}") from exc
+            return build()
+        except BuildError as exc:
+            cause = exc.__cause__ or exc
+            raise BacktestError(f"{exc.ref.kind} {exc.ref.name!r}: {type(cause).__name__}: {cause}") from cause
 
-    venue = build(Kind.VENUE, pipeline.venue)
-    ctx.venue = venue
-    ctx.payout = venue_payout(venue)
-    feeds: list[Any] = [venue.feed()] + [build(Kind.FEED, ref) for ref in pipeline.feeds]
+    return call
+
+
+def _backtest_parts(pipeline: Pipeline, builder: ComponentBuilder, clock: BacktestClock) -> BacktestParts:
+    builder.venue()
+    feeds: list[BacktestFeed] = []
     names = [f"venue {pipeline.venue.name!r}"] + [f"feed {ref.name!r}" for ref in pipeline.feeds]
-    for feed, name in zip(feeds, names, strict=True):
+    for feed, name in zip(builder.feeds(), names, strict=True):
         if not isinstance(feed, BacktestFeed):
             raise BacktestError(
                 f"{name} cannot run in a backtest: it has no events(rng_seed) "
                 "(use venue: backtest and a backtest feed such as replay or as2008-midprice)"
             )
-    executor = build(Kind.EXECUTOR, pipeline.executor) if pipeline.executor else venue.executor()
+        feeds.append(feed)
+    executor = builder.executor()
     if not isinstance(executor, SimulatedExecutor):
         what = f"executor {pipeline.executor.name!r}" if pipeline.executor else f"venue {pipeline.venue.name!r}"
         raise BacktestError(
             f"{what} cannot run in a backtest: it does not simulate fills "
             "(use venue: backtest, or an executor such as backtest or as2008-fills)"
         )
-    rule_refs = list(pipeline.risk)
-    rule_names = _rule_names(ref.name for ref in rule_refs)
     # Sinks that record backtests (files); a live screen or an alert channel has nothing to do here.
-    recording = [ref for ref in pipeline.sinks if getattr(build(Kind.SINK, ref), "records_backtests", False)]
+    recording = [(i, ref) for (i, ref), (_, sink) in zip(enumerate(pipeline.sinks), builder.sinks(), strict=True)
+                 if getattr(sink, "records_backtests", False)]
     runtime = pipeline.runtime
-    slug = re.sub(r"[^a-z0-9]+", "", pipeline.name.lower())[:12] or "mm"
+
+    def build_sinks() -> list[tuple[str, Sink]]:
+        return list(builder.sinks(recording))
+
+    def build_rules() -> list[NamedRule]:
+        return [NamedRule(built.name, built.component) for built in builder.rules()]
+
     return BacktestParts(
         name=pipeline.name,
-        markets=markets,
+        markets=builder.ctx.markets,
         selection=pipeline.markets,
         feeds=feeds,
         executor=executor,
-        build_strategy=lambda: build(Kind.STRATEGY, pipeline.strategy),
-        build_rules=lambda: [
-            NamedRule(name, build(Kind.RISK, ref)) for name, ref in zip(rule_names, rule_refs, strict=True)
-        ],
+        build_strategy=_refusing(lambda: builder.strategy().component),
+        build_rules=_refusing(build_rules),
         policy=ReconcilePolicy(
             price_tolerance=int(runtime.price_tolerance), size_tolerance=int(runtime.size_tolerance)
         ),
         clock=clock,
         housekeeping_ns=int(float(runtime.housekeeping_seconds) * NANOS_PER_SECOND),
-        prefix=f"{slug}-bt-",
-        build_sinks=lambda: [(ref.name, build(Kind.SINK, ref)) for ref in recording],
+        prefix=f"{order_id_slug(pipeline.name)}-bt-",
+        build_sinks=_refusing(build_sinks),
         sinks_wanted=bool(recording),
+        inventory_limit=inventory_limit_of((ref.name, ref.config) for ref in pipeline.risk),
     )
 
 
@@ -294,7 +314,15 @@ def _selector(parts: BacktestParts) -> Callable[[str], bool]:
 class _Run:
     """One backtest run, made and driven by `run_backtest_once`."""
 
-    def __init__(self, parts: BacktestParts, seed: int, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        parts: BacktestParts,
+        seed: int,
+        *,
+        record: bool = True,
+        horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+        keep_curves: bool = False,
+    ) -> None:
         self.parts = parts
         self.seed = seed
         clock = parts.clock
@@ -314,6 +342,17 @@ class _Run:
         )
         for ticker in parts.markets:
             self.core.market(ticker)
+        core = self.core
+        self.recorder = RunRecorder(
+            equity=lambda: core.portfolio.realised_pnl + core.portfolio.unrealised_pnl - core.portfolio.fees,
+            positions=lambda: (core.ledger.position(t).position for t in parts.markets),
+            mid=self._mid,
+            two_sided=self._two_sided,
+            markets=parts.markets,
+            horizons_s=horizons_s,
+            inventory_limit=parts.inventory_limit,
+            keep_curves=keep_curves,
+        )
         self.executor = parts.executor
         self.executor.reset(stream_seed(seed, 0))
         self.fills = 0
@@ -322,6 +361,14 @@ class _Run:
         self.spread_samples = 0
         self.events = 0
         self.actions = 0
+
+    def _mid(self, ticker: str) -> Price | None:
+        state = self.core.markets.get(ticker)
+        return None if state is None else state.book.mid()
+
+    def _two_sided(self, ticker: str) -> bool:
+        sides = {order.side for order in self.core.tracker.working(ticker)}
+        return len(sides) == 2
 
     def apply_all(self, events: list[Event]) -> None:
         apply = self.core.apply
@@ -332,6 +379,7 @@ class _Run:
             if type(event) is OrderFilled:
                 self.fills += 1
                 self.filled += event.count
+                self.recorder.filled(event)
 
     def requote(self, now_ns: int) -> None:
         core = self.core
@@ -344,6 +392,7 @@ class _Run:
                     self.spread_samples += 1
             if actions:
                 self.actions += len(actions)
+                self.recorder.offered(actions)
                 if self.recorded is not None:
                     self.recorded.append(OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions)))
                 if core.rules:
@@ -351,10 +400,12 @@ class _Run:
                     for named in core.rules:
                         named.rule.observe(submitted)
                 self.apply_all(self.executor.execute(actions, now_ns))
+        self.recorder.settle()
 
     def advance(self, now_ns: int) -> None:
         """Move simulated time to ``now_ns`` and take the fills that arrived meanwhile."""
         self.parts.clock.set(now_ns)
+        self.recorder.step(now_ns)
         stepped = self.executor.on_step(now_ns)
         if stepped:
             self.apply_all(stepped)
@@ -412,6 +463,8 @@ class _Run:
             if caused:
                 self.apply_all(caused)
         self.events = count
+        self.recorder.settle()
+        self.recorder.end()
         if self.recorded is not None:
             self.record(0 if now is None else now)
         return self.metrics()
@@ -454,6 +507,7 @@ class _Run:
             final_inventory=inventory,
             events=self.events,
             actions=self.actions,
+            stats=self.recorder.finish(),
         )
 
 
@@ -496,20 +550,40 @@ def _ignore(event: Event) -> None:
     """Runtime events (quotes computed, verdicts) are not kept in a backtest."""
 
 
-def run_backtest_once(parts: BacktestParts, seed: int, *, record: bool = True) -> RunMetrics:
+def run_backtest_once(
+    parts: BacktestParts,
+    seed: int,
+    *,
+    record: bool = True,
+    horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+    keep_curves: bool = False,
+) -> RunMetrics:
     """One independent run seeded ``seed`` (fresh strategy and rules, reseeded feeds and executor);
-    ``record``: hand its events to the pipeline's recording sinks."""
-    return _Run(parts, seed, record=record).run()
+    ``record``: hand its events to the pipeline's recording sinks; markouts at ``horizons_s``;
+    ``keep_curves``: keep its equity and inventory curves and trade list (for the report)."""
+    return _Run(parts, seed, record=record, horizons_s=horizons_s, keep_curves=keep_curves).run()
 
 
 def run_backtest(
-    parts: BacktestParts, *, runs: int = 1, seed: int = 0, record_runs: int | None = None
+    parts: BacktestParts,
+    *,
+    runs: int = 1,
+    seed: int = 0,
+    record_runs: int | None = None,
+    horizons_s: Sequence[Fraction] = DEFAULT_HORIZONS_S,
+    sample_runs: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> BacktestReport:
     """``runs`` independent runs seeded ``seed``, ``seed + 1``, ...; the first ``record_runs`` of them
-    (all: None) are recorded by the pipeline's journal (each a run of its own)."""
+    (all: None) are recorded by the pipeline's journal (each a run of its own); the first
+    ``sample_runs`` keep their curves and trades; ``progress`` is told each finished run's index."""
     if runs < 1:
         raise BacktestError(f"runs must be at least 1, got {runs}")
     recorded = runs if record_runs is None else record_runs
-    return BacktestReport(
-        parts.name, tuple(run_backtest_once(parts, seed + i, record=i < recorded) for i in range(runs))
-    )
+    results = []
+    for i in range(runs):
+        results.append(run_backtest_once(parts, seed + i, record=i < recorded, horizons_s=horizons_s,
+                                         keep_curves=i < sample_runs))
+        if progress is not None:
+            progress(i)
+    return BacktestReport(parts.name, tuple(results), tuple(horizons_s))

@@ -16,13 +16,27 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
 from mmframe.clock import NANOS_PER_SECOND, Clock
-from mmframe.components import AccountSnapshot, BudgetedExecutor, ImmediateExecutor
+from mmframe.components import (
+    AccountSnapshot,
+    AdoptingExecutor,
+    BudgetedExecutor,
+    Executor,
+    Feed,
+    ImmediateExecutor,
+    PositionReader,
+    RestoringSink,
+    RiskRule,
+    SelectingVenue,
+    Sink,
+    Strategy,
+    Venue,
+)
 from mmframe.domain.actions import CancelOrder, OrderAction
 from mmframe.domain.carry import CARRY_TRADE_PREFIX, CarriedState, merge_carried
 from mmframe.domain.events import (
@@ -42,9 +56,10 @@ from mmframe.domain.events import (
 from mmframe.domain.money import Count, Price, format_count, format_price
 from mmframe.domain.orders import OrderTracker, WorkingOrder
 from mmframe.domain.quote import BookSide
+from mmframe.domain.trading import GateState, TradingState
 from mmframe.logsampling import RateLimitedLog
-from mmframe.runtime.gate import Gate, GateState
-from mmframe.runtime.quoting import QuotingCore, TradingState
+from mmframe.runtime.gate import Gate
+from mmframe.runtime.quoting import QuotingCore
 from mmframe.runtime.scheduler import IntentScheduler
 from mmframe.runtime.sinks import SinkRunner
 
@@ -52,6 +67,9 @@ AUDIT_SECONDS = 10.0
 """How often the venue's resting orders are checked against the tracker."""
 AUDIT_GRACE_NS = 5_000_000_000
 """An order finished less than this long ago may still show on the venue's (lagging) list."""
+
+if TYPE_CHECKING:
+    from mmframe.runtime.build import Built
 
 log = logging.getLogger("mmframe.engine")
 _QUOTE_SLICE_NS = 500_000
@@ -86,13 +104,16 @@ class EngineStats:
 class EngineParts:
     """The built components of a pipeline."""
 
-    venue: Any
-    feeds: Sequence[Any]
-    executor: Any
-    sinks: Sequence[tuple[str, Any]]
+    venue: Venue
+    feeds: Sequence[Feed]
+    executor: Executor
+    sinks: Sequence[tuple[str, Sink]]
     core: QuotingCore
     markets: tuple[str, ...]
     foreign_orders: str = "cancel"
+    configured: Mapping[str, Built[Strategy | RiskRule]] = field(default_factory=dict)
+    """The components ``/params`` may change, by target (``strategy``, each risk rule's name), with
+    the declaration and the config each runs with now."""
 
 
 class _Context:
@@ -352,8 +373,12 @@ class Engine:
         return released
 
     def update_params(self, target: str, params: Mapping[str, Any]) -> None:
-        """Apply validated run-time params to ``strategy`` or a rule by name (KeyError if unknown)."""
+        """Apply validated run-time params to ``strategy`` or a rule by name (KeyError if unknown);
+        the built component's config becomes its config merged with ``params``."""
         self.core.update_params(target, params)
+        built = self.parts.configured.get(target)
+        if built is not None:
+            built.config = {**built.config, **params}
         self._emit(ParamsUpdated(ts_ns=self.clock.now_ns(), target=target, params=dict(params)))
         self._wake.set()
 
@@ -604,7 +629,7 @@ class Engine:
                     scheduler.requote(ticker)
                 finally:
                     self._in_pass = False
-                if core.state == TradingState.HALTED:
+                if core.halted:
                     break  # the scheduler pulled every order
                 if time.monotonic_ns() >= slice_end:
                     # A long pass (many dirty markets): let the executor send what is queued
@@ -738,11 +763,10 @@ class Engine:
         the fills already journaled. Applied in `_adopt`, against the venue's account."""
         states: list[CarriedState] = []
         for runner in self._sinks:
-            restore = getattr(runner.sink, "restore", None)
-            if restore is None:
+            if not isinstance(runner.sink, RestoringSink):
                 continue
             try:
-                carried: CarriedState | None = restore(self.clock.now_ns())
+                carried = runner.sink.restore(self.clock.now_ns())
             except Exception as exc:  # reported; the run goes on without history
                 log.error("sink %s could not restore: %s", runner.name, _one_line(exc))
                 continue
@@ -753,13 +777,13 @@ class Engine:
     def _take_venue_markets(self) -> None:
         """A venue that resolves the pipeline's market selection (series, patterns...) in ``open`` reports
         the result through ``markets()``; it replaces the explicit tickers."""
-        resolve = getattr(self.parts.venue, "markets", None)
-        resolved = resolve() if callable(resolve) else None
+        venue = self.parts.venue
+        if not isinstance(venue, SelectingVenue):
+            return
+        resolved = venue.markets()
         if resolved:
             self.markets = tuple(resolved)
-        watch = getattr(self.parts.venue, "on_markets_changed", None)
-        if callable(watch):
-            watch(self.markets_changed)
+        venue.on_markets_changed(self.markets_changed)
 
     async def markets_changed(self, joined: Sequence[str], left: Sequence[str]) -> None:
         """The venue re-resolved the selection: quote ``joined`` from now on; drain ``left`` (stop
@@ -787,7 +811,7 @@ class Engine:
             self.core.tracker.submitted(cancel, now)
         log.info("draining %s (left the selection): cancelling %d order(s)", ", ".join(sorted(gone)), len(cancels))
         await self._submit(cancels)
-        remaining: Sequence[Any] = ()
+        remaining: Sequence[WorkingOrder] = ()
         with anyio.move_on_after(self._shutdown_timeout_s):
             while True:
                 await anyio.sleep(0.2)
@@ -809,7 +833,7 @@ class Engine:
                 if position:
                     self.core.market_state(ticker).position.seed(position, snapshot.avg_prices.get(ticker, 0))
                     log.info("position carried in at the venue's cost: %s %s", ticker, format_count(position))
-        foreign: list[Any] = []
+        foreign: list[WorkingOrder] = []
         for order in snapshot.open_orders:
             if self.core.owns(order.client_order_id) or self.parts.foreign_orders == "adopt":
                 self.core.tracker.adopt(order)
@@ -834,9 +858,8 @@ class Engine:
                 cancels.append(cancel)
                 log.warning("cancelling foreign resting order %s in %s", order.client_order_id, order.ticker)
         # The executor cancels at shutdown only the orders it owns: hand it the adopted ones.
-        adopt = getattr(self.parts.executor, "adopt", None)
-        if callable(adopt):
-            adopt([o.client_order_id for o in snapshot.open_orders if self.core.tracker.get(o.client_order_id)])
+        if isinstance(self.parts.executor, AdoptingExecutor):
+            self.parts.executor.adopt([o.client_order_id for o in snapshot.open_orders if self.core.tracker.get(o.client_order_id)])
         return cancels
 
     def _release_held(self) -> list[OrderFilled]:
@@ -879,7 +902,7 @@ class Engine:
         self._close_journaled_orders(carried, snapshot)
         self._avg_prices = dict(snapshot.avg_prices)
         self._drift = self._differences(venue, wanted)
-        if self._drift and not callable(getattr(self.parts.executor, "positions", None)):
+        if self._drift and not isinstance(self.parts.executor, PositionReader):
             self._carry_differences(self._drift)  # nothing to read the venue again with: as it stands
 
     def _close_journaled_orders(self, carried: CarriedState, snapshot: AccountSnapshot) -> None:
@@ -907,7 +930,10 @@ class Engine:
         """A position that differed from the venue's at start may only have been a fill on its way
         (the account is read piece by piece): read the venue again, up to three times a second
         apart, and carry in only a difference that stays."""
-        read = self.parts.executor.positions
+        executor = self.parts.executor
+        if not isinstance(executor, PositionReader):
+            return
+        read = executor.positions
         for _ in range(3):
             await anyio.sleep(1.0)
             self._drift = self._differences(await read(), set(self._drift))

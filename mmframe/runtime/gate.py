@@ -14,24 +14,14 @@ for a connection or tokens).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 
 from mmframe.domain.actions import AmendOrder, CreateOrder, OrderAction
+from mmframe.domain.trading import GateState
 
 DEFAULT_MAX_AGE_NS = 1_000_000_000
 """Nothing decided more than 1 s ago is written (DESIGN.md: no action written later than 1 s after
 its intent)."""
-
-
-class GateState(enum.StrEnum):
-    """Open, or why the gate is closed. Values are shown by ``/health`` and ``/state``."""
-
-    OPEN = "open"
-    PAUSED = "paused"
-    HALTED = "halted"
-    FLATTENING = "flattening"
-    STOPPING = "stopping"
 
 
 class Gate:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mmframe.components import RiskRule, Strategy
 from mmframe.domain.actions import AmendOrder, CancelOrder, CreateOrder, OrderAction
 from mmframe.domain.book import OrderBook
 from mmframe.domain.events import (
@@ -43,8 +44,9 @@ from mmframe.domain.post_only import post_only_safe
 from mmframe.domain.quote import Quote, Verdict, VerdictKind
 from mmframe.domain.reconciler import ReconcilePolicy, reconcile
 from mmframe.domain.reject_policy import RejectPolicy
+from mmframe.domain.trading import GateState, TradingState
 from mmframe.logsampling import RateLimitedLog
-from mmframe.runtime.gate import Gate, GateState
+from mmframe.runtime.gate import Gate
 from mmframe.runtime.market_state import MarketState
 from mmframe.runtime.portfolio import Portfolio
 from mmframe.runtime.rejects import RejectGuard
@@ -59,15 +61,7 @@ class NamedRule:
     """A risk rule with the name it reports verdicts under."""
 
     name: str
-    rule: Any
-
-
-class TradingState:
-    """Whether the core may quote: ``active``, ``paused`` (operator) or ``halted`` (a risk rule)."""
-
-    ACTIVE = "active"
-    PAUSED = "paused"
-    HALTED = "halted"
+    rule: RiskRule
 
 
 class QuotingCore:
@@ -76,7 +70,7 @@ class QuotingCore:
     def __init__(
         self,
         *,
-        strategy: Any,
+        strategy: Strategy,
         rules: Sequence[NamedRule],
         now_ns: Callable[[], int],
         emit: Callable[[Event], None],
@@ -119,6 +113,11 @@ class QuotingCore:
         """Recently booked fills' trade ids: a fill reported twice (WS and REST) is booked once."""
         self.latencies_ns: list[int] = []
         """Event-to-actions latency samples (monotonic ns), trimmed by the owner."""
+
+    @property
+    def halted(self) -> bool:
+        """Whether a risk rule (or the venue) halted trading: read afresh after any call that may halt."""
+        return self.state is TradingState.HALTED
 
     # --- identity -------------------------------------------------------------------------------
 

@@ -31,8 +31,8 @@ from mmframe.components import WriteBudget
 from mmframe.domain.actions import AmendOrder, CancelOrder, CreateOrder, DecreaseOrder, OrderAction
 from mmframe.domain.money import ONE_DOLLAR
 from mmframe.domain.quote import BookSide
-from mmframe.runtime.gate import GateState
-from mmframe.runtime.quoting import QuotingCore, TradingState
+from mmframe.domain.trading import GateState, TradingState
+from mmframe.runtime.quoting import QuotingCore
 
 log = logging.getLogger("mmframe.scheduler")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
 
 import anyio
 
+from mmframe.components import Sink
 from mmframe.domain.events import Event
 
 log = logging.getLogger("mmframe.sinks")
@@ -25,7 +25,7 @@ class SinkRunner:
     events are kept in the error count rather than stopping the pipeline.
     """
 
-    def __init__(self, name: str, sink: Any) -> None:
+    def __init__(self, name: str, sink: Sink) -> None:
         self.name = name
         self.sink = sink
         self.errors = 0

@@ -11,6 +11,9 @@ from typing import Any
 from mmframe.api import hookimpl
 from mmframe_backtest import as2008, queue, venue
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
 
 @hookimpl
 def register_venues(register: Any) -> None:

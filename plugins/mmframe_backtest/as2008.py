@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from mmframe.api import (
@@ -36,8 +37,8 @@ from mmframe.api import (
     Price,
     TickGrid,
     dollars_to_price,
+    resolve_config,
 )
-from mmframe_backtest._config import decimal_of, resolve
 from mmframe_backtest._orders import SimulatedOrders
 
 DEFAULT_TICKER = "AS2008"
@@ -97,13 +98,13 @@ class As2008MidpriceFeed:
     """
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        c = resolve(FEED_SCHEMA, config, "as2008-midprice")
+        c = resolve_config("as2008-midprice", FEED_SCHEMA, config)
         self.ticker: str = c["ticker"]
-        self.s0: Price = dollars_to_price(decimal_of(c["s0"]), what="s0")
-        self.payout: Price = dollars_to_price(decimal_of(c["payout"]), what="payout")
-        self.tick: Price = dollars_to_price(decimal_of(c["tick"]), what="tick")
-        sigma, dt, horizon = decimal_of(c["sigma"]), decimal_of(c["dt"]), decimal_of(c["horizon"])
-        unit_ns = decimal_of(c["time_unit_seconds"]) * NANOS_PER_SECOND
+        self.s0: Price = dollars_to_price(Decimal(c["s0"]), what="s0")
+        self.payout: Price = dollars_to_price(Decimal(c["payout"]), what="payout")
+        self.tick: Price = dollars_to_price(Decimal(c["tick"]), what="tick")
+        sigma, dt, horizon = Decimal(c["sigma"]), Decimal(c["dt"]), Decimal(c["horizon"])
+        unit_ns = Decimal(c["time_unit_seconds"]) * NANOS_PER_SECOND
         step = sigma * dt.sqrt() * PRICE_SCALE
         self.step: Price = max(self.tick, int((step / self.tick).to_integral_value()) * self.tick)
         self.steps: int = int((horizon / dt).to_integral_value())
@@ -111,7 +112,7 @@ class As2008MidpriceFeed:
             raise ValueError("as2008-midprice: horizon must be at least one dt")
         self.dt_ns: int = int(dt * unit_ns)
         self.start_ns: int = c["start_unix_s"] * NANOS_PER_SECOND
-        self.depth: int = int(decimal_of(c["depth"]) * 100)
+        self.depth: int = int(Decimal(c["depth"]) * 100)
         if not 2 * self.tick < self.s0 < self.payout - 2 * self.tick:
             raise ValueError("as2008-midprice: s0 must lie inside the price range 0..payout")
         self.info = MarketInfo(
@@ -160,10 +161,10 @@ class As2008FillsExecutor(SimulatedOrders):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__()
-        c = resolve(EXECUTOR_SCHEMA, config, "as2008-fills")
+        c = resolve_config("as2008-fills", EXECUTOR_SCHEMA, config)
         self.a = float(c["A"])
         self.k_per_unit = float(c["k"]) / PRICE_SCALE  # δ arrives in price units
-        self.unit_ns = float(decimal_of(c["time_unit_seconds"]) * NANOS_PER_SECOND)
+        self.unit_ns = float(Decimal(c["time_unit_seconds"]) * NANOS_PER_SECOND)
         self._mids: dict[str, Price] = {}
         self._payouts: dict[str, Price] = {}
         self._rng = random.Random(0)

@@ -25,6 +25,7 @@ Model (the recorded book never contains our orders):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from mmframe.api import (
@@ -46,9 +47,9 @@ from mmframe.api import (
     OrderCanceled,
     Price,
     TradeReported,
+    resolve_config,
     trade_fee,
 )
-from mmframe_backtest._config import decimal_of, resolve
 from mmframe_backtest._orders import SimOrder, SimulatedOrders
 
 CLOSED_STATUSES = frozenset({"closed", "determined", "finalized", "settled"})
@@ -74,9 +75,9 @@ class QueueExecutor(SimulatedOrders):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__()
-        c = resolve(EXECUTOR_SCHEMA, config, "backtest")
+        c = resolve_config("backtest", EXECUTOR_SCHEMA, config)
         self.fees: bool = c["fees"]
-        self.window_ns: int = int(decimal_of(c["trade_match_ms"]) * 1_000_000)
+        self.window_ns: int = int(Decimal(c["trade_match_ms"]) * 1_000_000)
         self.fill_on_cross: bool = c["fill_on_cross"]
         self.books: dict[str, OrderBook] = {}
         self.infos: dict[str, MarketInfo] = {}

@@ -34,6 +34,9 @@ import click
 
 from mmframe.api import hookimpl
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
 
 @hookimpl
 def register_venues(register: Any) -> None:

@@ -513,8 +513,8 @@ class KalshiVenue:
     # --- markets --------------------------------------------------------------------------------
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
-        selection = self.ctx.extra.get("market_selection")
-        missing = getattr(selection, "missing", "refuse")
+        selection = self.ctx.market_selection
+        missing = selection.missing if selection is not None else "refuse"
         if selection is None or selection.is_static:
             self._markets = tuple(await known_tickers(session.rest, self.ctx.markets, missing))
             return
@@ -631,8 +631,8 @@ def build_venue(
         clock=LiveClock(),
         logger=logging.getLogger(f"mmframe.{pipeline}"),
         base_dir=base_dir,
+        market_selection=selection,
     )
-    ctx.extra["market_selection"] = selection
     venue = spec.factory(dict(config), ctx)
     if not isinstance(venue, KalshiVenue):
         raise ValueError(f"venue {name!r} is not a Kalshi venue (use sim, kalshi-demo or kalshi)")

@@ -19,6 +19,10 @@ from mmframe_risk.min_spread import MinSpreadRule
 from mmframe_risk.price_band import PriceBandRule
 from mmframe_risk.stale_data import StaleDataRule
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
+
 RULES = (
     MaxPositionRule,
     MaxExposureRule,

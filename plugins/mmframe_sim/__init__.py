@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["register_commands", "register_venues", "start_simulator"]
 
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
+
 def start_simulator(*args: Any, **kwargs: Any) -> AbstractAsyncContextManager[RunningSimulator]:
     """Serve a simulator in the current event loop; see `mmframe_sim.serve.start_simulator`."""
     from mmframe_sim.serve import start_simulator as start

@@ -9,6 +9,10 @@ from typing import Any
 from mmframe.api import hookimpl
 from mmframe_sinks import alerts, journal, jsonl, terminal, webhook
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
+
 SPECS = (journal.SPEC, jsonl.SPEC, terminal.SPEC, alerts.SPEC, webhook.SPEC)
 
 

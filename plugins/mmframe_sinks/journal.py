@@ -152,7 +152,7 @@ class JournalSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
         path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
-        sink = cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.extra.get("backtest") else "live")
+        sink = cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.backtest else "live")
         check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
         return sink
 

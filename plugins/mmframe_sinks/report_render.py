@@ -1,9 +1,9 @@
-"""The report as terminal tables (rich) and as one self-contained HTML page with inline SVG plots."""
+"""The report as terminal tables (rich) and as one self-contained HTML page (plots through
+`mmframe.api.plots`, shared with `mmframe backtest --report` and `mmframe sweep`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,117 +63,56 @@ def print_text(report: dict[str, Any], console: Console) -> None:
 _W, _H, _L, _R, _T, _B = 720, 220, 64, 12, 14, 28
 
 
-def _svg_line(points: Sequence[tuple[float, float]], label: str) -> str:
-    if len(points) < 2:
-        return f'<p class="dim">{html.escape(label)}: not enough points to plot.</p>'
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1 = min(xs), max(xs)
-    y0, y1 = min(0.0, *ys), max(0.0, *ys)
-    if y1 - y0 < 1e-9:
-        y0, y1 = y0 - 0.01, y1 + 0.01
-
-    def sx(x: float) -> float:
-        return _L + (x - x0) / ((x1 - x0) or 1) * (_W - _L - _R)
-
-    def sy(y: float) -> float:
-        return _T + (1 - (y - y0) / (y1 - y0)) * (_H - _T - _B)
-
-    path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f} {sy(y):.1f}" for i, (x, y) in enumerate(points))
-    colour = "#c62828" if ys[-1] < 0 else "#2e7d32"
-    return (
-        f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" aria-label="{html.escape(label)}">'
-        f'<line x1="{_L}" x2="{_W - _R}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#bbb"/>'
-        f'<text x="{_L - 6}" y="{sy(y1) + 4:.1f}" text-anchor="end">${y1:.2f}</text>'
-        f'<text x="{_L - 6}" y="{sy(y0) + 4:.1f}" text-anchor="end">${y0:.2f}</text>'
-        f'<text x="{_L}" y="{_H - 8}">{_when(int(x0 * NANOS_PER_SECOND))}</text>'
-        f'<text x="{_W - _R}" y="{_H - 8}" text-anchor="end">{_when(int(x1 * NANOS_PER_SECOND))}</text>'
-        f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="2"/></svg>'
-    )
-
-
-def _svg_bars(bars: Sequence[tuple[str, float]], label: str, unit: str = "$") -> str:
-    if not bars:
-        return f'<p class="dim">{html.escape(label)}: nothing to plot.</p>'
-    values = [v for _, v in bars]
-    top, bottom = max(0.0, *values), min(0.0, *values)
-    if top - bottom < 1e-9:
-        top += 0.01
-    height = _H - _T - _B
-    step = (_W - _L - _R) / len(bars)
-
-    def sy(y: float) -> float:
-        return _T + (1 - (y - bottom) / (top - bottom)) * height
-
-    parts = [f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" aria-label="{html.escape(label)}">',
-             f'<line x1="{_L}" x2="{_W - _R}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#bbb"/>',
-             f'<text x="{_L - 6}" y="{sy(top) + 4:.1f}" text-anchor="end">{unit}{top:.4g}</text>',
-             f'<text x="{_L - 6}" y="{sy(bottom) + 4:.1f}" text-anchor="end">{unit}{bottom:.4g}</text>']
-    for index, (name, value) in enumerate(bars):
-        x = _L + index * step + step * 0.15
-        y_top, y_bottom = sorted((sy(value), sy(0)))
-        colour = "#c62828" if value < 0 else "#2e7d32"
-        parts.append(f'<rect x="{x:.1f}" y="{y_top:.1f}" width="{step * 0.7:.1f}" height="{max(y_bottom - y_top, 1):.1f}"'
-                     f' fill="{colour}"><title>{html.escape(name)}: {value:.4f}</title></rect>')
-        parts.append(f'<text x="{x + step * 0.35:.1f}" y="{_H - 8}" text-anchor="middle">{html.escape(name[:14])}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _html_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('-' if v is None else str(v))}</td>" for v in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _day_start_s(ts_ns: int) -> float:
+    return ts_ns / NANOS_PER_SECOND
 
 
 def render_html(report: dict[str, Any]) -> str:
-    """One HTML page, no external assets: tables and inline SVG plots."""
+    """One self-contained HTML page: tables and plots drawn with the shared plotting module
+    (`mmframe.api.plots`, the one `mmframe backtest --report` and `mmframe sweep` use)."""
+    from mmframe.api import plots  # plotly only when a page is written
     totals = report["totals"]
-    pnl_points = [(p["ts_ns"] / NANOS_PER_SECOND, float(p["net_pnl"])) for p in report["pnl_series"]]
-    day_bars = [(d["day"], float(d["net_pnl"])) for d in report["by_day"]]
-    market_bars = [(m["ticker"], float(m["net_pnl"])) for m in report["by_market"]]
-    markout_bars: list[tuple[str, float]] = []
-    for horizon, value in report["markouts"].items():
-        if value["markout_per_contract"] is not None:
-            markout_bars.append((f"markout {horizon}", float(value["markout_per_contract"])))
-            markout_bars.append((f"mid move {horizon}", float(value["mid_move_per_contract"])))
-    sections = [
-        "<h2>Totals</h2>",
-        _html_table(["net PnL", "realised", "unrealised", "fees", "fills", "contracts", "spread captured"],
+    start_s = _day_start_s(report["pnl_series"][0]["ts_ns"]) if report["pnl_series"] else 0.0
+    pnl_points = [(_day_start_s(p["ts_ns"]) - start_s, float(p["net_pnl"])) for p in report["pnl_series"]]
+    horizons = [h for h, v in report["markouts"].items() if v["markout_per_contract"] is not None]
+    since = _when(report["since_ns"]) if report["since_ns"] else "the beginning of the journal"
+    blocks: list[Any] = [
+        plots.note(f"Since {since}; generated {_when(report['generated_ns'])} UTC."),
+        plots.heading("Totals"),
+        plots.table(["net PnL", "realised", "unrealised", "fees", "fills", "contracts", "spread captured"],
                     [[totals["net_pnl"], totals["realised"], totals["unrealised"], totals["fees"], totals["fills"],
                       totals["contracts"], totals["spread_captured"]]]),
-        "<h2>Net PnL over time</h2>", _svg_line(pnl_points, "net PnL over time"),
-        "<h2>PnL per day (UTC)</h2>", _svg_bars(day_bars, "net PnL per day"),
-        _html_table(["day", "net PnL", "realised", "unrealised", "fees", "fills", "contracts"],
+        plots.heading("Net PnL over time"),
+        plots.lines({"net PnL": pnl_points}, title="Net PnL over time", x_label="seconds since the first sample",
+                    y_label="$"),
+        plots.heading("PnL per day (UTC)"),
+        plots.bars([d["day"] for d in report["by_day"]], [float(d["net_pnl"]) for d in report["by_day"]],
+                   title="Net PnL per day", y_label="$"),
+        plots.table(["day", "net PnL", "realised", "unrealised", "fees", "fills", "contracts"],
                     [[d["day"], d["net_pnl"], d["realised"], d["unrealised"], d["fees"], d["fills"], d["contracts"]]
                      for d in report["by_day"]]),
-        "<h2>Per market</h2>", _svg_bars(market_bars, "net PnL per market"),
-        _html_table(["market", "net PnL", "fees", "fills", "bought", "sold", "spread captured", "position",
+        plots.heading("Per market"),
+        plots.bars([m["ticker"] for m in report["by_market"]], [float(m["net_pnl"]) for m in report["by_market"]],
+                   title="Net PnL per market", y_label="$"),
+        plots.table(["market", "net PnL", "fees", "fills", "bought", "sold", "spread captured", "position",
                      "max |position|"],
                     [[m["ticker"], m["net_pnl"], m["fees"], m["fills"], m["bought"], m["sold"], m["spread_captured"],
                       m["position"], m["max_abs_position"]] for m in report["by_market"]]),
-        "<h2>Markouts</h2><p class=\"dim\">Dollars per contract after each fill: markout is the fill's PnL at the "
-        "horizon; mid move is the adverse-selection part (negative: the market moved against us).</p>",
-        _svg_bars(markout_bars, "markouts by horizon"),
-        _html_table(["horizon", "contracts", "markout", "mid move"],
+        plots.heading("Markouts"),
+        plots.note("Dollars per contract after each fill: markout is the fill's PnL at the horizon; mid move is "
+                   "the adverse-selection part (negative: the market moved against us)."),
+        plots.grouped_bars(
+            horizons,
+            {"markout": [float(report["markouts"][h]["markout_per_contract"]) for h in horizons],
+             "mid move": [float(report["markouts"][h]["mid_move_per_contract"] or 0) for h in horizons]},
+            title="Markouts by horizon", y_label="$ per contract",
+        ),
+        plots.table(["horizon", "contracts", "markout", "mid move"],
                     [[h, v["contracts"], v["markout_per_contract"], v["mid_move_per_contract"]]
                      for h, v in report["markouts"].items()]),
-        "<h2>Runs</h2>",
-        _html_table(["run", "mode", "pipeline", "started", "stopped", "reason"],
+        plots.heading("Runs"),
+        plots.table(["run", "mode", "pipeline", "started", "stopped", "reason"],
                     [[r["run_id"], r.get("mode", "live"), r["pipeline"], _when(r["started_ns"]), _when(r["stopped_ns"]),
                       r["stop_reason"]] for r in report["runs"]]),
     ]
-    style = (
-        "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1b1f23}"
-        "table{border-collapse:collapse;margin:8px 0 16px}th,td{padding:3px 10px;border-bottom:1px solid #ddd;"
-        "text-align:right}th:first-child,td:first-child{text-align:left}svg text{font-size:11px;fill:#555}"
-        ".dim{color:#666}h2{margin-top:28px}"
-    )
-    since = _when(report["since_ns"]) if report["since_ns"] else "the beginning of the journal"
-    return (
-        f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>mmframe report</title>"
-        f"<style>{style}</style></head><body><h1>mmframe report</h1>"
-        f"<p class=\"dim\">Since {html.escape(since)}; generated {_when(report['generated_ns'])} UTC.</p>"
-        + "".join(sections) + "</body></html>"
-    )
+    return plots.page("mmframe report", blocks)

@@ -7,6 +7,9 @@ from typing import Any
 from mmframe.api import hookimpl
 from mmframe_strategies import avellaneda_stoikov, symmetric
 
+MMFRAME_API = ">=1.0,<2"
+"""The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
+
 
 @hookimpl
 def register_strategies(register: Any) -> None:

@@ -8,7 +8,6 @@ used for the model; the Quote is exact integers on the market's grid.
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,9 +23,8 @@ from mmframe.api import (
     PRICE_SCALE,
     WEEK_SECONDS,
     BookSide,
-    ComponentContext,
-    ComponentSpec,
     ConfigError,
+    Configured,
     Count,
     Kind,
     Level,
@@ -34,10 +32,8 @@ from mmframe.api import (
     OrderFilled,
     Price,
     Quote,
-    check_updatable,
     count_from_config,
     fraction_from_config,
-    resolve_config,
 )
 from mmframe_strategies._estimators import FillIntensity, MidVariance
 from mmframe_strategies._pricing import REFERENCES, ReferenceHold, grid_of, touch
@@ -154,6 +150,13 @@ SCHEMA: dict[str, Any] = {
             0,
             "Stop quoting the side that would take |q| beyond this many contracts; 0 means no bound.",
             minimum=0, maximum=MAX_CONTRACTS, step=0.01),
+        "skew": {
+            "type": "boolean",
+            "default": True,
+            "description": "Shift the quotes with inventory (the model's reservation price). false centres "
+            "the same spread on the reference price whatever the position: Avellaneda & Stoikov's "
+            "symmetric benchmark (`pipelines/as2008-symmetric.yaml`).",
+        },
         "allow_cross": {
             "type": "boolean",
             "default": False,
@@ -176,6 +179,7 @@ UPDATABLE = frozenset(
         "size",
         "size_shape",
         "max_inventory",
+        "skew",
         "allow_cross",
     }
 )
@@ -215,6 +219,7 @@ class ASParams:
     size_shape: float
     max_inventory: Count
     allow_cross: bool
+    skew: bool = True
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ASParams:
@@ -243,6 +248,7 @@ class ASParams:
             size_shape=real("size_shape"),
             max_inventory=count_from_config(config["max_inventory"], "max_inventory"),
             allow_cross=bool(config["allow_cross"]),
+            skew=bool(config.get("skew", True)),
         )
         if params.size < params.size_increment:
             raise ConfigError(f"{NAME}: size is smaller than size_increment", field="size")
@@ -265,7 +271,7 @@ class _MarketState:
         self.ask_depth: float | None = None
 
 
-class AvellanedaStoikovStrategy:
+class AvellanedaStoikovStrategy(Configured[ASParams]):
     """One bid and one ask per market from the Avellaneda–Stoikov (or GLFT) model.
 
     Per quote: s from the reference; σ² fixed or estimated; T−t from the horizon; q = position in
@@ -279,27 +285,23 @@ class AvellanedaStoikovStrategy:
     missing reference, pulls the market.
     """
 
+    KIND = Kind.STRATEGY
+    NAME = NAME
+    SUMMARY = "Avellaneda–Stoikov inventory-aware quotes (optionally GLFT bounded inventory); σ and k online."
+    SCHEMA = SCHEMA
+    UPDATABLE = UPDATABLE
+    EXAMPLE = EXAMPLE
+
     def __init__(self, config: Mapping[str, Any]) -> None:
-        self._config = resolve_config(NAME, SCHEMA, config)
-        self._params = ASParams.from_config(self._config)
+        super().__init__(config)
         self._markets: dict[str, _MarketState] = {}
         self._hold = ReferenceHold()
 
-    @classmethod
-    def build(cls, config: dict[str, Any], ctx: ComponentContext) -> AvellanedaStoikovStrategy:
-        """The component factory."""
-        return cls(config)
+    def parse(self, config: Mapping[str, Any]) -> ASParams:
+        return ASParams.from_config(config)
 
-    @property
-    def params(self) -> ASParams:
-        return self._params
-
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Change updatable fields; the whole new config is validated before anything changes."""
-        check_updatable(NAME, UPDATABLE, params)
-        config = resolve_config(NAME, SCHEMA, {**self._config, **params})
-        self._params = ASParams.from_config(config)
-        self._config = config
+    def params_changed(self) -> None:
+        self._params = self.params
 
     def sigma2(self, ticker: str) -> float:
         """σ² now for ``ticker`` (dollars² per time unit): fixed, estimated, or the cold-start value."""
@@ -357,7 +359,8 @@ class AvellanedaStoikovStrategy:
             self._expose(state, now)
 
         s = reference / PRICE_SCALE
-        q = market.position.position / COUNT_SCALE
+        # Unskewed, the model quotes as if flat: the same spread, centred on the reference.
+        q = market.position.position / COUNT_SCALE if p.skew else 0.0
         sigma2 = self.sigma2(ticker)
         k, a = self.intensity(ticker)
         gamma = p.gamma
@@ -464,13 +467,4 @@ class AvellanedaStoikovStrategy:
         return bid // increment * increment, ask // increment * increment
 
 
-SPEC = ComponentSpec(
-    kind=Kind.STRATEGY,
-    name=NAME,
-    summary="Avellaneda–Stoikov inventory-aware quotes (optionally GLFT bounded inventory); σ and k online.",
-    factory=AvellanedaStoikovStrategy.build,
-    config_schema=SCHEMA,
-    example=EXAMPLE,
-    updatable=UPDATABLE,
-    description=inspect.cleandoc(AvellanedaStoikovStrategy.__doc__ or ""),
-)
+SPEC = AvellanedaStoikovStrategy.spec()

@@ -3,7 +3,6 @@ post-only pricing."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,8 +17,8 @@ from mmframe.api import (
     ONE_DOLLAR,
     BookSide,
     ComponentContext,
-    ComponentSpec,
     ConfigError,
+    Configured,
     Count,
     Kind,
     Level,
@@ -30,12 +29,10 @@ from mmframe.api import (
     Quote,
     TickGrid,
     WorkingOrder,
-    check_updatable,
     count_from_config,
     format_price,
     fraction_from_config,
     price_from_config,
-    resolve_config,
 )
 from mmframe_strategies._pricing import (
     ASK,
@@ -271,7 +268,7 @@ class SymmetricParams:
         return params
 
 
-class SymmetricStrategy:
+class SymmetricStrategy(Configured[SymmetricParams]):
     """Quotes ``levels`` bids and asks ``spread`` apart around a reference price.
 
     Order of operations: reference (snapped by ``refresh_tolerance``) -> inventory price skew ->
@@ -281,10 +278,16 @@ class SymmetricStrategy:
     out. An invalid, crossed or locked book, or a missing reference, pulls the market.
     """
 
+    KIND = Kind.STRATEGY
+    NAME = NAME
+    SUMMARY = "Fixed-width quote around the mid, microprice or a fair value; levels, inventory skew, post-only."
+    SCHEMA = SCHEMA
+    UPDATABLE = UPDATABLE
+    EXAMPLE = EXAMPLE
+
     def __init__(self, config: Mapping[str, Any], *, payout: Price | None = ONE_DOLLAR) -> None:
         self._payout = payout
-        self._config = resolve_config(NAME, SCHEMA, config)
-        self._set_params(SymmetricParams.from_config(self._config, payout))
+        super().__init__(config)
         self._references: dict[str, Price] = {}
         self._hold = ReferenceHold()
 
@@ -293,19 +296,11 @@ class SymmetricStrategy:
         """The component factory (price distances bounded by the venue's payout)."""
         return cls(config, payout=getattr(ctx, "payout", ONE_DOLLAR))
 
-    @property
-    def params(self) -> SymmetricParams:
-        return self._params
+    def parse(self, config: Mapping[str, Any]) -> SymmetricParams:
+        return SymmetricParams.from_config(config, self._payout)
 
-    def update_params(self, params: Mapping[str, Any]) -> None:
-        """Change updatable fields; the whole new config is validated before anything changes."""
-        check_updatable(NAME, UPDATABLE, params)
-        config = resolve_config(NAME, SCHEMA, {**self._config, **params})
-        self._set_params(SymmetricParams.from_config(config, self._payout))
-        self._config = config
-
-    def _set_params(self, params: SymmetricParams) -> None:
-        self._params = params
+    def params_changed(self) -> None:
+        params = self._params = self.params
         # Derived once per config change rather than once per quote.
         self._spread = max(params.spread, params.min_spread)
         self._unshrunk_sizes = self._level_sizes(_NO_SHRINK)
@@ -441,13 +436,4 @@ class SymmetricStrategy:
         return floor_to_increment(first, p.size_increment), floor_to_increment(other, p.size_increment)
 
 
-SPEC = ComponentSpec(
-    kind=Kind.STRATEGY,
-    name=NAME,
-    summary="Fixed-width quote around the mid, microprice or a fair value; levels, inventory skew, post-only.",
-    factory=SymmetricStrategy.build,
-    config_schema=SCHEMA,
-    example=EXAMPLE,
-    updatable=UPDATABLE,
-    description=inspect.cleandoc(SymmetricStrategy.__doc__ or ""),
-)
+SPEC = SymmetricStrategy.spec()

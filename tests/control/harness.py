@@ -44,7 +44,7 @@ def make_pipeline(
 
 
 def build(pipeline: Pipeline, registry: Registry) -> Engine:
-    control = functools.partial(serve_control, config=pipeline.control, pipeline=pipeline, registry=registry)
+    control = functools.partial(serve_control, config=pipeline.control)
     return build_engine(pipeline, registry, control=control)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmframe.api import ComponentContext, ComponentSpec, Kind
+from mmframe.api import ComponentContext, ComponentSpec, Kind, hookimpl
 
 
 def _build(config: dict[str, Any], context: ComponentContext) -> dict[str, Any]:
@@ -52,6 +52,7 @@ STRATEGY_SCHEMA = {
 }
 
 
+@hookimpl
 def register_venues(register: Any) -> None:
     register(ComponentSpec(
         kind=Kind.VENUE, name="testsim", summary="An in-process test venue.", factory=_venue,
@@ -65,6 +66,7 @@ def register_venues(register: Any) -> None:
     ))
 
 
+@hookimpl
 def register_strategies(register: Any) -> None:
     register(ComponentSpec(
         kind=Kind.STRATEGY, name="symmetric", summary="Quotes a fixed spread around mid.", factory=_build,
@@ -73,6 +75,7 @@ def register_strategies(register: Any) -> None:
     ))
 
 
+@hookimpl
 def register_risk_rules(register: Any) -> None:
     register(ComponentSpec(
         kind=Kind.RISK, name="max-position", summary="Caps the position.", factory=_build,
@@ -83,6 +86,7 @@ def register_risk_rules(register: Any) -> None:
     ))
 
 
+@hookimpl
 def register_sinks(register: Any) -> None:
     register(ComponentSpec(
         kind=Kind.SINK, name="counter", summary="Counts events.", factory=_build,

@@ -9,6 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from mmframe.api import hookimpl
 from mmframe.cli import create_cli
 from tests.core import broken_commands
 from tests.core.distfactory import FIRST_PARTY_PLUGINS, make_dist, run_mmframe
@@ -124,6 +125,7 @@ def test_plugin_commands_when_hook_adds_command_it_runs() -> None:
 
     module = types.ModuleType("adds_hello")
 
+    @hookimpl
     def register_commands(cli: click.Group) -> None:
         @cli.command()
         def hello() -> None:
@@ -186,6 +188,7 @@ def test_plugins_list_when_registration_hook_raises_shows_error_row_and_others_o
 
     module = types.ModuleType("raises_in_hook")
 
+    @hookimpl
     def register_sinks(register: object) -> None:
         raise ValueError("sink hook failed")
 

@@ -78,3 +78,39 @@ def test_layering_contracts_when_read_cover_every_core_module_but_the_api_and_ev
     plugins = sorted(p.name for p in (REPO / "plugins").iterdir() if (p / "__init__.py").is_file())
     assert sorted(forbidden["source_modules"]) == plugins  # type: ignore[arg-type]
     assert sorted(_contract("First-party plugins are independent of each other")["modules"]) == plugins  # type: ignore[arg-type]
+
+
+def runtime_imports_at_run_time(path: Path) -> list[str]:
+    """``file:line: imports ...`` for every import of ``mmframe.runtime`` in ``path`` that is not
+    under ``if TYPE_CHECKING:`` (the control plane may name the engine's types, never load it)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    type_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            type_only.update(id(child) for stmt in node.body for child in ast.walk(stmt))
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            if name.startswith("mmframe.runtime") and id(node) not in type_only:
+                found.append(f"{_shown(path)}:{node.lineno}: imports {name}")
+    return found
+
+
+def test_layering_when_control_plane_scanned_imports_the_runtime_only_for_type_checking() -> None:
+    files = sorted((REPO / "mmframe" / "control").rglob("*.py"))
+    violations = [v for path in files for v in runtime_imports_at_run_time(path)]
+    assert files
+    assert violations == [], ("the control plane may import mmframe.runtime only under TYPE_CHECKING "
+                              "(mmframe.daemon composes the two):\n" + "\n".join(violations))
+
+
+def test_layering_check_when_runtime_imported_at_run_time_reports_it(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mmframe.runtime.engine import "
+                     "Engine\nfrom mmframe.runtime.gate import Gate\n", encoding="utf-8")
+    assert runtime_imports_at_run_time(probe) == [f"{probe}:4: imports mmframe.runtime.gate"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from mmframe_kalshi.venue import average_price
 
-from mmframe.api import MICROS_SCALE
+from mmframe.domain.money import MICROS_SCALE
 from tests.e2e.harness import (
     MMFRAME,
     SYMMETRIC,

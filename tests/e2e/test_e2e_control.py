@@ -61,7 +61,7 @@ async def controlled(
     registry = load_registry()
     control = ["control.enabled=true", "control.port=0", f"control.token={TOKEN}"]
     pipeline = load_pipeline(SYMMETRIC, registry, [*venue_overrides(sim, account), *control, *overrides])
-    serve = functools.partial(serve_control, config=pipeline.control, pipeline=pipeline, registry=registry)
+    serve = functools.partial(serve_control, config=pipeline.control)
     engine = build_engine(pipeline, registry, control=serve)
     task = asyncio.create_task(engine.run(None), name="e2e-control-engine")
     running = Daemon(engine, task)

@@ -19,7 +19,8 @@ from mmframe_kalshi.models import (
     rfc3339_ns,
 )
 
-from mmframe.api import BookSide, FeeType, OrderStatus, PriceRange
+from mmframe.api import BookSide, FeeType, OrderStatus
+from mmframe.domain.grid import PriceRange
 from tests.kalshi.samples import sample
 
 

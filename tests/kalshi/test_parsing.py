@@ -19,10 +19,10 @@ from mmframe.api import (
     MarketStatusChanged,
     OrderFilled,
     PositionReported,
-    PriceRange,
     TickGrid,
     TradeReported,
 )
+from mmframe.domain.grid import PriceRange
 from tests.kalshi.samples import sample
 
 TS = 1_700_000_000_000_000_000

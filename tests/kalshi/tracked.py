@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmframe.api import Event, LiveClock, OrderAction, OrderTracker
+from mmframe.api import Event, LiveClock, OrderAction
+from mmframe.domain.orders import OrderTracker
 from mmframe.runtime.gate import Gate
 
 

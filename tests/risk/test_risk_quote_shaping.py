@@ -12,7 +12,8 @@ from mmframe_risk.max_order_size import MaxOrderSizeRule
 from mmframe_risk.min_spread import MinSpreadRule
 from mmframe_risk.price_band import PriceBandRule
 
-from mmframe.api import Level, PriceRange, Quote, TickGrid, VerdictKind
+from mmframe.api import Level, Quote, TickGrid, VerdictKind
+from mmframe.domain.grid import PriceRange
 from tests.risk.risk_views import TICKER, market, portfolio_of
 
 TAPERED = TickGrid([PriceRange(0, 1000, 10), PriceRange(1000, 9000, 100), PriceRange(9000, 10_000, 10)])

@@ -28,10 +28,10 @@ from mmframe.api import (
     OrderRejected,
     Quote,
     TestClock,
-    reconcile,
 )
 from mmframe.domain.book import OrderBook
 from mmframe.domain.post_only import post_only_safe
+from mmframe.domain.reconciler import reconcile
 from mmframe.domain.reject_policy import RejectPolicy
 from mmframe.runtime.quoting import QuotingCore
 from mmframe.runtime.rejects import RejectGuard

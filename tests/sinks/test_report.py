@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mmframe.api import (
     RunStarted,
     RunStopped,
 )
+from tests.research.browser import needs_browser, open_in_chromium
 
 S = NANOS_PER_SECOND
 T0 = 20_000 * NANOS_PER_DAY + 3600 * S
@@ -149,8 +151,20 @@ def test_report_command_when_html_writes_a_self_contained_page_with_plots(journa
     assert result.exit_code == 0, result.output
     assert "Markouts" in result.output and "Per market" in result.output
     page = target.read_text()
-    assert page.count("<svg") >= 3
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    # Self-contained: plotly.js embedded, nothing loaded from elsewhere.
+    assert page.count("Plotly.newPlot") >= 4
+    assert not re.search(r"""<(script|link|img)[^>]+(src|href)=["']?https?:""", page)
+
+
+@needs_browser
+@pytest.mark.anyio
+async def test_report_html_when_opened_in_chromium_draws_the_live_plots(journal: Path, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    result = CliRunner().invoke(_cli(), ["report", "--journal", str(journal), "--html", str(target)])
+    assert result.exit_code == 0, result.output
+    seen = await open_in_chromium(target)
+    assert seen.console_errors == [] and seen.page_errors == []
+    assert seen.plots == ["Net PnL over time", "Net PnL per day", "Net PnL per market", "Markouts by horizon"]
 
 
 def test_report_command_when_journal_missing_fails_with_the_path(tmp_path: Path) -> None:

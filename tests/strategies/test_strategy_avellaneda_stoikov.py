@@ -13,16 +13,8 @@ from hypothesis import strategies as st
 from mmframe_strategies._estimators import FillIntensity, MidVariance
 from mmframe_strategies.avellaneda_stoikov import SPEC, AvellanedaStoikovStrategy
 
-from mmframe.api import (
-    NANOS_PER_SECOND,
-    BookSide,
-    ConfigError,
-    Level,
-    OrderFilled,
-    PriceRange,
-    Quote,
-    TickGrid,
-)
+from mmframe.api import NANOS_PER_SECOND, BookSide, ConfigError, Level, OrderFilled, Quote, TickGrid
+from mmframe.domain.grid import PriceRange
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market
 
 D = Decimal
@@ -57,6 +49,15 @@ def test_avellaneda_stoikov_when_long_moves_the_reservation_price_down() -> None
     # q = 3: r = 100 - 3*0.1*4*1 = 98.8.
     quote = strategy().quote(paper_market(position=300))
     assert (quote.bids[0].price, quote.asks[0].price) == (979_546, 996_454)
+
+
+@pytest.mark.parametrize("position", [-500, 0, 300])
+def test_avellaneda_stoikov_when_skew_is_off_quotes_the_same_spread_on_the_mid_whatever_the_position(
+    position: int,
+) -> None:
+    # The paper's symmetric benchmark: the flat quote (99.154608 / 100.845392) at any inventory.
+    quote = strategy(skew=False).quote(paper_market(position=position))
+    assert quote == Quote(TICKER, (Level(991_546, 100),), (Level(1_008_454, 100),))
 
 
 def test_avellaneda_stoikov_when_half_the_horizon_is_left_shrinks_the_inventory_terms() -> None:

@@ -10,13 +10,13 @@ import pytest
 from mmframe.api import (
     ConfigError,
     FixedPointError,
-    check_updatable,
     contracts_to_count,
     count_from_config,
     dollars_to_price,
     price_from_config,
     resolve_config,
 )
+from mmframe.config import check_updatable
 
 SCHEMA = {
     "type": "object",

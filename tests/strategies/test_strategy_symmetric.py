@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mmframe_strategies.symmetric import SPEC, SymmetricStrategy
 
-from mmframe.api import BookSide, ConfigError, Level, PriceRange, Quote, TickGrid
+from mmframe.api import BookSide, ConfigError, Level, Quote, TickGrid
+from mmframe.domain.grid import PriceRange
 from tests.strategies.strategy_views import NOW_NS, TICKER, MarketState, market, resting
 
 D = Decimal
