@@ -161,6 +161,7 @@ from mmframe.embedded import ClientVenue, EmbeddedExchange, VenueEndpoint
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, PipelineError, load_pipeline
+from mmframe.simtime import in_virtual_time, pacing_ns
 
 __all__ = [
     "API_VERSION",
@@ -277,8 +278,10 @@ __all__ = [
     "format_price",
     "fraction_from_config",
     "hookimpl",
+    "in_virtual_time",
     "load_pipeline",
     "micros_to_price",
+    "pacing_ns",
     "parse_count",
     "parse_micros",
     "parse_price",

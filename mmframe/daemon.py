@@ -14,11 +14,13 @@ import signal
 
 import anyio
 
-from mmframe.pipeline.model import Pipeline
+from mmframe.clock import Clock
+from mmframe.pipeline.model import ControlConfig, Pipeline
 from mmframe.plugins import Registry
 from mmframe.runtime.app import BuildError, build_engine
 from mmframe.runtime.engine import Engine
 from mmframe.runtime.errors import explain
+from mmframe.simtime import stamp_logs_with, virtual_clock
 
 log = logging.getLogger("mmframe")
 
@@ -42,16 +44,56 @@ async def _watch_signals(engine: Engine) -> None:
 
 
 async def run_pipeline(
-    pipeline: Pipeline, registry: Registry, *, duration: float | None = None, log_format: str = "text"
+    pipeline: Pipeline,
+    registry: Registry,
+    *,
+    duration: float | None = None,
+    log_format: str = "text",
+    sim_time: bool = False,
 ) -> int:
     """Run ``pipeline`` until SIGINT/SIGTERM or ``duration`` seconds; returns the process exit code.
 
     0: clean stop with nothing left resting; 1: a fatal error during the run (or orders left
     resting); 2: the pipeline could not be built or started.
+
+    ``sim_time``: on simulated time (the running loop must be a `mmframe.simtime.VirtualTimeLoop`;
+    `mmframe.simtime.run_virtual` makes one): the clock is the loop's, the pipeline must be on
+    ``venue: sim`` (else exit 2), and the control plane stays off (an outside request would make
+    the run depend on when it came, and nothing outside can follow simulated time anyway).
     """
+    if not sim_time:
+        return await _run(pipeline, registry, duration, pipeline.control, None)
+    refusal = sim_time_refusal(pipeline)
+    if refusal:
+        log.error("cannot start pipeline %s: %s", pipeline.name, refusal)
+        return 2
+    clock = virtual_clock()
+    restore = stamp_logs_with(clock)
+    try:
+        if pipeline.control.enabled:
+            log.info("simulated time: the control plane (port %s) stays off", pipeline.control.port)
+        return await _run(pipeline, registry, duration, None, clock)
+    finally:
+        restore()
+
+
+def sim_time_refusal(pipeline: Pipeline) -> str | None:
+    """Why ``pipeline`` cannot run on simulated time (None: it can): only the in-process simulator
+    (``venue: sim``) can follow a clock that jumps."""
+    if pipeline.venue.name != "sim":
+        return (f"--sim-time runs only pipelines on `venue: sim` (the in-process simulator); this one is on "
+                f"`venue: {pipeline.venue.name}`, whose clock is the real one")
+    return None
+
+
+async def _run(
+    pipeline: Pipeline, registry: Registry, duration: float | None, control_config: ControlConfig | None,
+    clock: Clock | None,
+) -> int:
+    """`run_pipeline`'s body: ``control_config`` None leaves the control plane off."""
     control = None
     sock = None
-    if pipeline.control.enabled:
+    if control_config is not None and control_config.enabled:
         # imported only when the pipeline enables it (the web stack is not loaded otherwise)
         from mmframe.control import ControlConfigError, open_control_socket, serve_control
 
@@ -65,7 +107,7 @@ async def run_pipeline(
         control = functools.partial(serve_control, config=pipeline.control, sock=sock)
 
     try:
-        engine = build_engine(pipeline, registry, control=control)
+        engine = build_engine(pipeline, registry, control=control, clock=clock)
     except Exception as exc:
         if sock is not None:
             sock.close()

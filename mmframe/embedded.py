@@ -27,6 +27,9 @@ class VenueEndpoint:
     """The account's private key, PEM (a fresh key the exchange registered; never logged)."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """Status the client venue adds to its ``describe()`` (e.g. the simulator's admin URL); no secrets."""
+    unix_socket: str | None = None
+    """Connect over this Unix socket instead of TCP (the URLs then only name the paths): the
+    simulator under simulated time (`in_virtual_time`), whose delivery must be synchronous."""
 
 
 @runtime_checkable

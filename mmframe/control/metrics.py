@@ -150,9 +150,16 @@ class EngineCollector(Collector):
         )
         counted.add_metric([], guard.counted)
         yield counted
-        quarantines = CounterMetricFamily("mmframe_quarantines", "Markets quarantined after a reject storm.")
+        quarantines = CounterMetricFamily(
+            "mmframe_quarantines", "Markets quarantined after a reject storm or a plugin error."
+        )
         quarantines.add_metric([], guard.quarantines)
         yield quarantines
+        plugin_errors = CounterMetricFamily(
+            "mmframe_plugin_errors", "Exceptions raised by a strategy, risk rule or pipeline feed while running."
+        )
+        plugin_errors.add_metric([], core.plugin_faults)
+        yield plugin_errors
         for name, doc, value in (
             ("mmframe_quarantined_markets", "Markets quarantined now (orders pulled).", len(guard.quarantined)),
             ("mmframe_markets_backing_off", "Markets writing no creates or amends after a reject.",

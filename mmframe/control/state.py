@@ -174,5 +174,6 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "actions": dict(engine.stats.actions),
             "malformed_events": engine.stats.malformed_events,
             "post_only_dropped": core.post_only_dropped,
+            "plugin_errors": core.plugin_faults,
         },
     }

@@ -11,6 +11,7 @@ from typing import Any
 
 from mmframe.components import ComponentSpec, Kind
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE
+from mmframe.domain.plugin_policy import PluginErrorPolicy
 from mmframe.domain.reject_policy import RejectPolicy
 from mmframe.pipeline.coerce import SchemaCoercer, suggest
 from mmframe.pipeline.errors import OVERRIDE_SOURCE, PipelineError, PipelineIssue
@@ -109,11 +110,13 @@ class _Reporter:
         self.file = file
         self.issues: list[PipelineIssue] = []
 
-    def __call__(self, node: Node, path: str, message: str) -> None:
+    def __call__(self, node: Node, path: str, message: str, *, plugin_broken: bool = False) -> None:
         if node.override is not None:
-            self.issues.append(PipelineIssue(OVERRIDE_SOURCE, None, f"{node.override}: {message}"))
+            self.issues.append(PipelineIssue(OVERRIDE_SOURCE, None, f"{node.override}: {message}", plugin_broken))
             return
-        self.issues.append(PipelineIssue(self.file, node.line, f"{path}: {message}" if path else message))
+        self.issues.append(
+            PipelineIssue(self.file, node.line, f"{path}: {message}" if path else message, plugin_broken)
+        )
 
 
 class _Components:
@@ -178,8 +181,8 @@ class _Components:
                 variables = ", ".join(f"${{{var}}}" for var in node.env_vars)
                 self.report(node, path, f"no {singular} is installed under the name given by {variables}; "
                                         f"installed {plural}: {', '.join(known) or 'none'}")
-            elif "broken" in str(exc):
-                self.report(node, path, f"{exc} (see mmframe plugins list)")
+            elif exc.plugin_broken:
+                self.report(node, path, f"{exc} (see mmframe plugins list)", plugin_broken=True)
             elif not known:
                 self.report(node, path, f"unknown {singular} '{name}': no {plural} are installed "
                                         "(see mmframe plugins list)")
@@ -317,6 +320,7 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
         ),
         max_intent_age_ms=int(raw.get("max_intent_age_ms", defaults.max_intent_age_ms)),
         rejects=_reject_policy(raw.get("rejects") or {}),
+        plugin_errors=PluginErrorPolicy(raw.get("plugin_errors", defaults.plugin_errors)),
     )
 
 

@@ -180,6 +180,14 @@ _STATIC: dict[str, Any] = {
                             "(it ends sooner on a fill or position report: the balance changed)."},
                     },
                 },
+                "plugin_errors": {
+                    "enum": ["quarantine", "stop"],
+                    "default": "quarantine",
+                    "description": "A plugin (strategy, risk rule, feed) that raises while running: quarantine "
+                    "the market it failed on (its orders pulled, an alert; the others keep quoting) or stop the "
+                    "daemon. Either way the log names the plugin and the file:line. A sink that raises is "
+                    "logged and the run goes on.",
+                },
                 "max_intent_age_ms": {
                     "type": "integer",
                     "minimum": 1,

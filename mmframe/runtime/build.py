@@ -10,6 +10,7 @@ order id prefix is derived from the pipeline's name here only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -35,6 +36,7 @@ from mmframe.pipeline.errors import PipelineIssue
 from mmframe.pipeline.model import ComponentRef, Pipeline
 from mmframe.plugins import Registry
 from mmframe.runtime.errors import explain
+from mmframe.simtime import in_virtual_time
 
 T = TypeVar("T", covariant=True)
 
@@ -76,7 +78,10 @@ def order_id_slug(pipeline_name: str) -> str:
 
 def client_order_prefix(pipeline_name: str) -> str:
     """``<slug>-<run id>-``: the slug identifies our orders after a restart, the run id this run."""
-    return f"{order_id_slug(pipeline_name)}-{secrets.token_hex(3)}-"
+    slug = order_id_slug(pipeline_name)
+    if in_virtual_time():  # simulated time: a fresh simulator every run, and runs must repeat exactly
+        return f"{slug}-{hashlib.sha256(slug.encode()).hexdigest()[:6]}-"
+    return f"{slug}-{secrets.token_hex(3)}-"
 
 
 def rule_names(names: Iterable[str]) -> list[str]:

@@ -120,6 +120,17 @@ class RequestEncoder:
             self._names_seen.add(name)
 
 
+def host_header(url: str) -> str:
+    """The Host field for requests to ``url``: its host, with the port unless it is the scheme's default."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    tls = parts.scheme == "https"
+    if (parts.port or (443 if tls else 80)) == (443 if tls else 80):
+        return parts.hostname
+    return parts.netloc.rsplit("@", 1)[-1]
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing a response nobody asked for."""
 
@@ -300,6 +311,7 @@ class FastPathPool:
         connect_timeout_s: float = 3.0,
         clock: Clock | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        unix_socket: str | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -311,8 +323,7 @@ class FastPathPool:
         self.host = parts.hostname
         tls = parts.scheme == "https"
         self.port = parts.port or (443 if tls else 80)
-        default_port = self.port == (443 if tls else 80)
-        self.host_header = parts.netloc.rsplit("@", 1)[-1] if not default_port else self.host
+        self.host_header = host_header(url)
         self.encoder = RequestEncoder(self.host_header)
         self._ssl = (ssl_context or ssl.create_default_context()) if tls else None
         self.size = size
@@ -320,6 +331,8 @@ class FastPathPool:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self._clock = clock or LiveClock()
+        self.unix_socket = unix_socket
+        """Connect to this Unix socket instead of ``host:port`` (the URL still gives the Host header)."""
         self._conns: list[_Connection] = []  # open or opening; idle ones are picked newest-idle first
         self._keeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -470,13 +483,14 @@ class FastPathPool:
         conn = _Connection(self)
         self._conns.append(conn)
         try:
-            await asyncio.wait_for(
-                self.loop.create_connection(
+            if self.unix_socket is not None:
+                opening = self.loop.create_unix_connection(lambda: conn, self.unix_socket)
+            else:
+                opening = self.loop.create_connection(
                     lambda: conn, self.host, self.port, ssl=self._ssl,
                     server_hostname=self.host if self._ssl is not None else None,
-                ),
-                self.connect_timeout_s,
-            )
+                )
+            await asyncio.wait_for(opening, self.connect_timeout_s)
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             self.connect_failures += 1
             logger.debug("fast path connect to %s:%d failed: %s", self.host, self.port, exc)

@@ -19,14 +19,15 @@ Retry policy:
 
 Fast order path: `begin_amend_order`, `begin_batch_create_orders` and `begin_batch_cancel_orders`
 write their request to the socket synchronously (`fastpath.FastPathPool`) and return an awaitable
-for the result, or None when that cannot happen right now (then use the async method). Both paths
-share the request building (`_signed_request`) and the response handling (`_handle_response`), and
-any retry after the first attempt goes through the async method's own loop.
+for the result, or None when that cannot happen right now (then use the async method). Every
+request is signed by `_sign`, handed to one of the two `transport.Transport`s (the fast path's or
+httpx's, which put the same bytes on the wire) by `_transmit`, and answered through `_exchange`
+(the one re-sign of an expired pre-signature, the one mapping to typed errors); any retry after
+the first attempt goes through the async method's own loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -53,7 +54,7 @@ from mmframe_kalshi.errors import (
     WriteRefused,
     error_from_response,
 )
-from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathError, FastPathPool, RawResponse
+from mmframe_kalshi.fastpath import DEFAULT_MAX_IDLE_S, FastPathPool, RawResponse
 from mmframe_kalshi.keywatch import KeyWatch
 from mmframe_kalshi.limiter import AccountLimits, EndpointCosts, Priority, RateLimiter, limits_from_json
 from mmframe_kalshi.models import (
@@ -77,6 +78,7 @@ from mmframe_kalshi.models import (
     read_items,
     req,
 )
+from mmframe_kalshi.transport import FastPathTransport, HttpxTransport, WireRequest
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,7 +105,7 @@ def decrease_path(order_id: str) -> str:
 MAX_SUBACCOUNT = 63
 """Highest subaccount number (API.md §3: 0 = primary, 1-63)."""
 _ORDERBOOKS_MAX = 100
-# The fast path asks for plain JSON: no accept-encoding, so no compressed body to undo.
+# Plain JSON: no accept-encoding (on either transport), so no compressed body to undo.
 _ACCEPT_JSON = ("accept", "application/json")
 _LOOKUP_PAGES = 5
 
@@ -151,6 +153,28 @@ class CreateOrderRequest:
         return body
 
 
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A request signed and ready to write: ``path`` below the API root (errors, rate limits),
+    ``full`` the signed path, ``target`` that plus the query."""
+
+    method: str
+    path: str
+    full: str
+    target: str
+    headers: dict[str, str]
+    content: bytes | None
+    presigned: bool
+
+    def wire(self) -> WireRequest:
+        return WireRequest(self.method, self.target, (_ACCEPT_JSON, *self.headers.items()), self.content)
+
+    def resigned(self, signature: Mapping[str, str]) -> _Signed:
+        """The same request with a fresh ``signature`` (its headers replace the old ones in place)."""
+        return _Signed(self.method, self.path, self.full, self.target, {**self.headers, **signature},
+                       self.content, presigned=False)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Attempts and backoff: delay n = min(max_s, base_s * 2**n), jittered to [delay/2, delay]."""
@@ -183,6 +207,7 @@ class KalshiRestClient:
         fast_connections: int = 8,
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
         subaccount: int = 0,
+        unix_socket: str | None = None,
     ) -> None:
         if not 0 <= subaccount <= MAX_SUBACCOUNT:
             raise ValueError(f"subaccount must be 0 (primary) to {MAX_SUBACCOUNT}, got {subaccount}")
@@ -209,12 +234,15 @@ class KalshiRestClient:
         self.retry = retry or RetryPolicy()
         self._rng = rng or random.Random()
         timeout = timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(
-            base_url=self.rest_url + "/",
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            headers={"accept": "application/json"},
+            limits=limits,
+            # A Unix socket: the simulator inside this process under simulated time.
+            transport=httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits) if unix_socket else None,
         )
+        self.http_transport = HttpxTransport(self._http, self.rest_url)
+        """Every request the fast path does not write (`transport`: the two put the same bytes on the wire)."""
         self.requests_sent = 0
         self.rate_limited = 0
         # Warm connections for the begin_* methods; opened by `open_fast_path` or the first begin_*.
@@ -226,10 +254,12 @@ class KalshiRestClient:
                 timeout_s=timeout.read or 10.0,
                 connect_timeout_s=timeout.connect or 3.0,
                 clock=clock,
+                unix_socket=unix_socket,
             )
             if fast_order_path
             else None
         )
+        self.fast_transport = FastPathTransport(self.fast) if self.fast is not None else None
 
     def full_path(self, path: str) -> str:
         """The path Kalshi signs: ``/trade-api/v2`` + ``path``."""
@@ -267,7 +297,7 @@ class KalshiRestClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    # --- transport ------------------------------------------------------------------------------
+    # --- sending: one path for every request --------------------------------------------------
 
     async def _send(
         self,
@@ -281,45 +311,20 @@ class KalshiRestClient:
         guard: Callable[[], bool] | None = None,
     ) -> Any:
         """One attempt: wait for tokens, ask ``guard`` (False: the tokens go back and `WriteRefused`
-        is raised, nothing written), sign, send; the JSON body, or a typed error."""
+        is raised, nothing written), sign, send over httpx; the JSON body, or a typed error."""
         await self.limiter.acquire(method, path, items=items, priority=priority)
         if guard is not None and not guard():
             self.limiter.refund(method, path, items=items)
             raise WriteRefused(f"{method} {path}: refused before sending")
-        full, headers, presigned, content = self._signed_request(method, path, body)
-        return await self._send_signed(method, path, params, full, headers, presigned, content, recheck=guard)
+        return await self._send_signed(self._sign(method, path, body, params), recheck=guard)
 
-    async def _send_signed(
-        self,
-        method: str,
-        path: str,
-        params: Any,
-        full: str,
-        headers: dict[str, str],
-        presigned: bool,
-        content: bytes | None,
-        *,
-        recheck: Callable[[], bool] | None = None,
-    ) -> Any:
-        """Send a signed request over httpx (re-signing once if a pre-signed one was refused; that
-        second write asks ``recheck`` first, like the first one asked its guard)."""
-        try:
-            response = await self._send_http(method, path, params, content, headers)
-            if presigned and self._refused_as_expired(method, full, headers, response.status_code, response.content):
-                _recheck(recheck, method, path)
-                headers = {**headers, **self._signer.headers(method, full)}
-                response = await self._send_http(method, path, params, content, headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=False) from exc
-        except httpx.HTTPError as exc:
-            raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}", sent=True) from exc
-        return self._handle_response(method, path, response.status_code, response.content)
+    async def _send_signed(self, signed: _Signed, *, recheck: Callable[[], bool] | None = None) -> Any:
+        """Send an already signed request over httpx (its tokens taken) and read the answer."""
+        return await self._exchange(signed, self._transmit(signed, fast=False), recheck=recheck)
 
-    def _signed_request(
-        self, method: str, path: str, body: Any
-    ) -> tuple[str, dict[str, str], bool, bytes | None]:
-        """The signed path, headers (a pre-made signature if one is ready, else signed now), whether
-        they were pre-signed, and the JSON body; shared by `_send` and the fast path."""
+    def _sign(self, method: str, path: str, body: Any, params: Any = None) -> _Signed:
+        """The request as it will be written: signed path and query, headers (a pre-made signature
+        if one is ready, else signed now) and JSON body."""
         full = self.full_path(path)
         headers = self.presigner.take(method, full) if self.presigner else None
         presigned = headers is not None
@@ -329,18 +334,48 @@ class KalshiRestClient:
         if body is not None:
             content = orjson.dumps(body)
             headers = {**headers, "content-type": "application/json"}
-        return full, headers, presigned, content
+        target = full + "?" + str(httpx.QueryParams(params)) if params else full
+        return _Signed(method, path, full, target, headers, content, presigned)
 
-    def _refused_as_expired(
-        self, method: str, full: str, headers: Mapping[str, str], status: int, content: bytes
-    ) -> bool:
+    def _transmit(self, signed: _Signed, *, fast: bool) -> Awaitable[RawResponse]:
+        """Hand ``signed`` to a transport: written now on a warm fast-path connection when ``fast``
+        and one is idle, else httpx."""
+        wire = signed.wire()
+        if fast and self.fast_transport is not None:
+            written = self.fast_transport.try_send(wire)
+            if written is not None:
+                self.requests_sent += 1
+                return written
+        self.requests_sent += 1
+        return self.http_transport.send(wire)
+
+    async def _exchange(
+        self,
+        signed: _Signed,
+        sent: Awaitable[RawResponse],
+        *,
+        recheck: Callable[[], bool] | None = None,
+        fast: bool = False,
+    ) -> Any:
+        """The answer to ``signed``, already ``sent`` by either transport: its JSON body or typed
+        error. A pre-signed request the venue refused as expired was not processed: it is signed
+        afresh and sent once more (the same way, after asking ``recheck``, like its first write
+        asked its guard)."""
+        response = await sent
+        if signed.presigned and self._refused_as_expired(signed, response):
+            _recheck(recheck, signed.method, signed.path)
+            signed = signed.resigned(self._signer.headers(signed.method, signed.full))
+            response = await self._transmit(signed, fast=fast)
+        return self._handle_response(signed.method, signed.path, response.status, response.body)
+
+    def _refused_as_expired(self, signed: _Signed, response: RawResponse) -> bool:
         """Whether the venue refused a pre-signed request's timestamp as stale: then it was not
         processed, and the caller signs afresh and sends once more (pre-signing younger from now on)."""
-        if status != 401 or self.presigner is None:
+        if response.status != 401 or self.presigner is None:
             return False
-        if error_from_response(401, content).code != "header_timestamp_expired":
+        if error_from_response(401, response.body).code != "header_timestamp_expired":
             return False
-        self.presigner.note_expired(method, full, int(headers[HEADER_TIMESTAMP]))
+        self.presigner.note_expired(signed.method, signed.full, int(signed.headers[HEADER_TIMESTAMP]))
         return True
 
     def _handle_response(self, method: str, path: str, status: int, content: bytes) -> Any:
@@ -394,54 +429,12 @@ class KalshiRestClient:
     ) -> Coroutine[Any, Any, Any]:
         """Sign and write on the idle connection `_fast_ready` found (tokens already taken);
         ``recheck`` is asked before a re-sent write (a pre-signed signature refused as expired)."""
-        full, headers, presigned, content = self._signed_request(method, path, body)
-        future = self._fast_write(method, full, headers, content)
-        assert future is not None, "has_idle() and try_send() disagree"
-        return self._fast_finish(method, path, full, headers, presigned, content, future, recheck)
-
-    def _fast_write(
-        self, method: str, full: str, headers: Mapping[str, str], content: bytes | None
-    ) -> asyncio.Future[RawResponse] | None:
-        assert self.fast is not None
-        future = self.fast.try_send(method, full, [_ACCEPT_JSON, *headers.items()], content)
-        if future is not None:
-            self.requests_sent += 1
-        return future
-
-    async def _fast_finish(
-        self,
-        method: str,
-        path: str,
-        full: str,
-        headers: dict[str, str],
-        presigned: bool,
-        content: bytes | None,
-        future: asyncio.Future[RawResponse],
-        recheck: Callable[[], bool] | None = None,
-    ) -> Any:
-        try:
-            response = await future
-        except FastPathError as exc:
-            raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
-        if presigned and self._refused_as_expired(method, full, headers, response.status, response.body):
-            _recheck(recheck, method, path)
-            headers = {**headers, **self._signer.headers(method, full)}
-            again = self._fast_write(method, full, headers, content)
-            if again is None:
-                return await self._send_signed(method, path, None, full, headers, False, content)
-            try:
-                response = await again
-            except FastPathError as exc:
-                raise TransportError(f"{method} {path}: {exc}", sent=exc.sent) from exc
-        return self._handle_response(method, path, response.status, response.body)
-
-    async def _send_http(
-        self, method: str, path: str, params: Any, content: bytes | None, headers: Mapping[str, str]
-    ) -> httpx.Response:
+        assert self.fast_transport is not None
+        signed = self._sign(method, path, body)
+        written = self.fast_transport.try_send(signed.wire())
+        assert written is not None, "has_idle() and try_send() disagree"
         self.requests_sent += 1
-        return await self._http.request(
-            method, path.lstrip("/"), params=params, content=content, headers=dict(headers)
-        )
+        return self._exchange(signed, written, recheck=recheck, fast=True)
 
     async def _idempotent(
         self,
@@ -503,15 +496,8 @@ class KalshiRestClient:
         return Page(items, body.get("cursor") or "", tuple(malformed))
 
     async def _all(self, fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> list[T]:
-        items: list[T] = []
-        cursor: str | None = None
-        for _ in range(max_pages):
-            page = await fetch(cursor)
-            items.extend(page.items)
-            if not page.cursor:
-                break
-            cursor = page.cursor
-        return items
+        """Every item of every page `_walk` reads."""
+        return [item async for page in _walk(fetch, max_pages) for item in page.items]
 
     # --- markets --------------------------------------------------------------------------------
 
@@ -542,14 +528,9 @@ class KalshiRestClient:
 
     async def iter_markets(self, *, max_pages: int = 1000, **filters: Any) -> AsyncIterator[Market]:
         """Every market matching ``filters`` (see `get_markets`), following the cursor."""
-        cursor: str | None = None
-        for _ in range(max_pages):
-            page = await self.get_markets(cursor=cursor, **filters)
+        async for page in _walk(lambda c: self.get_markets(cursor=c, **filters), max_pages):
             for market in page.items:
                 yield market
-            if not page.cursor:
-                return
-            cursor = page.cursor
 
     async def list_markets(self, **filters: Any) -> list[Market]:
         """All pages of `get_markets` as one list."""
@@ -690,15 +671,12 @@ class KalshiRestClient:
         """Our orders in ``ticker`` with the given client ids, found by reading orders (newest pages)."""
         wanted = set(client_order_ids)
         found: dict[str, Order] = {}
-        cursor: str | None = None
-        for _ in range(_LOOKUP_PAGES):
-            page = await self.get_orders(ticker=ticker, limit=200, cursor=cursor)
+        async for page in _walk(lambda c: self.get_orders(ticker=ticker, limit=200, cursor=c), _LOOKUP_PAGES):
             for order in page.items:
                 if order.client_order_id in wanted:
                     found[order.client_order_id] = order
-            if len(found) == len(wanted) or not page.cursor:
+            if len(found) == len(wanted):
                 break
-            cursor = page.cursor
         return found
 
     # --- orders (V2) ----------------------------------------------------------------------------
@@ -805,10 +783,8 @@ class KalshiRestClient:
                     if not sent:
                         break
                     payload = self._create_body(sent[0]) if single else {"orders": [self._create_body(o) for o in sent]}
-                    full, headers, presigned, content = self._signed_request("POST", path, payload)
-                    body = await self._send_signed(
-                        "POST", path, None, full, headers, presigned, content, recheck=_every(guard, sent)
-                    )
+                    signed = self._sign("POST", path, payload)
+                    body = await self._send_signed(signed, recheck=_every(guard, sent))
                     placed, unreadable = _create_results([body] if single else _batch_items(body), sent)
             except OrderAlreadyExists as exc:  # single create: it was placed
                 placed = [OrderPlaced(client_order_id=pending[0].client_order_id, error=exc)]
@@ -1128,6 +1104,18 @@ class KalshiRestClient:
             if isinstance(exc, AuthenticationError):
                 raise
             logger.warning("could not read /account/endpoint_costs (%s); keeping documented costs", exc)
+
+
+async def _walk(fetch: Callable[[str | None], Awaitable[Page[T]]], max_pages: int) -> AsyncIterator[Page[T]]:
+    """The pages ``fetch(cursor)`` returns, following the cursor from the first page, at most
+    ``max_pages``: the one cursor loop of every paged read."""
+    cursor: str | None = None
+    for _ in range(max_pages):
+        page = await fetch(cursor)
+        yield page
+        if not page.cursor:
+            return
+        cursor = page.cursor
 
 
 def _batch_items(body: Any) -> list[Any]:

@@ -73,6 +73,7 @@ class KalshiSession:
         rng: random.Random | None = None,
         subaccount: int = 0,
         use_yes_price: bool = True,
+        unix_socket: str | None = None,
     ) -> None:
         self.clock = clock
         self.credentials = credentials
@@ -99,6 +100,7 @@ class KalshiSession:
             rng=rng,
             fast_order_path=fast_order_path,
             subaccount=subaccount,
+            unix_socket=unix_socket,
         )
         self.subaccount = subaccount
         self.ws = KalshiWebSocket(
@@ -114,6 +116,7 @@ class KalshiSession:
             backoff=reconnect_backoff,
             rng=rng,
             use_yes_price=use_yes_price,
+            unix_socket=unix_socket,
         )
         self.key_watch = KeyWatch(credentials.key_id[:8] + ("…" if len(credentials.key_id) > 8 else ""))
         """Consecutive refusals of our key by REST and WebSocket (`keywatch`)."""

@@ -385,6 +385,7 @@ class KalshiVenue:
         self.signing = SigningOptions.from_config(config)
         self.foreign_orders = self.options.foreign_orders
         self._exchange_details: Mapping[str, Any] = {}
+        self._unix_socket: str | None = None  # an embedded exchange's, under simulated time
         self._conn: _Connection | None = None
         self._feed = VenueFeed(self)
         self._executor = VenueExecutor(self)
@@ -466,11 +467,16 @@ class KalshiVenue:
         exchange (``sim``), whose URLs and key exist only once `open` started it."""
         if self._credentials is None:
             raise RuntimeError(f"venue {self.name} has no credentials before open()")
+        unix_socket = self._unix_socket
         return KalshiSession(
             self.rest_url,
             self.ws_url,
             self._credentials,
             self.ctx.clock,
+            # Simulated time: signatures made on a thread ahead of time would age by however far
+            # time jumped meanwhile, and the thread's pace would make the run nondeterministic.
+            presign=unix_socket is None,
+            unix_socket=unix_socket,
             presign_max_age_ms=self.signing.max_age_ms,
             presign_order_max_age_ms=self.signing.order_max_age_ms,
             presign_order_paths=self.signing.order_paths,
@@ -565,6 +571,7 @@ class KalshiVenue:
         self._credentials = KalshiCredentials.from_pem(endpoint.key_id, endpoint.private_key_pem,
                                                        source="simulator key")
         self.rest_url, self.ws_url = endpoint.rest_url, endpoint.ws_url
+        self._unix_socket = endpoint.unix_socket
         self._exchange_details = dict(endpoint.details)
 
     async def _stop_exchange(self) -> None:
@@ -572,6 +579,7 @@ class KalshiVenue:
             return
         self._exchange_started = False
         self._exchange_details = {}
+        self._unix_socket = None
         await self.exchange.stop()
 
 

@@ -30,7 +30,6 @@ import contextlib
 import itertools
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +39,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from mmframe.api import Clock, RateLimitedLog
+from mmframe.api import Clock, RateLimitedLog, pacing_ns
 from mmframe_kalshi.auth import RequestSigner
 from mmframe_kalshi.errors import MalformedMessageError, error_from_response
 from mmframe_kalshi.keywatch import KeyWatch
@@ -89,7 +88,7 @@ class _WatchedConnection(ClientConnection):
     last_frame_at: float = 0.0
 
     def process_event(self, event: Any) -> None:
-        self.last_frame_at = time.monotonic()
+        self.last_frame_at = pacing_ns() / 1e9
         super().process_event(event)
 
 
@@ -126,8 +125,11 @@ class KalshiWebSocket:
         open_timeout_s: float = 10.0,
         rng: random.Random | None = None,
         use_yes_price: bool = True,
+        unix_socket: str | None = None,
     ) -> None:
         self.ws_url = ws_url
+        self.unix_socket = unix_socket
+        """Connect through this Unix socket instead of the URL's host (the simulator under simulated time)."""
         self.use_yes_price = use_yes_price
         """Sent with every ``orderbook_delta`` subscribe; readers of its book frames convert by it."""
         self._path = urlsplit(ws_url).path or "/"
@@ -230,6 +232,7 @@ class KalshiWebSocket:
                     max_size=None,
                     compression=None,
                     create_connection=_WatchedConnection,
+                    **({"unix": True, "path": self.unix_socket} if self.unix_socket else {}),
                 ) as ws:
                     assert isinstance(ws, _WatchedConnection)
                     attempt = 0
@@ -280,7 +283,7 @@ class KalshiWebSocket:
 
     async def _serve(self, ws: _WatchedConnection) -> None:
         self._ws = ws
-        ws.last_frame_at = time.monotonic()
+        ws.last_frame_at = pacing_ns() / 1e9
         self.stats.connects += 1
         first = self.stats.connects == 1
         # Subscriptions declared while these go out are sent too before we count as connected.
@@ -295,15 +298,15 @@ class KalshiWebSocket:
             self._spawn(self._on_reconnect())
         watchdog = asyncio.create_task(self._watchdog(ws))
         try:
-            slice_end = time.monotonic_ns() + READ_SLICE_NS
+            slice_end = pacing_ns() + READ_SLICE_NS
             async for raw in ws:
                 self._handle(raw)
-                if self._yield_requested or time.monotonic_ns() >= slice_end:
+                if self._yield_requested or pacing_ns() >= slice_end:
                     # A burst of buffered frames is read without suspending: let the requests a
                     # frame started, and the quoting task, go before the rest of the burst.
                     self._yield_requested = False
                     await asyncio.sleep(0)
-                    slice_end = time.monotonic_ns() + READ_SLICE_NS
+                    slice_end = pacing_ns() + READ_SLICE_NS
         finally:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -327,7 +330,7 @@ class KalshiWebSocket:
     async def _watchdog(self, ws: _WatchedConnection) -> None:
         while True:
             await asyncio.sleep(min(self.ping_interval_s, self.heartbeat_s / 2))
-            silent = time.monotonic() - ws.last_frame_at
+            silent = pacing_ns() / 1e9 - ws.last_frame_at
             if silent > self.heartbeat_s:
                 self.stats.watchdog_drops += 1
                 logger.warning("Kalshi WS silent for %.1fs; reconnecting", silent)

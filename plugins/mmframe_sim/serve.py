@@ -25,6 +25,7 @@ from mmframe_sim.auth import DEFAULT_TIMESTAMP_WINDOW_MS
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultStep, parse_fault_plan
 from mmframe_sim.host import SimClock
+from mmframe_sim.latency import Latency, LatencyApp
 from mmframe_sim.ratelimit import DEFAULT_TIER
 from mmframe_sim.server import ADMIN_PREFIX, SimServer
 from mmframe_sim.ws import WS_PATH, kalshi_ws_protocol
@@ -42,9 +43,13 @@ class RunningSimulator:
     server: SimServer
     host: str
     port: int
+    unix_socket: str | None = None
+    """The Unix socket it serves on instead of TCP (simulated time); the URLs then name its Host."""
 
     @property
     def base_url(self) -> str:
+        if self.unix_socket is not None:
+            return f"http://{self.host}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -119,6 +124,15 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _bind_unix(path: str) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    sock.bind(path)
+    sock.set_inheritable(True)
+    return sock
+
+
 @contextlib.asynccontextmanager
 async def start_simulator(
     scenario: ScenarioArg = None,
@@ -135,6 +149,8 @@ async def start_simulator(
     ws_ping_interval: float = 10.0,
     timestamp_window_ms: int = DEFAULT_TIMESTAMP_WINDOW_MS,
     log_level: str = "warning",
+    unix_socket: str | None = None,
+    latency: Latency | None = None,
 ) -> AsyncIterator[RunningSimulator]:
     """Serve a simulator in the current event loop until the block exits.
 
@@ -143,7 +159,9 @@ async def start_simulator(
     drives the exchange (default: real time); ``wall_clock`` checks signature timestamps and refills
     rate limits (default: real time). ``port=0`` picks a free loopback port. The server pings every
     ``ws_ping_interval`` seconds (Kalshi: 10) with payload ``heartbeat``. Signature timestamps may be
-    ``timestamp_window_ms`` away from ``wall_clock``.
+    ``timestamp_window_ms`` away from ``wall_clock``. ``unix_socket``: serve on this Unix socket path
+    instead of TCP (``host`` is then only the Host the URLs name); ``latency``: delay requests,
+    responses and pushes as `mmframe_sim.latency.LatencyApp` models (simulated time).
     """
     sim_clock = SimClock(clock or LiveClock())
     plan: list[FaultStep] = []
@@ -157,11 +175,12 @@ async def start_simulator(
         fault_seed=seed or 0, ws_queue_limit=ws_queue_limit, default_balance=balance,
         timestamp_window_ms=timestamp_window_ms,
     )
-    sock = _bind(host, port)
+    sock = _bind_unix(unix_socket) if unix_socket is not None else _bind(host, port)
+    app: Any = server.app if latency is None else LatencyApp(server.app, latency)
     protocol = kalshi_ws_protocol()
     config = uvicorn.Config(
         # log_config=None: never reconfigure the host process's logging (uvicorn's loggers propagate)
-        server.app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level, log_config=None,
+        app, ws=protocol or "auto", http="auto", lifespan="off", log_level=log_level, log_config=None,
         access_log=False, ws_ping_interval=ws_ping_interval,
         ws_ping_timeout=max(20.0, 2 * ws_ping_interval), timeout_graceful_shutdown=2,
         ws_max_size=1 << 20, ws_per_message_deflate=False,
@@ -187,7 +206,8 @@ async def start_simulator(
             if plan:
                 server.start_fault_plan(plan)
             try:
-                yield RunningSimulator(server, host, sock.getsockname()[1])
+                port_used = 0 if unix_socket is not None else sock.getsockname()[1]
+                yield RunningSimulator(server, host, port_used, unix_socket)
             finally:
                 uv.should_exit = True
                 server.hub.drop_all(code=1001, abort=False)
@@ -198,6 +218,9 @@ async def start_simulator(
         server.task_group = None
         server.close()
         sock.close()
+        if unix_socket is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(unix_socket)
 
 
 @contextlib.contextmanager

@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mmframe.api import MAX_DOLLARS, ClientVenue, ComponentContext, ComponentSpec, Kind, VenueEndpoint
+from mmframe.api import (
+    MAX_DOLLARS,
+    ClientVenue,
+    Clock,
+    ComponentContext,
+    ComponentSpec,
+    Kind,
+    VenueEndpoint,
+    in_virtual_time,
+)
 from mmframe_sim.money import parse_price
 from mmframe_sim.ratelimit import TIERS
 
@@ -49,6 +61,18 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "default": "advanced",
             "description": "Rate-limit tier of the generated key.",
         },
+        "latency": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "network_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
+                               "description": "One-way network latency, milliseconds."},
+                "processing_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
+                                  "description": "The daemon's event-to-request time, milliseconds."},
+            },
+            "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "
+                           "where the latency is real). Defaults from docs/benchmarks.md.",
+        },
     },
 }
 """The simulator's own keys; the registry adds the ``kalshi`` venue's trading and signing keys."""
@@ -66,13 +90,19 @@ class EmbeddedSimulator:
 
     name = "sim"
 
-    def __init__(self, scenario: str, seed: int | None, balance: int | None, tier: str) -> None:
+    def __init__(self, scenario: str, seed: int | None, balance: int | None, tier: str, *, clock: Clock,
+                 latency: Mapping[str, Any] | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.balance = balance
         """Starting balance, price units (None: the scenario's)."""
         self.tier = tier
+        self.clock = clock
+        """The pipeline's clock: the exchange runs on it under simulated time."""
+        self.latency = latency
+        """The ``latency`` config, modelled under simulated time only."""
         self.simulator: RunningSimulator | None = None
+        self._scratch: str | None = None  # the simulated-time simulator's socket directory
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
 
@@ -92,6 +122,8 @@ class EmbeddedSimulator:
             None if seed is None else int(seed),
             None if balance is None else _dollars(balance),
             str(config.get("tier", "advanced")),
+            clock=ctx.clock,
+            latency=config.get("latency"),
         )
 
     async def start(self) -> VenueEndpoint:
@@ -101,12 +133,24 @@ class EmbeddedSimulator:
 
         ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()
+        options: dict[str, Any] = {}
+        if in_virtual_time():
+            # Simulated time: the exchange runs on the pipeline's clock, behind a Unix socket (whose
+            # delivery is synchronous, so the run is deterministic) and the modelled latency.
+            from mmframe_sim.latency import Latency
+
+            scratch = self._scratch = tempfile.mkdtemp(prefix="mmframe-sim-")
+            options = {
+                "clock": self.clock, "wall_clock": self.clock,
+                "unix_socket": os.path.join(scratch, "sim.sock"),
+                "latency": Latency.from_config(self.latency),
+            }
 
         async def serve() -> None:
             # The simulator lives in its own task: its task group then never has to nest with the
             # caller's cancel scopes between the venue's open() and close().
             try:
-                async with start_simulator(self.scenario, self.seed) as sim:
+                async with start_simulator(self.scenario, self.seed, **options) as sim:
                     ready.set_result(sim)
                     await stop.wait()
             except BaseException as exc:
@@ -121,7 +165,7 @@ class EmbeddedSimulator:
         key_id, pem = sim.create_api_key(self.balance, tier=self.tier)
         logger.info("simulator (%s scenario) on %s; admin API %s", self.scenario, sim.base_url, sim.admin_url)
         return VenueEndpoint(sim.rest_url, sim.ws_url, key_id, pem,
-                             details={"simulator": {"admin_url": sim.admin_url}})
+                             details={"simulator": {"admin_url": sim.admin_url}}, unix_socket=sim.unix_socket)
 
     async def stop(self) -> None:
         """Stop the simulator (a no-op when it never started)."""
@@ -137,6 +181,9 @@ class EmbeddedSimulator:
         except Exception as exc:
             logger.warning("simulator stopped with an error: %s", exc)
         self.simulator = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
 
 def _dollars(value: Any) -> int:
