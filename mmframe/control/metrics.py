@@ -133,6 +133,15 @@ class EngineCollector(Collector):
         throttled.add_metric([], monitor.rate_limited)
         yield throttled
         yield from self._reject_guard()
+        incentive = GaugeMetricFamily(
+            "mmframe_incentive_score_contracts",
+            "Estimated Liquidity Incentive Program score of our resting orders now: contracts within the "
+            "target size, weighted by the distance multiplier (docs/avellaneda-stoikov-binary.md).",
+            labels=["market"],
+        )
+        for ticker, score in engine.core.incentive_scores().items():
+            incentive.add_metric([ticker], _contracts(score))
+        yield incentive
         working = GaugeMetricFamily("mmframe_working_orders", "Live orders (resting or in flight).")
         working.add_metric([], len(engine.core.tracker.live()))
         yield working

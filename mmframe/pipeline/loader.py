@@ -67,7 +67,9 @@ def load_pipeline_text(
     file = str(path)
     env = os.environ if environ is None else environ
     root = parse_document(text, file)
+    expand_venue_shorthand(root)
     override_issues = apply_overrides(root, overrides)
+    expand_venue_shorthand(root)
     reporter = _Reporter(file)
     interpolate(root, env, reporter)
     top = SchemaCoercer(pipeline_schema()).check(root, reporter)
@@ -265,6 +267,21 @@ def _child(node: Node, *keys: str) -> Node | None:
             return None
         node = node.value[key]
     return node
+
+
+def expand_venue_shorthand(root: Node) -> None:
+    """``venue: {paper: kalshi}`` means ``venue: {paper: {kalshi: {}}}``: a venue whose config names
+    the venue it wraps (the ``paper`` venue takes its market data from ``kalshi``). Done on the tree,
+    so overrides (``--set venue.paper.kalshi.rest_url=...``) and errors see the mapping form."""
+    if not isinstance(root.value, dict):
+        return
+    venue = root.value.get("venue")
+    if venue is None or not isinstance(venue.value, dict) or len(venue.value) != 1:
+        return
+    wrapped = next(iter(venue.value.values()))
+    if isinstance(wrapped.value, str) and wrapped.value.strip() and "${" not in wrapped.value:
+        inner = Node({}, wrapped.line, override=wrapped.override)
+        wrapped.value = {wrapped.value.strip(): inner}
 
 
 def _is_config(node: Node) -> bool:

@@ -956,6 +956,8 @@ class Engine:
             log.warning("%d fill(s) made while no run was up: booked and journaled", self.stats.fills - booked)
         self._close_journaled_orders(carried, snapshot)
         self._avg_prices = dict(snapshot.avg_prices)
+        if getattr(self.parts.executor, "local_account", False):
+            return  # a simulated account (paper): the journal's books are the account, nothing to check
         self._drift = self._differences(venue, wanted)
         if self._drift and not isinstance(self.parts.executor, PositionReader):
             self._carry_differences(self._drift)  # nothing to read the venue again with: as it stands

@@ -36,6 +36,8 @@ from mmframe.domain.events import (
     TradingPaused,
     TradingResumed,
 )
+from mmframe.domain.incentive import DEFAULT_TERMS as DEFAULT_INCENTIVE_TERMS
+from mmframe.domain.incentive import incentive_score
 from mmframe.domain.ledger import Ledger
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.money import format_price
@@ -155,6 +157,19 @@ class QuotingCore:
             state = MarketState(ticker, position, self._now, self.tracker.working, info)
             self.markets[ticker] = state
         return state
+
+    def incentive_scores(self) -> dict[str, int]:
+        """Per quoted market, the estimated Liquidity Incentive Program score of our resting orders
+        now (count units weighted by the distance multiplier; `mmframe.domain.incentive`)."""
+        scores = {}
+        for ticker in sorted(self._quoted):
+            state = self.markets.get(ticker)
+            if state is None:
+                continue
+            info = state.info
+            terms = info.incentive if info is not None and info.incentive is not None else DEFAULT_INCENTIVE_TERMS
+            scores[ticker] = incentive_score(state.book, state.working_orders, terms)
+        return scores
 
     def is_quoted(self, ticker: str) -> bool:
         """Whether the strategy quotes ``ticker`` (else its working orders are only cancelled)."""

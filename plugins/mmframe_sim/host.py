@@ -108,13 +108,13 @@ class SimHost(Protocol):
 
     def register_key(
         self, public_key_pem: bytes | str, *, account_id: str | None = None, balance: int | None = None,
-        tier: str | None = None, key_id: str | None = None,
+        tier: str | None = None, key_id: str | None = None, read_only: bool = False,
     ) -> str:
         """Register a public key for an account; returns the key id."""
         ...
 
     def create_api_key(self, *, balance: int | None = None, tier: str | None = None,
-                       account_id: str | None = None) -> tuple[str, bytes]:
+                       account_id: str | None = None, read_only: bool = False) -> tuple[str, bytes]:
         """A new account (or ``account_id``) with a fresh key: ``(key_id, private key PEM)``."""
         ...
 
