@@ -104,6 +104,8 @@ def apply_fault(sim: SimHost, action: str, params: Mapping[str, Any]) -> dict[st
             raise AdminError("share must be within 0..1")
         faults.fail_write_share = share
         faults.fail_write_placed = _flag(params.get("placed", False))
+    elif action == "strict_batch_cancel":
+        faults.strict_batch_cancel = _flag(params.get("on", True))
     elif action == "pause_exchange":
         ex.set_trading_active(False)
     elif action == "resume_exchange":

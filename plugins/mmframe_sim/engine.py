@@ -993,11 +993,18 @@ class Exchange:
         reduced = self._cancel(acct, order, now)
         return CancelResult(order=order.snapshot(), reduced_by=reduced, ts_ns=now)
 
-    def cancel_orders(self, user_id: str, order_ids: Sequence[str]) -> list[CancelResult | ExchangeError]:
-        """A batch cancel; errors per item."""
+    def cancel_orders(
+        self, user_id: str, order_ids: Sequence[str], *, all_or_nothing: bool = False
+    ) -> list[CancelResult | ExchangeError]:
+        """A batch cancel; errors per item. ``all_or_nothing`` (the ``strict_batch_cancel`` fault):
+        an order that is not ours or no longer rests fails the whole batch with its error, and
+        nothing is cancelled."""
         out: list[CancelResult | ExchangeError] = []
         try:
             now = self._catch_up()
+            if all_or_nothing:
+                for order_id in order_ids:
+                    self._cancelable(self._own_order(user_id, order_id)[1])
             for order_id in order_ids:
                 try:
                     out.append(self._cancel_one(user_id, order_id, now))

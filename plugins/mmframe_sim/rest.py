@@ -683,7 +683,7 @@ async def batch_cancel_orders(sim: SimHost, req: RestRequest) -> tuple[int, Any]
                                                                        "exchange_index": int, "market_ticker": str})
         _require(f, "order_id")
         ids.append(f["order_id"])
-    results = sim.exchange.cancel_orders(req.user_id, ids)
+    results = sim.exchange.cancel_orders(req.user_id, ids, all_or_nothing=sim.faults.strict_batch_cancel)
     out = [
         {"order_id": order_id, "error": r.item()} if isinstance(r, ExchangeError) else _cancel_result_json(r)
         for order_id, r in zip(ids, results, strict=True)
