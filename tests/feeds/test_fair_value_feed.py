@@ -16,16 +16,17 @@ from typing import Any
 import anyio
 import pytest
 from mmframe_feeds.fair_value import SPEC, FairValueError, FairValueFeed, parse_fair_value
-from mmframe_kalshi.venue import KalshiVenue
 
 from mmframe.api import (
     ComponentContext,
     ConfigError,
     Event,
     FairValueUpdated,
+    Kind,
     LiveClock,
     TestClock,
 )
+from mmframe.plugins import load_registry
 
 pytestmark = pytest.mark.anyio
 
@@ -182,7 +183,8 @@ async def test_fair_value_http_polls_the_url_and_survives_errors(
 async def test_fair_value_market_source_reads_the_other_markets_mid_on_the_simulator() -> None:
     ctx_build = ComponentContext(pipeline="p", markets=("SIM-RAIN-NYC",), clock=LiveClock(),
                                  logger=logging.getLogger("t"))
-    venue = KalshiVenue("sim", {"seed": 7, "tier": "basic"}, ctx_build)
+    # The sim venue is built as a pipeline builds it: the simulator plugin embeds the Kalshi client.
+    venue: Any = load_registry().get(Kind.VENUE, "sim").factory({"seed": 7, "tier": "basic"}, ctx_build)
     ctx_build.venue = venue
     feed = SPEC.factory({"source": "market", "map": {"SIM-RAIN-NYC": "SIM-FED-DEC"}}, ctx_build)
     await venue.open()
