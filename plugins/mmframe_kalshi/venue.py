@@ -230,6 +230,14 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "
                            "where the latency is real). Defaults from docs/benchmarks.md.",
         },
+        "truth_path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Write the simulator's ground truth (our fills with counterparty class and fair "
+                           "value, refused creates, orders, the fair-value series and news) to this JSON "
+                           "file when the run ends (relative to the pipeline file); `bench/trading.py` "
+                           "scores runs from it.",
+        },
         **_TRADING_PROPERTIES,
         **_SIGNING_PROPERTIES,
     },
@@ -662,6 +670,9 @@ class KalshiVenue:
         if task is None:
             return
         assert self._sim_stop is not None
+        truth_path = self.config.get("truth_path")
+        if truth_path is not None and self.simulator is not None:
+            self._write_truth(str(self.ctx.path(truth_path)))
         self._sim_stop.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), 10)
@@ -673,6 +684,19 @@ class KalshiVenue:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+    def _write_truth(self, path: str) -> None:
+        """The simulator's ground truth for the scoreboard (`mmframe_sim.admin.truth_record`)."""
+        import orjson
+
+        from mmframe_sim.admin import truth_record
+
+        assert self.simulator is not None
+        try:
+            with open(path, "wb") as out:
+                out.write(orjson.dumps(truth_record(self.simulator.server)))
+        except OSError as exc:
+            logger.warning("could not write the simulator's truth to %s: %s", path, exc)
 
 
 _SUMMARY_TAIL = "the same Kalshi feed and executor over real sockets"
