@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import itertools
 import json
 import math
 import os
@@ -221,7 +222,7 @@ def _curve(out: RunScore, fills: list[dict[str, Any]], series: dict[str, FairSer
         worst = max(worst, peak - e)
     out.max_drawdown = worst
     five = equity[::30]
-    steps = [b - a for a, b in zip(five, five[1:], strict=False)]
+    steps = [b - a for a, b in itertools.pairwise(five)]
     if len(steps) > 1 and statistics.stdev(steps) > 0:
         out.sharpe = statistics.fmean(steps) / statistics.stdev(steps) * math.sqrt(12)
 
@@ -262,6 +263,7 @@ class Job:
     seed: int
     latency_ms: float
     seconds: float
+    overrides: tuple[str, ...] = ()
 
 
 def pipeline_for(strategy: str) -> Path | None:
@@ -275,7 +277,7 @@ def pipeline_for(strategy: str) -> Path | None:
 
 def run_job(job: Job, workdir: Path) -> tuple[Job, RunScore | None, str]:
     """One ``mmframe run --sim-time`` and its score, or None and the error's tail."""
-    tag = f"{job.strategy}-{job.scenario}-{job.seed}-{job.latency_ms:g}".replace("/", "_")
+    tag = f"{job.strategy}-{job.scenario}-{job.seed}-{job.latency_ms:g}-{abs(hash(job.overrides))}".replace("/", "_")
     truth_path = workdir / f"{tag}.json"
     env = {**os.environ, "MMFRAME_JOURNAL": str(workdir / f"{tag}.sqlite")}
     args = [MMFRAME, "run", str(job.pipeline), "--sim-time", "--duration", str(job.seconds), "--no-status",
@@ -284,6 +286,8 @@ def run_job(job: Job, workdir: Path) -> tuple[Job, RunScore | None, str]:
             "--set", f"venue.sim.truth_path={truth_path}", "--set", "control.enabled=false"]
     if job.scenario == "news":
         args += ["--set", f"markets={NEWS_MARKETS}"]
+    for override in job.overrides:
+        args += ["--set", override]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=job.seconds * 2 + 1800,
                           check=False)
     if done.returncode != 0 or not truth_path.exists():
@@ -376,6 +380,8 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=["standard", "news"])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.5],
                         help="Our one-way network latency, ms (several: one set of runs each).")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="Passed to every run's `mmframe run --set` (tuning); the row is labelled with it.")
     parser.add_argument("--section", default="scoreboard", help="Marker name of the table in the doc.")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "strategies.md")
     parser.add_argument("--no-doc", action="store_true", help="Print the table only.")
@@ -387,17 +393,18 @@ def main() -> None:
         if pipeline is None:
             sys.stderr.write(f"skipping {strategy}: no pipeline\n")
             continue
-        name = pipeline.stem
+        name = pipeline.stem + "".join(f" `{o}`" for o in args.overrides)
         for scenario in args.scenarios:
             for lat in args.latency_ms:
                 for seed in range(1, args.seeds + 1):
-                    jobs.append(Job(name, pipeline, scenario, seed, lat, args.hours * 3600))
+                    jobs.append(Job(name, pipeline, scenario, seed, lat, args.hours * 3600, tuple(args.overrides)))
     started = time.perf_counter()
     results = run_all(jobs, args.workers)
     elapsed = time.perf_counter() - started
     header = (f"`python bench/trading.py --hours {args.hours:g} --seeds {args.seeds} --strategies "
               f"{' '.join(args.strategies)} --scenarios {' '.join(args.scenarios)} --latency-ms "
-              f"{' '.join(f'{x:g}' for x in args.latency_ms)}`: {args.hours:g} simulated hour(s) × "
+              f"{' '.join(f'{x:g}' for x in args.latency_ms)}"
+              f"{''.join(f' --set {o}' for o in args.overrides)}`: {args.hours:g} simulated hour(s) × "
               f"{args.seeds} seed(s) per row, {len(results)} runs in {elapsed / 60:.1f} min on "
               f"{args.workers} worker(s). Dollars per simulated hour; every figure from the "
               f"simulator's ground truth.\n\n")

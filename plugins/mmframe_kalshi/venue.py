@@ -688,7 +688,6 @@ class KalshiVenue:
     def _write_truth(self, path: str) -> None:
         """The simulator's ground truth for the scoreboard (`mmframe_sim.admin.truth_record`)."""
         import orjson
-
         from mmframe_sim.admin import truth_record
 
         assert self.simulator is not None

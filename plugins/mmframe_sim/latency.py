@@ -18,8 +18,8 @@ Defaults from docs/benchmarks.md (event to order, loopback): a REST round trip p
 from __future__ import annotations
 
 import collections
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import anyio

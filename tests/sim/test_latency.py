@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import anyio
