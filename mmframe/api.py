@@ -39,8 +39,14 @@ Names without a docstring of their own
 - ``MAX_PAYOUT_DOLLARS``: the largest payout of one contract a venue may declare, dollars (1,000).
 - ``plots``: the plotting module reports draw with (`mmframe.research.plots`: histogram, lines, bars,
   grouped_bars, heatmap, table, heading, note, page), loaded on first use (it imports plotly).
+- ``DEFAULT_INCENTIVE_TERMS``: the Liquidity Incentive Program terms assumed for a market whose
+  terms are unknown (an `IncentiveTerms`: a 1,000-contract target, a 0.50 discount factor).
 - ``CARRY_TRADE_PREFIX``: the trade-id prefix of carried-in fills (a venue position the journal's
   fills did not explain).
+- ``QUEUE_FILL_PROPERTIES``: the queue-aware fill model's settings (``fees``, ``trade_match_ms``,
+  ``fill_on_cross``) as JSON-Schema properties, for the config schema of a component that runs
+  `QueueFillModel` (the ``backtest`` executor, the ``paper`` venue).
+- ``QUEUE_FILL_MODEL_DOC``: `QueueFillModel`'s rules as prose (a component's ``description``).
 """
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
@@ -135,6 +141,8 @@ from mmframe.domain.events import (
 )
 from mmframe.domain.fees import FeeType, trade_fee
 from mmframe.domain.grid import TickGrid
+from mmframe.domain.incentive import DEFAULT_TERMS as DEFAULT_INCENTIVE_TERMS
+from mmframe.domain.incentive import IncentiveTerms, incentive_score
 from mmframe.domain.ledger import Ledger, Position
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.money import (
@@ -155,8 +163,11 @@ from mmframe.domain.money import (
     parse_micros,
     parse_price,
 )
-from mmframe.domain.orders import OrderStatus, WorkingOrder
+from mmframe.domain.orders import OrderStatus, OrderTracker, WorkingOrder
+from mmframe.domain.others import others_best, others_mid
+from mmframe.domain.queue_fills import QUEUE_FILL_MODEL_DOC, QUEUE_FILL_PROPERTIES, QueueFillModel
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
+from mmframe.domain.sim_orders import SimulatedOrders
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, PipelineError, load_pipeline
@@ -167,6 +178,7 @@ __all__ = [
     "CARRY_TRADE_PREFIX",
     "COUNT_SCALE",
     "DAY_SECONDS",
+    "DEFAULT_INCENTIVE_TERMS",
     "MAX_CONTRACTS",
     "MAX_DOLLARS",
     "MAX_ORDER_CONTRACTS",
@@ -175,6 +187,8 @@ __all__ = [
     "NANOS_PER_SECOND",
     "ONE_DOLLAR",
     "PRICE_SCALE",
+    "QUEUE_FILL_MODEL_DOC",
+    "QUEUE_FILL_PROPERTIES",
     "WEEK_SECONDS",
     "AccountSnapshot",
     "AdoptingExecutor",
@@ -204,6 +218,7 @@ __all__ = [
     "FeedContext",
     "FixedPointError",
     "ImmediateExecutor",
+    "IncentiveTerms",
     "Kind",
     "Ledger",
     "Leg",
@@ -231,6 +246,7 @@ __all__ = [
     "OrderGroupTriggered",
     "OrderRejected",
     "OrderStatus",
+    "OrderTracker",
     "OrderView",
     "ParamsUpdated",
     "PipelineError",
@@ -241,6 +257,7 @@ __all__ = [
     "PositionReader",
     "PositionReported",
     "Price",
+    "QueueFillModel",
     "Quote",
     "QuoteComputed",
     "RateLimitedLog",
@@ -251,6 +268,7 @@ __all__ = [
     "RunStopped",
     "SelectingVenue",
     "SimulatedExecutor",
+    "SimulatedOrders",
     "Sink",
     "Strategy",
     "TestClock",
@@ -275,8 +293,11 @@ __all__ = [
     "fraction_from_config",
     "hookimpl",
     "in_virtual_time",
+    "incentive_score",
     "load_pipeline",
     "micros_to_price",
+    "others_best",
+    "others_mid",
     "pacing_ns",
     "parse_count",
     "parse_micros",

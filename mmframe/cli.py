@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import click
 
 from mmframe import __version__
-from mmframe.components import Kind
+from mmframe.components import ComponentSpec, Kind
 from mmframe.pipeline import PipelineError, full_schema, load_pipeline
 from mmframe.pipeline.coerce import suggest
 from mmframe.pipeline.model import ComponentRef, Pipeline
@@ -87,7 +87,7 @@ def run(
         pipeline = load_pipeline(file, state.registry, overrides)
     except PipelineError as exc:
         _echo_issues(exc, err=True)
-        sys.exit(1)
+        sys.exit(2 if exc.plugin_broken else 1)
     if sim_time:
         from mmframe.daemon import sim_time_refusal
 
@@ -163,24 +163,25 @@ def _echo_issues(exc: PipelineError, *, err: bool = False) -> None:
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], overrides: tuple[str, ...], no_credentials: bool) -> None:
     """Validate pipeline FILES offline, building every component as `run` does (no connection):
-    `FILE: ok`, or one `FILE:LINE: message` per problem."""
+    `FILE: ok`, or one `FILE:LINE: message` per problem. Exit 1 when a file is wrong, 2 when a
+    plugin it uses failed to load (its error named with file and line)."""
     from mmframe.runtime.app import check_pipeline  # the runtime loads only when a file parses
 
     registry = _state(ctx).registry
-    failed = False
+    code = 0
     for file in files:
         try:
             pipeline = load_pipeline(file, registry, overrides)
             check_pipeline(pipeline, registry, credentials=not no_credentials)
         except PipelineError as exc:
-            failed = True
+            code = max(code, 2 if exc.plugin_broken else 1)
             _echo_issues(exc)
         except Exception as exc:  # a loader bug must still come out as one line per file
-            failed = True
+            code = max(code, 1)
             click.echo(f"{file}: internal error: {type(exc).__name__}: {exc}")
         else:
             click.echo(f"{file}: ok")
-    sys.exit(1 if failed else 0)
+    sys.exit(code)
 
 
 # --- plugins ----------------------------------------------------------------------------------------
@@ -215,12 +216,19 @@ def _truncate(text: str, width: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="A JSON array, one object per component.")
 @click.pass_context
 def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
-    """List installed components (broken plugins included, with status error)."""
-    entries = _state(ctx).registry.entries(Kind(kind) if kind else None)
+    """List installed components (broken plugins included, with status error; exit 2 if any is).
+
+    With --kind, a plugin that failed to load is listed too: it may be the one providing that kind."""
+    registry = _state(ctx).registry
+    entries = registry.entries(Kind(kind) if kind else None)
+    if kind is not None:
+        entries = sorted([*entries, *(e for e in registry.entries() if e.kind == "plugin")],
+                         key=lambda e: (e.kind != kind, e.name))
     rows = [_row(entry) for entry in entries]
+    broken = [r for r in rows if r["status"] != "ok"]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
-        return
+        sys.exit(2 if broken else 0)
     if not rows:
         click.echo("no plugins installed" if kind is None else f"no {kind} components installed")
         return
@@ -230,9 +238,9 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     widths = [max(len(line[i]) for line in [header, *table]) for i in range(len(header))]
     for line in [header, *table]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-    broken = [r for r in rows if r["status"] != "ok"]
     for r in broken:
         click.echo(f"error: {r['kind']} {r['name']} ({r['package']}): {r.get('error', '')}", err=True)
+    sys.exit(2 if broken else 0)
 
 
 @plugins.command("show")
@@ -241,13 +249,20 @@ def plugins_list(ctx: click.Context, kind: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The declaration as one JSON object.")
 @click.pass_context
 def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> None:
-    """Show one component: summary, description, config schema, example, updatable fields."""
+    """Show one component: summary, description, a table of its parameters (name, type, default,
+    bounds, updatable at run time, description) and an example; --json for the declaration with
+    the raw config schema."""
     registry = _state(ctx).registry
     matches = [e for e in registry.entries(Kind(kind)) if e.name == name]
     working = [e for e in matches if e.spec is not None]
     if not working:
         if matches:
-            _fail(f"{kind} '{name}' is broken: {matches[0].error}")
+            _fail(f"{kind} '{name}' is broken: {matches[0].error}", 2)
+        try:
+            registry.get(Kind(kind), name)
+        except UnknownComponentError as exc:
+            if exc.plugin_broken:
+                _fail(f"{exc} (see mmframe plugins list)", 2)
         known = registry.names(Kind(kind))
         hint = suggest(name, known)
         listing = "" if hint else f"; installed: {', '.join(known) or 'none'}"
@@ -271,13 +286,34 @@ def plugins_show(ctx: click.Context, kind: str, name: str, as_json: bool) -> Non
         click.echo("")
         click.echo(inspect.cleandoc(spec.description))
     click.echo("")
-    click.echo("config schema:")
-    click.echo(to_json(spec.config_schema).rstrip())
+    _echo_params(spec)
     click.echo("")
     click.echo("example:")
     click.echo(component_snippet(spec.kind, spec.name, spec.example))
     click.echo("")
     click.echo("updatable at run time: " + (", ".join(sorted(spec.updatable)) or "none"))
+
+
+def _echo_params(spec: ComponentSpec) -> None:
+    """The parameters of ``spec`` as a table (rich; plain text when stdout is not a terminal)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from mmframe.pipeline.params_table import param_rows
+
+    rows = param_rows(spec)
+    if not rows:
+        click.echo("parameters: none")
+        return
+    table = Table(title="parameters (with:)", title_justify="left", box=box.SIMPLE_HEAD, show_lines=False)
+    for header in ("name", "type", "default", "bounds", "updatable", "description"):
+        table.add_column(header, overflow="fold", ratio=3 if header == "description" else None)
+    for row in rows:
+        table.add_row(row.name, row.type, row.default, row.bounds, "yes" if row.updatable else "no",
+                      row.description)
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 140, highlight=False)
+    console.print(table)
 
 
 @plugins.command("new")

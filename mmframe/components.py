@@ -85,6 +85,10 @@ class ComponentContext:
     without secrets); everything else is built exactly as ``run`` builds it."""
     base_dir: str | None = None
     """The pipeline file's directory: relative paths in a pipeline are relative to it (`path`)."""
+    run_mode: str = "live"
+    """What kind of run this is, as journals record it: ``live`` (orders on a venue), ``paper``
+    (a live feed, fills simulated locally) or ``backtest``. The runtime sets it from the venue's
+    ``run_mode`` attribute once the venue is built (`venue_run_mode`)."""
     market_selection: MarketSelection | None = None
     """How the pipeline selects its markets (tickers, or series / events / patterns with filters):
     a venue resolves it to tickers when it opens. None: exactly ``markets``."""
@@ -98,6 +102,12 @@ class ComponentContext:
         if target.is_absolute() or self.base_dir is None:
             return target
         return Path(self.base_dir) / target
+
+
+def venue_run_mode(venue: Any) -> str:
+    """A built venue's ``run_mode`` attribute (``paper`` for a paper venue); ``live`` when it
+    declares none."""
+    return str(getattr(venue, "run_mode", "live"))
 
 
 def venue_payout(venue: Any) -> Price | None:
@@ -314,7 +324,12 @@ class AccountSnapshot:
 
 @runtime_checkable
 class Executor(Protocol):
-    """Turns order actions into venue requests; reports outcomes as order events."""
+    """Turns order actions into venue requests; reports outcomes as order events.
+
+    An executor whose account is simulated locally (the ``paper`` venue's) sets ``local_account =
+    True``: at start the journal's carried books are then the account, with no venue positions to
+    check them against.
+    """
 
     async def start(self, ctx: FeedContext) -> AccountSnapshot:
         """Connect and read positions, resting orders and recent fills before any quoting."""

@@ -78,7 +78,12 @@ class RegistryEntry:
 
 
 class UnknownComponentError(LookupError):
-    """A pipeline names a component that is not registered (or is broken)."""
+    """A pipeline names a component that is not registered (or is broken). ``plugin_broken``: a
+    broken plugin is (or may be) behind it, and the message names it with its error."""
+
+    def __init__(self, message: str, *, plugin_broken: bool = False) -> None:
+        super().__init__(message)
+        self.plugin_broken = plugin_broken
 
 
 class Registry:
@@ -198,8 +203,30 @@ class Registry:
             return entry.spec
         broken = [e for e in self._entries if e.kind == kind and e.name == name and e.error]
         if broken:
-            raise UnknownComponentError(f"{kind} {name!r} is broken: {broken[0].error}")
-        raise UnknownComponentError(f"unknown {kind} {name!r}")
+            raise UnknownComponentError(f"{kind} {name!r} is broken: {broken[0].error}", plugin_broken=True)
+        note = self.import_failure_note(name)
+        raise UnknownComponentError(f"unknown {kind} {name!r}" + (f": {note}" if note else ""),
+                                    plugin_broken=bool(note))
+
+    def import_failures(self) -> list[PluginInfo]:
+        """Plugins that could not be loaded at all (their import failed): they registered nothing,
+        so any of them may be the one that provides a component a pipeline names."""
+        return [p for p in self.plugins if p.module is None and p.error]
+
+    def import_failure_note(self, name: str) -> str:
+        """For a component ``name`` nobody registered: the plugins that failed to import and may
+        provide it (the one named like it, else all of them), with their errors; "" when none did."""
+        failures = self.import_failures()
+        wanted = {_normal(name), _normal(f"mmframe-{name}")}
+        likely = [p for p in failures if _normal(p.name) in wanted or _normal(p.package) in wanted]
+        if likely:
+            p = likely[0]
+            return f"plugin '{p.name}' ({p.package} {p.version}) is broken: {p.error}"
+        if not failures:
+            return ""
+        listed = "; ".join(f"'{p.name}' ({p.package} {p.version}): {p.error}" for p in failures[:3])
+        more = f"; and {len(failures) - 3} more" if len(failures) > 3 else ""
+        return f"{len(failures)} plugin(s) that may provide it are broken: {listed}{more}"
 
 
 def _hook_problems(manager: pluggy.PluginManager, module: ModuleType) -> list[str]:
@@ -219,9 +246,23 @@ def _hook_problems(manager: pluggy.PluginManager, module: ModuleType) -> list[st
 
 
 def _describe(exc: BaseException, prefix: str) -> str:
-    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" ({frame[0].filename}:{frame[0].lineno})" if frame else ""
-    return f"{prefix}: {type(exc).__name__}: {exc}{where}"
+    """``prefix: Type: message (file:line)``: where the plugin's own code failed."""
+    where = error_location(exc)
+    text = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
+    return f"{prefix}: {type(exc).__name__}: {text}" + (f" ({where})" if where else "")
+
+
+def error_location(exc: BaseException) -> str:
+    """``file:line`` of the code that raised ``exc``: the file and line a `SyntaxError` names, else
+    the innermost frame of real source (the import machinery's ``<frozen ...>`` frames skipped)."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}" if exc.lineno else exc.filename
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-")
 
 
 def disabled_plugins(environ: dict[str, str] | None = None) -> set[str]:

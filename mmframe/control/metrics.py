@@ -133,6 +133,15 @@ class EngineCollector(Collector):
         throttled.add_metric([], monitor.rate_limited)
         yield throttled
         yield from self._reject_guard()
+        incentive = GaugeMetricFamily(
+            "mmframe_incentive_score_contracts",
+            "Estimated Liquidity Incentive Program score of our resting orders now: contracts within the "
+            "target size, weighted by the distance multiplier (docs/avellaneda-stoikov-binary.md).",
+            labels=["market"],
+        )
+        for ticker, score in engine.core.incentive_scores().items():
+            incentive.add_metric([ticker], _contracts(score))
+        yield incentive
         working = GaugeMetricFamily("mmframe_working_orders", "Live orders (resting or in flight).")
         working.add_metric([], len(engine.core.tracker.live()))
         yield working
@@ -150,9 +159,16 @@ class EngineCollector(Collector):
         )
         counted.add_metric([], guard.counted)
         yield counted
-        quarantines = CounterMetricFamily("mmframe_quarantines", "Markets quarantined after a reject storm.")
+        quarantines = CounterMetricFamily(
+            "mmframe_quarantines", "Markets quarantined after a reject storm or a plugin error."
+        )
         quarantines.add_metric([], guard.quarantines)
         yield quarantines
+        plugin_errors = CounterMetricFamily(
+            "mmframe_plugin_errors", "Exceptions raised by a strategy, risk rule or pipeline feed while running."
+        )
+        plugin_errors.add_metric([], core.plugin_faults)
+        yield plugin_errors
         for name, doc, value in (
             ("mmframe_quarantined_markets", "Markets quarantined now (orders pulled).", len(guard.quarantined)),
             ("mmframe_markets_backing_off", "Markets writing no creates or amends after a reject.",

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from mmframe.components import venue_run_mode
 from mmframe.domain.money import format_count, format_price
 from mmframe.domain.orders import WorkingOrder
 from mmframe.domain.quote import Level, Quote
@@ -144,6 +145,7 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
         venue = {"error": type(exc).__name__}
     return {
         "pipeline": engine.pipeline_name,
+        "mode": venue_run_mode(engine.parts.venue),
         "ts_ns": engine.clock.now_ns(),
         "ready": engine.ready,
         "trading": {
@@ -174,5 +176,6 @@ def build_state(engine: Engine, monitor: ControlMonitor, components: Mapping[str
             "actions": dict(engine.stats.actions),
             "malformed_events": engine.stats.malformed_events,
             "post_only_dropped": core.post_only_dropped,
+            "plugin_errors": core.plugin_faults,
         },
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mmframe.domain.fees import FeeType
 from mmframe.domain.grid import TickGrid
+from mmframe.domain.incentive import IncentiveTerms
 from mmframe.domain.money import ONE_DOLLAR, Price
 
 
@@ -14,6 +15,8 @@ class MarketInfo:
     """What the core knows about a market: ticker, status, open/close times, tick grid, fee type.
 
     ``payout`` is what one YES contract pays when it wins ($1 on Kalshi); YES ask = payout - NO bid.
+    ``incentive``: the market's Liquidity Incentive Program terms when the venue told them (None:
+    the score is estimated with `mmframe.domain.incentive.DEFAULT_TERMS`).
     """
 
     ticker: str
@@ -25,3 +28,4 @@ class MarketInfo:
     fee_multiplier_bps: int = 10_000
     event_ticker: str = ""
     payout: Price = ONE_DOLLAR
+    incentive: IncentiveTerms | None = None

@@ -19,6 +19,9 @@ class PipelineIssue:
     file: str
     line: int | None
     message: str
+    plugin_broken: bool = False
+    """The problem is an installed plugin that failed to load, not the file: `check` and `run`
+    exit 2 for it, as for any environment that cannot build the pipeline."""
 
     def __str__(self) -> str:
         if self.file == OVERRIDE_SOURCE:
@@ -37,3 +40,8 @@ class PipelineError(Exception):
 
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.errors)
+
+    @property
+    def plugin_broken(self) -> bool:
+        """Whether a plugin that failed to load is behind any of the problems."""
+        return any(issue.plugin_broken for issue in self.errors)

@@ -11,6 +11,7 @@ from typing import Any
 
 from mmframe.components import ComponentSpec, Kind
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE
+from mmframe.domain.plugin_policy import PluginErrorPolicy
 from mmframe.domain.reject_policy import RejectPolicy
 from mmframe.pipeline.coerce import SchemaCoercer, suggest
 from mmframe.pipeline.errors import OVERRIDE_SOURCE, PipelineError, PipelineIssue
@@ -66,7 +67,9 @@ def load_pipeline_text(
     file = str(path)
     env = os.environ if environ is None else environ
     root = parse_document(text, file)
+    expand_venue_shorthand(root)
     override_issues = apply_overrides(root, overrides)
+    expand_venue_shorthand(root)
     reporter = _Reporter(file)
     interpolate(root, env, reporter)
     top = SchemaCoercer(pipeline_schema()).check(root, reporter)
@@ -109,11 +112,13 @@ class _Reporter:
         self.file = file
         self.issues: list[PipelineIssue] = []
 
-    def __call__(self, node: Node, path: str, message: str) -> None:
+    def __call__(self, node: Node, path: str, message: str, *, plugin_broken: bool = False) -> None:
         if node.override is not None:
-            self.issues.append(PipelineIssue(OVERRIDE_SOURCE, None, f"{node.override}: {message}"))
+            self.issues.append(PipelineIssue(OVERRIDE_SOURCE, None, f"{node.override}: {message}", plugin_broken))
             return
-        self.issues.append(PipelineIssue(self.file, node.line, f"{path}: {message}" if path else message))
+        self.issues.append(
+            PipelineIssue(self.file, node.line, f"{path}: {message}" if path else message, plugin_broken)
+        )
 
 
 class _Components:
@@ -178,8 +183,8 @@ class _Components:
                 variables = ", ".join(f"${{{var}}}" for var in node.env_vars)
                 self.report(node, path, f"no {singular} is installed under the name given by {variables}; "
                                         f"installed {plural}: {', '.join(known) or 'none'}")
-            elif "broken" in str(exc):
-                self.report(node, path, f"{exc} (see mmframe plugins list)")
+            elif exc.plugin_broken:
+                self.report(node, path, f"{exc} (see mmframe plugins list)", plugin_broken=True)
             elif not known:
                 self.report(node, path, f"unknown {singular} '{name}': no {plural} are installed "
                                         "(see mmframe plugins list)")
@@ -264,6 +269,21 @@ def _child(node: Node, *keys: str) -> Node | None:
     return node
 
 
+def expand_venue_shorthand(root: Node) -> None:
+    """``venue: {paper: kalshi}`` means ``venue: {paper: {kalshi: {}}}``: a venue whose config names
+    the venue it wraps (the ``paper`` venue takes its market data from ``kalshi``). Done on the tree,
+    so overrides (``--set venue.paper.kalshi.rest_url=...``) and errors see the mapping form."""
+    if not isinstance(root.value, dict):
+        return
+    venue = root.value.get("venue")
+    if venue is None or not isinstance(venue.value, dict) or len(venue.value) != 1:
+        return
+    wrapped = next(iter(venue.value.values()))
+    if isinstance(wrapped.value, str) and wrapped.value.strip() and "${" not in wrapped.value:
+        inner = Node({}, wrapped.line, override=wrapped.override)
+        wrapped.value = {wrapped.value.strip(): inner}
+
+
 def _is_config(node: Node) -> bool:
     return isinstance(node.value, dict) or node.value == ""
 
@@ -317,6 +337,7 @@ def _runtime(raw: Mapping[str, Any]) -> RuntimeConfig:
         ),
         max_intent_age_ms=int(raw.get("max_intent_age_ms", defaults.max_intent_age_ms)),
         rejects=_reject_policy(raw.get("rejects") or {}),
+        plugin_errors=PluginErrorPolicy(raw.get("plugin_errors", defaults.plugin_errors)),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from mmframe.components import Kind
 from mmframe.domain.money import Count, Price
+from mmframe.domain.plugin_policy import PluginErrorPolicy
 from mmframe.domain.reject_policy import RejectPolicy
 
 
@@ -92,6 +93,8 @@ class RuntimeConfig:
     shutdown_timeout_seconds: float = 30.0
     max_intent_age_ms: int = 1000
     rejects: RejectPolicy = field(default_factory=RejectPolicy)
+    plugin_errors: PluginErrorPolicy = PluginErrorPolicy.QUARANTINE
+    """What a plugin exception while running does (`mmframe.runtime.plugin_faults`)."""
 
 
 @dataclass(frozen=True)

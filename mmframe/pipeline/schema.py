@@ -21,6 +21,9 @@ from mmframe.plugins import Registry, RegistryEntry
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 MAX_MARKETS = 10_000
+WRAPS_KEY = "x-wraps-venues"
+"""A venue config schema's list of the venues it may wrap by name: ``venue: {paper: kalshi}`` is then
+shorthand for ``{paper: {kalshi: {}}}`` (the loader expands it; editors accept both)."""
 """The most tickers a pipeline may list (one process quotes about 2,000 markets within its budget)."""
 FIRST_PARTY_PACKAGE = "mmframe"
 
@@ -63,11 +66,12 @@ _STATIC: dict[str, Any] = {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 64,
                  "description": "The pipeline's name (logs, sinks, client order ids)."},
         "venue": {
-            "description": "The venue by name (`sim`, `kalshi-demo`, `kalshi`) or `{name: {config}}`.",
+            "description": "The venue by name (`sim`, `kalshi-demo`, `kalshi`), `{name: {config}}`, or a venue "
+                           "wrapping another: `{paper: kalshi}`.",
             "oneOf": [
                 {"type": "string", "minLength": 1},
                 {"type": "object", "minProperties": 1, "maxProperties": 1,
-                 "additionalProperties": {"type": "object"}},
+                 "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "string", "minLength": 1}]}},
             ],
         },
         "markets": {
@@ -180,6 +184,14 @@ _STATIC: dict[str, Any] = {
                             "(it ends sooner on a fill or position report: the balance changed)."},
                     },
                 },
+                "plugin_errors": {
+                    "enum": ["quarantine", "stop"],
+                    "default": "quarantine",
+                    "description": "A plugin (strategy, risk rule, feed) that raises while running: quarantine "
+                    "the market it failed on (its orders pulled, an alert; the others keep quoting) or stop the "
+                    "daemon. Either way the log names the plugin and the file:line. A sink that raises is "
+                    "logged and the run goes on.",
+                },
                 "max_intent_age_ms": {
                     "type": "integer",
                     "minimum": 1,
@@ -239,11 +251,15 @@ def full_schema(registry: Registry) -> dict[str, Any]:
         defs[def_name] = {"description": generic["description"], "oneOf": branches}
     venues = [e for e in registry.entries(Kind.VENUE) if e.spec is not None]
     if venues:
-        venue_props = {}
+        venue_props: dict[str, Any] = {}
         for entry in venues:
+            assert entry.spec is not None
             key = _def_name(Kind.VENUE, entry.name)
             defs[key] = _folded_config(entry)
             venue_props[entry.name] = {"$ref": f"#/$defs/{key}"}
+            wraps = entry.spec.config_schema.get(WRAPS_KEY)
+            if wraps:  # `venue: {paper: kalshi}`, shorthand for `{paper: {kalshi: {}}}`
+                venue_props[entry.name] = {"anyOf": [{"enum": list(wraps)}, {"$ref": f"#/$defs/{key}"}]}
         schema["properties"]["venue"]["oneOf"] = [
             {"enum": [e.name for e in venues]},
             {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,

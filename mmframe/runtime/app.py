@@ -58,6 +58,8 @@ def build_engine(
         policy=ReconcilePolicy(price_tolerance=runtime.price_tolerance, size_tolerance=runtime.size_tolerance),
         client_order_prefix=client_order_prefix(pipeline.name),
         reject_policy=runtime.rejects,
+        strategy_name=pipeline.strategy.name,
+        plugin_errors=runtime.plugin_errors,
     )
     parts = EngineParts(
         venue=venue,
@@ -66,6 +68,7 @@ def build_engine(
         sinks=sinks,
         core=core,
         markets=builder.ctx.markets,
+        feed_names=(None, *(ref.name for ref in pipeline.feeds)),
         foreign_orders=str(
             getattr(runtime, "foreign_orders", None) or getattr(venue, "foreign_orders", None) or "cancel"
         ),

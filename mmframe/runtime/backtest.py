@@ -41,6 +41,7 @@ from mmframe.domain.events import (
     RunStopped,
 )
 from mmframe.domain.money import COUNT_SCALE, PRICE_SCALE, Count, Price
+from mmframe.domain.plugin_policy import PluginErrorPolicy
 from mmframe.domain.quote import Quote
 from mmframe.domain.reconciler import ReconcilePolicy
 from mmframe.domain.trading import TradingState
@@ -339,6 +340,9 @@ class _Run:
             client_order_prefix=f"{parts.prefix}{seed}-",
             # A fill model with no book to cross (the AS paper's) turns the post-only step off.
             post_only_guard=bool(getattr(parts.executor, "post_only_guard", True)),
+            # A plugin that raises in a backtest fails it, named: a quarantined market would only
+            # make the results quietly wrong.
+            plugin_errors=PluginErrorPolicy.STOP,
         )
         for ticker in parts.markets:
             self.core.market(ticker)
@@ -396,9 +400,7 @@ class _Run:
                 if self.recorded is not None:
                     self.recorded.append(OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions)))
                 if core.rules:
-                    submitted = OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions))
-                    for named in core.rules:
-                        named.rule.observe(submitted)
+                    core.observe(OrderActionsSubmitted(ts_ns=now_ns, actions=tuple(actions)))
                 self.apply_all(self.executor.execute(actions, now_ns))
         self.recorder.settle()
 

@@ -31,6 +31,7 @@ from mmframe.components import (
     Strategy,
     Venue,
     venue_payout,
+    venue_run_mode,
 )
 from mmframe.pipeline.errors import PipelineIssue
 from mmframe.pipeline.model import ComponentRef, Pipeline
@@ -128,6 +129,7 @@ def pipeline_context(
         credentials=credentials,
         market_selection=pipeline.markets,
         backtest=backtest,
+        run_mode="backtest" if backtest else "live",
     )
 
 
@@ -159,6 +161,7 @@ class ComponentBuilder:
         venue: Venue = self.build(ref, f"venue.{ref.name}" if ref.lines else "venue")
         self.ctx.venue = venue
         self.ctx.payout = venue_payout(venue)
+        self.ctx.run_mode = "backtest" if self.ctx.backtest else venue_run_mode(venue)
         self._venue = venue
         return venue
 

@@ -58,6 +58,7 @@ from mmframe.domain.quote import BookSide
 from mmframe.domain.trading import GateState, TradingState
 from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate
+from mmframe.runtime.plugin_faults import PluginFault
 from mmframe.runtime.quoting import QuotingCore
 from mmframe.runtime.scheduler import IntentScheduler
 from mmframe.runtime.sinks import SinkRunner
@@ -114,6 +115,9 @@ class EngineParts:
     configured: Mapping[str, Built[Strategy | RiskRule]] = field(default_factory=dict)
     """The components ``/params`` may change, by target (``strategy``, each risk rule's name), with
     the declaration and the config each runs with now."""
+    feed_names: Sequence[str | None] = ()
+    """Per feed, the name it has in the pipeline's ``feeds:``; None (or missing) for the venue's own
+    feed, whose failure stops the run (a plugin feed's is a plugin fault, `_run_plugin_feed`)."""
 
 
 class _Context:
@@ -140,6 +144,21 @@ class _Context:
 
     def publish(self, event: Event) -> None:
         self._engine.publish(event)
+
+
+class _FeedTap(_Context):
+    """A plugin feed's context: remembers the markets it published for (the ones a failure of the
+    feed pulls)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.published: dict[str, None] = {}
+
+    def publish(self, event: Event) -> None:
+        ticker = getattr(event, "ticker", None)
+        if ticker is not None and ticker not in self.published:
+            self.published[ticker] = None
+        super().publish(event)
 
 
 class Engine:
@@ -235,6 +254,9 @@ class Engine:
             return
         try:
             fresh = self.core.apply(event)
+        except PluginFault as exc:  # runtime.plugin_errors: stop
+            self._plugin_stop(exc)
+            return
         except Exception as exc:
             self.stats.malformed_events += 1
             log.error("could not apply %s for %s: %s", event.kind, getattr(event, "ticker", "-"), exc)
@@ -255,6 +277,12 @@ class Engine:
                 self._wake.set()
         if isinstance(event, OrderFilled | OrderRejected):
             self._log_outcome(event)  # after the requote: a log line is not on the path to the venue
+
+    def _plugin_stop(self, exc: PluginFault) -> None:
+        """A plugin raised under ``runtime.plugin_errors: stop``: a clean stop naming it."""
+        if self.error is None:
+            self.error = _one_line(exc)
+        self.request_stop(self.error)
 
     def _inline_due(self, ticker: str) -> bool:
         """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the
@@ -489,8 +517,13 @@ class Engine:
                     self.error = f"control plane failed to start: {_one_line(exc)}"
                     log.error("%s", self.error)
                     self.request_stop(self.error)
-            for feed in parts.feeds:
-                tg.start_soon(self._guard, feed.run, self._ctx, f"feed {type(feed).__name__}")
+            names = list(parts.feed_names)
+            for index, feed in enumerate(parts.feeds):
+                name = names[index] if index < len(names) else None
+                if name is None:
+                    tg.start_soon(self._guard, feed.run, self._ctx, f"feed {type(feed).__name__}")
+                else:
+                    tg.start_soon(self._guard, self._run_plugin_feed, feed, name, f"feed {name}")
             tg.start_soon(self._guard, self._quote_loop, "quoting")
             tg.start_soon(self._guard, self._housekeeping_loop, "housekeeping")
             tg.start_soon(self._guard, self._status_loop, "status")
@@ -603,6 +636,29 @@ class Engine:
             log.error("%s", self.error, exc_info=log.isEnabledFor(logging.DEBUG))
             self.request_stop(self.error)
 
+    async def _run_plugin_feed(self, feed: Any, name: str) -> None:
+        """Run a pipeline feed; when it raises, it is a plugin fault of the markets it published for
+        (all the pipeline's when none yet), and it is started again after a backoff (doubling, at
+        most the quarantine cool-down) so their data is fresh when the quarantine ends."""
+        delay = 1.0
+        longest = max(1.0, self.core.rejects.policy.cooldown_ns / NANOS_PER_SECOND / 2)
+        while True:
+            tap = _FeedTap(self)
+            try:
+                await feed.run(tap)
+                return
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as exc:
+                try:
+                    self.core.plugin_failed("feed", name, "run()", exc, feed, tuple(tap.published) or self.markets)
+                except PluginFault as fault:
+                    self._plugin_stop(fault)
+                    return
+                self._wake.set()
+            await anyio.sleep(delay)
+            delay = min(delay * 2, longest)
+
     async def _stop_after(self, duration: float) -> None:
         await anyio.sleep(duration)
         self.request_stop(f"duration {duration:g}s elapsed")
@@ -703,8 +759,7 @@ class Engine:
             counts[action.type.value] += 1
         submitted = OrderActionsSubmitted(ts_ns=self.clock.now_ns(), actions=tuple(actions))
         self._emit(submitted)
-        for named in self.core.rules:
-            named.rule.observe(submitted)
+        self.core.observe(submitted)
 
     async def _audit_loop(self) -> None:
         """Every ``audit_seconds``, compare the venue's resting orders with the tracker's live ones.
@@ -901,6 +956,8 @@ class Engine:
             log.warning("%d fill(s) made while no run was up: booked and journaled", self.stats.fills - booked)
         self._close_journaled_orders(carried, snapshot)
         self._avg_prices = dict(snapshot.avg_prices)
+        if getattr(self.parts.executor, "local_account", False):
+            return  # a simulated account (paper): the journal's books are the account, nothing to check
         self._drift = self._differences(venue, wanted)
         if self._drift and not isinstance(self.parts.executor, PositionReader):
             self._carry_differences(self._drift)  # nothing to read the venue again with: as it stands

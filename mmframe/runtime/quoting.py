@@ -36,6 +36,8 @@ from mmframe.domain.events import (
     TradingPaused,
     TradingResumed,
 )
+from mmframe.domain.incentive import DEFAULT_TERMS as DEFAULT_INCENTIVE_TERMS
+from mmframe.domain.incentive import incentive_score
 from mmframe.domain.ledger import Ledger
 from mmframe.domain.market import MarketInfo
 from mmframe.domain.money import format_price
@@ -48,6 +50,7 @@ from mmframe.domain.trading import GateState, TradingState
 from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate
 from mmframe.runtime.market_state import MarketState
+from mmframe.runtime.plugin_faults import PluginErrorPolicy, PluginFault, describe_fault
 from mmframe.runtime.portfolio import Portfolio
 from mmframe.runtime.rejects import RejectGuard
 
@@ -79,8 +82,15 @@ class QuotingCore:
         monotonic_ns: Callable[[], int] | None = None,
         reject_policy: RejectPolicy | None = None,
         post_only_guard: bool = True,
+        strategy_name: str | None = None,
+        plugin_errors: PluginErrorPolicy = PluginErrorPolicy.QUARANTINE,
     ) -> None:
         self.strategy = strategy
+        self.strategy_name = strategy_name or type(strategy).__name__
+        self.plugin_errors = PluginErrorPolicy(plugin_errors)
+        """What a plugin exception does (`mmframe.runtime.plugin_faults`)."""
+        self.plugin_faults = 0
+        """Plugin exceptions caught so far."""
         self.rules = list(rules)
         self.policy = policy or ReconcilePolicy()
         self.ledger = Ledger()
@@ -147,6 +157,19 @@ class QuotingCore:
             state = MarketState(ticker, position, self._now, self.tracker.working, info)
             self.markets[ticker] = state
         return state
+
+    def incentive_scores(self) -> dict[str, int]:
+        """Per quoted market, the estimated Liquidity Incentive Program score of our resting orders
+        now (count units weighted by the distance multiplier; `mmframe.domain.incentive`)."""
+        scores = {}
+        for ticker in sorted(self._quoted):
+            state = self.markets.get(ticker)
+            if state is None:
+                continue
+            info = state.info
+            terms = info.incentive if info is not None and info.incentive is not None else DEFAULT_INCENTIVE_TERMS
+            scores[ticker] = incentive_score(state.book, state.working_orders, terms)
+        return scores
 
     def is_quoted(self, ticker: str) -> bool:
         """Whether the strategy quotes ``ticker`` (else its working orders are only cancelled)."""
@@ -218,12 +241,41 @@ class QuotingCore:
             self._apply_market_event(event)
             if isinstance(event, PositionReported):
                 self.rejects.observe(event)
-        for named in self.rules:
-            named.rule.observe(event)
+        self.observe(event)
         ticker = getattr(event, "ticker", None)
         if ticker is not None and ticker in self.markets:
             self.mark_dirty(ticker)
         return True
+
+    def observe(self, event: Event) -> None:
+        """Show ``event`` to every risk rule; a rule that raises is a plugin fault (of the event's
+        market, or of every market when the event has none)."""
+        for named in self.rules:
+            try:
+                named.rule.observe(event)
+            except Exception as exc:
+                self.plugin_failed("risk rule", named.name, "observe()", exc, named.rule, _tickers_of(event))
+
+    def plugin_failed(
+        self, kind: str, name: str, call: str, exc: Exception, component: object, tickers: Sequence[str] | None
+    ) -> None:
+        """A plugin raised: name it and where in the log, then quarantine ``tickers`` (None: halt
+        every market) or, under ``plugin_errors: stop``, raise `PluginFault` to stop the run."""
+        self.plugin_faults += 1
+        what = describe_fault(kind, name, call, exc, component)
+        scope = ", ".join(tickers) if tickers else "every market"
+        # Keyed by the failing call and its markets: a rule that fails on every event logs one
+        # line per 10 s (with a count), not one per event.
+        self._repeats.log(("plugin", kind, name, call, scope), "plugin error (%s): %s", scope, what,
+                          level=logging.ERROR)
+        if self.plugin_errors is PluginErrorPolicy.STOP:
+            raise PluginFault(f"plugin error: {what}") from exc
+        if not tickers:
+            self.halt(f"plugin error: {what}")
+            return
+        for ticker in tickers:
+            for event in self.rejects.quarantine(ticker, f"plugin error: {what}", self._now()):
+                self._quarantined(event)
 
     def _quarantined(self, event: Event) -> None:
         self._emit(event)
@@ -272,7 +324,10 @@ class QuotingCore:
             # as the venue does, through the order's fee rounding (API.md §9).
             self.ledger.book(event.ticker, event.side, event.price, event.count, event.fee,
                              event.order_id or event.client_order_id or None)
-            self.strategy.on_fill(event, state)
+            try:
+                self.strategy.on_fill(event, state)
+            except Exception as exc:  # the fill is booked; the strategy's own state is suspect
+                self.plugin_failed("strategy", self.strategy_name, "on_fill()", exc, self.strategy, (event.ticker,))
         return True
 
     # --- quoting --------------------------------------------------------------------------------
@@ -321,9 +376,18 @@ class QuotingCore:
             state.dirty_since_ns = None
 
     def _checked_quote(self, state: MarketState) -> Quote:
-        quote: Quote = self._post_only(self.strategy.quote(state), state)
+        try:
+            raw: Quote = self.strategy.quote(state)
+        except Exception as exc:
+            self.plugin_failed("strategy", self.strategy_name, "quote()", exc, self.strategy, (state.ticker,))
+            return Quote.empty(state.ticker)
+        quote = self._post_only(raw, state)
         for named in self.rules:
-            verdict: Verdict = named.rule.check(quote, state, self.portfolio)
+            try:
+                verdict: Verdict = named.rule.check(quote, state, self.portfolio)
+            except Exception as exc:
+                self.plugin_failed("risk rule", named.name, "check()", exc, named.rule, (state.ticker,))
+                return Quote.empty(state.ticker)
             kind = verdict.kind
             if kind is VerdictKind.PASS:
                 continue
@@ -446,6 +510,17 @@ class QuotingCore:
             else:
                 raise KeyError(target)
         self.mark_all_dirty()
+
+
+def _tickers_of(event: Event) -> tuple[str, ...] | None:
+    """The markets ``event`` is about (an actions batch: each action's), or None for none."""
+    ticker = getattr(event, "ticker", None)
+    if isinstance(ticker, str):
+        return (ticker,)
+    actions = getattr(event, "actions", None)
+    if actions:
+        return tuple(dict.fromkeys(a.ticker for a in actions))
+    return None
 
 
 def _dollars(price: int | None) -> str:

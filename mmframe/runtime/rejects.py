@@ -148,6 +148,20 @@ class RejectGuard:
         )
         return [MarketQuarantined(ts_ns=event.ts_ns, ticker=ticker, reason=reason, until_ns=until)]
 
+    def quarantine(self, ticker: str, reason: str, ts_ns: int) -> list[Event]:
+        """Quarantine ``ticker`` for the cool-down for a cause other than rejects (a plugin that
+        raised on it); the `MarketQuarantined` to publish, none if it already is."""
+        if ticker in self.quarantined:
+            return []
+        until = self._now() + self.policy.cooldown_ns
+        self.quarantined[ticker] = until
+        self.quarantines += 1
+        log.error(
+            "QUARANTINE %s: %s; its orders are pulled until POST /resume or %ds pass",
+            ticker, reason, self.policy.cooldown_ns // _S,
+        )
+        return [MarketQuarantined(ts_ns=ts_ns, ticker=ticker, reason=reason, until_ns=until)]
+
     def backoff_ns(self, streak: int) -> int:
         """The jittered backoff after the ``streak``-th consecutive reject: the full delay
         ``min(max_backoff, backoff * 2^(streak-1))`` cut to a uniform draw in [1/2, 1] of it."""

@@ -10,6 +10,7 @@ import anyio
 
 from mmframe.components import Sink
 from mmframe.domain.events import Event
+from mmframe.runtime.plugin_faults import describe_fault
 
 log = logging.getLogger("mmframe.sinks")
 
@@ -72,11 +73,12 @@ class SinkRunner:
         try:
             await self.sink.write(batch)
             self.written += len(batch)
-        except Exception as exc:
+        except Exception as exc:  # a report must not take trading down: named, located, counted
             self.errors += 1
             if self.errors == 1 or self.errors % 100 == 0:
                 log.error(
-                    "sink %s failed (%d errors): %s: %s", self.name, self.errors, type(exc).__name__, exc
+                    "plugin error: %s (%d failed batch(es) so far; the run goes on)",
+                    describe_fault("sink", self.name, "write()", exc, self.sink), self.errors,
                 )
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ The package is exactly what a third party would write: a pyproject.toml with an 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
@@ -22,16 +23,16 @@ _SUFFIX = {Kind.STRATEGY: "Strategy", Kind.RISK: "Rule", Kind.SINK: "Sink", Kind
            Kind.EXECUTOR: "Executor"}
 _SUMMARY = {
     Kind.STRATEGY: "Quotes one level each side, a fixed width around the book's mid.",
-    Kind.RISK: "Clips every quoted level to a maximum order size.",
+    Kind.RISK: "Blocks quoting a market while its book is wider than a maximum spread.",
     Kind.SINK: "Counts events by type, and optionally prints each one.",
     Kind.FEED: "Publishes a fixed fair value on a timer (or nothing until cancelled).",
     Kind.EXECUTOR: "Records every order action and acknowledges it without trading.",
 }
-_EXAMPLE: dict[Kind, dict[str, object]] = {
-    Kind.STRATEGY: {"width": "0.04", "size": 1},
-    Kind.RISK: {"max_size": 5},
+_EXAMPLE: dict[Kind, dict[str, object]] = {  # typed as the pipeline file types them: numbers, not strings
+    Kind.STRATEGY: {"width": Decimal("0.04"), "size": 1},
+    Kind.RISK: {"max_book_spread": Decimal("0.10")},
     Kind.SINK: {"echo": False},
-    Kind.FEED: {"fair_value": "0.5", "interval_seconds": 5},
+    Kind.FEED: {"fair_value": Decimal("0.5"), "interval_seconds": 5},
     Kind.EXECUTOR: {},
 }
 

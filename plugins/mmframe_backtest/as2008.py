@@ -35,11 +35,12 @@ from mmframe.api import (
     MarketInfoReceived,
     OrderAction,
     Price,
+    SimulatedOrders,
     TickGrid,
     dollars_to_price,
     resolve_config,
 )
-from mmframe_backtest._orders import SimulatedOrders
+from mmframe_backtest._orders import BacktestOnly
 
 DEFAULT_TICKER = "AS2008"
 DEFAULT_START_NS = 1_700_000_000 * NANOS_PER_SECOND
@@ -152,7 +153,7 @@ class As2008MidpriceFeed:
         raise RuntimeError("as2008-midprice is a backtest feed: run this pipeline with `mmframe backtest`")
 
 
-class As2008FillsExecutor(SimulatedOrders):
+class As2008FillsExecutor(SimulatedOrders, BacktestOnly):
     """The paper's fills as a `SimulatedExecutor` (see the module docstring)."""
 
     post_only_guard = False

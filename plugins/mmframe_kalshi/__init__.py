@@ -19,6 +19,9 @@ Modules, one job each:
   it keeps no order state (the runtime's tracker does)
 
 - `venue` — the ``sim``, ``kalshi-demo`` and ``kalshi`` venues over one session
+- `paper` — the ``paper`` venue: a read-only session's market data, our orders filled locally by
+  `mmframe.api.QueueFillModel` (the backtests' fill model); `readonly` is the transport that makes
+  the session unable to write
 - `selection` — market selection (series, events, glob patterns, filters)
 - `doctor`, `record` — the ``mmframe doctor`` and ``mmframe record`` commands
 
@@ -39,10 +42,11 @@ MMFRAME_API = ">=1.0,<2"
 
 @hookimpl
 def register_venues(register: Any) -> None:
-    """The ``sim``, ``kalshi-demo`` and ``kalshi`` venues."""
+    """The ``sim``, ``kalshi-demo`` and ``kalshi`` venues, and ``paper`` (live data, local fills)."""
+    from mmframe_kalshi.paper import PAPER_SPEC
     from mmframe_kalshi.venue import VENUE_SPECS
 
-    for spec in VENUE_SPECS:
+    for spec in (*VENUE_SPECS, PAPER_SPEC):
         register(spec)
 
 

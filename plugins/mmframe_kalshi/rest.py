@@ -78,6 +78,7 @@ from mmframe_kalshi.models import (
     read_items,
     req,
 )
+from mmframe_kalshi.readonly import ReadOnlyTransport
 from mmframe_kalshi.transport import FastPathTransport, HttpxTransport, WireRequest
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,7 @@ class KalshiRestClient:
         fast_max_idle_s: float = DEFAULT_MAX_IDLE_S,
         subaccount: int = 0,
         unix_socket: str | None = None,
+        read_only: bool = False,
     ) -> None:
         if not 0 <= subaccount <= MAX_SUBACCOUNT:
             raise ValueError(f"subaccount must be 0 (primary) to {MAX_SUBACCOUNT}, got {subaccount}")
@@ -235,11 +237,19 @@ class KalshiRestClient:
         self._rng = rng or random.Random()
         timeout = timeout or httpx.Timeout(10.0, connect=3.0, pool=5.0)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # A Unix socket: the simulator inside this process under simulated time.
+        inner = httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits) if unix_socket else None
+        self.read_only: ReadOnlyTransport | None = None
+        """With ``read_only``: the transport refusing every write (paper trading), else None."""
+        if read_only:
+            if presigner is not None:
+                raise ValueError("a read-only client signs nothing ahead (no pre-signer)")
+            fast_order_path = False
+            self.read_only = ReadOnlyTransport(inner or httpx.AsyncHTTPTransport(limits=limits))
         self._http = httpx.AsyncClient(
             timeout=timeout,
             limits=limits,
-            # A Unix socket: the simulator inside this process under simulated time.
-            transport=httpx.AsyncHTTPTransport(uds=unix_socket, limits=limits) if unix_socket else None,
+            transport=self.read_only or inner,
         )
         self.http_transport = HttpxTransport(self._http, self.rest_url)
         """Every request the fast path does not write (`transport`: the two put the same bytes on the wire)."""

@@ -74,7 +74,13 @@ class KalshiSession:
         subaccount: int = 0,
         use_yes_price: bool = True,
         unix_socket: str | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``read_only``: the session can never write to the venue (paper trading): its REST client's
+        only transport refuses every method but GET (`readonly`), nothing is pre-signed and there is
+        no fast order path."""
+        if read_only:
+            presign = fast_order_path = False
         self.clock = clock
         self.credentials = credentials
         self.signer = RequestSigner(credentials, clock)
@@ -101,6 +107,7 @@ class KalshiSession:
             fast_order_path=fast_order_path,
             subaccount=subaccount,
             unix_socket=unix_socket,
+            read_only=read_only,
         )
         self.subaccount = subaccount
         self.ws = KalshiWebSocket(

@@ -52,6 +52,7 @@ from mmframe_kalshi.executor import KalshiExecutor
 from mmframe_kalshi.feed import KalshiFeed
 from mmframe_kalshi.keywatch import KeyRejectedError
 from mmframe_kalshi.limiter import DEFAULT_COST as DEFAULT_WRITE_COST
+from mmframe_kalshi.models import Orderbook
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
@@ -424,7 +425,8 @@ class _VenueBudget:
 class _Connection:
     session: KalshiSession
     feed: KalshiFeed
-    executor: KalshiExecutor
+    executor: Any
+    """A `KalshiExecutor`, or the paper venue's local one (`mmframe_kalshi.paper`)."""
 
 
 # --- the venue --------------------------------------------------------------------------------
@@ -432,6 +434,11 @@ class _Connection:
 
 class KalshiVenue:
     """Implements `mmframe.api.Venue` for Kalshi and Kalshi-protocol endpoints (the simulator)."""
+
+    label: str | None = None
+    """How messages name the venue (default: its name; the paper venue says ``paper (kalshi)``)."""
+    config_prefix: str = ""
+    """Where this venue's keys sit under ``venue.<name>`` (the paper venue's: ``kalshi.``), for errors."""
 
     def __init__(self, name: str, config: Mapping[str, Any], ctx: ComponentContext) -> None:
         self.name = name
@@ -467,7 +474,8 @@ class KalshiVenue:
             return load_credentials(key_id=key_id, private_key_path=self.ctx.path(path) if path else None)
         except CredentialsError as exc:
             field = "key_id" if "key id" in str(exc) else "private_key_path"
-            raise CredentialsConfigError(f"venue {self.name}: {exc}", field=field) from None
+            raise CredentialsConfigError(f"venue {self.label or self.name}: {exc}",
+                                         field=self.config_prefix + field) from None
 
     @classmethod
     def factory(cls, name: str) -> Any:
@@ -496,16 +504,7 @@ class KalshiVenue:
                 await self._start_simulator()
             assert self._credentials is not None
             session = self.new_session()
-            opts = self.options
-            executor = KalshiExecutor(
-                session,
-                contracts_limit=opts.contracts_limit,
-                max_batch=opts.max_batch,
-                fill_lookback_s=opts.fill_lookback_s,
-                self_trade_prevention=opts.self_trade_prevention,
-                cancel_order_on_pause=opts.cancel_order_on_pause,
-            )
-            self._conn = _Connection(session, KalshiFeed(session), executor)
+            self._conn = _Connection(session, KalshiFeed(session), self._build_executor(session))
             try:
                 await session.open()
                 await session.wait_connected(_CONNECT_TIMEOUT_S)
@@ -518,6 +517,18 @@ class KalshiVenue:
         except BaseException:
             await self.close()
             raise
+
+    def _build_executor(self, session: KalshiSession) -> Any:
+        """The executor this venue's connection writes through (the paper venue's writes nowhere)."""
+        opts = self.options
+        return KalshiExecutor(
+            session,
+            contracts_limit=opts.contracts_limit,
+            max_batch=opts.max_batch,
+            fill_lookback_s=opts.fill_lookback_s,
+            self_trade_prevention=opts.self_trade_prevention,
+            cancel_order_on_pause=opts.cancel_order_on_pause,
+        )
 
     def new_session(self) -> KalshiSession:
         """A session with this venue's URLs and key, not opened (``mmframe doctor``); not for ``sim``,
@@ -575,6 +586,11 @@ class KalshiVenue:
         await self._stop_simulator()
 
     # --- markets --------------------------------------------------------------------------------
+
+    async def get_orderbook(self, ticker: str) -> Orderbook:
+        """Any market's REST order book through the open session (its limiter and signing): the
+        ``fair-value`` feed's ``market`` source reads other markets' mids with it."""
+        return await self.require_open().session.rest.get_orderbook(ticker)
 
     async def _resolve_markets(self, session: KalshiSession) -> None:
         selection = self.ctx.market_selection

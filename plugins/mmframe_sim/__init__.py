@@ -74,8 +74,10 @@ def register_commands(cli: click.Group) -> None:
                   help="Rate-limit tier of the key.")
     @click.option("--balance", default=None, callback=_dollars,
                   help="Starting balance in dollars, e.g. 1000.00 (default: the scenario's).")
+    @click.option("--read-only", is_flag=True,
+                  help="Make the key read-only: its writes are answered 403 (a paper-trading key).")
     def serve(host: str, port: int, scenario: str | None, seed: int | None, key_out: pathlib.Path,
-              public_key: pathlib.Path | None, tier: str, balance: int | None) -> None:
+              public_key: pathlib.Path | None, tier: str, balance: int | None, read_only: bool) -> None:
         """Run the simulator until Ctrl-C; prints one line: key_id=<id> rest=<url> ws=<url>."""
         import anyio
 
@@ -88,7 +90,7 @@ def register_commands(cli: click.Group) -> None:
         async def main() -> None:
             await serve_forever(
                 host=host, port=port, scenario=scenario, seed=seed, key_out=key_out, public_key=public_key,
-                tier=tier, balance=balance, echo=echo,
+                tier=tier, balance=balance, echo=echo, read_only=read_only,
             )
 
         try:

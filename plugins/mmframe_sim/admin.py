@@ -16,7 +16,8 @@ interactive faults behave the same.
     GET  /_sim/orders?user_id=U  every order of account U, any status, with ``created_ns``
     GET  /_sim/requests?user_id=U&since_ns=T   the write log: signed writes that reached the exchange
     POST /_sim/time              {"freeze": true} | {"resume": true} | {"advance_seconds": 3.5}
-    POST /_sim/accounts          {"balance": "1000.00", "tier": "prime"} -> key_id + private_key_pem
+    POST /_sim/accounts          {"balance": "1000.00", "tier": "prime", "read_only": false}
+                                 -> key_id + private_key_pem (a read-only key's writes get 403)
     POST /_sim/markets/{ticker}/{close|determine|settle|deactivate|activate} {"result": "yes"}
 """
 
@@ -369,6 +370,10 @@ async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[in
             raise AdminError(f"balance: {exc}") from None
     if "tier" in body:
         kwargs["tier"] = str(body["tier"])
+    if "read_only" in body:
+        if not isinstance(body["read_only"], bool):
+            raise AdminError("read_only: expected true or false")
+        kwargs["read_only"] = body["read_only"]
     if body.get("public_key_pem"):
         key_id = sim.register_key(str(body["public_key_pem"]), **kwargs)
         return 201, {"key_id": key_id, "user_id": sim.keys.get(key_id).account_id}  # type: ignore[union-attr]

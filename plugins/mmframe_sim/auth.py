@@ -122,9 +122,11 @@ class KeyRegistry:
     def __init__(self) -> None:
         self._keys: dict[str, ApiKey] = {}
 
-    def register(self, public_key_pem: bytes | str, *, account_id: str, tier: str, key_id: str | None = None) -> ApiKey:
-        """Register a public key for ``account_id``; returns the new key (a fresh UUID id unless given)."""
-        key = ApiKey(key_id or str(uuid.uuid4()), load_public_key(public_key_pem), account_id, tier)
+    def register(self, public_key_pem: bytes | str, *, account_id: str, tier: str, key_id: str | None = None,
+                 scopes: frozenset[str] = frozenset({"read", "write"})) -> ApiKey:
+        """Register a public key for ``account_id``; returns the new key (a fresh UUID id unless given).
+        ``scopes``: ``{"read"}`` makes a read-only key (writes answered 403)."""
+        key = ApiKey(key_id or str(uuid.uuid4()), load_public_key(public_key_pem), account_id, tier, frozenset(scopes))
         self._keys[key.key_id] = key
         return key
 

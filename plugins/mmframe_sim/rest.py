@@ -79,6 +79,10 @@ def _bad_request(details: str) -> ExchangeError:
     return ExchangeError(400, "bad_request", "bad request", details)
 
 
+def _permission_denied() -> dict[str, Any]:
+    return {"error": {"code": "permission_denied", "message": "this API key is read-only", "service": "exchange"}}
+
+
 def _internal_error() -> dict[str, Any]:
     return {"error": {"code": "internal_server_error", "message": "internal server error", "service": "exchange"}}
 
@@ -134,6 +138,9 @@ class KalshiEndpoint:
                 items = len(listed)
         if self.is_write:
             send = sim.write_log.record(key.account_id, self.method, self.route, items, send)
+            if "write" not in key.scopes:  # a read-only key: refused, but it reached the venue (logged)
+                await _respond(send, 403, orjson.dumps(_permission_denied()))
+                return
         if not sim.limiter.try_acquire(key.key_id, key.tier, self.cost, items) or faults.take_429():
             await _respond(send, 429, TOO_MANY_REQUESTS)
             return

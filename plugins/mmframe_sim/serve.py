@@ -72,16 +72,17 @@ class RunningSimulator:
         return self.server.exchange
 
     def create_api_key(
-        self, balance: int | None = None, *, tier: str | None = None, account_id: str | None = None
+        self, balance: int | None = None, *, tier: str | None = None, account_id: str | None = None,
+        read_only: bool = False,
     ) -> tuple[str, bytes]:
         """A funded account (``balance`` in price units; default the scenario's starting balance) with a
-        fresh RSA-2048 key: ``(key_id, private key PEM)``."""
-        return self.server.create_api_key(balance=balance, tier=tier, account_id=account_id)
+        fresh RSA-2048 key: ``(key_id, private key PEM)``; ``read_only``: its writes get 403."""
+        return self.server.create_api_key(balance=balance, tier=tier, account_id=account_id, read_only=read_only)
 
     def register_public_key(self, public_key_pem: bytes | str, balance: int | None = None,
-                            *, tier: str | None = None) -> str:
+                            *, tier: str | None = None, read_only: bool = False) -> str:
         """Register a caller's public key (RSA or Ed25519) for a new funded account; returns its key id."""
-        return self.server.register_key(public_key_pem, balance=balance, tier=tier)
+        return self.server.register_key(public_key_pem, balance=balance, tier=tier, read_only=read_only)
 
 
 def load_exchange(scenario: ScenarioArg, clock: Clock, seed: int | None) -> tuple[Exchange, list[FaultStep], int]:
@@ -246,13 +247,14 @@ def write_private_key(path: pathlib.Path, pem: bytes) -> None:
 async def serve_forever(
     *, host: str, port: int, scenario: ScenarioArg, seed: int | None, key_out: pathlib.Path,
     public_key: pathlib.Path | None, tier: str, balance: int | None, echo: Callable[[str], None],
+    read_only: bool = False,
 ) -> None:
     """The body of ``mmframe sim serve``: start, register the key, print the line, run until a signal."""
     async with start_simulator(scenario, seed, host=host, port=port, default_tier=tier) as sim:
         if public_key is not None:
-            key_id = sim.register_public_key(public_key.read_bytes(), balance)
+            key_id = sim.register_public_key(public_key.read_bytes(), balance, read_only=read_only)
         else:
-            key_id, pem = sim.create_api_key(balance)
+            key_id, pem = sim.create_api_key(balance, read_only=read_only)
             write_private_key(key_out, pem)
         echo(f"key_id={key_id} rest={sim.rest_url} ws={sim.ws_url}")
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

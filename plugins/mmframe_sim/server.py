@@ -132,10 +132,11 @@ class SimServer:
 
     def register_key(
         self, public_key_pem: bytes | str, *, account_id: str | None = None, balance: int | None = None,
-        tier: str | None = None, key_id: str | None = None,
+        tier: str | None = None, key_id: str | None = None, read_only: bool = False,
     ) -> str:
         """Register a public key for an account (a new one funded with ``balance`` price units unless
-        ``account_id`` names an existing one); returns the key id."""
+        ``account_id`` names an existing one); returns the key id. ``read_only``: a key whose writes
+        are refused (403), like a Kalshi key created without the write scope."""
         from mmframe_sim.auth import new_account_id
 
         tier = tier or self.default_tier
@@ -146,13 +147,16 @@ class SimServer:
         if not self.exchange.has_account(account_id):
             self.exchange.open_account(account_id, balance=self.default_balance if balance is None else balance)
             self.accounts.append(account_id)
-        return self.keys.register(public_key_pem, account_id=account_id, tier=tier, key_id=key_id).key_id
+        scopes = frozenset({"read"}) if read_only else frozenset({"read", "write"})
+        return self.keys.register(public_key_pem, account_id=account_id, tier=tier, key_id=key_id,
+                                  scopes=scopes).key_id
 
     def create_api_key(self, *, balance: int | None = None, tier: str | None = None,
-                       account_id: str | None = None) -> tuple[str, bytes]:
+                       account_id: str | None = None, read_only: bool = False) -> tuple[str, bytes]:
         """A new account (or ``account_id``) with a fresh RSA-2048 key: ``(key_id, private key PEM)``."""
         private_pem, public_pem = generate_rsa_key_pair()
-        return self.register_key(public_pem, balance=balance, tier=tier, account_id=account_id), private_pem
+        key_id = self.register_key(public_pem, balance=balance, tier=tier, account_id=account_id, read_only=read_only)
+        return key_id, private_pem
 
     # --- the engine's clock ----------------------------------------------------------------------
 

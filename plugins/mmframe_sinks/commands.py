@@ -20,7 +20,7 @@ from mmframe_sinks.report_render import print_text, render_html
               type=click.Path(dir_okay=False, path_type=Path), help="The journal sink's SQLite file.")
 @click.option("--since", default=None, help="A UTC date or datetime (2026-11-26, 2026-11-26T12:00) or an age (24h, 7d).")
 @click.option("--mode", type=click.Choice(MODES), default="auto", show_default=True,
-              help="Which runs: live, backtest, all; auto = the live runs, or the backtest runs of a journal with none.")
+              help="Which runs: live, paper, backtest, all; auto = the live runs, else the paper runs, else the backtest runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--html", "html_path", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Also write an HTML report with plots to this file.")

@@ -1,13 +1,20 @@
 """``journal``: the daemon's memory in SQLite (WAL) — runs, orders and their transitions, fills,
 positions, PnL snapshots, sampled mids and risk events — and its books carried into the next run.
 
+The sampled mids (and each fill's ``mid``) are the *others'* mid: our own resting orders, followed
+from the order events, are taken out of the book first, so the report's markouts measure the
+market's move, not our own quote. Beside them: our estimated Liquidity Incentive Program score per
+market (``incentive``) and every external fair value published (``fair_values``, by source: a
+``fair-value`` feed, or a simulator's true fair value), each sampled at ``mid_interval_seconds``.
+
 The fills are the books: at start the journal replays them (`journal_db.restore`, the restart rule
 of `mmframe.domain.carry`), so a restart keeps positions at their exact cost, today's PnL and the
 orders' fee rounding. Every fill is journaled once (fills are unique by trade id). An order's row
 follows its every transition, across runs too (an order of a killed run that fills or is cancelled
 in the next). A run is closed with its reason on every exit the process lives through; a run that
 did not (kill -9) is closed by the next run of the pipeline. A backtest journals each of its runs
-(``mode = 'backtest'``), which live runs never restore from.
+(``mode = 'backtest'``), which live runs never restore from; a paper run (``mode = 'paper'``: a live
+feed, fills simulated) restores only from earlier paper runs, and live runs never from paper ones.
 
 Writes happen in a worker thread, one transaction per batch, so the event loop never waits on disk.
 """
@@ -19,13 +26,16 @@ import logging
 import secrets
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
+from mmframe.api import (
+    DEFAULT_INCENTIVE_TERMS as DEFAULT_TERMS,
+)
 from mmframe.api import (
     NANOS_PER_SECOND,
     ONE_DOLLAR,
@@ -40,6 +50,8 @@ from mmframe.api import (
     CreateOrder,
     DecreaseOrder,
     Event,
+    FairValueUpdated,
+    IncentiveTerms,
     Kind,
     MarketInfoReceived,
     OrderAccepted,
@@ -51,6 +63,7 @@ from mmframe.api import (
     OrderFilled,
     OrderGroupTriggered,
     OrderRejected,
+    OrderTracker,
     ParamsUpdated,
     PortfolioMarked,
     RiskVerdictIssued,
@@ -61,6 +74,8 @@ from mmframe.api import (
     TradingResumed,
     VenueStatusChanged,
     check_writable_path,
+    incentive_score,
+    others_mid,
 )
 from mmframe_sinks import journal_db
 from mmframe_sinks._codec import plain
@@ -93,35 +108,35 @@ is the row of the run that placed it)."""
 _RISK_KINDS = (TradingHalted, TradingPaused, TradingResumed, OrderGroupTriggered, ParamsUpdated, VenueStatusChanged)
 
 
-class _MidSampler:
-    """The last mid of each market per time bucket, written once the bucket is over (or at close)."""
+class _Sampler:
+    """The last value of each key per time bucket, written once the bucket is over (or at close),
+    and only when it differs from the key's last written value. ``row`` builds the INSERT."""
 
-    def __init__(self, interval_ns: int, run_id: str) -> None:
+    def __init__(self, interval_ns: int, row: Callable[[Any, int, int], Row]) -> None:
         self.interval_ns = interval_ns
-        self.run_id = run_id
-        self._pending: dict[str, tuple[int, int]] = {}
-        self._written: dict[str, int] = {}
+        self._row = row
+        self._pending: dict[Any, tuple[int, int]] = {}
+        self._written: dict[Any, int] = {}
 
-    def offer(self, ticker: str, ts_ns: int, mid: int | None, rows: list[Row]) -> None:
-        if mid is None:
+    def offer(self, key: Any, ts_ns: int, value: int | None, rows: list[Row]) -> None:
+        if value is None:
             return
-        pending = self._pending.get(ticker)
+        pending = self._pending.get(key)
         if pending is not None and pending[0] // self.interval_ns != ts_ns // self.interval_ns:
-            self._emit(ticker, pending, rows)
-        self._pending[ticker] = (ts_ns, mid)
+            self._emit(key, pending, rows)
+        self._pending[key] = (ts_ns, value)
 
     def flush(self, now_ns: int | None, rows: list[Row]) -> None:
-        """Write every pending mid whose bucket ended before ``now_ns`` (all of them when None)."""
-        for ticker, pending in list(self._pending.items()):
+        """Write every pending value whose bucket ended before ``now_ns`` (all of them when None)."""
+        for key, pending in list(self._pending.items()):
             if now_ns is None or pending[0] // self.interval_ns < now_ns // self.interval_ns:
-                self._emit(ticker, pending, rows)
+                self._emit(key, pending, rows)
 
-    def _emit(self, ticker: str, pending: tuple[int, int], rows: list[Row]) -> None:
-        del self._pending[ticker]
-        if self._written.get(ticker) != pending[1]:
-            self._written[ticker] = pending[1]
-            rows.append(("INSERT INTO mids (ts_ns, ticker, mid, run_id) VALUES (?, ?, ?, ?)",
-                         (pending[0], ticker, pending[1], self.run_id)))
+    def _emit(self, key: Any, pending: tuple[int, int], rows: list[Row]) -> None:
+        del self._pending[key]
+        if self._written.get(key) != pending[1]:
+            self._written[key] = pending[1]
+            rows.append(self._row(key, *pending))
 
 
 class JournalSink:
@@ -136,7 +151,7 @@ class JournalSink:
         self.path = path if path is not None else Path(str(config.get("path", "var/mmframe.sqlite")))
         interval = float(config.get("mid_interval_seconds", 1))
         self.mode = mode
-        self._restore_enabled = bool(config.get("restore", True)) and mode == "live"
+        self._restore_enabled = bool(config.get("restore", True)) and mode in journal_db.RESTORED_MODES
         self.run_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
         if mode != "live":
             self.run_id = f"{mode}-{self.run_id}"
@@ -144,7 +159,18 @@ class JournalSink:
         self._db: sqlite3.Connection | None = None
         self._books: dict[str, OrderBook] = {}
         self._payouts: dict[str, int] = {}
-        self._mids = _MidSampler(max(1, int(interval * NANOS_PER_SECOND)), self.run_id)
+        interval_ns = max(1, int(interval * NANOS_PER_SECOND))
+        run = self.run_id
+        self._mids = _Sampler(interval_ns, lambda ticker, ts, mid: (
+            "INSERT INTO mids (ts_ns, ticker, mid, run_id) VALUES (?, ?, ?, ?)", (ts, ticker, mid, run)))
+        self._scores = _Sampler(interval_ns, lambda ticker, ts, score: (
+            "INSERT INTO incentive (run_id, ts_ns, ticker, score) VALUES (?, ?, ?, ?)", (run, ts, ticker, score)))
+        self._fair = _Sampler(interval_ns, lambda key, ts, price: (
+            "INSERT INTO fair_values (run_id, ts_ns, ticker, source, price) VALUES (?, ?, ?, ?, ?)",
+            (run, ts, key[0], key[1], price)))
+        self._own = OrderTracker()
+        """Our orders as the events tell them: the mids are the others' (our resting orders taken out)."""
+        self._terms: dict[str, IncentiveTerms] = {}
         self._last_pnl: tuple[int, int, int, int] | None = None
         self._last_positions: dict[str, tuple[int, int, int, int, int]] = {}
         self._limiter = anyio.CapacityLimiter(1)
@@ -152,7 +178,8 @@ class JournalSink:
     @classmethod
     def build(cls, config: dict[str, Any], ctx: ComponentContext) -> JournalSink:
         path = ctx.path(str(config.get("path", SCHEMA["properties"]["path"]["default"])))
-        sink = cls(config, ctx.pipeline, path=path, mode="backtest" if ctx.backtest else "live")
+        mode = "backtest" if ctx.backtest else ctx.run_mode
+        sink = cls(config, ctx.pipeline, path=path, mode=mode)
         check_writable_path(NAME, "path", sink.path)  # refused when built (check, run), not at start
         return sink
 
@@ -166,12 +193,12 @@ class JournalSink:
         rows: list[Row] = [("INSERT OR IGNORE INTO runs (run_id, pipeline, started_ns, mode) VALUES (?, ?, ?, ?)",
                             (self.run_id, self._pipeline, started, self.mode))]
         await anyio.to_thread.run_sync(self._commit, rows, limiter=self._limiter)
-        if self.mode == "live":
+        if self.mode in journal_db.RESTORED_MODES:
             await anyio.to_thread.run_sync(self._close_unclosed, limiter=self._limiter)
 
     def _close_unclosed(self) -> None:
         assert self._db is not None
-        closed = journal_db.close_unclosed_runs(self._db, self._pipeline, self.run_id)
+        closed = journal_db.close_unclosed_runs(self._db, self._pipeline, self.run_id, mode=self.mode)
         if closed:
             logging.getLogger("mmframe.journal").warning(
                 "journal: %d earlier run(s) of %s ended without a stop record; closed as errors", closed,
@@ -183,7 +210,7 @@ class JournalSink:
         restoring is off."""
         if self._db is None or not self._restore_enabled:
             return None
-        return journal_db.restore(self._db, now_ns, exclude_run=self.run_id)
+        return journal_db.restore(self._db, now_ns, exclude_run=self.run_id, mode=self.mode)
 
     async def write(self, events: Sequence[Event]) -> None:
         rows: list[Row] = []
@@ -194,7 +221,7 @@ class JournalSink:
 
     async def close(self) -> None:
         rows: list[Row] = []
-        self._mids.flush(None, rows)
+        self._flush_samples(None, rows)
         if self._db is None:
             return
         if rows:
@@ -221,10 +248,12 @@ class JournalSink:
         if isinstance(event, BookDeltaReceived | BookSnapshotReceived):
             book = self._books.get(event.ticker) or self._books.setdefault(event.ticker, OrderBook(event.ticker))
             book.apply(event)
-            self._mids.offer(event.ticker, event.ts_ns, book.mid() if book.valid else None, rows)
+            self._sample_book(event.ticker, event.ts_ns, book, rows)
         elif isinstance(event, MarketInfoReceived):
             # A market that does not pay $1 (a backtest's model market) books no fee rounding.
             payout = event.info.payout
+            if event.info.incentive is not None:
+                self._terms[event.ticker] = event.info.incentive
             known = self._books.get(event.ticker)
             if known is None or known.payout != payout:  # the mids of a market paying other than $1
                 self._books[event.ticker] = OrderBook(event.ticker, payout)
@@ -238,13 +267,18 @@ class JournalSink:
         elif isinstance(event, OrderActionsSubmitted):
             for action in event.actions:
                 self._action_rows(event.ts_ns, action, rows)
+                self._own.submitted(action, event.ts_ns)
         elif isinstance(event, OrderFilled):
             self._fill_rows(event, rows)
+            self._own_changed(event, rows)
         elif isinstance(event, OrderAccepted | OrderRejected | OrderAmended | OrderDecreased | OrderCanceled):
             self._order_transition(event, rows)
+            self._own_changed(event, rows)
+        elif isinstance(event, FairValueUpdated):
+            self._fair.offer((event.ticker, event.source), event.ts_ns, event.price, rows)
         elif isinstance(event, PortfolioMarked):
             self._portfolio_rows(event, rows)
-            self._mids.flush(event.ts_ns, rows)
+            self._flush_samples(event.ts_ns, rows)
         elif isinstance(event, RiskVerdictIssued):
             rows.append(("INSERT INTO risk_events (run_id, ts_ns, kind, ticker, rule, verdict, reason) VALUES "
                          "(?, ?, ?, ?, ?, ?, ?)",
@@ -263,6 +297,28 @@ class JournalSink:
             rows.append(("UPDATE runs SET stopped_ns = ?, stop_reason = ?, error = ? WHERE run_id = ?",
                          (event.ts_ns, event.reason, int(event.error), run)))
 
+    def _sample_book(self, ticker: str, ts_ns: int, book: OrderBook, rows: list[Row]) -> None:
+        """The others' mid (our resting orders taken out: a markout against a mid that holds our own
+        quote credits us with it) and our incentive score, sampled."""
+        orders = self._own.working(ticker)
+        self._mids.offer(ticker, ts_ns, others_mid(book, orders), rows)
+        if book.valid:
+            self._scores.offer(ticker, ts_ns, incentive_score(book, orders, self._terms.get(ticker, DEFAULT_TERMS)), rows)
+
+    def _own_changed(self, event: Any, rows: list[Row]) -> None:
+        """Our order changed. A new or moved order may reach the book (WebSocket) before the venue's
+        answer (REST): the book then showed it while we held it pending, so the market is sampled
+        again once it is known to rest. A fill or cancel needs no new sample: until the book's own
+        change arrives, our larger count at the level already hides it."""
+        if self._own.apply(event) and isinstance(event, OrderAccepted | OrderAmended):
+            book = self._books.get(event.ticker)
+            if book is not None:
+                self._sample_book(event.ticker, event.ts_ns, book, rows)
+
+    def _flush_samples(self, now_ns: int | None, rows: list[Row]) -> None:
+        for sampler in (self._mids, self._scores, self._fair):
+            sampler.flush(now_ns, rows)
+
     def _risk_row(self, event: Event, rows: list[Row]) -> None:
         rule: str | None = None
         if isinstance(event, ParamsUpdated):
@@ -278,7 +334,7 @@ class JournalSink:
 
     def _fill_rows(self, event: OrderFilled, rows: list[Row]) -> None:
         known = self._books.get(event.ticker)
-        mid = known.mid() if known is not None and known.valid else None
+        mid = others_mid(known, self._own.working(event.ticker)) if known is not None else None
         # A backtest's trade ids repeat from run to run: qualified by the run, they stay unique.
         trade_id = event.trade_id if self.mode == "live" or not event.trade_id else f"{self.run_id}/{event.trade_id}"
         rows.append((

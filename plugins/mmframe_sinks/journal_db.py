@@ -1,18 +1,21 @@
 """The journal's SQLite schema, its migrations, and the replay of its books at a restart.
 
 Money columns are integers in price units (1/10,000 dollar), sizes in count units (1/100
-contract), times in Unix nanoseconds. One database may hold many runs of many days, live and
-backtest (``runs.mode``).
+contract), times in Unix nanoseconds. One database may hold many runs of many days, live, paper
+and backtest (``runs.mode``).
 
 Schema versions (``meta.schema_version``), each migration run once at open:
 
 1. the first schema.
-2. ``runs.mode`` (``live`` | ``backtest``); ``orders.remaining`` and an index on the client order
+2. ``runs.mode`` (``live`` | ``paper`` | ``backtest``); ``orders.remaining`` and an index on the client order
    id (an order's status follows it across runs: an order of a killed run filled or cancelled in
    the next); ``mids.run_id``; ``fills.payout`` (what one contract pays, NULL for $1: a market
    that does not pay $1 is not Kalshi's and has no fee rounding); fills unique by ``trade_id`` (a fill is journaled once, whoever
    reports it; duplicates of older journals are dropped, the first kept); orders left ``resting``
    though filled in full are set ``executed``.
+3. ``incentive`` (our estimated Liquidity Incentive Program score per market over time, count units
+   weighted by the distance multiplier) and ``fair_values`` (external fair values by source). From
+   this version ``mids`` hold the others' mid (our resting orders taken out of the book).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from mmframe.api import ONE_DOLLAR, BookSide, BooksReplay, CarriedState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 NANOS_PER_DAY = 86_400 * 1_000_000_000
 TRADE_IDS_KEPT_NS = 8 * NANOS_PER_DAY
 """Trade ids of fills journaled this long ago are handed to the runtime at start (the venue's fills
@@ -66,6 +69,14 @@ CREATE TABLE IF NOT EXISTS risk_events (
     id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, kind TEXT NOT NULL,
     ticker TEXT, rule TEXT, verdict TEXT, reason TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS incentive (
+    run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, ticker TEXT NOT NULL, score INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fair_values (
+    run_id TEXT NOT NULL, ts_ns INTEGER NOT NULL, ticker TEXT NOT NULL, source TEXT NOT NULL, price INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incentive_run_ts ON incentive (run_id, ticker, ts_ns);
+CREATE INDEX IF NOT EXISTS fair_values_ticker_ts ON fair_values (ticker, source, ts_ns);
 CREATE INDEX IF NOT EXISTS fills_ts ON fills (ts_ns);
 CREATE INDEX IF NOT EXISTS mids_ticker_ts ON mids (ticker, ts_ns);
 CREATE INDEX IF NOT EXISTS pnl_run_ts ON pnl (run_id, ts_ns);
@@ -84,7 +95,19 @@ _V2 = (
 )
 
 BACKTEST_RUNS = "SELECT run_id FROM runs WHERE mode = 'backtest'"
-"""Backtest runs: left out of a live run's restore (their fills and mids are not the account's)."""
+"""Backtest runs: their mids and marks are not the market's."""
+
+RESTORED_MODES = ("live", "paper")
+"""Run modes whose books a new run of the same mode carries in: a live run restores only from live
+runs (fills of paper or backtest runs are not the account's), a paper run only from paper runs."""
+
+
+def _same_mode(mode: str) -> tuple[str, tuple[object, ...]]:
+    """SQL (``AND ...``) keeping the rows of runs of ``mode``: for ``live``, rows of runs the journal
+    does not know either (older journals), as before modes existed."""
+    if mode == "live":
+        return "AND run_id NOT IN (SELECT run_id FROM runs WHERE mode != 'live')", ()
+    return "AND run_id IN (SELECT run_id FROM runs WHERE mode = ?)", (mode,)
 
 
 def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
@@ -143,12 +166,12 @@ def day_start_ns(now_ns: int) -> int:
     return now_ns - now_ns % NANOS_PER_DAY
 
 
-def close_unclosed_runs(db: sqlite3.Connection, pipeline: str, exclude_run: str) -> int:
-    """Close the live runs of ``pipeline`` that never recorded a stop (a kill -9, a crash): stopped at
-    their last journaled moment, with `UNCLOSED_REASON`, as an error. Returns how many."""
+def close_unclosed_runs(db: sqlite3.Connection, pipeline: str, exclude_run: str, *, mode: str = "live") -> int:
+    """Close the runs of ``pipeline`` (of ``mode``) that never recorded a stop (a kill -9, a crash):
+    stopped at their last journaled moment, with `UNCLOSED_REASON`, as an error. Returns how many."""
     rows = db.execute(
-        "SELECT run_id, started_ns FROM runs WHERE stopped_ns IS NULL AND pipeline = ? AND mode = 'live' AND run_id != ?",
-        (pipeline, exclude_run),
+        "SELECT run_id, started_ns FROM runs WHERE stopped_ns IS NULL AND pipeline = ? AND mode = ? AND run_id != ?",
+        (pipeline, mode, exclude_run),
     ).fetchall()
     for run_id, started in rows:
         last = max(
@@ -192,21 +215,23 @@ def replay_fills(
              payout=ONE_DOLLAR if payout is None else int(payout))
 
 
-def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "") -> CarriedState:
-    """The books of the live runs replayed from their fills (`mmframe.domain.carry`): positions at
-    their exact cost, today's PnL before this run (marks at midnight from the sampled mids), the
-    orders' fee rounding, the trade ids journaled lately and the orders it last knew live."""
+def restore(db: sqlite3.Connection, now_ns: int, *, exclude_run: str = "", mode: str = "live") -> CarriedState:
+    """The books of the runs of ``mode`` (live, or paper) replayed from their fills
+    (`mmframe.domain.carry`): positions at their exact cost, today's PnL before this run (marks at
+    midnight from the sampled mids), the orders' fee rounding, the trade ids journaled lately and
+    the orders it last knew live."""
+    same, bound = _same_mode(mode)
     midnight = day_start_ns(now_ns)
     replay = BooksReplay(
         day_start_ns=midnight,
         mark_at_day_start=lambda ticker: last_mark(db, ticker, midnight),
         keep_trade_ids_since_ns=now_ns - TRADE_IDS_KEPT_NS,
     )
-    replay_fills(db, replay.book, where=f"run_id != ? AND run_id NOT IN ({BACKTEST_RUNS})", params=(exclude_run,))
+    replay_fills(db, replay.book, where=f"run_id != ? {same}", params=(exclude_run, *bound))
     live = tuple(
         (cid, ticker) for cid, ticker in db.execute(
             "SELECT client_order_id, ticker FROM orders WHERE status IN ('pending_new', 'resting', 'partially_filled')"
-            f" AND run_id != ? AND run_id NOT IN ({BACKTEST_RUNS}) ORDER BY rowid", (exclude_run,),
+            f" AND run_id != ? {same} ORDER BY rowid", (exclude_run, *bound),
         )
     )
     return dataclasses.replace(replay.finish(lambda ticker: last_mark(db, ticker)), open_orders=live)

@@ -11,6 +11,13 @@ interval's net PnL is its cash flow and fees plus the change in marked value of 
 with the mark at t the last mid journaled before t (a market never marked counts at cost).
 Realised and fees are their own changes; unrealised is the rest. Sums are exact integers;
 per-contract averages are exact decimals rounded to 1/10,000 dollar.
+
+The mids are the others' (the journal takes our resting orders out of the book), so a markout is
+the market's move, not our own quote's. Where the journal holds external fair values (a
+``fair-value`` feed, or a simulator's true fair value published as a `FairValueUpdated`), fills are
+also marked out against each source (``fair_value_markouts``: at the fill and at each horizon).
+Each market's estimated Liquidity Incentive Program score is averaged over the time it was sampled
+(``incentive_score``, contracts; `mmframe.domain.incentive`).
 """
 
 from __future__ import annotations
@@ -100,8 +107,71 @@ class _Mids:
         return mids[index] if index >= 0 else None
 
 
-MODES = ("auto", "live", "backtest", "all")
-"""Which runs a report covers: ``auto`` is the live runs, or the backtest runs of a journal with none."""
+def _incentive_means(db: sqlite3.Connection, since_ns: int, end: int, run_end: dict[str, int]) -> dict[str, str]:
+    """Per market, the time-weighted mean of the sampled incentive score over the period (each
+    sample holds until the next one of its run, or the run's end), in contracts."""
+    weighted: collections.Counter[str] = collections.Counter()
+    spans: collections.Counter[str] = collections.Counter()
+    previous: tuple[str, str, int, int] | None = None  # (run, ticker, ts, score)
+
+    def close(until: int) -> None:
+        assert previous is not None
+        _run, ticker, ts, score = previous
+        start, stop = max(ts, since_ns), min(until, end)
+        if stop > start:
+            weighted[ticker] += score * (stop - start)
+            spans[ticker] += stop - start
+
+    for run, ticker, ts, score in db.execute(
+        "SELECT run_id, ticker, ts_ns, score FROM incentive WHERE run_id IN (SELECT run_id FROM report_runs)"
+        " ORDER BY run_id, ticker, ts_ns, rowid"
+    ):
+        if previous is not None:
+            same = previous[0] == run and previous[1] == ticker
+            close(int(ts) if same else run_end.get(previous[0], previous[2]))
+        previous = (run, ticker, int(ts), int(score))
+    if previous is not None:
+        close(run_end.get(previous[0], previous[2]))
+    return {
+        ticker: format_count(int(Decimal(weighted[ticker]) / spans[ticker]))
+        for ticker in sorted(spans) if spans[ticker]
+    }
+
+
+def _fair_value_markouts(
+    db: sqlite3.Connection, fills: list[tuple[Any, ...]], since_ns: int, end: int, run_end: dict[str, int]
+) -> dict[str, dict[str, Any]]:
+    """Per fair-value source: the fills' edge against it at the fill (``0s``) and at each horizon,
+    per contract (positive: the fill was better than the fair value then)."""
+    sources = [row[0] for row in db.execute("SELECT DISTINCT source FROM fair_values ORDER BY source")]
+    result: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        series = _Mids(db.execute(
+            "SELECT ticker, ts_ns, price FROM fair_values WHERE source = ? AND run_id IN (SELECT run_id FROM"
+            " report_runs) ORDER BY ticker, ts_ns, rowid", (source,),
+        ))
+        buckets = {h: [0, 0] for h in (0, *HORIZONS_S)}
+        for ts, ticker, side, price, count, _fee, _taker, _mid, run_id, _oid, _cid, trade_id, _payout in fills:
+            if ts < since_ns or ts >= end or trade_id.startswith(CARRY_TRADE_PREFIX):
+                continue
+            sign = 1 if side == "bid" else -1
+            for horizon, bucket in buckets.items():
+                when = ts + horizon * NANOS_PER_SECOND
+                fair = series.at(ticker, when)
+                if fair is None or when > run_end.get(run_id, 0):
+                    continue
+                bucket[0] += sign * (fair - price) * count
+                bucket[1] += count
+        result[source] = {
+            f"{h}s": {"contracts": format_count(b[1]), "markout_per_contract": _per_contract(b[0], b[1])}
+            for h, b in buckets.items()
+        }
+    return result
+
+
+MODES = ("auto", "live", "paper", "backtest", "all")
+"""Which runs a report covers: ``auto`` is the live runs, else the paper runs, else the backtest runs
+(the first of these the journal has)."""
 _MAX_SERIES_POINTS = 2000
 
 
@@ -117,7 +187,8 @@ def _select_runs(db: sqlite3.Connection, mode: str) -> tuple[str, list[tuple[Any
     rows = db.execute("SELECT run_id, pipeline, started_ns, stopped_ns, stop_reason, error, mode FROM runs "
                       "ORDER BY started_ns, rowid").fetchall()
     if mode == "auto":
-        mode = "live" if any(r[6] == "live" for r in rows) or not rows else "backtest"
+        present = {r[6] for r in rows}
+        mode = next((m for m in ("live", "paper", "backtest") if m in present), "live")
     return mode, [r for r in rows if mode == "all" or r[6] == mode]
 
 
@@ -293,6 +364,10 @@ def build_report(
             "markouts": markouts(stats["markout"]),
         })
 
+    incentive = _incentive_means(db, since_ns, end, run_end)
+    for row in by_market:
+        row["incentive_score"] = incentive.get(row["ticker"])
+
     base = _total(at[since_ns])[0]
     series = [{"ts_ns": t, "net_pnl": _micro_dollars(_total(at[t])[0] - base)} for t in samples]
     net, realised, fees = _total(period)
@@ -307,5 +382,7 @@ def build_report(
         "by_day": by_day,
         "by_market": by_market,
         "markouts": markouts(overall),
+        "incentive_scores": incentive,
+        "fair_value_markouts": _fair_value_markouts(db, fills, since_ns, end, run_end),
         "pnl_series": series,
     }

@@ -56,6 +56,16 @@ def print_text(report: dict[str, Any], console: Console) -> None:
         [[h, v["contracts"], v["markout_per_contract"], v["mid_move_per_contract"]]
          for h, v in report["markouts"].items()],
     ))
+    for source, horizons in report.get("fair_value_markouts", {}).items():
+        console.print(_table(
+            f"Markouts against fair value {source} (dollars per contract)", ["horizon", "contracts", "markout"],
+            [[h, v["contracts"], v["markout_per_contract"]] for h, v in horizons.items()],
+        ))
+    if report.get("incentive_scores"):
+        console.print(_table(
+            "Liquidity incentive score (estimated; time-weighted mean, contracts)", ["market", "score"],
+            [[ticker, score] for ticker, score in report["incentive_scores"].items()],
+        ))
 
 
 # --- HTML --------------------------------------------------------------------------------------------

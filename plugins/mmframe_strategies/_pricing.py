@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mmframe.api import BookSide, Count, MarketView, OrderBook, OrderStatus, Price, TickGrid, WorkingOrder
+from mmframe.api import (
+    BookSide,
+    Count,
+    MarketView,
+    OrderBook,
+    OrderStatus,
+    Price,
+    TickGrid,
+    WorkingOrder,
+    others_best,
+)
+
+__all__ = ["others_best"]  # the strategies' helpers take it from here with the rest
 
 REFERENCES = ("mid", "microprice", "fair_value")
 """The reference prices a strategy can quote around."""
@@ -16,7 +28,6 @@ REFERENCES = ("mid", "microprice", "fair_value")
 # Enum attribute lookups and Enum.__hash__ cost ~0.2 µs each here, per order per quote.
 BID = BookSide.BID
 ASK = BookSide.ASK
-_ON_BOOK = tuple(status for status in OrderStatus if status.is_live and status is not OrderStatus.PENDING_NEW)
 _LIVE = tuple(status for status in OrderStatus if status.is_live)
 _PENDING = tuple(status for status in OrderStatus if status.is_pending)
 
@@ -145,30 +156,6 @@ def passive_ask(grid: TickGrid, price: Price, best_bid: Price | None) -> Price |
     if ask is not None and best_bid is not None and ask <= best_bid:
         ask = grid.next_up(best_bid)
     return ask
-
-
-def others_best(book: OrderBook, orders: Sequence[WorkingOrder], side: BookSide) -> Price | None:
-    """The best price on ``side`` once our own resting ``orders`` (the market's working orders) are
-    taken out of the book.
-
-    Joining or improving against our own order would walk the quote away from where the strategy
-    wants it, one re-quote at a time.
-    """
-    best = book.best_bid() if side is BID else book.best_ask()
-    if best is None or not orders:
-        return best
-    # A pending-new order may not have reached the book yet; subtracting it could hide others' size.
-    own: dict[Price, Count] = {}
-    for order in orders:
-        if order.side is side and order.status in _ON_BOOK:
-            own[order.price] = own.get(order.price, 0) + order.remaining
-    if best not in own:
-        return best
-    levels = book.bids(len(own) + 1) if side is BID else book.asks(len(own) + 1)
-    for price, size in levels:
-        if size > own.get(price, 0):
-            return price
-    return None
 
 
 def step_away(grid: TickGrid, price: Price, ticks: int, side: BookSide) -> Price:

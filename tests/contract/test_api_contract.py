@@ -239,3 +239,35 @@ def test_hookspec_when_called_through_pluggy_a_first_party_plugin_implements_it(
     implementers = {impl.plugin_name for impl in getattr(registry.manager.hook, hook).get_hookimpls()}
     assert implementers & FIRST_PARTY, f"no first-party plugin implements {hook}"
     HOOK_CHECKS[hook](registry, hook)
+
+
+def test_queue_fill_model_when_the_market_trades_through_a_resting_order_fills_it_at_kalshi_s_trade_fee() -> None:
+    """What a plugin simulating fills with `QueueFillModel` (the ``backtest`` executor, the ``paper``
+    venue) hands the runtime: order events as a venue sends them, each fill's fee `trade_fee` as the
+    venue reports ``fee_cost`` (the ledger charges it per order)."""
+    from mmframe.api import (
+        BookSide,
+        BookSnapshotReceived,
+        CreateOrder,
+        FeeType,
+        MarketInfo,
+        MarketInfoReceived,
+        OrderAccepted,
+        OrderFilled,
+        QueueFillModel,
+        TradeReported,
+        trade_fee,
+    )
+
+    model = QueueFillModel(id_prefix="contract")
+    info = MarketInfo("M", fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES)
+    model.on_market_event(MarketInfoReceived(ts_ns=0, ticker="M", info=info))
+    model.on_market_event(BookSnapshotReceived(ts_ns=0, ticker="M", yes_bids=((4000, 500),), no_bids=((5500, 500),)))
+    placed = model.execute([CreateOrder(client_order_id="c", ticker="M", side=BookSide.ASK, price=4500, size=300)], 1)
+    assert [type(e) for e in placed] == [OrderAccepted]
+    fills = model.on_market_event(TradeReported(ts_ns=2, ticker="M", price=4600, count=1000, taker_side=BookSide.BID))
+    assert [(type(f), f.count, f.price) for f in fills] == [(OrderFilled, 300, 4500)]  # traded through: all of it
+    fill = fills[0]
+    assert isinstance(fill, OrderFilled) and fill.trade_id.startswith("contract-")
+    assert fill.fee == trade_fee(4500, 300, is_taker=False, fee_type=FeeType.QUADRATIC_WITH_MAKER_FEES)
+    assert model.orders == {}

@@ -98,6 +98,13 @@ async def test_dashboard_when_params_changed_with_the_token_shows_in_state_and_b
             await page.goto(engine.control_url + "/")
             spread = page.locator('fieldset[data-target="strategy"] input[data-field="spread"]')
             await expect(spread).to_have_value("0.04")
+
+            # A wrong token is refused by the server and changes nothing.
+            await page.fill("#token", "not-the-token")
+            await spread.fill("0.05")
+            await page.click('fieldset[data-target="strategy"] button')
+            await expect(page.locator("#message")).to_contain_text("params refused (401)")
+            assert (await client.get("/state")).json()["components"]["strategy"]["params"]["spread"] == 0.04
             await page.fill("#token", TOKEN)
 
             # Out of the schema: refused by the server with its reason, nothing changes.

@@ -238,7 +238,8 @@ def test_pipeline_when_component_broken_reports_its_error(registry: Registry) ->
     broken = isolated_registry()
     broken.add_broken("badplug", "badplug", "1.0", "import failed: ImportError: nope")
     errors = errors_of(GOOD.replace("use: symmetric", "use: badplug"), broken)
-    assert errors == ["p.yaml:5: strategy.use: unknown strategy 'badplug'; installed strategies: symmetric"]
+    assert errors == ["p.yaml:5: strategy.use: unknown strategy 'badplug': plugin 'badplug' (badplug 1.0) is broken: "
+                      "import failed: ImportError: nope (see mmframe plugins list)"]
 
 
 def test_pipeline_when_component_named_by_env_unknown_never_echoes_name(registry: Registry) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from mmframe.cli import create_cli
@@ -126,4 +128,27 @@ def test_plugins_new_when_each_kind_given_writes_packages_whose_tests_pass(tmp_p
         env={**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in packages)},
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "14 passed" in tests.stdout
+    assert "16 passed" in tests.stdout
+
+
+def test_plugins_new_when_written_readme_links_nothing_missing_and_example_values_are_typed(tmp_path: Path) -> None:
+    for kind in KINDS:
+        package = tmp_path / kind
+        assert plugins_new(package, kind, f"my-{kind}") == (0, "")
+        readme = (package / "README.md").read_text(encoding="utf-8")
+        assert re.findall(r"\]\((https?://[^)]*)\)", readme) == []  # no page that may not exist
+        for target in re.findall(r"\]\(([^)]+)\)", readme):
+            assert (package / target).exists(), target
+        snippet = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
+        component = snippet[next(iter(snippet))]
+        config = (component[0] if isinstance(component, list) else component).get("with", {})
+        for key, value in config.items():
+            assert not isinstance(value, str), f"{kind}: {key} is quoted as a string: {value!r}"
+
+
+def test_plugins_new_when_kind_is_risk_the_rule_blocks(tmp_path: Path) -> None:
+    package = tmp_path / "risk"
+    assert plugins_new(package, "risk", "thin-book") == (0, "")
+    source = (package / "mmframe_thin_book" / "__init__.py").read_text(encoding="utf-8")
+    assert "Verdict.block(" in source and "Verdict.adjust(" not in source
+    assert "Blocks quoting" in (package / "README.md").read_text(encoding="utf-8")

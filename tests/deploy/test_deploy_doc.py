@@ -101,11 +101,11 @@ def _mmframe(command: DocCommand, cwd: Path) -> None:
         assert "all checks passed" in _run([*MMFRAME, "doctor", str(files[0])], cwd)
     elif verb == "run":
         if not _is_sim(files[0]):
-            pytest.skip(f"{command}: trades on a real exchange")
+            pytest.skip(f"{command}: runs on a real exchange (paper: its live data)")
         output = _run([*MMFRAME, "run", str(files[0]), "--duration", "3"], cwd, timeout=60)
         assert "stopped (duration 3s elapsed)" in output, output
     elif verb == "report":
-        pytest.skip(f"{command}: reads the journal of the demo run")
+        pytest.skip(f"{command}: reads the journal of a run on a real exchange")
     else:
         pytest.fail(f"{command}: the walker does not know `mmframe {verb}`")
 
@@ -178,7 +178,7 @@ def test_deploy_doc_when_walked_covers_every_check_of_the_kit() -> None:
     for needle in ("mmframe check deploy/pipeline.yaml", "mmframe doctor deploy/pipeline.yaml", "hadolint deploy/Dockerfile",
                    "docker compose config", "systemd-analyze verify", "promtool check config"):
         assert any(needle in text for text in texts), needle
-    # mmframe doctor before every step: simulator, demo, production.
+    # mmframe doctor before every step: simulator, paper, demo, production.
     doctors = [t for t in texts if "mmframe doctor" in t]
-    assert any("deploy/pipeline.yaml" in t for t in doctors)
+    assert any("deploy/pipeline.yaml" in t for t in doctors) and any("paper.yaml" in t for t in doctors)
     assert any("demo.yaml" in t for t in doctors) and any("production.yaml" in t for t in doctors)

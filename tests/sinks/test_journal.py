@@ -192,6 +192,46 @@ async def test_restore_when_the_journal_has_backtest_runs_leaves_them_out(tmp_pa
     ]
 
 
+async def _mode_run(path: Path, mode: str, events: list[Any]) -> JournalSink:
+    sink = JournalSink({"path": str(path)}, "test", mode=mode)
+    await sink.start()
+    await sink.write(events)
+    await sink.close()
+    return sink
+
+
+async def test_restore_when_live_and_paper_runs_share_a_journal_each_carries_only_its_own(tmp_path: Path) -> None:
+    """A paper fill is not the account's: a live run never carries it in, and a paper run carries in
+    only paper fills (its positions are the paper account's)."""
+    path = tmp_path / "j.sqlite"
+    await journal_run(path, [filled(DAY + S, "live-1", BookSide.BID, 4000, 1000)])  # live: long 10
+    paper = await _mode_run(path, "paper", [filled(DAY + 2 * S, "paper-1", BookSide.ASK, 4500, 300)])  # paper: short 3
+
+    live_books = await restored(path, DAY + 60 * S)
+    assert live_books.positions["M"].position == 1000 and live_books.fills == 1
+
+    sink = JournalSink({"path": str(path)}, "test", mode="paper")
+    await sink.start()
+    paper_books = sink.restore(DAY + 60 * S)
+    await sink.close()
+    assert paper_books is not None and paper_books.positions["M"].position == -300 and paper_books.fills == 1
+    assert paper_books.trade_ids == (f"{paper.run_id}/paper-1",)
+    assert rows(path, "SELECT mode, COUNT(*) FROM runs GROUP BY mode ORDER BY mode") == [("live", 2), ("paper", 2)]
+
+
+async def test_journal_when_a_paper_run_was_killed_the_next_paper_run_closes_it_not_a_live_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    killed = JournalSink({"path": str(path)}, "test", mode="paper")
+    await killed.start()
+    await killed.close()  # no RunStopped: as after kill -9
+    await journal_run(path, [])  # a live run of the same pipeline leaves the paper run alone
+    assert rows(path, f"SELECT stopped_ns FROM runs WHERE run_id = '{killed.run_id}'") == [(None,)]
+    await _mode_run(path, "paper", [])
+    assert rows(path, f"SELECT error FROM runs WHERE run_id = '{killed.run_id}'") == [(1,)]
+
+
 async def test_journal_when_the_same_fill_is_reported_twice_journals_it_once(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     await journal_run(path, [filled(DAY + S, "t1", BookSide.BID, 4000, 1000)])
@@ -268,7 +308,9 @@ def test_journal_when_opening_a_version_1_file_migrates_it(tmp_path: Path) -> No
             db.execute("INSERT INTO fills (run_id, ts_ns, ticker, client_order_id, order_id, trade_id, side, price,"
                        " count, fee, is_taker) VALUES ('r', 2, 'M', 'c', 'o', 't', 'bid', 4500, 100, 0, 0)")
     journal_db.connect(path).close()
-    assert rows(path, "SELECT value FROM meta") == [("2",)]
+    assert rows(path, "SELECT value FROM meta") == [("3",)]
+    assert rows(path, "SELECT COUNT(*) FROM incentive") == [(0,)]  # version 3's tables
+    assert rows(path, "SELECT COUNT(*) FROM fair_values") == [(0,)]
     assert rows(path, "SELECT mode FROM runs") == [("live",)]
     assert rows(path, "SELECT status FROM orders") == [("executed",)]
     assert rows(path, "SELECT COUNT(*) FROM fills") == [(1,)]

@@ -177,3 +177,40 @@ def test_report_command_when_journal_missing_fails_with_the_path(tmp_path: Path)
 def test_report_command_when_since_is_nonsense_fails_with_the_reason(journal: Path) -> None:
     result = CliRunner().invoke(_cli(), ["report", "--journal", str(journal), "--since", "soon"])
     assert result.exit_code == 1 and "--since 'soon'" in result.output
+
+
+def _journal_of(path: Path, runs: list[tuple[str, str]]) -> None:
+    """One run per ``(mode, trade id)``, each with one fill of M bought at 0.48."""
+
+    async def main() -> None:
+        for index, (mode, trade) in enumerate(runs):
+            sink = JournalSink({"path": str(path)}, "p", mode=mode)
+            await sink.start(T0 + index * S)
+            await sink.write([book(T0, "M", 4800, 5000), fill(T0 + index * S + 1, "M", BookSide.BID, 4800, 100, trade),
+                              RunStopped(ts_ns=T0 + index * S + 2, reason="done")])
+            await sink.close()
+
+    anyio.run(main, backend="asyncio")
+
+
+def test_report_when_a_journal_has_only_paper_runs_reports_them_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "paper.sqlite"
+    _journal_of(path, [("paper", "p1"), ("backtest", "b1")])
+    with sqlite3.connect(path) as db:
+        report = build_report(db, now_ns=T0 + 3600 * S)
+        assert report["mode"] == "paper" and [r["mode"] for r in report["runs"]] == ["paper"]
+        assert report["totals"]["fills"] == 1
+        assert build_report(db, now_ns=T0 + 3600 * S, mode="backtest")["totals"]["fills"] == 1
+
+
+def test_report_when_live_and_paper_runs_share_a_journal_keeps_them_apart(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.sqlite"
+    _journal_of(path, [("live", "l1"), ("paper", "p1"), ("paper", "p2")])
+    with sqlite3.connect(path) as db:
+        live = build_report(db, now_ns=T0 + 3600 * S)  # auto: the live runs first
+        paper = build_report(db, now_ns=T0 + 3600 * S, mode="paper")
+        both = build_report(db, now_ns=T0 + 3600 * S, mode="all")
+    assert (live["mode"], live["totals"]["fills"]) == ("live", 1)
+    assert (paper["mode"], paper["totals"]["fills"]) == ("paper", 2)
+    assert paper["by_market"][0]["position"] == "2.00"  # the paper books alone, never the live ones
+    assert both["totals"]["fills"] == 3

@@ -90,7 +90,7 @@ def test_avellaneda_stoikov_when_model_is_glft_uses_the_closed_form_quotes() -> 
 
 
 def test_avellaneda_stoikov_when_inventory_is_at_the_bound_quotes_only_the_reducing_side() -> None:
-    quote = strategy(model="glft", max_inventory=2).quote(paper_market(position=200))
+    quote = strategy(model="glft", glft_solution="asymptotic", max_inventory=2).quote(paper_market(position=200))
     assert quote.bids == ()
     assert quote.asks[0].price == 1_005_679
 
@@ -141,7 +141,8 @@ def test_avellaneda_stoikov_when_book_is_invalid_or_locked_pulls_the_market() ->
 
 def test_avellaneda_stoikov_when_sigma_is_estimated_uses_the_cold_start_then_the_estimate() -> None:
     strat = strategy(
-        sigma=0, sigma_initial=D("0.5"), sigma_floor=D("0.1"), sigma_min_moves=4, sigma_halflife_seconds=10**6
+        sigma=0, sigma_model="price", sigma_initial=D("0.5"), sigma_floor=D("0.1"), sigma_min_moves=4,
+        sigma_halflife_seconds=10**6,
     )
     view = paper_market()
     strat.quote(view)
@@ -189,7 +190,7 @@ def test_fill_intensity_when_one_depth_only_leaves_k_unknown() -> None:
 
 
 def test_avellaneda_stoikov_when_estimating_k_refits_from_fills_at_quoted_depths() -> None:
-    strat = strategy(estimate_k=True, k_min_fills=2, model="glft")
+    strat = strategy(estimate_k=True, k_min_fills=2, model="glft", k_prior_fills=0)
     view = paper_market()
     # Flat, then long 10 (deeper bids, shallower asks), then flat: exposure at three depths.
     for second, position in enumerate([0, 1000, 0]):

@@ -44,7 +44,7 @@ function time(ns) {
 }
 
 function renderState(s) {
-  $("pipeline").textContent = s.pipeline;
+  $("pipeline").textContent = s.pipeline + (s.mode === "paper" ? " - paper trading (fills simulated)" : "");
   const badge = $("trading-state");
   badge.textContent = s.trading.state;
   badge.className = "badge " + s.trading.state;
