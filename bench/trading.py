@@ -40,7 +40,14 @@ sweeper (``sim-news``) divided by the news jumps in our markets during the run, 
 those fills lost against the fair value 60 s later per jump. Quote uptime: the share of the run's
 market-time (markets × duration) in which we had at least one resting bid and one resting ask.
 Rejects: creates and amends the exchange refused; ``po-cross``: those refused because a post-only
-order would have crossed the book.
+order would have crossed the book. LIP score: the one figure not from the simulator — the daemon's
+own estimate of its Liquidity Incentive Program score (`mmframe.domain.incentive`, sampled into the
+journal's ``incentive`` table), time-weighted, summed over markets, in contracts (Kalshi publishes no
+formula, so no judge could compute it either).
+
+A news sweeper trades at the new fair value, so what it takes from us shows as negative *spread*
+(the fair value moved before the fill), not as adverse selection after it; the markouts by
+counterparty class separate the two flows.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -130,6 +138,8 @@ class RunScore:
     uptime: float = 0.0
     rejects: int = 0
     po_cross: int = 0
+    lip: float | None = None
+    """Time-weighted mean estimated incentive score summed over markets, contracts (journal)."""
 
     @property
     def net(self) -> float:
@@ -292,7 +302,36 @@ def run_job(job: Job, workdir: Path) -> tuple[Job, RunScore | None, str]:
                           check=False)
     if done.returncode != 0 or not truth_path.exists():
         return job, None, (done.stderr or done.stdout)[-1500:]
-    return job, score(json.loads(truth_path.read_bytes()), job.seconds), ""
+    result = score(json.loads(truth_path.read_bytes()), job.seconds)
+    result.lip = incentive_mean(workdir / f"{tag}.sqlite")
+    return job, result, ""
+
+
+def incentive_mean(journal: Path) -> float | None:
+    """The daemon's sampled Liquidity Incentive Program score estimate (`mmframe.domain.incentive`),
+    time-weighted per market from its first sample to the last sample of the run, summed over
+    markets, in contracts; None when the journal has no such samples. Not ground truth: Kalshi
+    publishes no formula, so it is the daemon's estimate from its own resting orders and book."""
+    try:
+        db = sqlite3.connect(journal)
+        try:
+            rows = db.execute("SELECT ticker, ts_ns, score FROM incentive ORDER BY ticker, ts_ns, rowid").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    if not rows:
+        return None
+    end = max(int(r[1]) for r in rows)
+    total = 0.0
+    for ticker in {r[0] for r in rows}:
+        mine = [(int(ts), int(sc)) for t, ts, sc in rows if t == ticker]
+        span = end - mine[0][0]
+        if span <= 0:
+            continue
+        weighted = sum(sc * ((mine[i + 1][0] if i + 1 < len(mine) else end) - ts) for i, (ts, sc) in enumerate(mine))
+        total += weighted / span / 100
+    return total
 
 
 def run_all(jobs: list[Job], workers: int) -> list[tuple[Job, RunScore]]:
@@ -317,6 +356,11 @@ def _markout(runs: list[RunScore], cls: str, h: int) -> str:
     return f"{100 * num / den:+.1f}" if den else "–"
 
 
+def _lip(runs: list[RunScore]) -> str:
+    values = [r.lip for r in runs if r.lip is not None]
+    return f"{statistics.fmean(values):.0f}" if values else "–"
+
+
 def table(results: list[tuple[Job, RunScore]]) -> str:
     """The markdown tables: PnL and its split, then markouts by counterparty class."""
     groups: dict[tuple[str, str, float], list[RunScore]] = {}
@@ -324,7 +368,7 @@ def table(results: list[tuple[Job, RunScore]]) -> str:
         groups.setdefault((job.strategy, job.scenario, job.latency_ms), []).append(r)
     head = ("| strategy | scenario | latency ms | runs | net $/h (95% CI) | spread $/h | adverse $/h | "
             "inventory $/h | settlement $/h | fees $/h | contracts/h | Sharpe (1 h) | max DD $ | "
-            "picked off /jump | $ lost /jump | uptime | rejects | po-cross |")
+            "picked off /jump | $ lost /jump | uptime | rejects | po-cross | LIP score |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     mo_head = ("| strategy | scenario | latency ms | " + " | ".join(
         f"{c} 1/10/60 s" for c in CLASSES) + " | contracts by class |")
@@ -347,7 +391,7 @@ def table(results: list[tuple[Job, RunScore]]) -> str:
             f"{statistics.fmean(r.sharpe for r in runs):+.2f} | "
             f"{statistics.fmean(r.max_drawdown for r in runs):.2f} | {picked} | {lost} | "
             f"{100 * statistics.fmean(r.uptime for r in runs):.0f}% | {sum(r.rejects for r in runs)} | "
-            f"{sum(r.po_cross for r in runs)} |")
+            f"{sum(r.po_cross for r in runs)} | {_lip(runs)} |")
         by_class = {c: sum(r.markout_den.get(c, 0.0) for r in runs) for c in CLASSES}
         total = sum(by_class.values()) or 1.0
         mo_lines.append(
