@@ -61,7 +61,7 @@ class WriteProbe:
     def installed(self) -> Iterator[None]:
         from asyncio import selector_events
 
-        cls: Any = selector_events._SelectorSocketTransport
+        cls: Any = vars(selector_events)["_SelectorSocketTransport"]  # private: patched to time writes
         original = cls.write
         probe = self
 

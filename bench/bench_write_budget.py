@@ -32,7 +32,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_latency import PIPELINE, SimProcess, bulk_scenario, simulator
+from bench_latency import PIPELINE, SimProcess, simulator
+from mmframe_sim.scenario import bulk_scenario
 
 from mmframe.pipeline import load_pipeline
 from mmframe.plugins import load_registry

@@ -168,6 +168,7 @@ from mmframe.domain.others import others_best, others_mid
 from mmframe.domain.queue_fills import QUEUE_FILL_MODEL_DOC, QUEUE_FILL_PROPERTIES, QueueFillModel
 from mmframe.domain.quote import BookSide, Level, Quote, Verdict, VerdictKind
 from mmframe.domain.sim_orders import SimulatedOrders
+from mmframe.embedded import ClientVenue, EmbeddedExchange, VenueEndpoint
 from mmframe.hookspecs import hookimpl
 from mmframe.logsampling import RateLimitedLog
 from mmframe.pipeline import MarketSelection, PipelineError, load_pipeline
@@ -202,6 +203,7 @@ __all__ = [
     "BudgetedExecutor",
     "CancelOrder",
     "CarriedState",
+    "ClientVenue",
     "Clock",
     "ComponentContext",
     "ComponentSpec",
@@ -210,6 +212,7 @@ __all__ = [
     "Count",
     "CreateOrder",
     "DecreaseOrder",
+    "EmbeddedExchange",
     "Event",
     "Executor",
     "FairValueUpdated",
@@ -278,6 +281,7 @@ __all__ = [
     "TradingPaused",
     "TradingResumed",
     "Venue",
+    "VenueEndpoint",
     "VenueStatusChanged",
     "Verdict",
     "VerdictKind",

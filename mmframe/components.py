@@ -19,6 +19,7 @@ from mmframe.domain.actions import OrderAction
 from mmframe.domain.events import Event, OrderFilled
 from mmframe.domain.money import ONE_DOLLAR, Count, Price
 from mmframe.domain.quote import Quote, Verdict
+from mmframe.embedded import ClientVenue, EmbeddedExchange
 
 if TYPE_CHECKING:
     from mmframe.domain.book import OrderBook
@@ -61,6 +62,10 @@ class ComponentSpec:
     example: Mapping[str, Any] = field(default_factory=dict)
     updatable: frozenset[str] = frozenset()
     description: str = ""
+    client: ClientVenue | None = None
+    """Venues only: this venue embeds an exchange and trades on it through another venue (``sim``
+    through ``kalshi``, see `mmframe.embedded`). Its ``factory`` returns an `EmbeddedExchange`; the
+    registry completes the spec with the client venue's config keys and builds the client."""
 
 
 @dataclass
@@ -94,6 +99,9 @@ class ComponentContext:
     a venue resolves it to tickers when it opens. None: exactly ``markets``."""
     backtest: bool = False
     """True when the components are built for ``mmframe backtest`` (a journal records backtest runs)."""
+    exchange: EmbeddedExchange | None = None
+    """For a client venue built for a venue that embeds an exchange (`ComponentSpec.client`): the
+    exchange to start in ``open`` and connect to, instead of URLs and a key from the config."""
 
     def path(self, value: str | os.PathLike[str]) -> Path:
         """A path written in the pipeline file: ``~`` expanded; relative to the pipeline file's

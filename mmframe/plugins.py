@@ -10,6 +10,7 @@ declared API range (`mmframe.apiversion`) excludes this core's version is listed
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.metadata
 import os
@@ -23,7 +24,7 @@ import pluggy
 
 from mmframe import hookspecs
 from mmframe.apiversion import API_VERSION, REQUIRES_ATTRIBUTE, api_range_problem
-from mmframe.components import ComponentSpec, Kind
+from mmframe.components import ComponentContext, ComponentSpec, Kind
 
 if TYPE_CHECKING:
     import click
@@ -93,6 +94,7 @@ class Registry:
         self.plugins: list[PluginInfo] = []
         self._entries: list[RegistryEntry] = []
         self._by_key: dict[tuple[Kind, str], RegistryEntry] = {}
+        self._linked: set[int] = set()
         self.manager = pluggy.PluginManager("mmframe")
         self.manager.add_hookspecs(hookspecs)
 
@@ -185,6 +187,27 @@ class Registry:
 
         return register
 
+    def link_clients(self) -> None:
+        """Complete every venue that embeds an exchange (`ComponentSpec.client`) with its client venue,
+        once all plugins are in: the client's config keys join its schema and its factory builds
+        the client around the exchange. One whose client is missing or broken is recorded as broken."""
+        for index, entry in enumerate(self._entries):
+            spec = entry.spec
+            if spec is None or spec.client is None or id(spec) in self._linked:
+                continue
+            key = (Kind(entry.kind), entry.name)
+            client = self._by_key.get((Kind.VENUE, spec.client.name))
+            if client is None or client.spec is None:
+                missing = f"needs the venue {spec.client.name!r} to trade on its exchange, which is not registered"
+                self._entries[index] = RegistryEntry(entry.kind, entry.name, entry.package, entry.version, None,
+                                                     missing)
+                self._by_key.pop(key, None)
+                continue
+            linked = dataclasses.replace(entry, spec=with_client(spec, client.spec))
+            self._linked.add(id(linked.spec))
+            self._entries[index] = linked
+            self._by_key[key] = linked
+
     # --- queries --------------------------------------------------------------------------------
 
     def entries(self, kind: Kind | None = None) -> list[RegistryEntry]:
@@ -243,6 +266,30 @@ def _hook_problems(manager: pluggy.PluginManager, module: ModuleType) -> list[st
             problems.append(f"{hook_name} is not marked @hookimpl (from mmframe.api import hookimpl), so it is "
                             "never called")
     return problems
+
+
+def with_client(spec: ComponentSpec, client: ComponentSpec) -> ComponentSpec:
+    """``spec`` (a venue embedding an exchange) completed with its ``client`` venue: its own config
+    keys first, then the client's less `ClientVenue.omit`; the factory builds the exchange from the
+    own keys and the client from the rest, with `ComponentContext.exchange` set."""
+    assert spec.client is not None
+    own = dict(spec.config_schema.get("properties", {}))
+    omit = spec.client.omit
+    theirs = {k: v for k, v in client.config_schema.get("properties", {}).items() if k not in omit and k not in own}
+    schema = {**spec.config_schema, "additionalProperties": False, "properties": {**own, **theirs}}
+    required = [*spec.config_schema.get("required", ()), *(r for r in client.config_schema.get("required", ())
+                                                            if r in theirs)]
+    if required:
+        schema["required"] = required
+    embed, build_client = spec.factory, client.factory
+
+    def build(config: dict[str, Any], ctx: ComponentContext) -> Any:
+        exchange = embed({k: v for k, v in config.items() if k in own}, ctx)
+        client_config = {k: v for k, v in config.items() if k not in own}
+        return build_client(client_config, dataclasses.replace(ctx, exchange=exchange))
+
+    return dataclasses.replace(spec, factory=build, config_schema=schema,
+                               updatable=spec.updatable | (client.updatable - omit))
 
 
 def _describe(exc: BaseException, prefix: str) -> str:
@@ -304,4 +351,5 @@ def load_registry(
         name = module.__name__
         if name not in disabled:
             registry.add_plugin(module, name=name, package=name, version="local")
+    registry.link_clients()
     return registry

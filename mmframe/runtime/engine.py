@@ -59,6 +59,7 @@ from mmframe.domain.quote import BookSide
 from mmframe.domain.trading import GateState, TradingState
 from mmframe.logsampling import RateLimitedLog
 from mmframe.runtime.gate import Gate
+from mmframe.runtime.passes import QuotingPass
 from mmframe.runtime.plugin_faults import PluginFault
 from mmframe.runtime.quoting import QuotingCore
 from mmframe.runtime.scheduler import IntentScheduler
@@ -701,7 +702,8 @@ class Engine:
                 await self._flush_outbox()
                 continue
             slice_end = pacing_ns() + _QUOTE_SLICE_NS
-            for ticker in core.take_dirty():
+            # Markets an event dirties while this pass yields are served ahead of the rest of it.
+            for ticker in QuotingPass(core):
                 if ticker in self._drained:
                     continue
                 self._in_pass = True
@@ -716,6 +718,8 @@ class Engine:
                     # and the feeds publish, instead of holding the first actions back.
                     await self._flush_outbox()
                     await anyio.sleep(0)
+                    if self._stopping:
+                        break  # shutdown owns the orders now
                     slice_end = pacing_ns() + _QUOTE_SLICE_NS
             await self._flush_outbox()
             if scheduler.waiting:

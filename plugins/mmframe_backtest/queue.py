@@ -52,7 +52,7 @@ class QueueExecutor(QueueFillModel, BacktestOnly):
     def reset(self, seed: int) -> None:
         self.reset_books()
 
-    def execute(self, actions: Sequence[OrderAction], now_ns: int) -> list[Event]:  # type: ignore[override]
+    def execute(self, actions: Sequence[OrderAction], now_ns: int) -> list[Event]:
         return QueueFillModel.execute(self, actions, now_ns)
 
     def on_step(self, now_ns: int) -> list[Event]:

@@ -24,6 +24,7 @@ Modules, one job each:
   the session unable to write
 - `selection` — market selection (series, events, glob patterns, filters)
 - `doctor`, `record` — the ``mmframe doctor`` and ``mmframe record`` commands
+- `replay` — the ``replay`` backtest feed: reads what ``mmframe record`` wrote (docs/replay-format.md)
 
 Heavy modules load only when a venue is built or a command runs, so ``mmframe plugins list`` stays fast.
 """
@@ -48,6 +49,14 @@ def register_venues(register: Any) -> None:
 
     for spec in (*VENUE_SPECS, PAPER_SPEC):
         register(spec)
+
+
+@hookimpl
+def register_feeds(register: Any) -> None:
+    """The ``replay`` feed (recorded Kalshi messages, for backtests)."""
+    from mmframe_kalshi.replay import SPEC
+
+    register(SPEC)
 
 
 @hookimpl

@@ -70,7 +70,7 @@ class Doctor:
         except ValueError as exc:
             self.add("venue", "FAIL", str(exc), "doctor checks Kalshi venues: sim, kalshi-demo or kalshi")
             return
-        if venue.name == "sim":
+        if venue.embedded:
             await venue.open()
             session = venue.require_open().session
             self.add("credentials", "ok", f"simulator key {session.credentials!r} (generated)")
@@ -80,7 +80,7 @@ class Doctor:
         try:
             await self._checks(session, venue)
         finally:
-            if venue.name == "sim":
+            if venue.embedded:
                 await venue.close()
             else:
                 await session.close()
@@ -168,7 +168,7 @@ class Doctor:
                  f"and write {limits.write.refill_rate} tokens/s (about {creates} creates/s)")
 
     async def _websocket(self, session: KalshiSession, venue: Any) -> None:
-        if venue.name != "sim":
+        if not venue.embedded:
             try:
                 await session.open()
                 await session.wait_connected(10.0)

@@ -129,10 +129,10 @@ class KalshiFeed:
             fees = series.get(series_of_event.get(market.event_ticker, ""))
             if fees is not None and market.event_ticker:
                 self.fees.set_series(market.event_ticker, fees.fee_type, fees.fee_multiplier_bps)
-            event = parsing.market_info(market, fees, now)
-            event.info = self.fees.apply(event.info)
-            self.info[market.ticker] = event.info
-            ctx.publish(event)
+            listed = parsing.market_info(market, fees, now)
+            listed.info = self.fees.apply(listed.info)
+            self.info[market.ticker] = listed.info
+            ctx.publish(listed)
             ctx.publish(
                 MarketStatusChanged(
                     ts_ns=now, ticker=market.ticker, status=market.status, close_ts_ns=market.close_ts_ns

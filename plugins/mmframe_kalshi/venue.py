@@ -1,30 +1,27 @@
-"""The Kalshi venues: ``sim`` (an embedded simulator), ``kalshi-demo``, ``kalshi``, and the mapping form
-``venue: {kalshi: {rest_url, ws_url, key_id, private_key_path}}`` for any Kalshi-protocol endpoint.
+"""The Kalshi venues: ``kalshi-demo``, ``kalshi``, and the mapping form
+``venue: {kalshi: {rest_url, ws_url, key_id, private_key_path}}`` for any Kalshi-protocol endpoint;
+also the client of a venue that embeds a Kalshi-protocol exchange (``sim``, from ``mmframe_sim``:
+`ComponentContext.exchange`, see `mmframe.api.EmbeddedExchange`).
 
 All of them run the same `KalshiSession`, `KalshiFeed` and `KalshiExecutor`; only where the URLs and
 the key come from differs. The engine builds a pipeline before it opens the venue, so `feed()` and
-`executor()` hand out thin delegates whose targets are created in `open()` (the simulator's URLs and
-key exist only once it runs).
+`executor()` hand out thin delegates whose targets are created in `open()` (an embedded exchange's
+URLs and key exist only once it runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mmframe.api import (
     COUNT_SCALE,
     MAX_CONTRACTS,
-    MAX_DOLLARS,
     MICROS_PER_PRICE,
     ONE_DOLLAR,
     AccountSnapshot,
@@ -32,6 +29,7 @@ from mmframe.api import (
     ComponentSpec,
     ConfigError,
     Count,
+    EmbeddedExchange,
     FeedContext,
     Kind,
     LiveClock,
@@ -42,8 +40,6 @@ from mmframe.api import (
     WorkingOrder,
     WriteBudget,
     contracts_to_count,
-    dollars_to_price,
-    in_virtual_time,
 )
 from mmframe_kalshi.auth import DEFAULT_MAX_AGE_MS, DEFAULT_MAX_ORDER_PATHS, DEFAULT_ORDER_MAX_AGE_MS
 from mmframe_kalshi.credentials import KalshiCredentials, load_credentials
@@ -56,9 +52,6 @@ from mmframe_kalshi.models import Orderbook
 from mmframe_kalshi.rest import MAX_SUBACCOUNT
 from mmframe_kalshi.selection import SelectionRefresher, known_tickers, resolve_markets
 from mmframe_kalshi.session import KalshiSession
-
-if TYPE_CHECKING:
-    from mmframe_sim.serve import RunningSimulator
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +188,7 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
     },
 }
 
+<<<<<<< HEAD
 SIM_SCHEMA: Mapping[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -245,6 +239,8 @@ SIM_SCHEMA: Mapping[str, Any] = {
 }
 
 
+=======
+>>>>>>> main
 @dataclass(frozen=True)
 class TradingOptions:
     """Executor settings common to every Kalshi venue."""
@@ -441,23 +437,23 @@ class KalshiVenue:
     """Where this venue's keys sit under ``venue.<name>`` (the paper venue's: ``kalshi.``), for errors."""
 
     def __init__(self, name: str, config: Mapping[str, Any], ctx: ComponentContext) -> None:
-        self.name = name
+        self.exchange: EmbeddedExchange | None = ctx.exchange
+        self.name = self.exchange.name if self.exchange is not None else name
         self.config = dict(config)
         self.ctx = ctx
         self.options = TradingOptions.from_config(config)
         self.signing = SigningOptions.from_config(config)
         self.foreign_orders = self.options.foreign_orders
-        self.simulator: RunningSimulator | None = None
+        self._exchange_details: Mapping[str, Any] = {}
+        self._unix_socket: str | None = None  # an embedded exchange's, under simulated time
         self._conn: _Connection | None = None
         self._feed = VenueFeed(self)
         self._executor = VenueExecutor(self)
         self._markets: tuple[str, ...] | None = None
         self._refresher: SelectionRefresher | None = None
         self._markets_listener: MarketsListener | None = None
-        self._sim_task: asyncio.Task[None] | None = None
-        self._sim_stop: asyncio.Event | None = None
-        self._scratch: str | None = None  # the simulated-time simulator's socket directory
-        if name != "sim":
+        self._exchange_started = False
+        if self.exchange is None:
             # Fail at build time (``mmframe run`` exit 2, and ``mmframe check``) rather than after connecting.
             self._credentials: KalshiCredentials | None = self._load_credentials() if ctx.credentials else None
             default_rest, default_ws = (DEMO_REST, DEMO_WS) if name == "kalshi-demo" else (PROD_REST, PROD_WS)
@@ -496,12 +492,12 @@ class KalshiVenue:
         return self._conn
 
     async def open(self) -> None:
-        """Start the simulator (``sim``), connect the session, resolve the market selection."""
+        """Start the embedded exchange (``sim``), connect the session, resolve the market selection."""
         if self._conn is not None:
             return
         try:
-            if self.name == "sim":
-                await self._start_simulator()
+            if self.exchange is not None:
+                await self._start_exchange()
             assert self._credentials is not None
             session = self.new_session()
             self._conn = _Connection(session, KalshiFeed(session), self._build_executor(session))
@@ -531,11 +527,11 @@ class KalshiVenue:
         )
 
     def new_session(self) -> KalshiSession:
-        """A session with this venue's URLs and key, not opened (``mmframe doctor``); not for ``sim``,
-        whose URLs and key exist only once `open` started the simulator."""
+        """A session with this venue's URLs and key, not opened (``mmframe doctor``); not for an embedded
+        exchange (``sim``), whose URLs and key exist only once `open` started it."""
         if self._credentials is None:
             raise RuntimeError(f"venue {self.name} has no credentials before open()")
-        unix_socket = self.simulator.unix_socket if self.simulator is not None else None
+        unix_socket = self._unix_socket
         return KalshiSession(
             self.rest_url,
             self.ws_url,
@@ -568,8 +564,7 @@ class KalshiVenue:
 
     def describe(self) -> Mapping[str, Any]:
         out: dict[str, Any] = {"venue": self.name, "rest_url": self.rest_url, "ws_url": self.ws_url}
-        if self.simulator is not None:
-            out["simulator"] = {"admin_url": self.simulator.admin_url}
+        out.update(self._exchange_details)
         if self._conn is not None:
             out["session"] = dict(self._conn.session.describe())
             out["order_group_id"] = self._conn.executor.order_group_id
@@ -583,7 +578,7 @@ class KalshiVenue:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.session.close()
-        await self._stop_simulator()
+        await self._stop_exchange()
 
     # --- markets --------------------------------------------------------------------------------
 
@@ -631,60 +626,27 @@ class KalshiVenue:
         if self._markets_listener is not None:
             await self._markets_listener(joined, left)
 
-    # --- the embedded simulator -----------------------------------------------------------------
+    # --- an embedded exchange (``sim``) -------------------------------------------------------------
 
-    async def _start_simulator(self) -> None:
-        # Imported here: only `venue: sim` needs the simulator (and uvicorn/starlette).
-        from mmframe_sim import start_simulator
+    @property
+    def embedded(self) -> bool:
+        """Whether this venue trades on an exchange it starts itself (``sim``)."""
+        return self.exchange is not None
 
-        ready: asyncio.Future[RunningSimulator] = asyncio.get_running_loop().create_future()
-        stop = asyncio.Event()
-        scenario = self.config.get("scenario", "standard")
-        if scenario not in ("standard", "news"):  # the simulator's shipped scenarios, by name
-            scenario = str(self.ctx.path(scenario))  # a file, relative to the pipeline file
-        seed = self.config.get("seed")
-        options: dict[str, Any] = {}
-        if in_virtual_time():
-            # Simulated time: the exchange runs on the pipeline's clock, behind a Unix socket (whose
-            # delivery is synchronous, so the run is deterministic) and the modelled latency.
-            from mmframe_sim.latency import Latency
+    async def _start_exchange(self) -> None:
+        assert self.exchange is not None
+        self._exchange_started = True
+        endpoint = await self.exchange.start()
+        self._credentials = KalshiCredentials.from_pem(endpoint.key_id, endpoint.private_key_pem,
+                                                       source="simulator key")
+        self.rest_url, self.ws_url = endpoint.rest_url, endpoint.ws_url
+        self._unix_socket = endpoint.unix_socket
+        self._exchange_details = dict(endpoint.details)
 
-            scratch = self._scratch = tempfile.mkdtemp(prefix="mmframe-sim-")
-            options = {
-                "clock": self.ctx.clock, "wall_clock": self.ctx.clock,
-                "unix_socket": os.path.join(scratch, "sim.sock"),
-                "latency": Latency.from_config(self.config.get("latency")),
-            }
-
-        async def serve() -> None:
-            # The simulator lives in its own task: its task group then never has to nest with the
-            # caller's cancel scopes between open() and close().
-            try:
-                async with start_simulator(scenario, seed, **options) as sim:
-                    ready.set_result(sim)
-                    await stop.wait()
-            except BaseException as exc:
-                if not ready.done():
-                    ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
-                raise
-
-        self._sim_stop = stop
-        self._sim_task = asyncio.create_task(serve(), name="mmframe-sim")
-        sim = await ready
-        self.simulator = sim
-        balance = self.config.get("balance")
-        key_id, pem = sim.create_api_key(
-            None if balance is None else dollars_to_price(_number(balance), what="balance"),
-            tier=str(self.config.get("tier", "advanced")),
-        )
-        self._credentials = KalshiCredentials.from_pem(key_id, pem, source="simulator key")
-        self.rest_url, self.ws_url = sim.rest_url, sim.ws_url
-        logger.info("simulator (%s scenario) on %s; admin API %s", scenario, sim.base_url, sim.admin_url)
-
-    async def _stop_simulator(self) -> None:
-        task, self._sim_task = self._sim_task, None
-        if task is None:
+    async def _stop_exchange(self) -> None:
+        if self.exchange is None or not self._exchange_started:
             return
+<<<<<<< HEAD
         assert self._sim_stop is not None
         truth_path = self.config.get("truth_path")
         if truth_path is not None and self.simulator is not None:
@@ -700,6 +662,12 @@ class KalshiVenue:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+=======
+        self._exchange_started = False
+        self._exchange_details = {}
+        self._unix_socket = None
+        await self.exchange.stop()
+>>>>>>> main
 
     def _write_truth(self, path: str) -> None:
         """The simulator's ground truth for the scoreboard (`mmframe_sim.admin.truth_record`)."""
@@ -715,20 +683,6 @@ class KalshiVenue:
 
 
 _SUMMARY_TAIL = "the same Kalshi feed and executor over real sockets"
-
-SIM_SPEC = ComponentSpec(
-    kind=Kind.VENUE,
-    name="sim",
-    summary="The local Kalshi simulator, started in-process on a free loopback port with a fresh key.",
-    factory=KalshiVenue.factory("sim"),
-    config_schema=SIM_SCHEMA,
-    example={"scenario": "standard", "seed": 7},
-    description=(
-        "Starts the simulator (standard scenario unless told otherwise) inside the daemon on a free "
-        f"loopback port, creates a funded account with a fresh RSA key, and connects {_SUMMARY_TAIL}. "
-        "Needs no credentials: this is what `mmframe run pipelines/symmetric.yaml` uses on a fresh machine."
-    ),
-)
 
 KALSHI_SPEC = ComponentSpec(
     kind=Kind.VENUE,
@@ -758,7 +712,7 @@ KALSHI_DEMO_SPEC = ComponentSpec(
     ),
 )
 
-VENUE_SPECS = (SIM_SPEC, KALSHI_DEMO_SPEC, KALSHI_SPEC)
+VENUE_SPECS = (KALSHI_DEMO_SPEC, KALSHI_SPEC)
 
 
 MarketsListener = Callable[[tuple[str, ...], tuple[str, ...]], Awaitable[None]]

@@ -232,6 +232,8 @@ class KalshiWebSocket:
         while True:
             try:
                 headers = self._signer.headers("GET", self._path)
+                # Under simulated time the simulator listens on a Unix socket in this process.
+                socket: dict[str, Any] = {"unix": True, "path": self.unix_socket} if self.unix_socket else {}
                 async with connect(
                     self.ws_url,
                     additional_headers=headers,
@@ -241,7 +243,7 @@ class KalshiWebSocket:
                     max_size=None,
                     compression=None,
                     create_connection=_WatchedConnection,
-                    **({"unix": True, "path": self.unix_socket} if self.unix_socket else {}),
+                    **socket,
                 ) as ws:
                     assert isinstance(ws, _WatchedConnection)
                     attempt = 0

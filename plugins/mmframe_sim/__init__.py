@@ -1,5 +1,7 @@
 """mmframe_sim: a local Kalshi exchange that speaks Kalshi's wire protocol (REST, WebSocket, signatures).
 
+- ``venue: sim`` (`mmframe_sim.venue`): the simulator inside the daemon, traded on through the
+  ``kalshi`` venue (named as its client; this package never imports the Kalshi client it judges).
 - ``mmframe sim serve``: run it on a loopback port and print ``key_id=... rest=... ws=...``.
 - `start_simulator` (an async context manager): run it inside the caller's event loop, for tests and
   ``venue: sim``::
@@ -26,7 +28,7 @@ from mmframe.api import hookimpl
 if TYPE_CHECKING:
     from mmframe_sim.serve import RunningSimulator
 
-__all__ = ["register_commands", "start_simulator"]
+__all__ = ["register_commands", "register_venues", "start_simulator"]
 
 
 MMFRAME_API = ">=1.0,<2"
@@ -49,6 +51,14 @@ def _dollars(ctx: click.Context, param: click.Parameter, value: str | None) -> i
         return parse_price(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+@hookimpl
+def register_venues(register: Any) -> None:
+    """The ``sim`` venue."""
+    from mmframe_sim.venue import SPEC
+
+    register(SPEC)
 
 
 @hookimpl

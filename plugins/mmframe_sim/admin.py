@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import orjson
@@ -38,12 +38,10 @@ from mmframe_sim import wire
 from mmframe_sim.engine import ExchangeError
 from mmframe_sim.faults import FAULT_ACTIONS, FaultStep, parse_fault_plan
 from mmframe_sim.fees import FeeType
+from mmframe_sim.host import SimHost
 from mmframe_sim.money import MoneyError, parse_price
 from mmframe_sim.participants import COUNTERPARTY_CLASS
 from mmframe_sim.truth import TaggedFill
-
-if TYPE_CHECKING:
-    from mmframe_sim.server import SimServer
 
 
 class AdminError(Exception):
@@ -80,7 +78,7 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def apply_fault(sim: SimHost, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Carry out one fault action now; returns a small report."""
     faults = sim.faults
     ex = sim.exchange
@@ -106,6 +104,8 @@ def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[
             raise AdminError("share must be within 0..1")
         faults.fail_write_share = share
         faults.fail_write_placed = _flag(params.get("placed", False))
+    elif action == "strict_batch_cancel":
+        faults.strict_batch_cancel = _flag(params.get("on", True))
     elif action == "pause_exchange":
         ex.set_trading_active(False)
     elif action == "resume_exchange":
@@ -134,7 +134,7 @@ def apply_fault(sim: SimServer, action: str, params: Mapping[str, Any]) -> dict[
     return {"faults": faults.describe()}
 
 
-def _set_fee(sim: SimServer, params: Mapping[str, Any]) -> None:
+def _set_fee(sim: SimHost, params: Mapping[str, Any]) -> None:
     """``set_fee``: an event's fee override, like Kalshi's event-level ``fee_type_override`` /
     ``fee_multiplier_override``; omitted or null parts are not overridden."""
     ex = sim.exchange
@@ -159,7 +159,7 @@ def _set_fee(sim: SimServer, params: Mapping[str, Any]) -> None:
     ex.set_event_fee(str(event_ticker), fee_type, multiplier_bps)
 
 
-async def run_fault_plan(sim: SimServer, steps: list[FaultStep]) -> None:
+async def run_fault_plan(sim: SimHost, steps: list[FaultStep]) -> None:
     """Fire each step at its ``at_seconds`` (wall time from now). Failing steps are reported, not fatal."""
     start = anyio.current_time()
     for step in steps:
@@ -191,7 +191,7 @@ def tagged_fill_json(fill: TaggedFill) -> dict[str, Any]:
     }
 
 
-def ground_truth(sim: SimServer, ticker: str | None = None, since_ns: int | None = None) -> dict[str, Any]:
+def ground_truth(sim: SimHost, ticker: str | None = None, since_ns: int | None = None) -> dict[str, Any]:
     ex = sim.exchange
     users = [*sim.accounts, *ex.participant_user_ids()]
     return {
@@ -221,7 +221,7 @@ def ground_truth(sim: SimServer, ticker: str | None = None, since_ns: int | None
     }
 
 
-def fair_history(sim: SimServer, ticker: str | None, since_ns: int | None, until_ns: int | None) -> dict[str, Any]:
+def fair_history(sim: SimHost, ticker: str | None, since_ns: int | None, until_ns: int | None) -> dict[str, Any]:
     """The true fair value's change points per market (``[ts_ns, probability]``) and the news jumps."""
     ex = sim.exchange
     ex.advance()
@@ -237,7 +237,7 @@ def fair_history(sim: SimServer, ticker: str | None, since_ns: int | None, until
     }
 
 
-def truth_record(sim: SimServer) -> dict[str, Any]:
+def truth_record(sim: SimHost) -> dict[str, Any]:
     """Everything a scoreboard needs to judge a finished run, in one JSON-able mapping: the ground
     truth of `ground_truth` (fills with counterparty class and fair value, refused creates, balances,
     positions), the fair-value series and news of `fair_history`, every order of each API account
@@ -264,10 +264,10 @@ def truth_record(sim: SimServer) -> dict[str, Any]:
     return record
 
 
-AdminHandler = Callable[["SimServer", Request, Any], Awaitable[tuple[int, Any]]]
+AdminHandler = Callable[["SimHost", Request, Any], Awaitable[tuple[int, Any]]]
 
 
-def _admin(sim: SimServer, handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
+def _admin(sim: SimHost, handler: AdminHandler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         client = request.client.host if request.client else None
         if not is_loopback(client):
@@ -291,7 +291,7 @@ def _admin(sim: SimServer, handler: AdminHandler) -> Callable[[Request], Awaitab
     return endpoint
 
 
-async def _post_fault(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_fault(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or "action" not in body:
         raise AdminError('expected {"action": ..., ...params}')
     params = dict(body)
@@ -299,11 +299,11 @@ async def _post_fault(sim: SimServer, request: Request, body: Any) -> tuple[int,
     return 200, apply_fault(sim, action, params)
 
 
-async def _get_faults(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _get_faults(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     return 200, {"faults": sim.faults.describe(), "actions": FAULT_ACTIONS, "log": list(sim.fault_log)}
 
 
-async def _post_plan(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_plan(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("faults"), list):
         raise AdminError('expected {"faults": [{"at_seconds": ..., "action": ...}, ...]}')
     steps = parse_fault_plan(body["faults"])
@@ -311,11 +311,11 @@ async def _post_plan(sim: SimServer, request: Request, body: Any) -> tuple[int, 
     return 202, {"scheduled": len(steps)}
 
 
-async def _get_truth(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _get_truth(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     return 200, ground_truth(sim, request.query_params.get("ticker") or None, _int_query(request, "since_ns"))
 
 
-async def _get_fair(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _get_fair(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     ticker = request.query_params.get("ticker") or None
     if ticker is not None:
         sim.exchange.market(ticker)  # 404 for an unknown market
@@ -332,7 +332,7 @@ def _int_query(request: Request, name: str) -> int | None:
         raise AdminError(f"{name} must be an integer") from None
 
 
-async def _get_orders(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _get_orders(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     user_id = request.query_params.get("user_id")
     if not user_id:
         raise AdminError("missing query parameter user_id")
@@ -342,13 +342,13 @@ async def _get_orders(sim: SimServer, request: Request, body: Any) -> tuple[int,
     return 200, {"orders": [{**wire.order_json(o), "created_ns": o.created_ns} for o in orders]}
 
 
-async def _get_requests(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _get_requests(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     log = sim.write_log
     entries = log.entries(request.query_params.get("user_id") or None, _int_query(request, "since_ns"))
     return 200, {"requests": [e.to_json() for e in entries], "dropped": log.dropped}
 
 
-async def _post_time(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_time(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     body = body if isinstance(body, dict) else {}
     if body.get("freeze"):
         sim.clock.freeze()
@@ -360,7 +360,7 @@ async def _post_time(sim: SimServer, request: Request, body: Any) -> tuple[int, 
     return 200, {"time_ns": sim.exchange.now_ns(), "frozen": sim.clock.frozen}
 
 
-async def _post_account(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_account(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     body = body if isinstance(body, dict) else {}
     kwargs: dict[str, Any] = {}
     if "balance" in body:
@@ -391,7 +391,7 @@ _MARKET_ACTIONS = {
 }
 
 
-async def _post_market(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_market(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     verb = request.path_params["action"]
     if verb not in _MARKET_ACTIONS:
         raise AdminError(f"unknown market action {verb!r}; known: {', '.join(_MARKET_ACTIONS)}")
@@ -401,14 +401,14 @@ async def _post_market(sim: SimServer, request: Request, body: Any) -> tuple[int
     return 200, {"market": wire.market_json(sim.exchange.market(params["ticker"]), sim.exchange.now_ns())}
 
 
-async def _post_exchange(sim: SimServer, request: Request, body: Any) -> tuple[int, Any]:
+async def _post_exchange(sim: SimHost, request: Request, body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("trading_active"), bool):
         raise AdminError('expected {"trading_active": true|false}')
     sim.exchange.set_trading_active(body["trading_active"])
     return 200, {"trading_active": body["trading_active"]}
 
 
-def admin_routes(sim: SimServer) -> list[Route]:
+def admin_routes(sim: SimHost) -> list[Route]:
     """Routes mounted under /_sim."""
     return [
         Route("/faults", _admin(sim, _get_faults), methods=["GET"]),

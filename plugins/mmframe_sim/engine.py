@@ -95,6 +95,7 @@ __all__ = [
     "BookCleared",
     "BookLevelChanged",
     "CancelResult",
+    "EventFeeChanged",
     "EventSpec",
     "Exchange",
     "ExchangeError",
@@ -164,8 +165,8 @@ def _market_closed(state: MarketState) -> ExchangeError:
 class Exchange:
     """A Kalshi-like exchange in memory.
 
-    Build it empty and add series/events/markets, or from a scenario (`from_scenario`). ``seed``
-    drives every random choice (fair-value paths, synthetic traders, settlement draws, ids), so the
+    Build it empty and add series/events/markets, or from a scenario (`mmframe_sim.scenario.Scenario.build`).
+    ``seed`` drives every random choice (fair-value paths, synthetic traders, settlement draws, ids), so the
     same seed, scenario and sequence of calls at the same clock times give the same exchange.
     """
 
@@ -201,20 +202,6 @@ class Exchange:
         self._participants: Participants | None = (
             Participants(self, config, random.Random(seed ^ 0x7EAD)) if participants is not False else None
         )
-
-    @classmethod
-    def from_scenario(cls, scenario: object, clock: Clock, *, seed: int | None = None) -> Exchange:
-        """An exchange listing the scenario's series/events/markets with its participants.
-
-        ``scenario`` is a `mmframe_sim.scenario.Scenario` (see `mmframe_sim.scenario.load_scenario`);
-        ``seed`` overrides the scenario's seed. Market open/close times in the scenario are offsets
-        from ``clock.now_ns()`` at construction.
-        """
-        from mmframe_sim.scenario import Scenario
-
-        if not isinstance(scenario, Scenario):
-            raise TypeError(f"expected a Scenario, got {type(scenario).__name__}")
-        return scenario.build(clock, seed=seed)
 
     # --- events -------------------------------------------------------------------------------------
 
@@ -290,8 +277,9 @@ class Exchange:
         self._run_until(self._clock.now_ns())
         return self._now
 
-    def _schedule(self, at_ns: int, fn: Callable[[int], None]) -> None:
-        """Run ``fn(now)`` once the exchange time reaches ``at_ns``."""
+    def schedule(self, at_ns: int, fn: Callable[[int], None]) -> None:
+        """Run ``fn(now)`` once the exchange time reaches ``at_ns`` (``fn`` may use the in-loop
+        operations below)."""
         self._seq += 1
         heapq.heappush(self._timers, (at_ns, self._seq, fn))
 
@@ -347,9 +335,9 @@ class Exchange:
         )
         market = _Market(state, self._fee_terms(spec.event_ticker), grid)
         self._markets[spec.ticker] = market
-        self._set_fair(spec.ticker, spec.initial_probability)
+        self.set_fair_in_loop(spec.ticker, spec.initial_probability)
         if status is MarketStatus.INITIALIZED:
-            self._schedule(spec.open_ts_ns, lambda t: self._open(market))
+            self.schedule(spec.open_ts_ns, lambda t: self._open(market))
         self._schedule_close(market)
         self._emit(
             MarketLifecycleChanged(
@@ -922,7 +910,7 @@ class Exchange:
                 self._cancel(acct, order, now)
 
         assert expiry is not None
-        self._schedule(expiry * NANOS_PER_SECOND, expire)
+        self.schedule(expiry * NANOS_PER_SECOND, expire)
 
     def _unbook(self, acct: Account, order: Order, now: int) -> Count:
         """Take a resting order out of the book (emitting the level change); returns its remainder."""
@@ -1005,11 +993,18 @@ class Exchange:
         reduced = self._cancel(acct, order, now)
         return CancelResult(order=order.snapshot(), reduced_by=reduced, ts_ns=now)
 
-    def cancel_orders(self, user_id: str, order_ids: Sequence[str]) -> list[CancelResult | ExchangeError]:
-        """A batch cancel; errors per item."""
+    def cancel_orders(
+        self, user_id: str, order_ids: Sequence[str], *, all_or_nothing: bool = False
+    ) -> list[CancelResult | ExchangeError]:
+        """A batch cancel; errors per item. ``all_or_nothing`` (the ``strict_batch_cancel`` fault):
+        an order that is not ours or no longer rests fails the whole batch with its error, and
+        nothing is cancelled."""
         out: list[CancelResult | ExchangeError] = []
         try:
             now = self._catch_up()
+            if all_or_nothing:
+                for order_id in order_ids:
+                    self._cancelable(self._own_order(user_id, order_id)[1])
             for order_id in order_ids:
                 try:
                     out.append(self._cancel_one(user_id, order_id, now))
@@ -1348,7 +1343,7 @@ class Exchange:
                 self._close(market, now)
                 self._determine(market, None, now)
 
-        self._schedule(market.state.close_ts_ns, close)
+        self.schedule(market.state.close_ts_ns, close)
 
     def _cancel_market_orders(self, market: _Market, now: int, only_on_pause: bool = False) -> None:
         ticker = market.state.ticker
@@ -1383,7 +1378,7 @@ class Exchange:
             )
         )
         generation = market.close_generation
-        self._schedule(
+        self.schedule(
             now + state.spec.settlement_timer_seconds * NANOS_PER_SECOND,
             lambda t: self._settle(market, t) if market.close_generation == generation else None,
         )
@@ -1455,7 +1450,7 @@ class Exchange:
     def set_trading_active(self, active: bool) -> None:
         """Pause or resume the whole exchange. Paused: create/amend rejected, cancel/decrease allowed;
         orders with ``cancel_order_on_pause`` are canceled when the pause starts."""
-        self._operate(lambda: self._set_trading_internal(active))
+        self._operate(lambda: self.set_trading_in_loop(active))
 
     @property
     def trading_active(self) -> bool:
@@ -1463,16 +1458,16 @@ class Exchange:
 
     def deactivate_market(self, ticker: str) -> None:
         """Pause one market (``inactive``): cancels all its resting orders; emits ``deactivated``."""
-        self._operate(lambda: self._deactivate_internal(ticker))
+        self._operate(lambda: self.deactivate_in_loop(ticker))
 
     def activate_market(self, ticker: str) -> None:
         """Resume an inactive market; emits ``activated``."""
-        self._operate(lambda: self._activate_internal(ticker))
+        self._operate(lambda: self.activate_in_loop(ticker))
 
     def close_market(self, ticker: str) -> None:
         """Close now (early close): resting orders canceled, status ``closed``; emits
         ``close_date_updated``. `determine_market` / `settle_market` finish it."""
-        self._operate(lambda: self._close_internal(ticker))
+        self._operate(lambda: self.close_in_loop(ticker))
 
     def determine_market(self, ticker: str, result: str | None = None) -> None:
         """Set the result (``yes``/``no``; None draws it from the fair probability) -> ``determined``;
@@ -1482,7 +1477,7 @@ class Exchange:
     def settle_market(self, ticker: str) -> None:
         """Pay out now (determining first if needed): $1 per winning contract to net positions,
         ``finalized``, settlement records, ``settled`` event."""
-        self._operate(lambda: self._settle_internal(ticker))
+        self._operate(lambda: self.settle_in_loop(ticker))
 
     def _operate(self, action: Callable[[], None]) -> None:
         try:
@@ -1491,7 +1486,8 @@ class Exchange:
         finally:
             self._flush()
 
-    def _set_trading_internal(self, active: bool) -> None:
+    def set_trading_in_loop(self, active: bool) -> None:
+        """`set_trading_active` from inside the time loop."""
         now = self._now
         if active == self._trading_active:
             return
@@ -1503,7 +1499,8 @@ class Exchange:
             ExchangeStatusChanged(ts_ns=now, exchange_active=self._exchange_active, trading_active=active)
         )
 
-    def _deactivate_internal(self, ticker: str) -> None:
+    def deactivate_in_loop(self, ticker: str) -> None:
+        """`deactivate_market` from inside the time loop."""
         now = self._now
         market = self._market(ticker)
         if market.state.status is not MarketStatus.ACTIVE:
@@ -1517,7 +1514,8 @@ class Exchange:
             )
         )
 
-    def _activate_internal(self, ticker: str) -> None:
+    def activate_in_loop(self, ticker: str) -> None:
+        """`activate_market` from inside the time loop."""
         now = self._now
         market = self._market(ticker)
         if market.state.status is not MarketStatus.INACTIVE:
@@ -1530,7 +1528,8 @@ class Exchange:
             )
         )
 
-    def _close_internal(self, ticker: str) -> None:
+    def close_in_loop(self, ticker: str) -> None:
+        """`close_market` from inside the time loop."""
         now = self._now
         market = self._market(ticker)
         if market.state.status not in (MarketStatus.ACTIVE, MarketStatus.INACTIVE, MarketStatus.INITIALIZED):
@@ -1558,7 +1557,8 @@ class Exchange:
             self._close(market, now)
         self._determine(market, result, now)
 
-    def _settle_internal(self, ticker: str) -> None:
+    def settle_in_loop(self, ticker: str) -> None:
+        """`settle_market` from inside the time loop."""
         now = self._now
         market = self._market(ticker)
         if market.state.status is MarketStatus.FINALIZED:
@@ -1625,7 +1625,7 @@ class Exchange:
             raise ExchangeError(
                 400, "bad_request", "probability must be strictly between 0 and 1", str(probability)
             )
-        self._set_fair(ticker, probability)
+        self.set_fair_in_loop(ticker, probability)
 
     def participant_user_ids(self) -> list[str]:
         """Accounts used by the synthetic traders (to tell them apart in ground truth)."""
@@ -1641,32 +1641,51 @@ class Exchange:
         """Money put in by `open_account`/`deposit`, micro-dollars; equals `total_money`."""
         return self._accounts.deposits
 
-    # --- internal entry points for synthetic participants (no catch-up, no flush) ---------------------
+    # --- in-loop operations: for code the exchange itself runs from `schedule` (the synthetic
+    # participants, a scenario's scripted faults). They neither catch up time nor flush events: the
+    # exchange's time loop that called them does both. Everyone else uses the public methods above.
 
-    def _submit(self, user_id: str, request: OrderRequest) -> OrderResult | None:
+    def submit_in_loop(self, user_id: str, request: OrderRequest) -> OrderResult | None:
+        """Place an order now; None when the exchange refuses it."""
         try:
             return self._create(user_id, request)
         except ExchangeError:
             return None
 
-    def _cancel_user_orders(self, user_id: str, ticker: str, now: int) -> None:
-        acct = self._accounts.by_user[user_id]
-        for order in list(acct.resting.values()):
-            if order.ticker == ticker:
-                self._cancel(acct, order, now)
+    def cancel_user_orders_in_loop(self, user_id: str, ticker: str, now: int) -> None:
+        """Cancel every resting order of ``user_id`` in ``ticker``."""
+        for order in self.resting_in_loop(user_id, ticker):
+            self.cancel_order_in_loop(user_id, order, now)
 
-    def _book(self, ticker: str) -> Book:
+    def resting_in_loop(self, user_id: str, ticker: str) -> list[Order]:
+        """The resting orders of ``user_id`` in ``ticker`` (the engine's own objects: read, don't change)."""
+        return [o for o in self._accounts.by_user[user_id].resting.values() if o.ticker == ticker]
+
+    def cancel_order_in_loop(self, user_id: str, order: Order, now: int) -> None:
+        """Cancel one resting order of ``user_id`` (from `resting_in_loop`)."""
+        self._cancel(self._accounts.by_user[user_id], order, now)
+
+    def market_state_in_loop(self, ticker: str) -> MarketState:
+        """A market's state as it stands (no catch-up)."""
+        return self._markets[ticker].state
+
+    def book_of(self, ticker: str) -> Book:
+        """A market's order book."""
         return self._markets[ticker].book
 
-    def _grid(self, ticker: str) -> PriceGrid:
+    def grid_of(self, ticker: str) -> PriceGrid:
+        """A market's price grid."""
         return self._markets[ticker].grid
 
-    def _is_trading(self, ticker: str) -> bool:
+    def is_trading(self, ticker: str) -> bool:
+        """Whether ``ticker`` takes orders now (exchange trading and the market active)."""
         return self._trading_active and self._markets[ticker].state.status is MarketStatus.ACTIVE
 
-    def _fair_of(self, ticker: str) -> float:
+    def fair_of(self, ticker: str) -> float:
+        """A market's hidden fair probability."""
         return self._fair[ticker]
 
-    def _set_fair(self, ticker: str, probability: float) -> None:
+    def set_fair_in_loop(self, ticker: str, probability: float) -> None:
+        """Move a market's hidden fair probability (unchecked: the participants keep it in bounds)."""
         self._fair[ticker] = probability
         self.truth.record_fair(ticker, self._now, probability)

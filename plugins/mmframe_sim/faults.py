@@ -22,6 +22,8 @@ FAULT_ACTIONS: dict[str, str] = {
     "delay": "delay every REST response by `ms` milliseconds (0 = off)",
     "burst_429": "answer the next `count` REST requests 429 (default 10)",
     "fail_writes": "answer a `share` (0..1) of writes 500; `placed: true` executes them first",
+    "strict_batch_cancel": "refuse a whole batch cancel (400 invalid_order, nothing cancelled) when one of "
+    "its orders no longer rests, as a venue may (the spec allows a 400 for the request); `on: false` ends it",
     "pause_exchange": "trading_active false",
     "resume_exchange": "trading_active true",
     "deactivate_market": "`ticker` -> inactive (cancels its resting orders)",
@@ -82,6 +84,7 @@ class FaultState:
         self.skip_seq_remaining = 0
         self.duplicate_remaining = 0
         self.reorder_remaining = 0
+        self.strict_batch_cancel = False
 
     def clear(self) -> None:
         self.delay_s = 0.0
@@ -91,6 +94,7 @@ class FaultState:
         self.skip_seq_remaining = 0
         self.duplicate_remaining = 0
         self.reorder_remaining = 0
+        self.strict_batch_cancel = False
 
     @property
     def ws_faults_active(self) -> bool:
@@ -119,4 +123,5 @@ class FaultState:
             "skip_seq_remaining": self.skip_seq_remaining,
             "duplicate_remaining": self.duplicate_remaining,
             "reorder_remaining": self.reorder_remaining,
+            "strict_batch_cancel": self.strict_batch_cancel,
         }

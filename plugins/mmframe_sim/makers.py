@@ -11,14 +11,11 @@ same price.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from mmframe_sim.floor import Floor
 from mmframe_sim.model import OrderRequest, SelfTradePrevention, Side, TimeInForce
 from mmframe_sim.money import ONE, Count, Price
 from mmframe_sim.truth import TruthLog
-
-if TYPE_CHECKING:
-    from mmframe_sim.engine import Exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,27 +62,24 @@ class TradeEstimator:
 class QuoteKeeper:
     """Keeps ``user``'s post-only quotes in ``ticker`` at a wanted ``{(side, price): count}`` ladder."""
 
-    def __init__(self, exchange: Exchange, user: str, ticker: str) -> None:
+    def __init__(self, exchange: Floor, user: str, ticker: str) -> None:
         self._x = exchange
         self._user = user
         self._ticker = ticker
 
     def keep(self, wanted: dict[tuple[Side, Price], Count], now: int) -> None:
         x = self._x
-        acct = x._accounts.by_user[self._user]
         have: dict[tuple[Side, Price], Count] = {}
-        for order in list(acct.resting.values()):
-            if order.ticker != self._ticker:
-                continue
+        for order in x.resting_in_loop(self._user, self._ticker):
             key = (order.side, order.price)
             if key in wanted and have.get(key, 0) + order.remaining <= wanted[key]:
                 have[key] = have.get(key, 0) + order.remaining  # keeps its queue position
             else:
-                x._cancel(acct, order, now)
+                x.cancel_order_in_loop(self._user, order, now)
         for (side, price), count in sorted(wanted.items(), key=lambda kv: (kv[0][0].value, kv[0][1])):
             missing = count - have.get((side, price), 0)
             if missing > 0:
-                x._submit(
+                x.submit_in_loop(
                     self._user,
                     OrderRequest(
                         ticker=self._ticker,

@@ -32,16 +32,13 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from mmframe.api import NANOS_PER_SECOND
 from mmframe_sim.fair_model import ConvergingPath, NewsConfig, news_jump
+from mmframe_sim.floor import Floor
 from mmframe_sim.makers import CompetitorConfig, QuoteKeeper, TradeEstimator, check_weight
 from mmframe_sim.model import MarketStatus, OrderRequest, SelfTradePrevention, Side, TimeInForce
 from mmframe_sim.money import ONE, Count, Price
-
-if TYPE_CHECKING:
-    from mmframe_sim.engine import Exchange
 
 LIQUIDITY_USER = "sim-liquidity"
 NOISE_USER = "sim-noise"
@@ -128,7 +125,7 @@ def _to_price(probability: float) -> Price:
 class Participants:
     """The synthetic traders of one exchange. `attach` starts them in a market."""
 
-    def __init__(self, exchange: Exchange, config: ParticipantConfig, rng: random.Random) -> None:
+    def __init__(self, exchange: Floor, config: ParticipantConfig, rng: random.Random) -> None:
         self._x = exchange
         self.config = config
         self._rng = rng
@@ -157,18 +154,18 @@ class Participants:
             self._opened = True
         now = x.now_ns()
         cfg = self.config
-        x._schedule(now + self._seconds(cfg.fair_step_seconds), lambda t: self._step_fair(ticker, t))
-        x._schedule(now, lambda t: self._refresh_liquidity(ticker, t))
+        x.schedule(now + self._seconds(cfg.fair_step_seconds), lambda t: self._step_fair(ticker, t))
+        x.schedule(now, lambda t: self._refresh_liquidity(ticker, t))
         if cfg.noise_rate_per_minute > 0:
-            x._schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
+            x.schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
         if cfg.informed_rate_per_minute > 0:
-            x._schedule(
+            x.schedule(
                 now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t)
             )
         if cfg.competitors is not None:
-            x._schedule(now, lambda t: self._refresh_competitor(ticker, t))
+            x.schedule(now, lambda t: self._refresh_competitor(ticker, t))
         if cfg.news is not None and cfg.news.rate_per_hour > 0:
-            x._schedule(now + self._poisson_gap(cfg.news.rate_per_hour / 60.0), lambda t: self._news(ticker, t))
+            x.schedule(now + self._poisson_gap(cfg.news.rate_per_hour / 60.0), lambda t: self._news(ticker, t))
 
     # --- scheduling helpers ---------------------------------------------------------------------
 
@@ -180,13 +177,13 @@ class Participants:
         return self._seconds(self._rng.expovariate(rate_per_minute / 60.0))
 
     def _alive(self, ticker: str) -> bool:
-        status = self._x._markets[ticker].state.status
+        status = self._x.market_state_in_loop(ticker).status
         return status not in (MarketStatus.DETERMINED, MarketStatus.FINALIZED)
 
     # --- fair value ---------------------------------------------------------------------------------
 
     def _hours_to_close(self, ticker: str, now: int) -> float | None:
-        close = self._x._markets[ticker].state.close_ts_ns
+        close = self._x.market_state_in_loop(ticker).close_ts_ns
         return (close - now) / (3600 * NANOS_PER_SECOND) if close > 0 else None
 
     def _path(self, ticker: str, now: int) -> ConvergingPath | None:
@@ -195,7 +192,7 @@ class Participants:
         tau = self._hours_to_close(ticker, now)
         if not self.config.converge or tau is None:
             return None
-        fair = self._x._fair_of(ticker)
+        fair = self._x.fair_of(ticker)
         path = self._paths.get(ticker)
         if path is None:
             path = self._paths[ticker] = ConvergingPath(fair, tau, self.config.converge_final_hours)
@@ -205,7 +202,7 @@ class Participants:
 
     def _publish(self, ticker: str, probability: float) -> None:
         self._published[ticker] = probability
-        self._x._set_fair(ticker, probability)
+        self._x.set_fair_in_loop(ticker, probability)
 
     def _step_fair(self, ticker: str, now: int) -> None:
         if not self._alive(ticker):
@@ -215,19 +212,19 @@ class Participants:
         if path is not None:
             self._step_converging(ticker, path, now)
             return
-        spec = x._markets[ticker].state.spec
+        spec = x.market_state_in_loop(ticker).spec
         dt_hours = self.config.fair_step_seconds / 3600.0
-        logit = _logit(x._fair_of(ticker)) + spec.volatility * math.sqrt(dt_hours) * self._rng.gauss(0.0, 1.0)
+        logit = _logit(x.fair_of(ticker)) + spec.volatility * math.sqrt(dt_hours) * self._rng.gauss(0.0, 1.0)
         if spec.jump_rate > 0 and self._rng.random() < spec.jump_rate * dt_hours:
             logit += self._rng.gauss(0.0, spec.jump_size)
-        x._set_fair(ticker, min(_MAX_PROB, max(_MIN_PROB, _expit(logit))))
-        x._schedule(now + self._seconds(self.config.fair_step_seconds), lambda t: self._step_fair(ticker, t))
+        x.set_fair_in_loop(ticker, min(_MAX_PROB, max(_MIN_PROB, _expit(logit))))
+        x.schedule(now + self._seconds(self.config.fair_step_seconds), lambda t: self._step_fair(ticker, t))
 
     def _step_converging(self, ticker: str, path: ConvergingPath, now: int) -> None:
         """Diffuse the score; one nanosecond before close publish the outcome itself (0 or 1), so the
         exchange's determination at close settles the market the way the path went."""
         x = self._x
-        close = x._markets[ticker].state.close_ts_ns
+        close = x.market_state_in_loop(ticker).close_ts_ns
         step = self._seconds(self.config.fair_step_seconds)
         last = self._last_step.get(ticker, now)
         self._last_step[ticker] = now
@@ -235,11 +232,11 @@ class Participants:
             self._publish(ticker, path.resolve(self._rng.random()))
             # normally the market closes a nanosecond later and this finds it determined; if its
             # close time was moved later meanwhile, the path goes on from its score
-            x._schedule(now + step, lambda t: self._step_fair(ticker, t))
+            x.schedule(now + step, lambda t: self._step_fair(ticker, t))
             return
         path.step((now - last) / (3600 * NANOS_PER_SECOND), self._rng.gauss(0.0, 1.0))
         self._publish(ticker, path.probability((close - now) / (3600 * NANOS_PER_SECOND)))
-        x._schedule(min(now + step, close - 1), lambda t: self._step_fair(ticker, t))
+        x.schedule(min(now + step, close - 1), lambda t: self._step_fair(ticker, t))
 
     # --- liquidity providers ---------------------------------------------------------------------------
 
@@ -249,18 +246,18 @@ class Participants:
         x = self._x
         cfg = self.config
         jitter = 0.8 + 0.4 * self._rng.random()
-        x._schedule(
+        x.schedule(
             now + self._seconds(cfg.liquidity_refresh_seconds * jitter),
             lambda t: self._refresh_liquidity(ticker, t),
         )
-        if not x._is_trading(ticker):
+        if not x.is_trading(ticker):
             return
         if cfg.liquidity_estimate_weight is not None:
             self._refresh_estimating_liquidity(ticker, cfg.liquidity_estimate_weight, now)
             return
-        x._cancel_user_orders(LIQUIDITY_USER, ticker, now)
-        grid = x._grid(ticker)
-        fair = x._fair_of(ticker)
+        x.cancel_user_orders_in_loop(LIQUIDITY_USER, ticker, now)
+        grid = x.grid_of(ticker)
+        fair = x.fair_of(ticker)
         size = cfg.liquidity_size * 100
         if size <= 0:
             return
@@ -276,7 +273,7 @@ class Participants:
     def _estimate(self, user: str, ticker: str, weight: float) -> float:
         est = self._estimates.get((user, ticker))
         if est is None:
-            est = self._estimates[(user, ticker)] = TradeEstimator(self._x._fair_of(ticker), weight)
+            est = self._estimates[(user, ticker)] = TradeEstimator(self._x.fair_of(ticker), weight)
         return est.update(self._x.truth, ticker)
 
     def _keeper(self, user: str, ticker: str) -> QuoteKeeper:
@@ -288,7 +285,7 @@ class Participants:
     def _refresh_estimating_liquidity(self, ticker: str, weight: float, now: int) -> None:
         """The background book around the tape's estimate, not the hidden fair value."""
         cfg = self.config
-        grid = self._x._grid(ticker)
+        grid = self._x.grid_of(ticker)
         est = self._estimate(LIQUIDITY_USER, ticker, weight)
         size = cfg.liquidity_size * 100
         wanted: dict[tuple[Side, Price], Count] = {}
@@ -309,10 +306,10 @@ class Participants:
             return
         x = self._x
         jitter = 0.8 + 0.4 * self._rng.random()
-        x._schedule(now + self._seconds(comp.refresh_seconds * jitter), lambda t: self._refresh_competitor(ticker, t))
-        if not x._is_trading(ticker):
+        x.schedule(now + self._seconds(comp.refresh_seconds * jitter), lambda t: self._refresh_competitor(ticker, t))
+        if not x.is_trading(ticker):
             return
-        grid = x._grid(ticker)
+        grid = x.grid_of(ticker)
         est = self._estimate(COMPETITOR_USER, ticker, comp.estimate_weight)
         size = comp.size * 100
         bid = grid.round_down(max(_to_price(est - comp.width / 2), grid.min_price))
@@ -332,28 +329,28 @@ class Participants:
             return
         x = self._x
         rng = self._rng
-        x._schedule(now + self._poisson_gap(news.rate_per_hour / 60.0), lambda t: self._news(ticker, t))
+        x.schedule(now + self._poisson_gap(news.rate_per_hour / 60.0), lambda t: self._news(ticker, t))
         size = rng.uniform(news.min_jump, news.max_jump)
         direction = rng.random()
         delays = [rng.uniform(news.min_delay_ms, news.max_delay_ms) for _ in range(news.traders)]
-        if not x._is_trading(ticker):
+        if not x.is_trading(ticker):
             return
         path = self._path(ticker, now)
-        before = x._fair_of(ticker)
+        before = x.fair_of(ticker)
         fair = news_jump(before, size, direction)
         tau = self._hours_to_close(ticker, now)
         if path is not None and tau is not None and tau > 0:
             path.set_probability(fair, tau)
             self._publish(ticker, path.probability(tau))
         else:
-            x._set_fair(ticker, fair)
-        x.truth.record_news(ticker, now, before, x._fair_of(ticker))
+            x.set_fair_in_loop(ticker, fair)
+        x.truth.record_news(ticker, now, before, x.fair_of(ticker))
         for delay_ms in delays:
-            x._schedule(now + max(1, int(delay_ms * 1_000_000)), lambda t: self._sweep(ticker))
+            x.schedule(now + max(1, int(delay_ms * 1_000_000)), lambda t: self._sweep(ticker))
 
     def _sweep(self, ticker: str) -> None:
         news = self.config.news
-        if news is not None and self._alive(ticker) and self._x._is_trading(ticker):
+        if news is not None and self._alive(ticker) and self._x.is_trading(ticker):
             self._take_mispriced(NEWS_USER, ticker, news.edge, news.size * 100)
 
     # --- takers ---------------------------------------------------------------------------------------------
@@ -363,13 +360,13 @@ class Participants:
             return
         x = self._x
         cfg = self.config
-        x._schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
+        x.schedule(now + self._poisson_gap(cfg.noise_rate_per_minute), lambda t: self._noise(ticker, t))
         side = Side.BID if self._rng.random() < 0.5 else Side.ASK
         size = self._rng.randint(cfg.noise_min_size, cfg.noise_max_size) * 100
-        if not x._is_trading(ticker):
+        if not x.is_trading(ticker):
             return
-        yes_bid, _, yes_ask, _ = x._book(ticker).top()
-        grid = x._grid(ticker)
+        yes_bid, _, yes_ask, _ = x.book_of(ticker).top()
+        grid = x.grid_of(ticker)
         if cfg.noise_tolerance > 0:
             self._sensitive_noise(ticker, side, size, yes_bid, yes_ask)
             return
@@ -391,7 +388,7 @@ class Participants:
         tolerance = _to_price(self._rng.expovariate(1.0 / self.config.noise_tolerance))
         if yes_bid <= 0 or yes_ask >= ONE:
             return
-        grid = self._x._grid(ticker)
+        grid = self._x.grid_of(ticker)
         mid2 = yes_bid + yes_ask  # twice the mid: stays exact in price units
         if side is Side.BID:
             price = grid.round_down(min((mid2 + 2 * tolerance) // 2, grid.max_price))
@@ -408,19 +405,19 @@ class Participants:
             return
         x = self._x
         cfg = self.config
-        x._schedule(
+        x.schedule(
             now + self._poisson_gap(cfg.informed_rate_per_minute), lambda t: self._informed(ticker, t)
         )
-        if not x._is_trading(ticker) or cfg.informed_size <= 0:
+        if not x.is_trading(ticker) or cfg.informed_size <= 0:
             return
         self._take_mispriced(INFORMED_USER, ticker, cfg.informed_edge, cfg.informed_size * 100)
 
     def _take_mispriced(self, user: str, ticker: str, edge: float, size: Count) -> None:
         """Buy what is offered below fair - edge or sell what is bid above fair + edge (IOC)."""
         x = self._x
-        fair = x._fair_of(ticker)
-        yes_bid, _, yes_ask, _ = x._book(ticker).top()
-        grid = x._grid(ticker)
+        fair = x.fair_of(ticker)
+        yes_bid, _, yes_ask, _ = x.book_of(ticker).top()
+        grid = x.grid_of(ticker)
         if yes_ask < ONE and yes_ask < _to_price(fair - edge):
             price = grid.round_down(_to_price(fair - edge))
             if price is not None:
@@ -431,7 +428,7 @@ class Participants:
                 self._place(user, ticker, Side.ASK, price, size, TimeInForce.IMMEDIATE_OR_CANCEL)
 
     def _place(self, user: str, ticker: str, side: Side, price: Price, count: int, tif: TimeInForce) -> None:
-        self._x._submit(
+        self._x.submit_in_loop(
             user,
             OrderRequest(
                 ticker=ticker,

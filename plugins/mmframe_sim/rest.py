@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import orjson
@@ -35,11 +35,9 @@ from mmframe_sim.engine import (
     Side,
     TimeInForce,
 )
+from mmframe_sim.host import SimHost
 from mmframe_sim.money import MoneyError, parse_count, parse_price
 from mmframe_sim.ratelimit import TIERS, cost_of, endpoint_costs_body, limits_body
-
-if TYPE_CHECKING:
-    from mmframe_sim.server import SimServer
 
 API_PREFIX = "/trade-api/v2"
 TOO_MANY_REQUESTS = orjson.dumps({"error": "too many requests"})
@@ -72,7 +70,7 @@ class RestRequest:
         return self.key.account_id
 
 
-Handler = Callable[["SimServer", RestRequest], Awaitable[tuple[int, Any]]]
+Handler = Callable[["SimHost", RestRequest], Awaitable[tuple[int, Any]]]
 
 
 def _bad_request(details: str) -> ExchangeError:
@@ -93,7 +91,7 @@ def _internal_error() -> dict[str, Any]:
 class KalshiEndpoint:
     """One Kalshi route: auth, limits, faults, decoding and error mapping around a handler."""
 
-    def __init__(self, sim: SimServer, method: str, route: str, handler: Handler, *, items: str | None = None) -> None:
+    def __init__(self, sim: SimHost, method: str, route: str, handler: Handler, *, items: str | None = None) -> None:
         self.sim = sim
         self.method = method
         self.route = route
@@ -397,7 +395,7 @@ def page_by_seq(items: Sequence[T], query: QueryParams, op: str, limit: int) -> 
 # --- handlers: exchange and market data ----------------------------------------------------------
 
 
-async def get_exchange_status(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_exchange_status(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     status = sim.exchange.exchange_status()
     return 200, {
         "exchange_active": status.exchange_active,
@@ -410,11 +408,11 @@ async def get_exchange_status(sim: SimServer, req: RestRequest) -> tuple[int, An
     }
 
 
-async def get_user_data_timestamp(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_user_data_timestamp(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, {"as_of_time": wire.rfc3339(sim.exchange.now_ns())}
 
 
-async def get_markets(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_markets(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetMarkets")
     status = q.get("status") or None
@@ -437,18 +435,18 @@ async def get_markets(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"markets": [wire.market_json(m, now) for m in page], "cursor": cursor}
 
 
-async def get_market(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_market(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     market = sim.exchange.market(req.path_params["ticker"])
     return 200, {"market": wire.market_json(market, sim.exchange.now_ns())}
 
 
-async def get_orderbook(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_orderbook(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     depth = _query_int(req.query, "depth", "GetMarketOrderbook", default=0, lo=0, hi=100) or 0
     book = sim.exchange.orderbook(req.path_params["ticker"], depth)
     return 200, {"orderbook_fp": wire.orderbook_json(book)}
 
 
-async def get_orderbooks(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_orderbooks(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     tickers = _csv(req.query, "tickers")
     if not 1 <= len(tickers) <= 100:
         raise ParamError(
@@ -460,7 +458,7 @@ async def get_orderbooks(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"orderbooks": [{"ticker": b.ticker, "orderbook_fp": wire.orderbook_json(b)} for b in books]}
 
 
-async def get_trades(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_trades(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetTrades")
     trades = sim.exchange.trades(
@@ -472,22 +470,22 @@ async def get_trades(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"trades": [wire.trade_json(t) for t in page], "cursor": cursor}
 
 
-async def get_series(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_series(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, {"series": wire.series_json(sim.exchange.series(req.path_params["series_ticker"]))}
 
 
-async def get_series_list(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_series_list(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, {"series": [wire.series_json(s) for s in sim.exchange.all_series()]}
 
 
-def _series_or_none(sim: SimServer, ticker: str) -> Any:
+def _series_or_none(sim: SimHost, ticker: str) -> Any:
     try:
         return sim.exchange.series(ticker)
     except ExchangeError:
         return None
 
 
-async def get_events(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_events(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetEvents", maximum=200)
     nested = q.get("with_nested_markets", "false").lower() == "true"
@@ -506,7 +504,7 @@ async def get_events(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"events": out, "cursor": cursor}
 
 
-async def get_event(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_event(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     event = sim.exchange.event(req.path_params["event_ticker"])
     now = sim.exchange.now_ns()
     markets = [wire.market_json(m, now) for m in sim.exchange.markets(event_ticker=event.event_ticker)]
@@ -519,11 +517,11 @@ async def get_event(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
 # --- handlers: portfolio --------------------------------------------------------------------------
 
 
-async def get_balance(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_balance(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, wire.balance_json(sim.exchange.balance(req.user_id))
 
 
-async def get_positions(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_positions(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetPositions")
     count_filter = {part.strip() for part in (q.get("count_filter") or "").split(",") if part.strip()}
@@ -543,7 +541,7 @@ async def get_positions(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     }
 
 
-async def get_fills(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_fills(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetFills")
     fills = sim.exchange.fills(
@@ -557,7 +555,7 @@ async def get_fills(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"fills": [wire.fill_json(f) for f in page], "cursor": cursor}
 
 
-async def get_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_orders(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetOrders")
     event_tickers = _csv(q, "event_ticker")
@@ -583,16 +581,16 @@ async def get_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
     return 200, {"orders": [wire.order_json(o) for o in page], "cursor": cursor}
 
 
-async def get_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_order(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, {"order": wire.order_json(sim.exchange.get_order(req.user_id, req.path_params["order_id"]))}
 
 
-async def get_queue_position(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_queue_position(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     ahead = sim.exchange.queue_position(req.user_id, req.path_params["order_id"])
     return 200, {"queue_position_fp": wire.count_str(ahead)}
 
 
-async def get_settlements(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_settlements(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     q = req.query
     limit = _limit(q, "GetSettlements")
     settlements = sim.exchange.settlements(req.user_id, ticker=q.get("ticker") or None)
@@ -631,7 +629,7 @@ def max_batch_size(tier_name: str) -> int:
     return min(10_000, max(20, TIERS[tier_name].write_capacity // 10))
 
 
-async def create_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def create_order(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     result = sim.exchange.create_order(req.user_id, parse_create_order(req.body))
     return 201, _order_result_json(result)
 
@@ -646,7 +644,7 @@ def _batch_list(body: Any, struct: str, tier: str) -> list[Any]:
     return list(orders)
 
 
-async def batch_create_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def batch_create_orders(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     items = _batch_list(req.body, "BatchCreateOrdersV2Request", req.key.tier)
     parsed: list[OrderRequest | ExchangeError] = []
     for item in items:
@@ -670,11 +668,11 @@ async def batch_create_orders(sim: SimServer, req: RestRequest) -> tuple[int, An
     return 201, {"orders": out}
 
 
-async def cancel_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def cancel_order(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, _cancel_result_json(sim.exchange.cancel_order(req.user_id, req.path_params["order_id"]))
 
 
-async def batch_cancel_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def batch_cancel_orders(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     body = req.body
     if isinstance(body, dict) and "orders" not in body and isinstance(body.get("ids"), list):
         body = {"orders": [{"order_id": i} for i in body["ids"]]}  # the legacy shape
@@ -685,7 +683,7 @@ async def batch_cancel_orders(sim: SimServer, req: RestRequest) -> tuple[int, An
                                                                        "exchange_index": int, "market_ticker": str})
         _require(f, "order_id")
         ids.append(f["order_id"])
-    results = sim.exchange.cancel_orders(req.user_id, ids)
+    results = sim.exchange.cancel_orders(req.user_id, ids, all_or_nothing=sim.faults.strict_batch_cancel)
     out = [
         {"order_id": order_id, "error": r.item()} if isinstance(r, ExchangeError) else _cancel_result_json(r)
         for order_id, r in zip(ids, results, strict=True)
@@ -693,18 +691,18 @@ async def batch_cancel_orders(sim: SimServer, req: RestRequest) -> tuple[int, An
     return 200, {"orders": out}
 
 
-async def cancel_all_orders(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def cancel_all_orders(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     sim.exchange.cancel_all(req.user_id)
     return 204, None
 
 
-async def amend_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def amend_order(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     result = sim.exchange.amend_order(req.user_id, req.path_params["order_id"], parse_amend(req.body))
     body = _order_result_json(result)
     return 200, body
 
 
-async def decrease_order(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def decrease_order(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     f = _decode_fields(
         "DecreaseOrderV2Request", req.body if req.body is not None else {},
         {"reduce_by": str, "reduce_to": str, "exchange_index": int, "market_ticker": str, "subaccount": int},
@@ -738,36 +736,36 @@ def _contracts_limit(body: Any, struct: str) -> int:
     raise _bad_request("contracts_limit or contracts_limit_fp is required")
 
 
-async def create_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def create_order_group(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     group = sim.exchange.create_order_group(req.user_id, _contracts_limit(req.body, "CreateOrderGroupRequest"))
     return 201, {"order_group_id": group.order_group_id, "subaccount": group.subaccount, "exchange_index": 0}
 
 
-async def list_order_groups(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def list_order_groups(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, {"order_groups": [wire.order_group_summary_json(g) for g in sim.exchange.order_groups(req.user_id)]}
 
 
-async def get_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_order_group(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, wire.order_group_json(sim.exchange.order_group(req.user_id, req.path_params["order_group_id"]))
 
 
-async def reset_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def reset_order_group(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     sim.exchange.reset_order_group(req.user_id, req.path_params["order_group_id"])
     return 200, {}
 
 
-async def trigger_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def trigger_order_group(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     sim.exchange.trigger_order_group(req.user_id, req.path_params["order_group_id"])
     return 200, {}
 
 
-async def set_order_group_limit(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def set_order_group_limit(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     limit = _contracts_limit(req.body, "UpdateOrderGroupLimitRequest")
     sim.exchange.set_order_group_limit(req.user_id, req.path_params["order_group_id"], limit)
     return 200, {}
 
 
-async def delete_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def delete_order_group(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     sim.exchange.delete_order_group(req.user_id, req.path_params["order_group_id"])
     return 200, {}
 
@@ -775,11 +773,11 @@ async def delete_order_group(sim: SimServer, req: RestRequest) -> tuple[int, Any
 # --- handlers: account -------------------------------------------------------------------------------
 
 
-async def get_account_limits(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_account_limits(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, limits_body(req.key.tier)
 
 
-async def get_endpoint_costs(sim: SimServer, req: RestRequest) -> tuple[int, Any]:
+async def get_endpoint_costs(sim: SimHost, req: RestRequest) -> tuple[int, Any]:
     return 200, endpoint_costs_body()
 
 
@@ -832,7 +830,7 @@ class KalshiRouter:
     one lookup instead of a scan of every route, which matters at thousands of requests per second.
     """
 
-    def __init__(self, sim: SimServer, fallback: ASGIApp) -> None:
+    def __init__(self, sim: SimHost, fallback: ASGIApp) -> None:
         self.fallback = fallback
         self._fixed: dict[tuple[str, str], KalshiEndpoint] = {}
         self._patterns: list[tuple[str, re.Pattern[str], KalshiEndpoint]] = []

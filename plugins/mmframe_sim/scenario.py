@@ -251,26 +251,26 @@ def _schedule_fault(exchange: Exchange, start_ns: int, fault: ScheduledFault) ->
 
         try:
             if action == "pause_trading":
-                exchange._set_trading_internal(False)
+                exchange.set_trading_in_loop(False)
             elif action == "resume_trading":
-                exchange._set_trading_internal(True)
+                exchange.set_trading_in_loop(True)
             elif action == "deactivate_market":
-                exchange._deactivate_internal(ticker)
+                exchange.deactivate_in_loop(ticker)
             elif action == "activate_market":
-                exchange._activate_internal(ticker)
+                exchange.activate_in_loop(ticker)
             elif action == "close_market":
-                exchange._close_internal(ticker)
+                exchange.close_in_loop(ticker)
             elif action == "settle_market":
-                exchange._settle_internal(ticker)
+                exchange.settle_in_loop(ticker)
             elif action == "set_fair_value":
                 exchange.set_fair_value(ticker, fault.probability if fault.probability is not None else 0.5)
         except ExchangeError:
             pass
 
-    exchange._schedule(at, lambda t: run(fault.action))
+    exchange.schedule(at, lambda t: run(fault.action))
     undo = {"pause_trading": "resume_trading", "deactivate_market": "activate_market"}.get(fault.action)
     if undo is not None and fault.duration_seconds is not None:
-        exchange._schedule(at + int(fault.duration_seconds * NANOS_PER_SECOND), lambda t: run(undo))
+        exchange.schedule(at + int(fault.duration_seconds * NANOS_PER_SECOND), lambda t: run(undo))
 
 
 def _probability(value: float, where: str) -> float:

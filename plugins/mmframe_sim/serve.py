@@ -24,9 +24,10 @@ from mmframe.api import Clock, LiveClock
 from mmframe_sim.auth import DEFAULT_TIMESTAMP_WINDOW_MS
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultStep, parse_fault_plan
+from mmframe_sim.host import SimClock
 from mmframe_sim.latency import Latency, LatencyApp
 from mmframe_sim.ratelimit import DEFAULT_TIER
-from mmframe_sim.server import ADMIN_PREFIX, SimClock, SimServer
+from mmframe_sim.server import ADMIN_PREFIX, SimServer
 from mmframe_sim.ws import WS_PATH, kalshi_ws_protocol
 
 REST_PREFIX = "/trade-api/v2"

@@ -19,15 +19,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
 
-from mmframe.api import NANOS_PER_SECOND, Clock, LiveClock
+from mmframe.api import Clock, LiveClock
+from mmframe_sim.admin import admin_routes, run_fault_plan
 from mmframe_sim.auth import (
     DEFAULT_TIMESTAMP_WINDOW_MS,
     KeyRegistry,
     SignatureVerifier,
     generate_rsa_key_pair,
+    new_account_id,
 )
 from mmframe_sim.engine import DEFAULT_STARTING_BALANCE, Exchange
 from mmframe_sim.faults import FaultState, FaultStep
+from mmframe_sim.host import SimClock
 from mmframe_sim.ratelimit import DEFAULT_TIER, TIERS, RateLimiter
 from mmframe_sim.rest import KalshiRouter
 from mmframe_sim.write_log import WriteLog
@@ -35,56 +38,6 @@ from mmframe_sim.ws import WS_PATH, WsHub
 
 ADMIN_PREFIX = "/_sim"
 _log = logging.getLogger(__name__)
-
-
-class SimClock:
-    """The exchange's clock: another clock plus an offset, which the admin API can freeze and advance."""
-
-    def __init__(self, base: Clock) -> None:
-        self.base = base
-        self._offset_ns = 0
-        self._frozen_at: int | None = None
-        self._frozen_mono: int | None = None
-
-    @property
-    def frozen(self) -> bool:
-        return self._frozen_at is not None
-
-    def now_ns(self) -> int:
-        if self._frozen_at is not None:
-            return self._frozen_at
-        return self.base.now_ns() + self._offset_ns
-
-    def monotonic_ns(self) -> int:
-        if self._frozen_mono is not None:
-            return self._frozen_mono
-        return self.base.monotonic_ns() + self._offset_ns
-
-    async def sleep(self, seconds: float) -> None:
-        await self.base.sleep(seconds)
-
-    def freeze(self) -> None:
-        """Stop time (the synthetic market stops moving until `advance` or `resume`)."""
-        if self._frozen_at is None:
-            self._frozen_at = self.now_ns()
-            self._frozen_mono = self.monotonic_ns()
-
-    def resume(self) -> None:
-        """Let time run again from where it stands (the frozen span is skipped, not replayed)."""
-        if self._frozen_at is not None and self._frozen_mono is not None:
-            self._offset_ns = self._frozen_at - self.base.now_ns()
-            self._frozen_at = None
-            self._frozen_mono = None
-
-    def advance(self, seconds: float) -> None:
-        """Jump forward ``seconds`` (frozen or running)."""
-        if seconds < 0:
-            raise ValueError("time only moves forward")
-        step = int(seconds * NANOS_PER_SECOND)
-        self._offset_ns += step
-        if self._frozen_at is not None and self._frozen_mono is not None:
-            self._frozen_at += step
-            self._frozen_mono += step
 
 
 class SimServer:
@@ -137,8 +90,6 @@ class SimServer:
         """Register a public key for an account (a new one funded with ``balance`` price units unless
         ``account_id`` names an existing one); returns the key id. ``read_only``: a key whose writes
         are refused (403), like a Kalshi key created without the write scope."""
-        from mmframe_sim.auth import new_account_id
-
         tier = tier or self.default_tier
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; known: {', '.join(TIERS)}")
@@ -172,8 +123,6 @@ class SimServer:
 
     def start_fault_plan(self, steps: list[FaultStep]) -> None:
         """Run a fault plan in the background (times count from now)."""
-        from mmframe_sim.admin import run_fault_plan
-
         if self.task_group is None:
             raise RuntimeError("the simulator is not running")
         self.task_group.start_soon(run_fault_plan, self, steps)
@@ -181,8 +130,6 @@ class SimServer:
     # --- app ------------------------------------------------------------------------------------
 
     def _build_app(self) -> KalshiRouter:
-        from mmframe_sim.admin import admin_routes
-
         starlette = Starlette(
             routes=[WebSocketRoute(WS_PATH, self.hub), Mount(ADMIN_PREFIX, routes=admin_routes(self))],
             exception_handlers={404: _not_found, 405: _method_not_allowed},

@@ -18,7 +18,7 @@ import socket
 import uuid
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import orjson
@@ -39,10 +39,8 @@ from mmframe_sim.engine import (
     TickerChanged,
     TradeExecuted,
 )
-
-if TYPE_CHECKING:
-    from mmframe_sim.faults import FaultState
-    from mmframe_sim.server import SimServer
+from mmframe_sim.faults import FaultState
+from mmframe_sim.host import SimHost
 
 _log = logging.getLogger(__name__)
 
@@ -229,7 +227,7 @@ class WsSession:
 class WsHub:
     """All connections and the subscription indexes; turns engine events into channel messages."""
 
-    def __init__(self, sim: SimServer, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+    def __init__(self, sim: SimHost, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
         self.sim = sim
         self.queue_limit = queue_limit
         self.sessions: set[WsSession] = set()

@@ -373,11 +373,13 @@ def daemon_args(
 async def run_daemon(
     sim: SimProcess, account: Account, directory: Path, *, pipeline: Path = SYMMETRIC,
     overrides: Sequence[str] = (), duration: float | None = None, name: str = "daemon",
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[DaemonProcess]:
-    """Start the daemon; on exit a daemon still running is stopped (SIGINT, then kill -9 after the
-    deadline and margin) so no case leaves a process behind."""
+    """Start the daemon (``env``: extra environment, e.g. a PYTHONPATH holding a test's plugin); on
+    exit a daemon still running is stopped (SIGINT, then kill -9 after the deadline and margin) so no
+    case leaves a process behind."""
     log_path = directory / f"{name}.log"
-    env = {**os.environ, "MMFRAME_CONTROL_TOKEN": CONTROL_TOKEN}
+    env = {**os.environ, "MMFRAME_CONTROL_TOKEN": CONTROL_TOKEN, **(env or {})}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             daemon_args(sim, account, pipeline=pipeline, overrides=overrides, duration=duration),

@@ -1,12 +1,16 @@
-"""The layering rule: the core never imports a plugin; a plugin imports only ``mmframe.api`` from the core."""
+"""The layering rules: the core never imports a plugin; a plugin imports only ``mmframe.api`` from the core;
+no first-party plugin imports another (import-linter, pyproject ``[tool.importlinter]``)."""
 
 from __future__ import annotations
 
 import ast
+import pkgutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import mmframe
 from tests.core.distfactory import REPO
 
 ALLOWED_CORE_MODULE = "mmframe.api"
@@ -57,6 +61,23 @@ def test_layering_check_when_plugin_imports_core_internals_reports_file_and_line
         f"{bad}:2: imports mmframe.runtime",
         f"{bad}:3: imports mmframe.pipeline",
     ]
+
+
+def _contract(name: str) -> dict[str, object]:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["name"] == name)
+
+
+def test_layering_contracts_when_read_cover_every_core_module_but_the_api_and_every_first_party_plugin() -> None:
+    """The import-linter lists are complete: a new core module is forbidden to plugins from the start,
+    a new first-party plugin is independent of the others from the start."""
+    core = sorted(f"mmframe.{m.name}" for m in pkgutil.iter_modules(mmframe.__path__))
+    forbidden = _contract("Plugins import only mmframe.api from the core")
+    assert sorted(forbidden["forbidden_modules"]) == [m for m in core if m != ALLOWED_CORE_MODULE]  # type: ignore[arg-type]
+    plugins = sorted(p.name for p in (REPO / "plugins").iterdir() if (p / "__init__.py").is_file())
+    assert sorted(forbidden["source_modules"]) == plugins  # type: ignore[arg-type]
+    assert sorted(_contract("First-party plugins are independent of each other")["modules"]) == plugins  # type: ignore[arg-type]
 
 
 def runtime_imports_at_run_time(path: Path) -> list[str]:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from mmframe_backtest.replay import ReplayFeed
+from mmframe_kalshi.replay import ReplayFeed
 from mmframe_sinks.journal import JournalSink
 from mmframe_sinks.jsonl import JsonlSink
 

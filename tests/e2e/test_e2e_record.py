@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from mmframe_backtest.replay import read_recording
 from mmframe_kalshi.record import record
+from mmframe_kalshi.replay import read_recording
 from mmframe_kalshi.venue import build_venue
 
 from mmframe.api import ONE_DOLLAR, BookSnapshotReceived, OrderBook

@@ -32,9 +32,10 @@ from mmframe_kalshi.rest import (
     decrease_path,
 )
 from mmframe_kalshi.session import KalshiSession
-from mmframe_kalshi.venue import KALSHI_SCHEMA, SIM_SCHEMA, KalshiVenue
+from mmframe_kalshi.venue import KALSHI_SCHEMA, KalshiVenue
 
-from mmframe.api import BookSide, Clock, ComponentContext, LiveClock, TestClock
+from mmframe.api import BookSide, Clock, ComponentContext, Kind, LiveClock, TestClock
+from mmframe.plugins import load_registry
 from tests.kalshi.conftest import pem_of
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
@@ -574,5 +575,6 @@ def test_venue_when_presign_keys_configured_session_uses_them(tmp_path: Path, rs
 
 
 def test_venue_schema_when_order_max_age_below_floor_rejects_it() -> None:
-    errors = list(Draft202012Validator(SIM_SCHEMA).iter_errors({"presign_order_max_age_ms": 100}))
+    sim_schema = load_registry().get(Kind.VENUE, "sim").config_schema  # the Kalshi venue's keys under sim too
+    errors = list(Draft202012Validator(sim_schema).iter_errors({"presign_order_max_age_ms": 100}))
     assert errors and "250" in errors[0].message

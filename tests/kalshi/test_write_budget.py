@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import pytest
 from mmframe_kalshi.executor import KalshiWriteBudget
 from mmframe_kalshi.limiter import AccountLimits, Bucket, BucketLimit, EndpointCosts, Priority, RateLimiter
-from mmframe_kalshi.venue import KalshiVenue
 
 from mmframe.api import (
     AmendOrder,
@@ -20,9 +19,11 @@ from mmframe.api import (
     ComponentContext,
     CreateOrder,
     DecreaseOrder,
+    Kind,
     LiveClock,
     TestClock,
 )
+from mmframe.plugins import load_registry
 from tests.kalshi.sim_pipeline import Pipeline, bid, open_pipeline
 
 pytestmark = pytest.mark.anyio
@@ -118,7 +119,7 @@ async def test_budget_when_actions_are_handed_over_their_tokens_are_taken_before
 
 async def test_budget_when_taken_from_the_venue_before_it_opens_reads_the_executor_once_open() -> None:
     ctx = ComponentContext(pipeline="p", markets=("SIM-RAIN-NYC",), clock=LiveClock(), logger=logging.getLogger("t"))
-    venue = KalshiVenue("sim", {"seed": 7, "tier": "basic"}, ctx)
+    venue = load_registry().get(Kind.VENUE, "sim").factory({"seed": 7, "tier": "basic"}, ctx)
     executor = venue.executor()
     assert isinstance(executor, BudgetedExecutor)  # the runtime asks when it is built, before open()
     budget = executor.write_budget

@@ -182,7 +182,7 @@ SCHEMA_DIR = pathlib.Path(__file__).parent / "schemas"
 
 
 @functools.cache
-def _schema_registry() -> referencing.Registry:  # type: ignore[type-arg]
+def _schema_registry() -> referencing.Registry:
     resources = [
         (path.name, referencing.Resource.from_contents(orjson.loads(path.read_bytes())))
         for path in SCHEMA_DIR.glob("*.json")

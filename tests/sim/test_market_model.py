@@ -114,7 +114,7 @@ def test_price_sensitive_noise_when_quote_is_wider_fills_less() -> None:
 def test_news_scenario_when_same_seed_replays_identically_and_seed_override_varies() -> None:
     def tape(seed: int | None) -> list[tuple[object, ...]]:
         clock = TestClock()
-        x = Exchange.from_scenario(news_scenario(), clock, seed=seed)
+        x = news_scenario().build(clock, seed=seed)
         _run(x, clock, 300, step=1)
         return [(f.ticker, f.ts_ns, f.price, f.count, f.counterparty_class, f.fair)
                 for f in x.truth.fills(COUNTERPARTY_CLASS)]

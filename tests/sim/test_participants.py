@@ -51,7 +51,7 @@ def _run(exchange: Exchange, clock: TestClock, seconds: int) -> None:
 
 def _trade_tape(seed: int | None, seconds: int = 300):
     clock = TestClock()
-    exchange = Exchange.from_scenario(standard_scenario(), clock, seed=seed)
+    exchange = standard_scenario().build(clock, seed=seed)
     _run(exchange, clock, seconds)
     return [
         (t.ticker, t.price, t.count, t.taker_side, t.ts_ns) for t in exchange.trades()
@@ -67,7 +67,7 @@ def test_participants_when_same_seed_replay_identically_and_other_seed_differs()
 
 def test_participants_when_running_keep_a_two_sided_book_with_room_inside():
     clock = TestClock()
-    exchange = Exchange.from_scenario(standard_scenario(), clock)
+    exchange = standard_scenario().build(clock)
     _run(exchange, clock, 120)
     for market in exchange.markets():
         book = exchange.orderbook(market.ticker)
@@ -96,7 +96,7 @@ def test_participants_when_a_quote_is_mispriced_informed_traders_take_it():
 
 def test_participants_when_noise_trades_they_cross_the_spread_with_ioc():
     clock = TestClock()
-    exchange = Exchange.from_scenario(parse_scenario(SMALL), clock)
+    exchange = parse_scenario(SMALL).build(clock)
     _run(exchange, clock, 60)
     fills = exchange.fills(NOISE_USER)
     assert fills and all(f.is_taker for f in fills)
@@ -105,7 +105,7 @@ def test_participants_when_noise_trades_they_cross_the_spread_with_ioc():
 
 def test_scenario_when_market_closes_it_settles_by_fair_value_and_conserves_money():
     clock = TestClock()
-    exchange = Exchange.from_scenario(parse_scenario(SMALL), clock)
+    exchange = parse_scenario(SMALL).build(clock)
     _run(exchange, clock, 135)
     market = exchange.market("S-1")
     assert market.status is MarketStatus.FINALIZED and market.result in ("yes", "no")
@@ -146,7 +146,7 @@ faults:
     scenario = parse_scenario(text)
     assert [f.action for f in scenario.server_faults()] == ["drop_websockets"]
     clock = TestClock()
-    exchange = Exchange.from_scenario(scenario, clock)
+    exchange = scenario.build(clock)
     _run(exchange, clock, 11)
     assert exchange.exchange_status().trading_active is False
     _run(exchange, clock, 5)
@@ -192,7 +192,7 @@ def test_bulk_scenario_when_generated_lists_that_many_markets_with_that_activity
     assert scenario.participants.liquidity_refresh_seconds == refresh_s
     assert (scenario.participants.noise_rate_per_minute, scenario.participants.informed_rate_per_minute) == (
         noise, informed)
-    exchange = Exchange.from_scenario(scenario, TestClock())
+    exchange = scenario.build(TestClock())
     assert exchange.market(tickers[-1]).status is MarketStatus.ACTIVE
 
 

@@ -329,3 +329,30 @@ def test_route_table_when_compared_with_endpoint_costs_lists_every_costed_route(
 
     served = set(route_table())
     assert {(c.method, c.path) for c in ENDPOINT_COSTS} <= served
+
+
+async def test_batch_cancel_with_a_gone_order_answers_per_item_or_whole_under_strict_fault() -> None:
+    """API.md §4: a batch cancel answers per order (a gone order gets its own ``error``, the rest are
+    cancelled). The ``strict_batch_cancel`` fault makes the simulator refuse such a batch as a whole
+    (HTTP 400 ``invalid_order``, nothing cancelled), as a venue may: the client's fallback is tested
+    against it."""
+    async with running() as s:
+        a = s.alice
+        ids = [(await a.post("/portfolio/events/orders", json=order(price=f"0.{30 + n}00"))).json()["order_id"]
+               for n in range(3)]
+        await _ok(await a.delete(f"/portfolio/events/orders/{ids[0]}"), "cancel_order_v2.json")
+        async with httpx.AsyncClient() as http:
+            on = await http.post(s.sim.admin_url + "/faults", json={"action": "strict_batch_cancel"})
+            assert on.json()["faults"]["strict_batch_cancel"] is True
+            whole = await a.delete("/portfolio/events/orders/batched",
+                                   json={"orders": [{"order_id": i} for i in ids]})
+            error = await _error(whole, 400)
+            assert error["error"]["code"] == "invalid_order"
+            statuses = [(await a.get(f"/portfolio/orders/{i}")).json()["order"]["status"] for i in ids]
+            assert statuses == ["canceled", "resting", "resting"]  # nothing of the batch was cancelled
+            await http.post(s.sim.admin_url + "/faults", json={"action": "clear"})
+        results = (await _ok(await a.delete("/portfolio/events/orders/batched",
+                                            json={"orders": [{"order_id": i} for i in ids]}),
+                             "batch_cancel_orders_v2.json"))["orders"]
+        assert results[0]["error"]["code"] == "invalid_order"
+        assert [r["reduced_by"] for r in results[1:]] == ["10.00", "10.00"]

@@ -32,8 +32,9 @@ from mmframe.api import (
     OrderRejected,
     WorkingOrder,
 )
-from mmframe_kalshi.errors import KalshiError, NotFoundError, ServerError, TransportError, WriteRefused
+from mmframe_kalshi.errors import KalshiError, ServerError, TransportError, WriteRefused
 from mmframe_kalshi.executor.budget import KalshiWriteBudget
+from mmframe_kalshi.executor.cancels import Cancelled, cancel_batch
 from mmframe_kalshi.executor.outcomes import Outcomes
 from mmframe_kalshi.executor.requests import amend_terms, create_request
 from mmframe_kalshi.executor.shared import Shared, logger
@@ -312,18 +313,21 @@ class Dispatcher:
     async def _cancel(
         self, chunk: list[tuple[CancelOrder, WorkingOrder]], started: Awaitable[list[OrderCanceledResult]] | None
     ) -> None:
-        """Cancel one batch; ``started`` is its answer when it was already written (`_begin`)."""
-        pairs = [(order.order_id or "", order.ticker) for _, order in chunk]
-        try:
-            results = await started if started is not None else await self._shared.rest.batch_cancel_orders(pairs)
-        except KalshiError as exc:
-            for _, order in chunk:
-                self._outcomes.failed(order.client_order_id, order.ticker, exc, "cancel")
-            return
-        for (action, order), (order_id, _), result in zip(chunk, pairs, results, strict=True):
-            if result.error is None:
+        """Cancel one batch; ``started`` is its answer when it was already written (`_begin`). A batch
+        refused as a whole falls back to one cancel per order, and an order the venue says is gone
+        (or shows not resting when read) counts as cancelled (`cancels`)."""
+        pairs: list[tuple[str, str | None]] = [(order.order_id or "", order.ticker) for _, order in chunk]
+        answered: list[OrderCanceledResult] | KalshiError | None = None
+        if started is not None:
+            try:
+                answered = await started
+            except KalshiError as exc:
+                answered = exc
+        outcomes = await cancel_batch(self._shared.rest, pairs, answered=answered)
+        for (action, order), (order_id, _), outcome in zip(chunk, pairs, outcomes, strict=True):
+            if outcome.outcome is Cancelled.CANCELED:
                 self._outcomes.closed(order, "canceled")
-            elif isinstance(result.error, NotFoundError):
+            elif outcome.outcome is Cancelled.GONE:
                 busy = self._order_busy.get(id(order))
                 if busy is not None:
                     await asyncio.wait([busy[1]])  # an amend in flight may move the order
@@ -331,9 +335,10 @@ class Dispatcher:
                     # An amend moved the order to a new venue id meanwhile: cancel it there.
                     self.submit([action])
                 else:
-                    self._outcomes.closed(order, f"not resting ({result.error.code})")
+                    self._outcomes.closed(order, outcome.reason)
             else:
-                self._outcomes.failed(order.client_order_id, order.ticker, result.error, "cancel")
+                assert outcome.error is not None
+                self._outcomes.failed(order.client_order_id, order.ticker, outcome.error, "cancel")
 
     # --- creates --------------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from mmframe.api import Clock, RateLimitedLog, WorkingOrder
-from mmframe_kalshi.errors import KalshiError, NotFoundError
+from mmframe_kalshi.errors import KalshiError
+from mmframe_kalshi.executor.cancels import Cancelled, CancelOutcome, cancel_batch, cancel_one
 from mmframe_kalshi.executor.outcomes import Outcomes
 from mmframe_kalshi.executor.recovery import Recovery
 from mmframe_kalshi.executor.shared import Shared, logger
@@ -127,29 +128,20 @@ class CancelSweep:
         return f"{_STAGES[stage]}: {errors[-1]}" if errors else ""
 
     async def _batch(self, chunk: list[tuple[str, str, str]], errors: list[str]) -> None:
-        try:
-            results = await self._shared.rest.batch_cancel_orders([(oid, ticker) for oid, ticker, _ in chunk])
-        except KalshiError as exc:
-            errors.append(str(exc))
-            return
-        for (order_id, _ticker, cid), result in zip(chunk, results, strict=True):
-            if result.error is None:
-                self._cancelled(order_id, cid, "canceled")
-            elif isinstance(result.error, NotFoundError):
-                self._cancelled(order_id, cid, f"not resting ({result.error.code})")
-            else:
-                errors.append(str(result.error))
+        # A batch refused as a whole falls back to per-order cancels; "already gone" is done (`cancels`).
+        outcomes = await cancel_batch(self._shared.rest, [(oid, ticker) for oid, ticker, _ in chunk])
+        for (order_id, _ticker, cid), outcome in zip(chunk, outcomes, strict=True):
+            self._settle(order_id, cid, outcome, errors)
 
     async def _one(self, target: tuple[str, str, str], errors: list[str]) -> None:
         order_id, ticker, cid = target
-        try:
-            await self._shared.rest.cancel_order(order_id, ticker=ticker)
-        except NotFoundError:
-            self._cancelled(order_id, cid, "not resting")
-        except KalshiError as exc:
-            errors.append(str(exc))
+        self._settle(order_id, cid, await cancel_one(self._shared.rest, order_id, ticker), errors)
+
+    def _settle(self, order_id: str, cid: str, outcome: CancelOutcome, errors: list[str]) -> None:
+        if outcome.outcome is Cancelled.FAILED:
+            errors.append(str(outcome.error))
         else:
-            self._cancelled(order_id, cid, "canceled")
+            self._cancelled(order_id, cid, outcome.reason)
 
     async def _trigger_group(self, errors: list[str]) -> None:
         group = self._shared.order_group_id

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from mmframe_backtest.replay import ReplayError, ReplayFeed, read_recording, read_records
+from mmframe_kalshi.replay import ReplayError, ReplayFeed, read_recording, read_records
 
 from mmframe.api import (
     BookDeltaReceived,

@@ -10,8 +10,10 @@ One record per line, in receive order::
 ``msg`` is the WebSocket frame exactly as received, as a JSON object or as the original text. A
 ``ws_options`` record says which prices the book frames after it carry their NO ladder in
 (``use_yes_price``; before any such record: NO-leg prices, Kalshi's original default).
-Kalshi messages are converted with the Kalshi plugin's own parsers (`mmframe_kalshi.parsing`), so a
-replay sees exactly what the live feed would have published. A sequence gap on an order book
+The feed lives beside the recorder (`mmframe_kalshi.record`, ``mmframe record``) that writes the format:
+Kalshi messages are converted with the same parsers as the live feed (`mmframe_kalshi.parsing`), so a
+replay sees exactly what the live feed would have published; ``mmframe backtest`` drives it as any
+`mmframe.api.BacktestFeed`. A sequence gap on an order book
 subscription invalidates the books of that subscription until their next snapshot, as live.
 """
 
@@ -22,10 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from mmframe_kalshi import parsing
-from mmframe_kalshi.errors import KalshiError
-from mmframe_kalshi.fee_terms import FeeTerms
-from mmframe_kalshi.models import Market, Orderbook, Series
 
 from mmframe.api import (
     BookInvalidated,
@@ -37,6 +35,10 @@ from mmframe.api import (
     MarketInfo,
     MarketInfoReceived,
 )
+from mmframe_kalshi import parsing
+from mmframe_kalshi.errors import KalshiError
+from mmframe_kalshi.fee_terms import FeeTerms
+from mmframe_kalshi.models import Market, Orderbook, Series
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
