@@ -188,59 +188,6 @@ KALSHI_SCHEMA: Mapping[str, Any] = {
     },
 }
 
-<<<<<<< HEAD
-SIM_SCHEMA: Mapping[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "scenario": {
-            "type": "string",
-            "minLength": 1,
-            "default": "standard",
-            "description": "Simulator scenario: `standard`, `news` or a scenario YAML file (relative to the pipeline file).",
-        },
-        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1,
-                 "description": "Random seed (default: the scenario's)."},
-        "balance": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "maximum": MAX_DOLLARS,
-            "multipleOf": 0.0001,
-            "description": "Starting balance of the generated account, dollars (default: the scenario's).",
-        },
-        "tier": {
-            "enum": ["basic", "advanced", "premier", "paragon", "prime", "unlimited"],
-            "default": "advanced",
-            "description": "Rate-limit tier of the generated key.",
-        },
-        "latency": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "network_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
-                               "description": "One-way network latency, milliseconds."},
-                "processing_ms": {"type": "number", "minimum": 0, "maximum": 60_000, "default": 0.5,
-                                  "description": "The daemon's event-to-request time, milliseconds."},
-            },
-            "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "
-                           "where the latency is real). Defaults from docs/benchmarks.md.",
-        },
-        "truth_path": {
-            "type": "string",
-            "minLength": 1,
-            "description": "Write the simulator's ground truth (our fills with counterparty class and fair "
-                           "value, refused creates, orders, the fair-value series and news) to this JSON "
-                           "file when the run ends (relative to the pipeline file); `bench/trading.py` "
-                           "scores runs from it.",
-        },
-        **_TRADING_PROPERTIES,
-        **_SIGNING_PROPERTIES,
-    },
-}
-
-
-=======
->>>>>>> main
 @dataclass(frozen=True)
 class TradingOptions:
     """Executor settings common to every Kalshi venue."""
@@ -646,40 +593,10 @@ class KalshiVenue:
     async def _stop_exchange(self) -> None:
         if self.exchange is None or not self._exchange_started:
             return
-<<<<<<< HEAD
-        assert self._sim_stop is not None
-        truth_path = self.config.get("truth_path")
-        if truth_path is not None and self.simulator is not None:
-            self._write_truth(str(self.ctx.path(truth_path)))
-        self._sim_stop.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 10)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-        except Exception as exc:
-            logger.warning("simulator stopped with an error: %s", exc)
-        self.simulator = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-=======
         self._exchange_started = False
         self._exchange_details = {}
         self._unix_socket = None
         await self.exchange.stop()
->>>>>>> main
-
-    def _write_truth(self, path: str) -> None:
-        """The simulator's ground truth for the scoreboard (`mmframe_sim.admin.truth_record`)."""
-        import orjson
-        from mmframe_sim.admin import truth_record
-
-        assert self.simulator is not None
-        try:
-            with open(path, "wb") as out:
-                out.write(orjson.dumps(truth_record(self.simulator.server)))
-        except OSError as exc:
-            logger.warning("could not write the simulator's truth to %s: %s", path, exc)
 
 
 _SUMMARY_TAIL = "the same Kalshi feed and executor over real sockets"
