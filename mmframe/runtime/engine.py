@@ -10,6 +10,7 @@ queue and task.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import random
@@ -220,6 +221,8 @@ class Engine:
         self._inline = False
         """Quote inline on events (`_quote_inline`): set while trading with an `ImmediateExecutor`."""
         self._inline_ns: dict[str, int] = {}
+        self._inline_pending: dict[str, None] = {}
+        """Markets to requote inline once the frames already received are applied (`_defer_inline`)."""
         """Per market, when it was last requoted inline (monotonic ns)."""
         self._in_pass = False
         """A quoting pass is running: an event it causes (a reject, say) leaves its market dirty for
@@ -272,9 +275,9 @@ class Engine:
             observer(event)
         if self.core.dirty:
             ticker = getattr(event, "ticker", None)
-            if ticker is not None and self._inline and not self._in_pass and self._inline_due(ticker):
-                self._quote_inline(ticker)
-            if self.core.dirty:
+            if ticker is not None and self._inline and not self._in_pass:
+                self._defer_inline(ticker)
+            else:
                 self._wake.set()
         if isinstance(event, OrderFilled | OrderRejected):
             self._log_outcome(event)  # after the requote: a log line is not on the path to the venue
@@ -284,6 +287,27 @@ class Engine:
         if self.error is None:
             self.error = _one_line(exc)
         self.request_stop(self.error)
+
+    def _defer_inline(self, ticker: str) -> None:
+        """Requote ``ticker`` inline once the frames already received are applied, not after the
+        first of them: the exchange publishes one change of a participant's quotes (cancel the old
+        levels, place the new) as several frames that arrive together, and a quote computed from
+        the first alone sees a book that never existed (a post-only order priced into the gap is
+        refused: issue 16). A feed reads a burst of buffered frames without suspending, so a
+        callback scheduled now runs right after the burst; the event-to-order path loses only the
+        time to apply it."""
+        pending = self._inline_pending
+        if not pending:
+            asyncio.get_running_loop().call_soon(self._run_inline)
+        pending[ticker] = None
+
+    def _run_inline(self) -> None:
+        pending, self._inline_pending = self._inline_pending, {}
+        for ticker in pending:
+            if self._inline and not self._in_pass and self._inline_due(ticker):
+                self._quote_inline(ticker)
+        if self.core.dirty:
+            self._wake.set()
 
     def _inline_due(self, ticker: str) -> bool:
         """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import Opcode
 
 from mmframe.api import Clock, RateLimitedLog, pacing_ns
 from mmframe_kalshi.auth import RequestSigner
@@ -82,13 +83,21 @@ class Backoff:
         return float(ceiling / 2 + rng.random() * ceiling / 2)
 
 
+_DATA_OPCODES = (Opcode.TEXT, Opcode.BINARY)
+
+
 class _WatchedConnection(ClientConnection):
     """A client connection that records when any frame (data, ping, pong) last arrived."""
 
     last_frame_at: float = 0.0
 
+    data_frames: int = 0
+    """Data frames received so far (a reader that has handled as many has nothing buffered)."""
+
     def process_event(self, event: Any) -> None:
         self.last_frame_at = pacing_ns() / 1e9
+        if getattr(event, "opcode", None) in _DATA_OPCODES:
+            self.data_frames += 1
         super().process_event(event)
 
 
@@ -301,8 +310,19 @@ class KalshiWebSocket:
         watchdog = asyncio.create_task(self._watchdog(ws))
         try:
             slice_end = pacing_ns() + READ_SLICE_NS
+            handled = ws.data_frames
+            idle = True
             async for raw in ws:
+                if idle:
+                    # The first frame of a burst (nothing was buffered when the reader waited):
+                    # its slice starts now, and a yield asked for between bursts (a request the
+                    # quoting task started) is moot. Otherwise a burst would be cut after its
+                    # first frame, and a market quoted on a book half-way through one update.
+                    slice_end = pacing_ns() + READ_SLICE_NS
+                    self._yield_requested = False
+                handled += 1
                 self._handle(raw)
+                idle = handled >= ws.data_frames
                 if self._yield_requested or pacing_ns() >= slice_end:
                     # A burst of buffered frames is read without suspending: let the requests a
                     # frame started, and the quoting task, go before the rest of the burst.

@@ -237,6 +237,33 @@ def fair_history(sim: SimHost, ticker: str | None, since_ns: int | None, until_n
     }
 
 
+def truth_record(sim: SimHost) -> dict[str, Any]:
+    """Everything a scoreboard needs to judge a finished run, in one JSON-able mapping: the ground
+    truth of `ground_truth` (fills with counterparty class and fair value, refused creates, balances,
+    positions), the fair-value series and news of `fair_history`, every order of each API account
+    (any status, with ``created_ns`` and ``last_update_ns``: a finished order's end), and each market's
+    open/close times and result. ``mmframe run --sim-time`` writes it at the end of a run when the
+    venue says ``truth_path`` (the simulator dies with the process, so nothing else can read it)."""
+    ex = sim.exchange
+    record = ground_truth(sim)
+    record["fair"] = fair_history(sim, None, None, None)
+    record["orders"] = {
+        user: [
+            {"ticker": o.ticker, "side": o.side.value, "price": o.price, "status": o.status.value,
+             "created_ns": o.created_ns, "last_update_ns": o.last_update_ns}
+            for o in ex.orders(user)
+        ]
+        for user in sim.accounts
+        if ex.has_account(user)
+    }
+    record["markets"] = [
+        {"ticker": m.ticker, "status": str(m.status), "result": m.result, "open_ts_ns": m.open_ts_ns,
+         "close_ts_ns": m.close_ts_ns}
+        for m in ex.markets()
+    ]
+    return record
+
+
 AdminHandler = Callable[["SimHost", Request, Any], Awaitable[tuple[int, Any]]]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -54,7 +55,8 @@ class Latency:
         network = config.get("network_ms", DEFAULT_NETWORK_MS)
         processing = config.get("processing_ms", DEFAULT_PROCESSING_MS)
         for name, value in (("network_ms", network), ("processing_ms", processing)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            # Decimal: how the pipeline loader types a number given on the command line (--set).
+            if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
                 raise ValueError(f"latency.{name} must be a number of milliseconds, got {value!r}")
         return cls(network_s=float(network) / 1000, processing_s=float(processing) / 1000)
 

@@ -73,6 +73,14 @@ SIM_SCHEMA: Mapping[str, Any] = {
             "description": "Modelled latency under `mmframe run --sim-time` (ignored on wall-clock time, "
                            "where the latency is real). Defaults from docs/benchmarks.md.",
         },
+        "truth_path": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Write the simulator's ground truth (our fills with counterparty class and fair "
+                           "value, refused creates, orders, the fair-value series and news) to this JSON "
+                           "file when the run ends (relative to the pipeline file); `bench/trading.py` "
+                           "scores runs from it.",
+        },
     },
 }
 """The simulator's own keys; the registry adds the ``kalshi`` venue's trading and signing keys."""
@@ -91,7 +99,7 @@ class EmbeddedSimulator:
     name = "sim"
 
     def __init__(self, scenario: str, seed: int | None, balance: int | None, tier: str, *, clock: Clock,
-                 latency: Mapping[str, Any] | None = None) -> None:
+                 latency: Mapping[str, Any] | None = None, truth_path: str | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.balance = balance
@@ -101,6 +109,8 @@ class EmbeddedSimulator:
         """The pipeline's clock: the exchange runs on it under simulated time."""
         self.latency = latency
         """The ``latency`` config, modelled under simulated time only."""
+        self.truth_path = truth_path
+        """Where `stop` writes the ground truth (`mmframe_sim.admin.truth_record`); None: nowhere."""
         self.simulator: RunningSimulator | None = None
         self._scratch: str | None = None  # the simulated-time simulator's socket directory
         self._task: asyncio.Task[None] | None = None
@@ -124,6 +134,7 @@ class EmbeddedSimulator:
             str(config.get("tier", "advanced")),
             clock=ctx.clock,
             latency=config.get("latency"),
+            truth_path=None if config.get("truth_path") is None else str(ctx.path(str(config["truth_path"]))),
         )
 
     async def start(self) -> VenueEndpoint:
@@ -173,6 +184,8 @@ class EmbeddedSimulator:
         if task is None:
             return
         assert self._stop is not None
+        if self.truth_path is not None and self.simulator is not None:
+            self._write_truth(self.truth_path)
         self._stop.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), _STOP_TIMEOUT_S)
@@ -184,6 +197,19 @@ class EmbeddedSimulator:
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
+
+    def _write_truth(self, path: str) -> None:
+        """The simulator's ground truth for the scoreboard; the simulator dies with the run."""
+        import orjson
+
+        from mmframe_sim.admin import truth_record
+
+        assert self.simulator is not None
+        try:
+            with open(path, "wb") as out:
+                out.write(orjson.dumps(truth_record(self.simulator.server)))
+        except OSError as exc:
+            logger.warning("could not write the simulator's truth to %s: %s", path, exc)
 
 
 def _dollars(value: Any) -> int:

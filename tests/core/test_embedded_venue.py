@@ -130,6 +130,7 @@ def test_sim_venue_when_registered_is_the_kalshi_venue_around_the_simulator() ->
 
     expected = [k for k in kalshi.config_schema["properties"]
                 if k not in {"rest_url", "ws_url", "key_id", "private_key_path", "subaccount"}]
-    assert list(sim.config_schema["properties"]) == ["scenario", "seed", "balance", "tier", "latency", *expected]
+    assert list(sim.config_schema["properties"]) == ["scenario", "seed", "balance", "tier", "latency", "truth_path",
+                                                    *expected]
     venue = sim.factory({"seed": 7}, _ctx())  # builds without starting anything
     assert venue.name == "sim" and venue.embedded and not venue.opened

@@ -250,3 +250,58 @@ async def test_ws_when_frame_malformed_counts_and_continues(setup: Any) -> None:
     await server.push(_snapshot(1))
     await client.wait(lambda: client.frames)
     assert client.ws.stats.malformed == 1
+
+
+async def test_ws_when_a_burst_arrives_after_an_idle_wait_reads_it_whole_before_yielding(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    # Issue 16: one exchange update (a maker's cancel + re-place) comes as several frames in one
+    # write. The reader must apply them all before anything else runs (the engine quotes right
+    # after the burst); it yielded after every frame once an idle wait had outlasted its read
+    # slice, and after the first frame when a yield was asked for between bursts.
+    server = ScriptedServer()
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[int, bool]] = []  # (seq, whether a callback scheduled at the burst's first frame ran)
+    ran = {"marker": False}
+
+    def on_frame(frame: Frame, ts: int) -> None:
+        if frame.type != "orderbook_delta":
+            return
+        if frame.seq == 2:
+            loop.call_soon(lambda: ran.update(marker=True))
+        assert frame.seq is not None
+        seen.append((frame.seq, ran["marker"]))
+
+    async with serve(server.handler, "127.0.0.1", 0) as ws_server:
+        port = next(iter(ws_server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(
+            f"ws://127.0.0.1:{port}{WS_PATH}",
+            RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
+            LiveClock(),
+            on_frame=on_frame,
+            on_gap=lambda *_: None,
+            heartbeat_s=5,
+            ping_interval_s=1,
+            rng=random.Random(1),
+        )
+        await ws.subscribe("orderbook_delta", ["A"])
+        task = asyncio.create_task(ws.run())
+        try:
+            await ws.wait_connected(5)
+            await server.wait_command(lambda c: c["cmd"] == "subscribe")
+            await server.push(_snapshot(1))
+            await asyncio.sleep(0.05)  # idle far longer than a read slice
+            ws.yield_after_frame()  # asked for between bursts (a request the quoting task started)
+            conn = server.connections[-1]
+            for seq in (2, 3, 4, 5):
+                conn.protocol.send_text(orjson.dumps(_delta(seq)))
+            conn.send_data()  # the four frames in one write
+            for _ in range(200):
+                if len(seen) == 4:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert seen == [(2, False), (3, False), (4, False), (5, False)]

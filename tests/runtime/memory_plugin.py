@@ -50,6 +50,7 @@ class MemoryFeed:
         self.fail = fail
         self.probe = probe
         self.probed: tuple[int, int] | None = None
+        self.probed_next: int | None = None
         """With ``probe``: the executor's action count just before and just after publishing one delta
         that moves the best bid of the first market."""
 
@@ -71,6 +72,8 @@ class MemoryFeed:
                 )
             )
             self.probed = (before, len(self.probe.executed))
+            await anyio.sleep(0)  # one turn of the loop: the requote deferred to the end of the burst
+            self.probed_next = len(self.probe.executed)
         for i in range(self.burst):
             ctx.publish(
                 BookDeltaReceived(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,8 @@ def test_a_client_message_when_latency_is_modelled_reaches_the_app_one_trip_late
         ({}, Latency()),
         ({"network_ms": 50}, Latency(network_s=0.05)),
         ({"network_ms": 0, "processing_ms": 0.25}, Latency(network_s=0.0, processing_s=0.00025)),
+        # `--set venue.sim.latency.network_ms=0.5` arrives as a Decimal (it was refused)
+        ({"network_ms": Decimal("0.5")}, Latency(network_s=0.0005)),
     ],
 )
 def test_latency_from_config_when_valid_reads_milliseconds(config: Any, expected: Latency) -> None:
