@@ -329,7 +329,10 @@ class Probe:
 
         signer.headers = headers_timed
 
-        send_http = rest._send_http
+        # Both transports of the Kalshi client (mmframe_kalshi.transport): httpx, and the fast path
+        # that writes a signed request on a warm connection synchronously.
+        http = rest.http_transport
+        send_http = http.send
 
         async def send_http_timed(*args: Any, **kwargs: Any) -> Any:
             now = time.monotonic_ns()
@@ -342,32 +345,34 @@ class Probe:
                     self.unsigned_ns.append(now - since - batch.sign_ns)
             return await send_http(*args, **kwargs)
 
-        rest._send_http = send_http_timed
+        http.send = send_http_timed
 
-        fast_write = rest._fast_write
+        fast = rest.fast_transport
+        if fast is not None:
+            fast_write = fast.try_send
 
-        def fast_write_timed(*args: Any, **kwargs: Any) -> Any:
-            # The synchronous order path: the signed request goes to its HTTP connection here and is
-            # on the socket when this returns.
-            now = time.monotonic_ns()
-            batch = _current.get()
-            first = batch is not None and not batch.done
-            _fast_batch[0] = batch if first else None
-            try:
-                future = fast_write(*args, **kwargs)
-            finally:
-                _fast_batch[0] = None
-            if future is not None:
-                self.requests += 1
-                self.fast_requests += 1
-                if first:
-                    # Inside the executor's send: which actions it carries is known when it returns.
-                    assert batch is not None
-                    batch.done = True
-                    batch.handed_ns = now
-            return future
+            def fast_write_timed(*args: Any, **kwargs: Any) -> Any:
+                # The synchronous order path: the signed request goes to its HTTP connection here and
+                # is on the socket when this returns.
+                now = time.monotonic_ns()
+                batch = _current.get()
+                first = batch is not None and not batch.done
+                _fast_batch[0] = batch if first else None
+                try:
+                    future = fast_write(*args, **kwargs)
+                finally:
+                    _fast_batch[0] = None
+                if future is not None:
+                    self.requests += 1
+                    self.fast_requests += 1
+                    if first:
+                        # Inside the executor's send: which actions it carries is known when it returns.
+                        assert batch is not None
+                        batch.done = True
+                        batch.handed_ns = now
+                return future
 
-        rest._fast_write = fast_write_timed
+            fast.try_send = fast_write_timed
 
         transport_write = asyncio.selector_events._SelectorSocketTransport.write  # type: ignore[attr-defined]
 
@@ -456,6 +461,8 @@ def rsa_sign_ns(rounds: int = 200) -> list[int]:
 
 def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[int]) -> None:
     base = statistics.median(baseline) / 1000
+    if code:
+        print(f"\n{title}: the daemon failed: {engine.error}")
     print(f"\n{title}: exit {code}, {len(engine.markets)} markets, {probe.frames} WS frames, "
           f"{probe.requests} HTTP requests ({probe.fast_requests} written synchronously), "
           f"{engine.stats.fills} fills, RSS {rss_mb():.0f} MB")
