@@ -221,9 +221,9 @@ class Engine:
         self._inline = False
         """Quote inline on events (`_quote_inline`): set while trading with an `ImmediateExecutor`."""
         self._inline_ns: dict[str, int] = {}
+        """Per market, when it was last requoted inline (monotonic ns)."""
         self._inline_pending: dict[str, None] = {}
         """Markets to requote inline once the frames already received are applied (`_defer_inline`)."""
-        """Per market, when it was last requoted inline (monotonic ns)."""
         self._in_pass = False
         """A quoting pass is running: an event it causes (a reject, say) leaves its market dirty for
         the quoting task instead of starting a nested pass."""
@@ -310,9 +310,9 @@ class Engine:
             self._wake.set()
 
     def _inline_due(self, ticker: str) -> bool:
-        """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: the
-        first frame of a burst is quoted at once, the rest of the burst once, by the quoting task
-        (latest state only), instead of once per frame."""
+        """Whether ``ticker`` is dirty and was not requoted inline in the last `_INLINE_GAP_NS`: a
+        burst is quoted inline once, after it is applied (`_defer_inline`); a market dirtied again
+        within the gap is left to the quoting task (latest state only), not quoted once per frame."""
         now = pacing_ns()
         if now - self._inline_ns.get(ticker, 0) < _INLINE_GAP_NS or not self.core.take_dirty_market(ticker):
             return False
