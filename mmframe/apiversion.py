@@ -17,7 +17,7 @@ import operator
 import re
 from collections.abc import Callable
 
-API_VERSION = "1.1"
+API_VERSION = "1.2"
 """The version of `mmframe.api` this core provides (``MAJOR.MINOR``)."""
 
 REQUIRES_ATTRIBUTE = "MMFRAME_API"

@@ -309,6 +309,29 @@ class FeedContext(Protocol):
 
 
 @runtime_checkable
+class BurstContext(Protocol):
+    """A `FeedContext` a feed tells when a burst of frames is applied (optional capability, API 1.2).
+
+    An event that changes a market an `ImmediateExecutor` quotes is not requoted inside `publish`:
+    a venue may publish one change (a participant's cancel and re-place) as several frames that
+    arrive together, and a quote computed after the first of them sees a book that never existed.
+    The requote waits until the frames already received are applied. A feed that reads buffered
+    frames without suspending calls `burst_done` once it has applied all it had (its receive buffer
+    is empty): the runtime requotes right there, in the feed's task. A feed that never calls it
+    still gets its requote, on the next turn of the event loop, behind whatever else is ready then.
+
+    The runtime's contexts implement it; a feed checks ``isinstance(ctx, BurstContext)`` (a wrapper
+    of the runtime's context passes the call on).
+    """
+
+    def burst_done(self) -> None:
+        """Every frame received so far is applied: requote the markets they changed, now, in the
+        caller's task (orders may be handed to the executor before this returns). Cheap when nothing
+        is waiting; call it between frames, never from inside `FeedContext.publish`."""
+        ...
+
+
+@runtime_checkable
 class Feed(Protocol):
     """Produces market events until cancelled."""
 

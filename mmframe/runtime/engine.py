@@ -1,11 +1,12 @@
 """The engine: runs one pipeline's components around the quoting core in one anyio event loop.
 
-feed -> publish(event) -> QuotingCore.apply (state) -> the event's market is requoted at once, in
-the feed's own task (strategy -> risk -> reconciler -> executor), when the executor can take actions
-synchronously (`ImmediateExecutor`): no task switch between a frame and its order request. Every
-other dirty market (housekeeping, params, a pass already running) goes to the quoting task, which
-serves the latest state only (conflation). Every event also goes to the sinks, each through its own
-queue and task.
+feed -> publish(event) -> QuotingCore.apply (state) -> the event's market is requoted in the feed's
+own task (strategy -> risk -> reconciler -> executor) as soon as the burst of frames it came in is
+applied (the feed's `burst_done`; a loop callback for a feed that never calls it), when the executor
+can take actions synchronously (`ImmediateExecutor`): no task switch between a frame and its order
+request. Every other dirty market (housekeeping, params, a pass already running) goes to the
+quoting task, which serves the latest state only (conflation). Every event also goes to the sinks,
+each through its own queue and task.
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ class _Context:
     def publish(self, event: Event) -> None:
         self._engine.publish(event)
 
+    def burst_done(self) -> None:
+        """`BurstContext.burst_done`: the feed applied every frame it had received."""
+        self._engine.burst_done()
+
 
 class _FeedTap(_Context):
     """A plugin feed's context: remembers the markets it published for (the ones a failure of the
@@ -224,6 +229,9 @@ class Engine:
         """Per market, when it was last requoted inline (monotonic ns)."""
         self._inline_pending: dict[str, None] = {}
         """Markets to requote inline once the frames already received are applied (`_defer_inline`)."""
+        self._inline_fallback: asyncio.Handle | None = None
+        """While `_inline_pending` has markets: the loop callback that requotes them if no feed
+        calls `burst_done` first."""
         self._in_pass = False
         """A quoting pass is running: an event it causes (a reject, say) leaves its market dirty for
         the quoting task instead of starting a nested pass."""
@@ -293,15 +301,26 @@ class Engine:
         first of them: the exchange publishes one change of a participant's quotes (cancel the old
         levels, place the new) as several frames that arrive together, and a quote computed from
         the first alone sees a book that never existed (a post-only order priced into the gap is
-        refused: issue 16). A feed reads a burst of buffered frames without suspending, so a
-        callback scheduled now runs right after the burst; the event-to-order path loses only the
-        time to apply it."""
+        refused: issue 16). A feed that knows where a burst ends says so (`burst_done`: the Kalshi
+        WebSocket reader, when its receive buffer is empty) and the requote runs there, in its
+        task. For any other feed a loop callback scheduled now does it: a feed reads a burst of
+        buffered frames without suspending, so it runs after the burst, but behind every callback
+        already waiting on the loop (the event-to-order path's cost of this fallback)."""
         pending = self._inline_pending
         if not pending:
-            asyncio.get_running_loop().call_soon(self._run_inline)
+            self._inline_fallback = asyncio.get_running_loop().call_soon(self._run_inline)
         pending[ticker] = None
 
+    def burst_done(self) -> None:
+        """A feed applied every frame it had received (`BurstContext.burst_done`): requote the
+        markets they changed now, in the feed's task, instead of on the loop callback."""
+        fallback = self._inline_fallback
+        if fallback is not None:
+            fallback.cancel()
+            self._run_inline()
+
     def _run_inline(self) -> None:
+        self._inline_fallback = None
         pending, self._inline_pending = self._inline_pending, {}
         for ticker in pending:
             if self._inline and not self._in_pass and self._inline_due(ticker):

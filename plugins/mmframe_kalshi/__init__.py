@@ -37,7 +37,7 @@ import click
 
 from mmframe.api import hookimpl
 
-MMFRAME_API = ">=1.0,<2"
+MMFRAME_API = ">=1.2,<2"
 """The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
 
 

@@ -8,7 +8,9 @@ deltas, trades and lifecycle changes. An ``event_fee_update`` (on the lifecycle 
 a `MarketInfoReceived` with the new fee terms for each of the event's markets, so the runtime's fee
 model follows a fee change while it runs. A sequence gap or a disconnect publishes
 `BookInvalidated` for the affected markets, and their deltas are dropped until a fresh snapshot
-arrives. Malformed frames are logged and counted, never fatal.
+arrives. Malformed frames are logged and counted, never fatal. When the WebSocket reader has
+applied every frame it received, the feed tells the runtime (`BurstContext.burst_done`), which
+requotes the markets the burst changed right then.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from mmframe.api import (
     BookInvalidated,
+    BurstContext,
     FeedContext,
     MarketInfo,
     MarketInfoReceived,
@@ -72,6 +75,10 @@ class KalshiFeed:
         # Books are unusable until their first snapshot.
         self.invalid = set(self._markets)
         remove = self.session.on_frames(_MARKET_FRAMES, self._on_frame)
+        # The reader says when a burst of frames is applied: the runtime requotes then, in the
+        # reader's task. One call covers the whole connection's frames, the executor's account
+        # frames too (they are published into the same runtime).
+        remove_burst = self.session.on_burst_end(ctx.burst_done) if isinstance(ctx, BurstContext) else None
         self.session.on_gap(self._on_gap)
         self.session.on_status(self._on_status)
         try:
@@ -82,6 +89,8 @@ class KalshiFeed:
             raise await self.session.wait_key_rejected()
         finally:
             remove()
+            if remove_burst is not None:
+                remove_burst()
 
     async def add_markets(self, tickers: Sequence[str]) -> None:
         """Publish events for ``tickers`` too: their metadata, then their books (invalid until the

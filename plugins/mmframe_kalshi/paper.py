@@ -33,6 +33,7 @@ from typing import Any
 from mmframe.api import (
     QUEUE_FILL_PROPERTIES,
     AccountSnapshot,
+    BurstContext,
     CancelOrder,
     Clock,
     ComponentContext,
@@ -191,6 +192,7 @@ class _PaperFeedContext:
     def __init__(self, ctx: FeedContext, executor: PaperExecutor) -> None:
         self._ctx = ctx
         self._executor = executor
+        self._burst_done = ctx.burst_done if isinstance(ctx, BurstContext) else None
 
     @property
     def markets(self) -> tuple[str, ...]:
@@ -217,6 +219,11 @@ class _PaperFeedContext:
             return
         self._ctx.publish(event)
         self._executor.on_market_event(event)
+
+    def burst_done(self) -> None:
+        """`BurstContext.burst_done`, passed on to the runtime's context."""
+        if self._burst_done is not None:
+            self._burst_done()
 
 
 class PaperFeed:

@@ -43,6 +43,7 @@ FrameListener = Callable[[Frame, int], None]
 GapListener = Callable[[str, tuple[str, ...], str], None]
 StatusListener = Callable[[str, str], None]
 ReconnectListener = Callable[[], Awaitable[None]]
+BurstListener = Callable[[], None]
 
 _ACCOUNT_CHANNELS = frozenset({"fill", "user_orders", "market_positions"})
 _SUBACCOUNT_FRAMES = frozenset({"fill", "user_order", "market_position"})
@@ -118,6 +119,7 @@ class KalshiSession:
             on_gap=self._gap,
             on_status=self._status,
             on_reconnect=self._reconnected,
+            on_burst_end=self._burst_end,
             heartbeat_s=heartbeat_s,
             ping_interval_s=ping_interval_s,
             backoff=reconnect_backoff,
@@ -134,6 +136,7 @@ class KalshiSession:
         self._gap_listeners: list[GapListener] = []
         self._status_listeners: list[StatusListener] = []
         self._reconnect_listeners: list[ReconnectListener] = []
+        self._burst_listeners: list[BurstListener] = []
         self._tasks: list[asyncio.Task[Any]] = []
         self._opened = False
         self.status = "closed"
@@ -230,6 +233,17 @@ class KalshiSession:
         """``await listener()`` after every reconnect (not the first connect)."""
         self._reconnect_listeners.append(listener)
 
+    def on_burst_end(self, listener: BurstListener) -> Callable[[], None]:
+        """``listener()`` when the WebSocket reader has applied every frame it received (the end of
+        a burst of frames that arrived together), in the reader's task; returns an unregister."""
+        self._burst_listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._burst_listeners.remove(listener)
+
+        return remove
+
     async def subscribe(self, channels: Iterable[str], markets: Iterable[str] | None) -> None:
         """Subscribe ``channels`` for ``markets`` (None: unfiltered). Markets subscribed on an account
         channel are this account's own markets (`KalshiRestClient.own_markets`)."""
@@ -287,6 +301,14 @@ class KalshiSession:
             return False
         number = msg.get("subaccount", msg.get("subaccount_number"))
         return type(number) is int and number != self.subaccount
+
+    def _burst_end(self) -> None:
+        for listener in self._burst_listeners:
+            try:
+                listener()
+            except Exception:
+                self.listener_errors += 1
+                logger.exception("Kalshi burst listener failed")
 
     def _gap(self, channel: str, markets: tuple[str, ...], reason: str) -> None:
         for listener in self._gap_listeners:

@@ -16,6 +16,9 @@
   server refuses), so the book is rebuilt before it is used again.
 * Heartbeat watchdog: any frame — data, the server's 10 s ``heartbeat`` ping, or the pong to our
   own ping — is activity; with none for ``heartbeat_s`` the connection is dropped and rebuilt.
+* Bursts: frames already buffered are read one after another without suspending (for up to
+  `READ_SLICE_NS`); when the last of them is applied (none is buffered) ``on_burst_end`` is called,
+  in the reader's task: the runtime requotes what the burst changed there (`BurstContext`).
 * Reconnect with exponential backoff and jitter, resubscribe, invalidate every book, then
   ``on_reconnect`` so the executor can reconcile orders, fills and positions over REST.
 
@@ -58,6 +61,7 @@ _TERMINAL_ERROR_CODES = frozenset({10, 25})  # channel error, buffer overflow: r
 FrameHandler = Callable[[Frame, int], None]
 GapHandler = Callable[[str, tuple[str, ...], str], None]
 StatusHandler = Callable[[str, str], None]
+BurstHandler = Callable[[], None]
 ReconnectHandler = Callable[[], Awaitable[None]]
 
 
@@ -128,6 +132,7 @@ class KalshiWebSocket:
         on_gap: GapHandler | None = None,
         on_status: StatusHandler | None = None,
         on_reconnect: ReconnectHandler | None = None,
+        on_burst_end: BurstHandler | None = None,
         heartbeat_s: float = 30.0,
         ping_interval_s: float = 10.0,
         backoff: Backoff | None = None,
@@ -148,6 +153,7 @@ class KalshiWebSocket:
         self._on_gap = on_gap or (lambda channel, markets, reason: None)
         self._on_status = on_status or (lambda status, detail: None)
         self._on_reconnect = on_reconnect
+        self._on_burst_end = on_burst_end or (lambda: None)
         self.heartbeat_s = heartbeat_s
         self.ping_interval_s = ping_interval_s
         self.backoff = backoff or Backoff()
@@ -323,7 +329,12 @@ class KalshiWebSocket:
                 handled += 1
                 self._handle(raw)
                 idle = handled >= ws.data_frames
-                if self._yield_requested or pacing_ns() >= slice_end:
+                if idle:
+                    # Every frame received is applied (nothing is buffered): the end of a burst.
+                    # The runtime requotes what it changed right here (`on_burst_end`), and the
+                    # next read waits for the network anyway, so no yield is needed.
+                    self._on_burst_end()
+                elif self._yield_requested or pacing_ns() >= slice_end:
                     # A burst of buffered frames is read without suspending: let the requests a
                     # frame started, and the quoting task, go before the rest of the burst.
                     self._yield_requested = False

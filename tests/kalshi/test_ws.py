@@ -305,3 +305,56 @@ async def test_ws_when_a_burst_arrives_after_an_idle_wait_reads_it_whole_before_
             with pytest.raises(asyncio.CancelledError):
                 await task
     assert seen == [(2, False), (3, False), (4, False), (5, False)]
+
+
+async def test_ws_when_a_burst_is_applied_calls_on_burst_end_once_in_the_reader_before_other_callbacks(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    # The runtime requotes a burst's markets from `on_burst_end` (`BurstContext.burst_done`): it must
+    # come once per burst, after its last frame, in the reader's own step (before a callback that was
+    # made ready during the burst): not after the first frame, and not on a later turn of the loop.
+    server = ScriptedServer()
+    loop = asyncio.get_running_loop()
+    log: list[object] = []  # delta seqs, "end" for each on_burst_end, "marker" when a callback runs
+
+    def on_frame(frame: Frame, ts: int) -> None:
+        if frame.type != "orderbook_delta":
+            return
+        log.append(frame.seq)
+        if frame.seq in (2, 6):  # a burst's first frame: something else becomes ready on the loop
+            loop.call_soon(log.append, "marker")
+
+    async with serve(server.handler, "127.0.0.1", 0) as ws_server:
+        port = next(iter(ws_server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(
+            f"ws://127.0.0.1:{port}{WS_PATH}",
+            RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
+            LiveClock(),
+            on_frame=on_frame,
+            on_burst_end=lambda: log.append("end"),
+            heartbeat_s=5,
+            ping_interval_s=1,
+            rng=random.Random(1),
+        )
+        await ws.subscribe("orderbook_delta", ["A"])
+        task = asyncio.create_task(ws.run())
+        try:
+            await ws.wait_connected(5)
+            await server.wait_command(lambda c: c["cmd"] == "subscribe")
+            await server.push(_snapshot(1))
+            await asyncio.sleep(0.05)
+            conn = server.connections[-1]
+            for burst in ((2, 3, 4, 5), (6, 7)):
+                log.clear()
+                for seq in burst:
+                    conn.protocol.send_text(orjson.dumps(_delta(seq)))
+                conn.send_data()  # the burst's frames in one write
+                for _ in range(200):
+                    if "marker" in log:
+                        break
+                    await asyncio.sleep(0.01)
+                assert log == [*burst, "end", "marker"]
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
