@@ -12,8 +12,9 @@ the mapping venue form. Timestamps (``time.monotonic_ns``) are taken at:
 * actions: the quoting core has the reconciler's actions for the market. Only requotes that serve a
   WebSocket frame are samples (not housekeeping's periodic pass, nor REST answers); a requote serves
   every frame that dirtied its market since the last one and counts from the first of them. The
-  engine quotes a market inline, inside the frame that moved it; a market requoted inline less than
-  200 us earlier is left to the quoting task (the rest of a burst, conflated);
+  engine quotes a market inline, in the WebSocket reader's step once the burst of frames that moved
+  it is applied (`BurstContext.burst_done`); a market requoted inline less than 200 us earlier is
+  left to the quoting task (conflated);
 * request handed to HTTP (the budget's stamp, DESIGN.md): the executor's synchronous order path
   (`KalshiRestClient.begin_*`) hands the first request carrying those actions, signed, to its HTTP
   connection. When that path cannot go at once (no idle warm connection, no rate-limit tokens this
@@ -157,6 +158,7 @@ class Probe:
     drain_ns: list[int] = field(default_factory=list)
     requote_ns: list[int] = field(default_factory=list)
     before_requote_ns: list[int] = field(default_factory=list)
+    burst_ns: list[int] = field(default_factory=list)
     core_inline_ns: list[int] = field(default_factory=list)
     acting_requote_ns: list[int] = field(default_factory=list)
     core_task_ns: list[int] = field(default_factory=list)
@@ -208,6 +210,36 @@ class Probe:
 
         ws._handle = handle_frame
 
+        # The engine's inline path (`Engine._quote_inline`): inside the frame's `publish` before the
+        # burst fix, at the end of the burst since (in the reader's step, or a loop callback for a
+        # feed that does not say where a burst ends). Anything else is the quoting task.
+        inline = [0]
+        quote_inline = engine._quote_inline
+
+        def quote_inline_traced(ticker: str) -> None:
+            inline[0] += 1
+            try:
+                quote_inline(ticker)
+            finally:
+                inline[0] -= 1
+
+        engine._quote_inline = quote_inline_traced  # type: ignore[method-assign]
+
+        # The end of a burst (`Engine.burst_done`, called by the reader once no frame is buffered):
+        # how long after the frame that dirtied a market the rest of its burst was applied.
+        burst_done = getattr(engine, "burst_done", None)
+        if burst_done is not None:
+
+            def burst_done_traced() -> None:
+                now = time.monotonic_ns()
+                for ticker in engine._inline_pending:
+                    since = frame_dirty.get(ticker)
+                    if since is not None:
+                        self.burst_ns.append(now - since)
+                burst_done()
+
+            engine.burst_done = burst_done_traced  # type: ignore[method-assign]
+
         mark_dirty = core.mark_dirty
 
         def mark_dirty_traced(ticker: str) -> None:
@@ -235,7 +267,7 @@ class Probe:
             self.requote_ns.append(end - start)
             if actions and since is not None:
                 self.core_ns.append(end - since)
-                (self.core_inline_ns if frame_in[0] is not None else self.core_task_ns).append(end - since)
+                (self.core_inline_ns if inline[0] else self.core_task_ns).append(end - since)
                 self.acting_requote_ns.append(end - start)
             last_since[0] = since if actions and since is not None else 0
             return actions
@@ -470,10 +502,11 @@ def table(title: str, probe: Probe, engine: Engine, code: int, baseline: list[in
     rows = [
         ("CPU: one WS frame, parse -> book -> dirty", probe.handle_ns),
         ("CPU: one requote (strategy, risk, reconcile)", probe.requote_ns),
+        ("frame in -> its burst applied (burst_done)", probe.burst_ns),
         ("frame in -> requote starts", probe.before_requote_ns),
         ("CPU: one requote that sends actions", probe.acting_requote_ns),
         ("frame in -> actions (quoting core)", probe.core_ns),
-        ("  of which quoted inline, in the frame", probe.core_inline_ns),
+        ("  of which quoted inline (event path)", probe.core_inline_ns),
         ("  of which quoted by the quoting task", probe.core_task_ns),
         ("actions -> executor send starts (queue)", probe.queue_wait_ns),
         ("one executor request, with its round trip", probe.drain_ns),
