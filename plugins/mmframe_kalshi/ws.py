@@ -316,7 +316,10 @@ class KalshiWebSocket:
         watchdog = asyncio.create_task(self._watchdog(ws))
         try:
             slice_end = pacing_ns() + READ_SLICE_NS
-            handled = ws.data_frames
+            # Messages read so far: none before this loop, though some may have arrived already
+            # (with the handshake's answer, or while the subscriptions went out). Counting those as
+            # read would make every later burst look finished early.
+            handled = 0
             idle = True
             async for raw in ws:
                 if idle:

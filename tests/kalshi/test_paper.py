@@ -22,6 +22,7 @@ from mmframe_kalshi.session import KalshiSession
 from mmframe.api import (
     BookSide,
     BookSnapshotReceived,
+    BurstContext,
     ComponentContext,
     CreateOrder,
     Event,
@@ -164,6 +165,26 @@ async def test_paper_feed_context_when_the_feed_reports_account_events_drops_the
     assert [type(e).__name__ for e in ctx.events] == ["BookSnapshotReceived"]
     assert venue.executor().dropped_account_events == 1
     assert venue.model.books[RAIN].size_at(BookSide.BID, 4000) == 100  # the model saw the market's book
+
+
+async def test_paper_feed_context_when_the_feed_ends_a_burst_passes_it_on_to_the_runtime(
+    tmp_path: Path, sim: Any,
+) -> None:
+    from mmframe_kalshi.paper import _PaperFeedContext
+
+    class _BurstCtx(_Ctx):
+        bursts = 0
+
+        def burst_done(self) -> None:
+            self.bursts += 1
+
+    venue = _paper_venue(tmp_path, sim)
+    runtime_ctx = _BurstCtx()
+    feed_ctx = _PaperFeedContext(runtime_ctx, venue.executor())  # type: ignore[arg-type]
+    assert isinstance(feed_ctx, BurstContext)  # the Kalshi feed hands the reader's burst ends to it
+    feed_ctx.burst_done()
+    assert runtime_ctx.bursts == 1
+    _PaperFeedContext(_Ctx(), venue.executor()).burst_done()  # type: ignore[arg-type]  # a context without it: nothing
 
 
 async def test_paper_venue_when_opened_reads_only_and_meters_writes_with_the_account_limits(

@@ -19,6 +19,9 @@ from mmframe_kalshi.credentials import KalshiCredentials
 from mmframe_kalshi.parsing import Frame
 from mmframe_kalshi.ws import Backoff, KalshiWebSocket
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame as WsFrame
+from websockets.frames import Opcode
+from websockets.utils import accept_key
 
 from mmframe.api import LiveClock
 
@@ -358,3 +361,61 @@ async def test_ws_when_a_burst_is_applied_calls_on_burst_end_once_in_the_reader_
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+
+
+async def test_ws_when_frames_arrive_with_the_handshake_a_later_burst_still_ends_after_its_last_frame(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    # Frames that arrive before the read loop starts (here in the same write as the handshake's
+    # answer) are received but not yet read: the reader counted them as read, so every later burst
+    # looked finished that many frames early, and the runtime quoted it half-way through.
+    bursts: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = next(line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
+                   if line.lower().startswith(b"sec-websocket-key:"))
+        answer = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Accept: {accept_key(key.decode())}\r\n\r\n").encode()
+        early = b"".join(_text(_delta(seq)) for seq in (1, 2, 3))
+        writer.write(answer + early)  # one write: the client has them before it reads any
+        while True:
+            writer.write(await bursts.get())
+
+    log: list[object] = []
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    ws = KalshiWebSocket(
+        f"ws://127.0.0.1:{port}{WS_PATH}",
+        RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
+        LiveClock(),
+        on_frame=lambda frame, ts: log.append(frame.seq),
+        on_burst_end=lambda: log.append("end"),
+        heartbeat_s=5,
+        ping_interval_s=1,
+        rng=random.Random(1),
+    )
+    task = asyncio.create_task(ws.run())
+    try:
+        for _ in range(200):
+            if "end" in log:
+                break
+            await asyncio.sleep(0.01)
+        assert log == [1, 2, 3, "end"]
+        log.clear()
+        await bursts.put(b"".join(_text(_delta(seq)) for seq in (4, 5, 6, 7)))
+        for _ in range(200):
+            if "end" in log:
+                break
+            await asyncio.sleep(0.01)
+        assert log == [4, 5, 6, 7, "end"]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        server.close()
+
+
+def _text(frame: dict[str, Any]) -> bytes:
+    """``frame`` as one unmasked WebSocket text frame (a server's), on the wire."""
+    return WsFrame(Opcode.TEXT, orjson.dumps(frame)).serialize(mask=False)
