@@ -12,8 +12,9 @@ the run the simulator writes its ground truth (`mmframe_sim.admin.truth_record`)
 parallel subprocesses, at most one per core. Every figure below comes from that truth — our fills
 with the counterparty class and the true fair value at fill time, the fair-value series and its
 news jumps, our orders' lifetimes and the exchange's refused requests — never from the daemon's
-own bookkeeping. On ``news`` the pipeline quotes that scenario's three markets (``SIM-NEWS-VOTE``,
-``SIM-NEWS-CEO``, ``SIM-NEWSF-RATE``) instead of its own list.
+own bookkeeping. Each run quotes its scenario's markets (``standard``: the four of
+``pipelines/symmetric.yaml``; ``news``: ``SIM-NEWS-VOTE``, ``SIM-NEWS-CEO``, ``SIM-NEWSF-RATE``) whatever
+the pipeline lists.
 
 Terms, per run; for each of our fills ``q`` is signed contracts (+ bought YES, − sold YES), ``p`` its
 price, ``f(t)`` the true fair YES value at time ``t``, ``t0`` the fill's time, ``H`` = 60 s (capped
@@ -76,7 +77,10 @@ NS = 1_000_000_000
 HORIZONS = (1, 10, 60)
 CLASSES = ("noise", "informed", "maker_competitor", "maker_background")
 NEWS_MARKETS = "[SIM-NEWS-VOTE, SIM-NEWS-CEO, SIM-NEWSF-RATE]"
-DEFAULT_STRATEGIES = ("symmetric", "avellaneda", "glft")
+STANDARD_MARKETS = "[SIM-RAIN-NYC, SIM-FED-DEC, SIM-BTC-100K, SIM-ELECT-A]"
+SCENARIO_MARKETS = {"news": NEWS_MARKETS, "standard": STANDARD_MARKETS}
+"""The markets each shipped scenario lists: a run quotes its scenario's, whatever the pipeline says."""
+DEFAULT_STRATEGIES = ("symmetric", "avellaneda", "guarded", "glft")
 
 # Two-sided 95% Student-t quantiles by degrees of freedom (1..30); 1.96 beyond.
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
@@ -294,8 +298,8 @@ def run_job(job: Job, workdir: Path) -> tuple[Job, RunScore | None, str]:
             "--set", f"venue.sim.scenario={job.scenario}", "--set", f"venue.sim.seed={job.seed}",
             "--set", f"venue.sim.latency.network_ms={job.latency_ms:g}",
             "--set", f"venue.sim.truth_path={truth_path}", "--set", "control.enabled=false"]
-    if job.scenario == "news":
-        args += ["--set", f"markets={NEWS_MARKETS}"]
+    if job.scenario in SCENARIO_MARKETS:
+        args += ["--set", f"markets={SCENARIO_MARKETS[job.scenario]}"]
     for override in job.overrides:
         args += ["--set", override]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=job.seconds * 2 + 1800,

@@ -18,6 +18,7 @@ from mmframe_risk.max_position import MaxPositionRule
 from mmframe_risk.min_spread import MinSpreadRule
 from mmframe_risk.price_band import PriceBandRule
 from mmframe_risk.stale_data import StaleDataRule
+from mmframe_risk.sweep_guard import SweepGuardRule
 
 MMFRAME_API = ">=1.0,<2"
 """The mmframe plugin API range this plugin is written for (`mmframe.api.API_VERSION`)."""
@@ -33,6 +34,7 @@ RULES = (
     StaleDataRule,
     ActionRateRule,
     MarketLifecycleRule,
+    SweepGuardRule,
 )
 """Every first-party rule class, in the order `plugins list` shows them."""
 

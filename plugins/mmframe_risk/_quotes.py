@@ -111,3 +111,16 @@ def clip_side(
 def quoted_size(levels: Sequence[Level]) -> Count:
     """Total size of one side of a quote."""
     return sum(level.size for level in levels)
+
+
+def shift_levels(grid: TickGrid, levels: Sequence[Level], by: Price) -> tuple[Level, ...]:
+    """``levels`` (best first) moved ``by`` dollars: down (``by`` <= 0) rounding down to the grid, up
+    rounding up. A level that would leave the grid or land on or behind the level before it is
+    dropped."""
+    kept: list[Level] = []
+    for level in levels:
+        price = grid.round_down(level.price + by) if by <= 0 else grid.round_up(level.price + by)
+        if price is None or (kept and (price >= kept[-1].price if by <= 0 else price <= kept[-1].price)):
+            continue
+        kept.append(Level(price, level.size))
+    return tuple(kept)

@@ -7,18 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from mmframe.api import (
-    Level,
     MarketView,
     PortfolioView,
     Price,
     Quote,
-    TickGrid,
     Verdict,
     format_price,
     price_from_config,
 )
 from mmframe_risk._base import ConfiguredRule, schema
-from mmframe_risk._quotes import grid_of
+from mmframe_risk._quotes import grid_of, shift_levels
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +61,10 @@ class MinSpreadRule(ConfiguredRule[MinSpreadParams]):
         shortfall = minimum - spread
         down = shortfall // 2
         grid = grid_of(market)
-        bids = _shift(grid, quote.bids, -down)
-        asks = _shift(grid, quote.asks, shortfall - down)
+        bids = shift_levels(grid, quote.bids, -down)
+        asks = shift_levels(grid, quote.asks, shortfall - down)
         return Verdict.adjust(
             Quote(quote.ticker, bids, asks),
             f"min-spread: spread ${format_price(spread)} widened to at least ${format_price(minimum)}",
         )
 
-
-def _shift(grid: TickGrid, levels: tuple[Level, ...], by: Price) -> tuple[Level, ...]:
-    kept: list[Level] = []
-    for level in levels:
-        price = grid.round_down(level.price + by) if by <= 0 else grid.round_up(level.price + by)
-        if price is None or (kept and (price >= kept[-1].price if by <= 0 else price <= kept[-1].price)):
-            continue
-        kept.append(Level(price, level.size))
-    return tuple(kept)

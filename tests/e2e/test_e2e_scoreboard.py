@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.trading import NEWS_MARKETS, score
+from bench.trading import SCENARIO_MARKETS, score
 from tests.e2e.harness import MMFRAME, PIPELINES
 
 SECONDS = 600
@@ -27,8 +27,7 @@ def _truth_run(pipeline: Path, scenario: str, tmp_path: Path, *extra: str) -> di
     args = [*MMFRAME, "run", str(pipeline), "--no-status", "--sim-time", "--duration", str(SECONDS),
             "--set", f"venue.sim.scenario={scenario}", "--set", "venue.sim.seed=3",
             "--set", f"venue.sim.truth_path={truth}", "--set", "control.enabled=false", *extra]
-    if scenario == "news":
-        args += ["--set", f"markets={NEWS_MARKETS}"]
+    args += ["--set", f"markets={SCENARIO_MARKETS[scenario]}"]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     loaded: dict[str, object] = json.loads(truth.read_bytes())
@@ -42,6 +41,8 @@ def _truth_run(pipeline: Path, scenario: str, tmp_path: Path, *extra: str) -> di
         ("symmetric.yaml", "news"),
         ("avellaneda.yaml", "standard"),
         ("avellaneda.yaml", "news"),
+        ("guarded.yaml", "standard"),
+        ("guarded.yaml", "news"),
     ],
 )
 def test_shipped_pipeline_when_run_on_a_scenario_gets_no_post_only_cross_rejects(
