@@ -18,7 +18,7 @@ SIM_PIPELINES = ("symmetric.yaml", "avellaneda.yaml")
 
 def test_pipelines_when_checked_offline_without_credentials_are_valid() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
-    files = [str(PIPELINES / name) for name in (*SIM_PIPELINES, "guarded.yaml", "symmetric-demo.yaml", "paper.yaml")]
+    files = [str(PIPELINES / name) for name in (*SIM_PIPELINES, "guarded.yaml", "glft.yaml", "symmetric-demo.yaml", "paper.yaml")]
     result = subprocess.run([*MMFRAME, "check", "--no-credentials", *files], capture_output=True, text=True,
                             env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -43,6 +43,8 @@ def _truth_run(pipeline: Path, scenario: str, tmp_path: Path, *extra: str) -> di
         ("avellaneda.yaml", "news"),
         ("guarded.yaml", "standard"),
         ("guarded.yaml", "news"),
+        ("glft.yaml", "standard"),
+        ("glft.yaml", "news"),
     ],
 )
 def test_shipped_pipeline_when_run_on_a_scenario_gets_no_post_only_cross_rejects(
