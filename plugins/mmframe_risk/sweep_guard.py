@@ -224,21 +224,24 @@ class SweepGuardRule(ConfiguredRule[SweepGuardParams]):
         else:
             reason = f"sweep-guard: swept side kept ${format_price(p.reprice_margin)} beyond the sweep {swept}"
         grid = grid_of(market)
-        bids = () if bids_pulled else _beyond(grid, quote.bids, bids_beyond, -p.reprice_margin)
-        asks = () if asks_pulled else _beyond(grid, quote.asks, asks_beyond, p.reprice_margin)
+        bids = () if bids_pulled else _beyond(grid, quote.bids, BookSide.BID, bids_beyond, p.reprice_margin)
+        asks = () if asks_pulled else _beyond(grid, quote.asks, BookSide.ASK, asks_beyond, p.reprice_margin)
         kept = Quote(quote.ticker, bids, asks)
         if kept == quote:
             return Verdict.passed()
         return Verdict.adjust(kept, reason)
 
 
-def _beyond(grid: TickGrid, levels: tuple[Level, ...], furthest: Price | None, margin: Price) -> tuple[Level, ...]:
-    """``levels`` of one side moved, all by the same amount, so the best is at least ``margin``
-    beyond ``furthest`` (``margin`` < 0 for bids: below)."""
+def _beyond(
+    grid: TickGrid, levels: tuple[Level, ...], side: BookSide, furthest: Price | None, margin: Price
+) -> tuple[Level, ...]:
+    """``levels`` of our ``side`` moved, all by the same amount, so the best is at least ``margin``
+    beyond ``furthest``: above it for asks, below it for bids."""
     if furthest is None or not levels:
         return levels
-    limit = furthest + margin
     best = levels[0].price
-    if (margin >= 0 and best >= limit) or (margin < 0 and best <= limit):
-        return levels
-    return shift_levels(grid, levels, limit - best)
+    if side is BookSide.ASK:
+        limit = furthest + margin
+        return levels if best >= limit else shift_levels(grid, levels, limit - best)
+    limit = furthest - margin
+    return levels if best <= limit else shift_levels(grid, levels, limit - best)

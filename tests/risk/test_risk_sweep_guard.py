@@ -119,6 +119,16 @@ def test_sweep_guard_reprices_bids_below_a_sell_sweep() -> None:
     assert verdict.quote == quote([(4700, 1000), (4600, 1000)], [(5100, 1000), (5200, 1000)])
 
 
+def test_sweep_guard_with_no_margin_keeps_bids_at_or_below_a_sell_sweep() -> None:
+    """A zero margin is still a side's own direction: bids at most the sweep's lowest price."""
+    guard = rule(reprice_seconds=10, reprice_margin=0, cooldown_seconds=0)
+    guard.observe(trade(NOW_NS, 35, 4850, BookSide.ASK))
+    verdict = check_at(guard, NOW_NS + 1)
+    assert verdict.quote == quote([(4800, 1000), (4700, 1000)], [(5100, 1000), (5200, 1000)])
+    guard.observe(trade(NOW_NS + 2, 35, 5000, BookSide.ASK))  # bids at 49c: already below 50c
+    assert check_at(guard, NOW_NS + 3).kind is VerdictKind.ADJUST  # still the sweep's 48.5c
+
+
 def test_sweep_guard_when_the_quote_is_already_beyond_passes() -> None:
     guard = rule(reprice_seconds=10, cooldown_seconds=0)
     guard.observe(trade(NOW_NS, 35, 4900))
@@ -162,11 +172,12 @@ def test_sweep_guard_refuses_bad_config(config: dict[str, object]) -> None:
         max_size=20,
     ),
     at_ms=st.integers(0, 20_000),
+    margin=st.sampled_from([0, 0.01, 0.02]),
 )
-def test_sweep_guard_never_adds_risk(trades: list[tuple[int, int, int, BookSide]], at_ms: int) -> None:
+def test_sweep_guard_never_adds_risk(trades: list[tuple[int, int, int, BookSide]], at_ms: int, margin: float) -> None:
     """Whatever the tape: the verdict only removes levels or moves them away from the other side,
     keeps sizes, and never leaves a quote on a side within its cool-down."""
-    guard = rule(reprice_seconds=5, reprice_margin=0.02)
+    guard = rule(reprice_seconds=5, reprice_margin=margin)
     for ms, contracts, cents, taker in sorted(trades):
         guard.observe(trade(NOW_NS + ms * MS, contracts, cents * 100, taker))
     now = NOW_NS + at_ms * MS
