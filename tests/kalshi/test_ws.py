@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,6 +256,56 @@ async def test_ws_when_frame_malformed_counts_and_continues(setup: Any) -> None:
     assert client.ws.stats.malformed == 1
 
 
+@asynccontextmanager
+async def _idle_reader(
+    rsa_key: rsa.RSAPrivateKey,
+    on_frame: Callable[[Frame, int], None],
+    on_burst_end: Callable[[], None] | None = None,
+) -> AsyncIterator[tuple[KalshiWebSocket, ServerConnection]]:
+    """A reader subscribed to market A's book on a real WebSocket server, past its snapshot and idle
+    far longer than a read slice; yields it and the server's connection (to write bursts on)."""
+    server = ScriptedServer()
+    async with serve(server.handler, "127.0.0.1", 0) as ws_server:
+        port = next(iter(ws_server.sockets)).getsockname()[1]
+        ws = KalshiWebSocket(
+            f"ws://127.0.0.1:{port}{WS_PATH}",
+            RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
+            LiveClock(),
+            on_frame=on_frame,
+            on_burst_end=on_burst_end,
+            heartbeat_s=5,
+            ping_interval_s=1,
+            rng=random.Random(1),
+        )
+        await ws.subscribe("orderbook_delta", ["A"])
+        task = asyncio.create_task(ws.run())
+        try:
+            await ws.wait_connected(5)
+            await server.wait_command(lambda c: c["cmd"] == "subscribe")
+            await server.push(_snapshot(1))
+            await asyncio.sleep(0.05)  # idle far longer than a read slice
+            yield ws, server.connections[-1]
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+
+def _write_burst(conn: ServerConnection, seqs: tuple[int, ...]) -> None:
+    """Deltas ``seqs`` of market A sent in one write."""
+    for seq in seqs:
+        conn.protocol.send_text(orjson.dumps(_delta(seq)))
+    conn.send_data()
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Poll ``done`` for up to 2 s (the assertion after it says what was expected)."""
+    for _ in range(200):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+
+
 async def test_ws_when_a_burst_arrives_after_an_idle_wait_reads_it_whole_before_yielding(
     rsa_key: rsa.RSAPrivateKey,
 ) -> None:
@@ -262,7 +313,6 @@ async def test_ws_when_a_burst_arrives_after_an_idle_wait_reads_it_whole_before_
     # write. The reader must apply them all before anything else runs (the engine quotes right
     # after the burst); it yielded after every frame once an idle wait had outlasted its read
     # slice, and after the first frame when a yield was asked for between bursts.
-    server = ScriptedServer()
     loop = asyncio.get_running_loop()
     seen: list[tuple[int, bool]] = []  # (seq, whether a callback scheduled at the burst's first frame ran)
     ran = {"marker": False}
@@ -275,38 +325,10 @@ async def test_ws_when_a_burst_arrives_after_an_idle_wait_reads_it_whole_before_
         assert frame.seq is not None
         seen.append((frame.seq, ran["marker"]))
 
-    async with serve(server.handler, "127.0.0.1", 0) as ws_server:
-        port = next(iter(ws_server.sockets)).getsockname()[1]
-        ws = KalshiWebSocket(
-            f"ws://127.0.0.1:{port}{WS_PATH}",
-            RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
-            LiveClock(),
-            on_frame=on_frame,
-            on_gap=lambda *_: None,
-            heartbeat_s=5,
-            ping_interval_s=1,
-            rng=random.Random(1),
-        )
-        await ws.subscribe("orderbook_delta", ["A"])
-        task = asyncio.create_task(ws.run())
-        try:
-            await ws.wait_connected(5)
-            await server.wait_command(lambda c: c["cmd"] == "subscribe")
-            await server.push(_snapshot(1))
-            await asyncio.sleep(0.05)  # idle far longer than a read slice
-            ws.yield_after_frame()  # asked for between bursts (a request the quoting task started)
-            conn = server.connections[-1]
-            for seq in (2, 3, 4, 5):
-                conn.protocol.send_text(orjson.dumps(_delta(seq)))
-            conn.send_data()  # the four frames in one write
-            for _ in range(200):
-                if len(seen) == 4:
-                    break
-                await asyncio.sleep(0.01)
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+    async with _idle_reader(rsa_key, on_frame) as (ws, conn):
+        ws.yield_after_frame()  # asked for between bursts (a request the quoting task started)
+        _write_burst(conn, (2, 3, 4, 5))
+        await _until(lambda: len(seen) == 4)
     assert seen == [(2, False), (3, False), (4, False), (5, False)]
 
 
@@ -316,7 +338,6 @@ async def test_ws_when_a_burst_is_applied_calls_on_burst_end_once_in_the_reader_
     # The runtime requotes a burst's markets from `on_burst_end` (`BurstContext.burst_done`): it must
     # come once per burst, after its last frame, in the reader's own step (before a callback that was
     # made ready during the burst): not after the first frame, and not on a later turn of the loop.
-    server = ScriptedServer()
     loop = asyncio.get_running_loop()
     log: list[object] = []  # delta seqs, "end" for each on_burst_end, "marker" when a callback runs
 
@@ -327,40 +348,12 @@ async def test_ws_when_a_burst_is_applied_calls_on_burst_end_once_in_the_reader_
         if frame.seq in (2, 6):  # a burst's first frame: something else becomes ready on the loop
             loop.call_soon(log.append, "marker")
 
-    async with serve(server.handler, "127.0.0.1", 0) as ws_server:
-        port = next(iter(ws_server.sockets)).getsockname()[1]
-        ws = KalshiWebSocket(
-            f"ws://127.0.0.1:{port}{WS_PATH}",
-            RequestSigner(KalshiCredentials("kid", rsa_key), LiveClock()),
-            LiveClock(),
-            on_frame=on_frame,
-            on_burst_end=lambda: log.append("end"),
-            heartbeat_s=5,
-            ping_interval_s=1,
-            rng=random.Random(1),
-        )
-        await ws.subscribe("orderbook_delta", ["A"])
-        task = asyncio.create_task(ws.run())
-        try:
-            await ws.wait_connected(5)
-            await server.wait_command(lambda c: c["cmd"] == "subscribe")
-            await server.push(_snapshot(1))
-            await asyncio.sleep(0.05)
-            conn = server.connections[-1]
-            for burst in ((2, 3, 4, 5), (6, 7)):
-                log.clear()
-                for seq in burst:
-                    conn.protocol.send_text(orjson.dumps(_delta(seq)))
-                conn.send_data()  # the burst's frames in one write
-                for _ in range(200):
-                    if "marker" in log:
-                        break
-                    await asyncio.sleep(0.01)
-                assert log == [*burst, "end", "marker"]
-        finally:
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+    async with _idle_reader(rsa_key, on_frame, on_burst_end=lambda: log.append("end")) as (_, conn):
+        for burst in ((2, 3, 4, 5), (6, 7)):
+            log.clear()
+            _write_burst(conn, burst)
+            await _until(lambda: "marker" in log)
+            assert log == [*burst, "end", "marker"]
 
 
 async def test_ws_when_frames_arrive_with_the_handshake_a_later_burst_still_ends_after_its_last_frame(
@@ -397,17 +390,11 @@ async def test_ws_when_frames_arrive_with_the_handshake_a_later_burst_still_ends
     )
     task = asyncio.create_task(ws.run())
     try:
-        for _ in range(200):
-            if "end" in log:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: "end" in log)
         assert log == [1, 2, 3, "end"]
         log.clear()
         await bursts.put(b"".join(_text(_delta(seq)) for seq in (4, 5, 6, 7)))
-        for _ in range(200):
-            if "end" in log:
-                break
-            await asyncio.sleep(0.01)
+        await _until(lambda: "end" in log)
         assert log == [4, 5, 6, 7, "end"]
     finally:
         task.cancel()
